@@ -1,0 +1,106 @@
+"""The ``fortbridge`` command: run services, connect shops, manage keys, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+import aiohttp
+
+from libs.common import database
+from libs.common.crypto import TokenCipher
+from libs.common.service import run_until_signalled
+from libs.common.settings import Settings, get_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fortbridge", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run one service, or all five in one process")
+    run.add_argument("service", help="ingest | mapper | fortnox_writer | timeline | replayer | all")
+
+    migrate = commands.add_parser("migrate", help="apply database migrations and exit")
+    migrate.add_argument("service", nargs="?", default="all")
+
+    connect = commands.add_parser("connect", help="store a shop's Fortnox or Shopify access")
+    targets = connect.add_subparsers(dest="target", required=True)
+    fortnox = targets.add_parser("fortnox", help="exchange a Fortnox authorization code")
+    fortnox.add_argument("--shop", required=True)
+    fortnox.add_argument("--code", required=True)
+    fortnox.add_argument("--redirect-uri", required=True)
+    shopify = targets.add_parser("shopify", help="store a shop's Admin API access token")
+    shopify.add_argument("--shop", required=True)
+    shopify.add_argument("--access-token", required=True)
+
+    keys = commands.add_parser("keys", help="token encryption keys")
+    keys.add_argument("action", choices=["generate"])
+
+    demo = commands.add_parser("demo", help="the whole stack with simulators, end to end")
+    demo.add_argument("--orders", type=int, default=3)
+    return parser
+
+
+async def _migrate(settings: Settings, name: str) -> None:
+    from fortbridge.registry import select
+
+    pool = await database.create_pool(settings.database_url)
+    try:
+        for service in select(name):
+            if service.migrations is not None:
+                applied = await database.migrate(pool, service.name, service.migrations)
+                print(f"{service.name}: applied {applied or 'nothing new'}")
+    finally:
+        await pool.close()
+
+
+async def _connect(settings: Settings, args: argparse.Namespace) -> None:
+    from services.fortnox_writer.connections import ConnectionStore, connect_with_code
+    from services.timeline.credentials import store_shopify_token
+
+    cipher = TokenCipher(settings.token_encryption_keys.get_secret_value())
+    await _migrate(settings, "fortnox_writer" if args.target == "fortnox" else "timeline")
+    pool = await database.create_pool(settings.database_url)
+    try:
+        if args.target == "shopify":
+            await store_shopify_token(pool, cipher, args.shop, args.access_token)
+            print(f"stored the Shopify access token of {args.shop}")
+            return
+        async with aiohttp.ClientSession() as http:
+            store = ConnectionStore(pool, cipher, http, settings)
+            tenant = await connect_with_code(
+                store,
+                http,
+                settings,
+                shop=args.shop,
+                code=args.code,
+                redirect_uri=args.redirect_uri,
+            )
+        print(f"connected {args.shop} to Fortnox tenant {tenant}")
+    finally:
+        await pool.close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    settings = get_settings()
+    if args.command == "run":
+        from fortbridge.registry import select
+
+        asyncio.run(run_until_signalled(select(args.service), settings))
+    elif args.command == "migrate":
+        asyncio.run(_migrate(settings, args.service))
+    elif args.command == "connect":
+        asyncio.run(_connect(settings, args))
+    elif args.command == "keys":
+        print(TokenCipher.generate_key())
+    elif args.command == "demo":
+        from fortbridge.demo import run_demo
+
+        sys.exit(asyncio.run(run_demo(orders=args.orders)))
+
+
+if __name__ == "__main__":
+    main()

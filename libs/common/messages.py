@@ -1,0 +1,152 @@
+"""Versioned message schemas: what services say to each other over the broker.
+
+Each schema has a name and a version (``shopify.event.v1``), carried in the message's ``type``
+and ``x-fortbridge-schema`` header. A consumer accepts the versions it knows and refuses others
+with a clear reason. Money is Decimal (serialised as a string); timestamps are aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Message(BaseModel):
+    """Base of every message: it names its shop and its schema."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    message_schema: ClassVar[str] = "message"
+    version: ClassVar[int] = 1
+
+    shop: str
+
+    @classmethod
+    def schema_name(cls) -> str:
+        return f"{cls.message_schema}.v{cls.version}"
+
+
+class ShopifyEvent(Message):
+    """A verified, stored Shopify webhook (ingest -> mapper)."""
+
+    message_schema: ClassVar[str] = "shopify.event"
+
+    event_uid: str = Field(description="Ingest's id of the stored event.")
+    topic: str
+    webhook_id: str
+    event_id: str | None = None
+    api_version: str | None = None
+    triggered_at: AwareDatetime | None = None
+    received_at: AwareDatetime
+    payload: dict[str, Any]
+
+
+class SourceRef(BaseModel):
+    """The Shopify object a document comes from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["order", "refund", "product", "customer"]
+    id: str = Field(description="Shopify's numeric id as a string (ids reach 2^63).")
+    name: str | None = Field(default=None, description="Human name, e.g. the order name #1001.")
+    updated_at: AwareDatetime | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_string(cls, value: Any) -> str:
+        return str(value)
+
+
+class CustomerDraft(BaseModel):
+    """A customer to find or create in Fortnox; ``match_value`` is compared exactly."""
+
+    model_config = ConfigDict(frozen=True)
+
+    match_key: Literal["email", "organisation_number", "default"]
+    match_value: str
+    fields: dict[str, Any] = Field(description="Fortnox Customer fields for creation.")
+
+
+class ArticleDraft(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    article_number: str
+    fields: dict[str, Any]
+
+
+class InvoiceRowDraft(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    article_number: str | None
+    description: str
+    quantity: Decimal
+    price: Decimal = Field(description="Unit price, with or without VAT as the document says.")
+    vat: Decimal = Field(description="VAT rate in percent, e.g. 25.")
+    discount: Decimal = Decimal("0")
+    discount_type: Literal["AMOUNT", "PERCENT"] = "AMOUNT"
+    account_number: int | None = None
+
+
+class DocumentDraft(BaseModel):
+    """The Fortnox document to create: header fields and rows."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["invoice", "order"] = "invoice"
+    external_reference: str = Field(description="ExternalInvoiceReference1: our exact-once key.")
+    your_order_number: str
+    currency: str
+    vat_included: bool
+    document_date: str
+    rows: list[InvoiceRowDraft]
+    fields: dict[str, Any] = Field(default_factory=dict, description="Other header fields.")
+
+
+class FortnoxCommand(Message):
+    """Create a Fortnox document for a Shopify object (mapper -> fortnox_writer)."""
+
+    message_schema: ClassVar[str] = "fortnox.command"
+
+    command_id: str
+    action: Literal["create_document"] = "create_document"
+    document_key: str = Field(description="(shop, source, kind): one document per key, ever.")
+    source: SourceRef
+    customer: CustomerDraft
+    articles: list[ArticleDraft]
+    document: DocumentDraft
+    expected_total: Decimal
+    event_uid: str | None = None
+    rule_version: int | None = None
+
+
+class SyncResult(Message):
+    """What happened to a command (fortnox_writer -> timeline)."""
+
+    message_schema: ClassVar[str] = "fortnox.result"
+
+    command_id: str
+    document_key: str
+    source: SourceRef
+    status: Literal["synced", "already_synced", "failed", "skipped"]
+    document_kind: Literal["invoice", "order"] = "invoice"
+    document_number: str | None = None
+    fortnox_total: Decimal | None = None
+    expected_total: Decimal | None = None
+    currency: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    explanation: str | None = None
+    occurred_at: AwareDatetime = Field(default_factory=utcnow)
+    trace_id: str | None = None
+
+
+SCHEMAS: dict[str, type[Message]] = {
+    model.schema_name(): model for model in (ShopifyEvent, FortnoxCommand, SyncResult)
+}

@@ -1,0 +1,25 @@
+"""Messaging over RabbitMQ: topology, the publisher, and the consumer runner."""
+
+from libs.common.messaging.connection import connect
+from libs.common.messaging.consumer import Consumer, Delivery, Handler
+from libs.common.messaging.publisher import Publisher
+from libs.common.messaging.topology import (
+    MAPPER_EVENTS,
+    TIMELINE_RESULTS,
+    WRITER_COMMANDS,
+    Topology,
+    WorkQueue,
+)
+
+__all__ = [
+    "MAPPER_EVENTS",
+    "TIMELINE_RESULTS",
+    "WRITER_COMMANDS",
+    "Consumer",
+    "Delivery",
+    "Handler",
+    "Publisher",
+    "Topology",
+    "WorkQueue",
+    "connect",
+]

@@ -1,0 +1,328 @@
+"""The one consumer runner: manual acks after the work commits, retries, dead letters, tracing.
+
+A handler is ``async def handle(delivery: Delivery) -> None``. The runner acks when it returns.
+When it raises, the message is never lost:
+
+- :class:`~libs.common.errors.PermanentError` / :class:`~libs.common.errors.NeedsReconnection`:
+  published to the dead-letter exchange with the reason in ``x-fortbridge-error-*`` headers,
+  then acked; the replayer turns it into a failed job.
+- anything else: published to the queue's wait queue for the next delay tier with the attempt
+  counted in ``x-fortbridge-attempt``, then acked; after ``max_attempts`` it is dead-lettered as
+  ``transient_exhausted``.
+- a crash before the ack: the broker redelivers; the quorum queue's delivery limit dead-letters a
+  message that kills its consumer every time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from pydantic import ValidationError
+
+from libs.common import tracing
+from libs.common.errors import ErrorClass, HandlerError, PermanentError
+from libs.common.logs import get_logger
+from libs.common.messages import Message
+from libs.common.messaging.publisher import SCHEMA_HEADER, Publisher
+from libs.common.messaging.topology import Topology, WorkQueue
+from libs.common.metrics import MESSAGES_PROCESSED, PROCESSING_SECONDS
+
+ATTEMPT_HEADER = "x-fortbridge-attempt"
+ORIGINAL_TRACEPARENT_HEADER = "x-fortbridge-original-traceparent"
+ERROR_HEADER_PREFIX = "x-fortbridge-error-"
+FAILED_QUEUE_HEADER = "x-fortbridge-failed-queue"
+
+M = TypeVar("M", bound=Message)
+log = get_logger(__name__)
+_tracer = tracing.get_tracer(__name__)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One received message, as handlers see it."""
+
+    body: bytes
+    headers: dict[str, Any]
+    routing_key: str
+    queue: str
+    message_id: str | None = None
+    redelivered: bool = False
+    attempt: int = 0
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def schema(self) -> str | None:
+        value = self.headers.get(SCHEMA_HEADER)
+        return value.decode() if isinstance(value, bytes) else value
+
+    def parse(self, model: type[M]) -> M:
+        """The body as ``model``; a wrong schema or invalid body is a permanent error."""
+        if self.schema is not None and self.schema != model.schema_name():
+            raise PermanentError(
+                f"message schema {self.schema!r} is not {model.schema_name()!r}",
+                code="schema_mismatch",
+            )
+        try:
+            return model.model_validate_json(self.body)
+        except ValidationError as exc:
+            raise PermanentError(
+                f"message body does not match {model.schema_name()}: {exc.errors()[:3]}",
+                code="invalid_message",
+            ) from exc
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+
+
+class Consumer:
+    """Consumes one work queue with ``prefetch`` handlers running concurrently."""
+
+    def __init__(
+        self,
+        *,
+        connection: AbstractRobustConnection,
+        topology: Topology,
+        queue: WorkQueue | str,
+        handler: Handler,
+        publisher: Publisher,
+        service: str,
+        prefetch: int = 32,
+        max_attempts: int = 6,
+    ) -> None:
+        self._connection = connection
+        self._topology = topology
+        self._work_queue = queue if isinstance(queue, WorkQueue) else None
+        self.queue_name = topology.queue_name(queue) if isinstance(queue, WorkQueue) else queue
+        self._handler = handler
+        self._publisher = publisher
+        self._service = service
+        self._prefetch = prefetch
+        self._max_attempts = max_attempts
+        self._channel: AbstractChannel | None = None
+        self._queue: AbstractQueue | None = None
+        self._tag: str | None = None
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.stopping = False
+
+    @property
+    def running(self) -> bool:
+        return self._tag is not None and self._channel is not None and not self._channel.is_closed
+
+    async def start(self) -> None:
+        self._channel = await self._connection.channel()
+        await self._channel.set_qos(prefetch_count=self._prefetch)
+        self._queue = await self._channel.get_queue(self.queue_name, ensure=True)
+        self._tag = await self._queue.consume(self._on_message, no_ack=False)
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking messages, let in-flight ones finish (up to ``timeout``), close."""
+        self.stopping = True
+        if self._queue is not None and self._tag is not None:
+            try:
+                await self._queue.cancel(self._tag)
+            except Exception as exc:  # the channel may already be gone
+                log.warning("consumer cancel failed", queue=self.queue_name, error=str(exc))
+        self._tag = None
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            log.warning("in-flight messages left at shutdown", count=self._in_flight)
+        if self._channel is not None and not self._channel.is_closed:
+            await self._channel.close()
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        self._in_flight += 1
+        self._idle.clear()
+        started = time.perf_counter()
+        try:
+            await self._process(message)
+        finally:
+            PROCESSING_SECONDS.labels(queue=self.queue_name).observe(time.perf_counter() - started)
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def _process(self, message: AbstractIncomingMessage) -> None:
+        headers = dict(message.headers or {})
+        delivery = Delivery(
+            body=message.body,
+            headers=headers,
+            routing_key=message.routing_key or "",
+            queue=self.queue_name,
+            message_id=message.message_id,
+            redelivered=bool(message.redelivered),
+            attempt=_as_int(headers.get(ATTEMPT_HEADER)),
+        )
+        links = _original_trace_links(headers)
+        with _tracer.start_as_current_span(
+            f"process {self.queue_name}",
+            context=tracing.extract(headers),
+            kind=SpanKind.CONSUMER,
+            links=links,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": self.queue_name,
+                "messaging.rabbitmq.destination.routing_key": delivery.routing_key,
+                "messaging.message.id": delivery.message_id or "",
+                "fortbridge.service": self._service,
+                "fortbridge.attempt": delivery.attempt,
+            },
+        ) as span:
+            try:
+                await self._handler(delivery)
+            except HandlerError as exc:
+                span.set_status(Status(StatusCode.ERROR, exc.message))
+                if exc.error_class is ErrorClass.TRANSIENT_EXHAUSTED:
+                    await self._retry_or_dead_letter(message, delivery, exc)
+                else:
+                    await self._dead_letter(message, delivery, exc, exc.error_class)
+                return
+            except Exception as exc:
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, str(exc)))
+                log.exception("handler crashed", queue=self.queue_name)
+                await self._retry_or_dead_letter(message, delivery, exc)
+                return
+            await self._settle(message, "done")
+
+    async def _retry_or_dead_letter(
+        self, message: AbstractIncomingMessage, delivery: Delivery, exc: Exception
+    ) -> None:
+        attempt = delivery.attempt + 1
+        error_class = (
+            ErrorClass.TRANSIENT_EXHAUSTED
+            if isinstance(exc, HandlerError)
+            else ErrorClass.UNEXPECTED
+        )
+        if self._work_queue is None:
+            # A plain queue (the dead-letter queue) has nowhere further to go: keep the message.
+            await asyncio.sleep(1.0)
+            await self._requeue(message)
+            return
+        if attempt >= self._max_attempts:
+            await self._dead_letter(message, delivery, exc, error_class)
+            return
+        delay = self._topology.retry_delay(attempt)
+        headers = {**delivery.headers, ATTEMPT_HEADER: attempt}
+        try:
+            await self._publisher.publish_raw(
+                delivery.body,
+                self._topology.wait_queue_name(self._work_queue, delay),
+                exchange="",
+                headers=headers,
+                message_type=message.type,
+                message_id=delivery.message_id,
+                keep_trace_headers=True,
+            )
+        except Exception:
+            log.exception("could not schedule retry; leaving message to redelivery")
+            await self._requeue(message)
+            return
+        log.warning(
+            "message will be retried",
+            queue=self.queue_name,
+            attempt=attempt,
+            delay=delay,
+            error=str(exc),
+        )
+        await self._settle(message, "retried")
+
+    async def _dead_letter(
+        self,
+        message: AbstractIncomingMessage,
+        delivery: Delivery,
+        exc: Exception,
+        error_class: ErrorClass,
+    ) -> None:
+        headers = {
+            **delivery.headers,
+            **_error_headers(exc, error_class),
+            FAILED_QUEUE_HEADER: self.queue_name,
+            f"{ERROR_HEADER_PREFIX}service": self._service,
+            f"{ERROR_HEADER_PREFIX}attempts": delivery.attempt + 1,
+            f"{ERROR_HEADER_PREFIX}at": datetime.now(UTC).isoformat(),
+        }
+        try:
+            await self._publisher.publish_raw(
+                delivery.body,
+                delivery.routing_key,
+                exchange=self._topology.dead_letter_exchange,
+                headers=headers,
+                message_type=message.type,
+                message_id=delivery.message_id,
+                keep_trace_headers=True,
+            )
+        except Exception:
+            log.exception("could not dead-letter; leaving message to redelivery")
+            await self._requeue(message)
+            return
+        log.error(
+            "message failed", queue=self.queue_name, error_class=str(error_class), error=str(exc)
+        )
+        await self._settle(message, "failed")
+
+    async def _settle(self, message: AbstractIncomingMessage, outcome: str) -> None:
+        try:
+            await message.ack()
+        except Exception as exc:  # channel closed under us: the broker will redeliver
+            log.warning("ack failed; message will be redelivered", error=str(exc))
+            outcome = "ack_failed"
+        MESSAGES_PROCESSED.labels(queue=self.queue_name, outcome=outcome).inc()
+
+    async def _requeue(self, message: AbstractIncomingMessage) -> None:
+        try:
+            await message.nack(requeue=True)
+        except Exception as exc:
+            log.warning("nack failed; message will be redelivered", error=str(exc))
+        MESSAGES_PROCESSED.labels(queue=self.queue_name, outcome="requeued").inc()
+
+
+def _error_headers(exc: Exception, error_class: ErrorClass) -> dict[str, Any]:
+    headers: dict[str, Any] = {
+        f"{ERROR_HEADER_PREFIX}class": str(error_class),
+        f"{ERROR_HEADER_PREFIX}message": str(exc)[:2000],
+    }
+    if isinstance(exc, HandlerError):
+        if exc.code is not None:
+            headers[f"{ERROR_HEADER_PREFIX}code"] = exc.code
+        if exc.source_message:
+            headers[f"{ERROR_HEADER_PREFIX}source-message"] = exc.source_message[:2000]
+        headers[f"{ERROR_HEADER_PREFIX}explanation"] = exc.explanation[:2000]
+        if exc.details:
+            headers[f"{ERROR_HEADER_PREFIX}details"] = json.dumps(exc.details, default=str)[:4000]
+    else:
+        headers[f"{ERROR_HEADER_PREFIX}code"] = type(exc).__name__
+    return headers
+
+
+def _original_trace_links(headers: dict[str, Any]) -> list[Link]:
+    original = headers.get(ORIGINAL_TRACEPARENT_HEADER)
+    if not original:
+        return []
+    value = original.decode() if isinstance(original, bytes) else str(original)
+    context = trace.get_current_span(tracing.extract({"traceparent": value})).get_span_context()
+    return [Link(context)] if context.is_valid else []
+
+
+def _as_int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0

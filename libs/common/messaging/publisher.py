@@ -1,0 +1,127 @@
+"""The one publisher: persistent messages, publisher confirms, mandatory routing, traced."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanKind
+
+from libs.common import tracing
+from libs.common.messages import Message
+from libs.common.metrics import MESSAGES_PUBLISHED
+
+SCHEMA_HEADER = "x-fortbridge-schema"
+SHOP_HEADER = "x-fortbridge-shop"
+
+_tracer = tracing.get_tracer(__name__)
+
+
+class Publisher:
+    """Publishes on its own confirm-mode channel; an unroutable message raises.
+
+    ``publish`` returns once the broker confirmed the message (written to a quorum of the
+    queue's replicas). Concurrent calls pipeline on the one channel.
+    """
+
+    def __init__(self, connection: AbstractRobustConnection, events_exchange: str) -> None:
+        self._connection = connection
+        self._events_exchange = events_exchange
+        self._channel: AbstractChannel | None = None
+
+    async def start(self) -> None:
+        self._channel = await self._connection.channel(
+            publisher_confirms=True, on_return_raises=True
+        )
+
+    async def close(self) -> None:
+        if self._channel is not None and not self._channel.is_closed:
+            await self._channel.close()
+
+    @property
+    def channel(self) -> AbstractChannel:
+        if self._channel is None:
+            raise RuntimeError("Publisher.start() was not called")
+        return self._channel
+
+    async def publish(
+        self,
+        message: Message,
+        routing_key: str,
+        *,
+        headers: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        """Publish a schema message to the events exchange."""
+        await self.publish_raw(
+            message.model_dump_json().encode(),
+            routing_key,
+            exchange=self._events_exchange,
+            message_type=message.schema_name(),
+            headers={
+                SCHEMA_HEADER: message.schema_name(),
+                SHOP_HEADER: message.shop,
+                **(headers or {}),
+            },
+            message_id=message_id,
+        )
+
+    async def publish_raw(
+        self,
+        body: bytes,
+        routing_key: str,
+        *,
+        exchange: str,
+        headers: Mapping[str, Any] | None = None,
+        message_type: str | None = None,
+        message_id: str | None = None,
+        links: list[Link] | None = None,
+        keep_trace_headers: bool = False,
+    ) -> None:
+        """Publish bytes as they are (retries, dead letters and replays use this).
+
+        ``exchange`` "" is the default exchange, where the routing key names a queue. With
+        ``keep_trace_headers`` the message keeps the trace context it carries (a replay keeps
+        its original trace); otherwise the current span's context is injected.
+        """
+        destination = f"{exchange or '(default)'}:{routing_key}"
+        with _tracer.start_as_current_span(
+            f"publish {destination}",
+            kind=SpanKind.PRODUCER,
+            links=links,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.operation.type": "publish",
+                "messaging.destination.name": destination,
+                "messaging.rabbitmq.destination.routing_key": routing_key,
+            },
+        ):
+            all_headers: dict[str, Any] = dict(headers or {})
+            if not keep_trace_headers or "traceparent" not in all_headers:
+                tracing.inject(all_headers)
+            target = (
+                self.channel.default_exchange
+                if exchange == ""
+                else await self.channel.get_exchange(exchange, ensure=False)
+            )
+            msg_id = message_id or uuid.uuid4().hex
+            trace.get_current_span().set_attribute("messaging.message.id", msg_id)
+            await target.publish(
+                aio_pika.Message(
+                    body,
+                    content_type="application/json",
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    message_id=msg_id,
+                    type=message_type,
+                    timestamp=datetime.now(UTC),
+                    headers=all_headers,
+                ),
+                routing_key=routing_key,
+                mandatory=True,
+            )
+            MESSAGES_PUBLISHED.labels(exchange=exchange or "default").inc()

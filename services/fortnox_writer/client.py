@@ -1,0 +1,180 @@
+"""The one Fortnox HTTP client: rate-limited, traced, errors in either key case understood."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from libs.common import jsonutil, tracing
+from libs.common.errors import NeedsReconnection, PermanentError, TransientError
+from libs.common.metrics import FORTNOX_429, FORTNOX_REQUESTS
+from services.fortnox_writer.explanations import explain
+from services.fortnox_writer.ratelimit import RateLimiter
+
+_tracer = tracing.get_tracer(__name__)
+
+
+class FortnoxApiError(PermanentError):
+    """Fortnox refused the request (4xx with an ErrorInformation envelope)."""
+
+    def __init__(self, status: int, code: str | None, message: str) -> None:
+        explanation = explain(code, message)
+        super().__init__(
+            f"Fortnox answered {status}: {message} (code {code})",
+            code=code,
+            source_message=message,
+            explanation=f"{explanation.text} {explanation.fix}",
+        )
+        self.status = status
+        self.needs_reconnection = explanation.needs_reconnection
+
+
+def parse_error(status: int, body: Any) -> tuple[str | None, str]:
+    """(code, message) from any of Fortnox's error envelopes."""
+    if isinstance(body, Mapping):
+        info = body.get("ErrorInformation") or body.get("errorInformation") or body
+        if isinstance(info, Mapping):
+            lowered = {str(key).lower(): value for key, value in info.items()}
+            code = lowered.get("code")
+            message = lowered.get("message") or lowered.get("error_description")
+            if code is not None or message:
+                return (str(code) if code is not None else None, str(message or ""))
+    return None, f"HTTP {status}"
+
+
+def path_segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+TokenProvider = Callable[[bool], Awaitable[str]]
+
+
+class FortnoxClient:
+    """Calls Fortnox for one tenant. ``token(force)`` returns a valid access token."""
+
+    def __init__(
+        self,
+        *,
+        http: aiohttp.ClientSession,
+        base_url: str,
+        tenant_id: str,
+        token: TokenProvider,
+        limiter: RateLimiter,
+        timeout: float = 20.0,
+    ) -> None:
+        self._http = http
+        self._base_url = base_url.rstrip("/")
+        self.tenant_id = tenant_id
+        self._token = token
+        self._limiter = limiter
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self.calls = 0
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        force_refresh = False
+        for _ in range(2):
+            token = await self._token(force_refresh)
+            status, payload = await self._send(method, path, token, body, params)
+            if status == 401:
+                force_refresh = True
+                continue
+            return payload
+        raise NeedsReconnection(
+            "Fortnox refused the access token even after a refresh",
+            code="unauthorized",
+            explanation="Fortnox no longer accepts this shop's connection. Reconnect Fortnox.",
+        )
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        token: str,
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, str] | None,
+    ) -> tuple[int, dict[str, Any]]:
+        endpoint = _endpoint_label(path)
+        await self._limiter.acquire(self.tenant_id)
+        self.calls += 1
+        with _tracer.start_as_current_span(
+            f"{method} {endpoint}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": method,
+                "url.full": f"{self._base_url}{path}",
+                "server.address": self._base_url,
+                "fortnox.tenant": self.tenant_id,
+            },
+        ) as span:
+            try:
+                async with self._http.request(
+                    method,
+                    f"{self._base_url}{path}",
+                    data=None if body is None else jsonutil.dumps(body),
+                    params=params,
+                    headers={
+                        "Authorization": f"Bearer {token}",
+                        "Content-Type": "application/json",
+                        "Accept": "application/json",
+                    },
+                    timeout=self._timeout,
+                ) as response:
+                    text = await response.text()
+                    status = response.status
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                FORTNOX_REQUESTS.labels(method=method, endpoint=endpoint, status="error").inc()
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                raise TransientError(
+                    f"no answer from Fortnox ({type(exc).__name__}): the outcome is unknown",
+                    code="fortnox_unreachable",
+                    explanation="Fortnox did not answer in time; Fortbridge retries by itself.",
+                ) from exc
+            span.set_attribute("http.response.status_code", status)
+            FORTNOX_REQUESTS.labels(method=method, endpoint=endpoint, status=str(status)).inc()
+            try:
+                payload = jsonutil.loads(text) if text else {}
+            except ValueError:
+                payload = {"raw": text[:500]}
+            if 200 <= status < 300:
+                return status, payload if isinstance(payload, dict) else {"data": payload}
+            if status == 401:
+                return status, {}
+            span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
+            if status == 429:
+                FORTNOX_429.inc()
+                raise TransientError("Fortnox rate limit answered 429", code="429")
+            if status >= 500:
+                code, message = parse_error(status, payload)
+                raise TransientError(
+                    f"Fortnox answered {status}: {message}",
+                    code=code or str(status),
+                    source_message=message,
+                    explanation="Fortnox had a temporary error; Fortbridge retries by itself.",
+                )
+            code, message = parse_error(status, payload)
+            error = FortnoxApiError(status, code, message)
+            if error.needs_reconnection:
+                raise NeedsReconnection(
+                    error.message,
+                    code=code,
+                    source_message=message,
+                    explanation=error.explanation,
+                )
+            raise error
+
+
+def _endpoint_label(path: str) -> str:
+    """A bounded label: /3/invoices/123/bookkeep -> /3/invoices/{id}/bookkeep."""
+    parts = path.split("?")[0].strip("/").split("/")
+    return "/" + "/".join("{id}" if index == 2 else part for index, part in enumerate(parts))

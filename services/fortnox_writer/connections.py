@@ -1,0 +1,223 @@
+"""Fortnox connections per shop: tokens encrypted at rest, refreshes serialized across replicas.
+
+Fortnox refresh tokens are single use: two refreshes in parallel break the connection. Every
+refresh runs under a PostgreSQL advisory lock for the shop and re-reads the row inside it, so only
+one replica ever spends a given refresh token; the others see the new access token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from libs.common.crypto import TokenCipher
+from libs.common.errors import NeedsReconnection, TransientError
+from libs.common.logs import get_logger
+from libs.common.settings import Settings
+
+log = get_logger(__name__)
+
+REFRESH_MARGIN = timedelta(seconds=120)
+
+
+@dataclass(frozen=True)
+class Connection:
+    shop: str
+    tenant_id: str
+    access_token: str
+    expires_at: datetime
+    status: str
+
+
+class TokenEndpointError(Exception):
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(f"{error}: {description}")
+        self.status = status
+        self.error = error
+        self.description = description
+
+
+class ConnectionStore:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        cipher: TokenCipher,
+        http: aiohttp.ClientSession,
+        settings: Settings,
+    ) -> None:
+        self._pool = pool
+        self._cipher = cipher
+        self._http = http
+        self._settings = settings
+
+    async def token_request(self, form: dict[str, str]) -> dict[str, Any]:
+        """POST to Fortnox's token endpoint with Basic client authentication."""
+        auth = aiohttp.BasicAuth(
+            self._settings.fortnox_client_id,
+            self._settings.fortnox_client_secret.get_secret_value(),
+        )
+        url = self._settings.fortnox_auth_url.rstrip("/") + "/oauth-v1/token"
+        try:
+            async with self._http.post(url, data=form, auth=auth) as response:
+                payload = await response.json(content_type=None)
+                if response.status != 200:
+                    payload = payload if isinstance(payload, dict) else {}
+                    raise TokenEndpointError(
+                        response.status,
+                        str(payload.get("error", "error")),
+                        str(payload.get("error_description", "")),
+                    )
+                return dict(payload)
+        except aiohttp.ClientError as exc:
+            raise TransientError(f"Fortnox token endpoint unreachable: {exc}") from exc
+
+    async def save(self, shop: str, tenant_id: str, tokens: dict[str, Any]) -> None:
+        """Store (or replace) a shop's connection from a token response."""
+        expires_at = datetime.now(UTC) + timedelta(seconds=int(tokens.get("expires_in", 3600)))
+        refresh = tokens.get("refresh_token")
+        await self._pool.execute(
+            """
+            INSERT INTO fortnox_writer.connections
+                (shop, tenant_id, access_token, refresh_token, expires_at, scopes, status,
+                 status_reason, refreshed_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6, 'connected', NULL, now(), now())
+            ON CONFLICT (shop) DO UPDATE SET
+                tenant_id = EXCLUDED.tenant_id, access_token = EXCLUDED.access_token,
+                refresh_token = EXCLUDED.refresh_token, expires_at = EXCLUDED.expires_at,
+                scopes = EXCLUDED.scopes, status = 'connected', status_reason = NULL,
+                refreshed_at = now(), updated_at = now()
+            """,
+            shop,
+            tenant_id,
+            self._cipher.encrypt(tokens["access_token"]),
+            self._cipher.encrypt(refresh) if refresh else None,
+            expires_at,
+            str(tokens.get("scope", "")),
+        )
+
+    async def get(self, shop: str, *, force_refresh: bool = False) -> Connection:
+        """The shop's connection with an access token valid for a while."""
+        row = await self._pool.fetchrow(
+            "SELECT * FROM fortnox_writer.connections WHERE shop = $1", shop
+        )
+        self._check_usable(shop, row)
+        assert row is not None
+        if force_refresh or row["expires_at"] - datetime.now(UTC) < REFRESH_MARGIN:
+            return await self._refresh(shop, seen_access_token=bytes(row["access_token"]))
+        return self._connection(row)
+
+    async def _refresh(self, shop: str, *, seen_access_token: bytes) -> Connection:
+        failure: str | None = None
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"refresh:{shop}"
+            )
+            row = await conn.fetchrow(
+                "SELECT * FROM fortnox_writer.connections WHERE shop = $1 FOR UPDATE", shop
+            )
+            self._check_usable(shop, row)
+            assert row is not None
+            if bytes(row["access_token"]) != seen_access_token:
+                return self._connection(row)  # another replica refreshed meanwhile
+            tokens: dict[str, Any] | None = None
+            refresh_token = (
+                self._cipher.decrypt(row["refresh_token"]) if row["refresh_token"] else None
+            )
+            if refresh_token is None:
+                failure = "the connection has no refresh token"
+            else:
+                try:
+                    tokens = await self.token_request(
+                        {"grant_type": "refresh_token", "refresh_token": refresh_token}
+                    )
+                except TokenEndpointError as exc:
+                    if exc.status not in (400, 401):
+                        raise TransientError(f"token refresh failed: {exc}") from exc
+                    failure = f"Fortnox refused the refresh token ({exc.description or exc.error})"
+            if failure is not None or tokens is None:
+                await conn.execute(
+                    """
+                    UPDATE fortnox_writer.connections
+                    SET status = 'needs_reconnection', status_reason = $2, updated_at = now()
+                    WHERE shop = $1
+                    """,
+                    shop,
+                    failure,
+                )
+            else:
+                expires_at = datetime.now(UTC) + timedelta(
+                    seconds=int(tokens.get("expires_in", 3600))
+                )
+                updated = await conn.fetchrow(
+                    """
+                    UPDATE fortnox_writer.connections
+                    SET access_token = $2, refresh_token = $3, expires_at = $4,
+                        refreshed_at = now(), updated_at = now()
+                    WHERE shop = $1 RETURNING *
+                    """,
+                    shop,
+                    self._cipher.encrypt(tokens["access_token"]),
+                    self._cipher.encrypt(tokens.get("refresh_token") or refresh_token or ""),
+                    expires_at,
+                )
+                log.info("fortnox token refreshed", shop=shop)
+                return self._connection(updated)
+        log.warning("fortnox connection needs reconnection", shop=shop, reason=failure)
+        raise NeedsReconnection(
+            str(failure),
+            code="needs_reconnection",
+            explanation=f"The shop's Fortnox connection must be renewed: {failure}. "
+            "Reconnect Fortnox from the app, then replay.",
+        )
+
+    def _check_usable(self, shop: str, row: asyncpg.Record | None) -> None:
+        if row is None:
+            raise NeedsReconnection(
+                f"no Fortnox connection for {shop}",
+                code="not_connected",
+                explanation="Fortnox is not connected for this shop. Connect it, then replay.",
+            )
+        if row["status"] != "connected":
+            raise NeedsReconnection(
+                f"Fortnox connection of {shop} needs reconnection: {row['status_reason']}",
+                code="needs_reconnection",
+                explanation="The Fortnox connection must be renewed. Reconnect, then replay.",
+            )
+
+    def _connection(self, row: asyncpg.Record) -> Connection:
+        return Connection(
+            shop=row["shop"],
+            tenant_id=row["tenant_id"],
+            access_token=self._cipher.decrypt(row["access_token"]),
+            expires_at=row["expires_at"],
+            status=row["status"],
+        )
+
+
+async def connect_with_code(
+    store: ConnectionStore,
+    http: aiohttp.ClientSession,
+    settings: Settings,
+    *,
+    shop: str,
+    code: str,
+    redirect_uri: str,
+) -> str:
+    """Exchange an authorization code, read the tenant id, store the connection; returns it."""
+    tokens = await store.token_request(
+        {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+    )
+    url = settings.fortnox_api_url.rstrip("/") + "/3/companyinformation"
+    async with http.get(
+        url, headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    ) as response:
+        payload = await response.json(content_type=None)
+        if response.status != 200:
+            raise TokenEndpointError(response.status, "companyinformation", str(payload))
+    tenant_id = str(payload["CompanyInformation"]["DatabaseNumber"])
+    await store.save(shop, tenant_id, tokens)
+    return tenant_id

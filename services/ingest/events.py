@@ -1,0 +1,144 @@
+"""The webhook event store (ingest's table) and its outbox relay.
+
+A delivery is stored once (deduplicated on the webhook id and on the event id per topic), then
+published. Publishing right away is the fast path; the relay publishes whatever was stored but
+not published (a crash or a broker outage in between), so a stored event is never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from libs.common.logs import get_logger
+from libs.common.messages import ShopifyEvent
+from libs.common.messaging import Publisher
+from services.ingest.webhook import WebhookDelivery, routing_key
+
+log = get_logger(__name__)
+
+
+async def store(
+    pool: asyncpg.Pool, delivery: WebhookDelivery, body: bytes, trace_headers: dict[str, str]
+) -> tuple[str, bool]:
+    """Store a delivery; returns (event uid, True if new, False if a duplicate)."""
+    event_uid = str(uuid.uuid4())
+    async with pool.acquire() as conn:
+        inserted = await conn.fetchval(
+            """
+            INSERT INTO ingest.webhook_events (event_uid, shop, topic, webhook_id, event_id,
+                api_version, triggered_at, received_at, body, trace_headers)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
+            ON CONFLICT DO NOTHING
+            RETURNING event_uid
+            """,
+            uuid.UUID(event_uid),
+            delivery.shop,
+            delivery.topic,
+            delivery.webhook_id,
+            delivery.event_id,
+            delivery.api_version,
+            delivery.triggered_at,
+            datetime.now(UTC),
+            body.decode(),
+            json.dumps(trace_headers),
+        )
+        if inserted is not None:
+            return event_uid, True
+        existing = await conn.fetchval(
+            """
+            UPDATE ingest.webhook_events SET duplicates = duplicates + 1
+            WHERE shop = $1 AND (webhook_id = $2 OR (topic = $3 AND event_id = $4))
+            RETURNING event_uid
+            """,
+            delivery.shop,
+            delivery.webhook_id,
+            delivery.topic,
+            delivery.event_id,
+        )
+        return str(existing), False
+
+
+def to_message(row: asyncpg.Record) -> ShopifyEvent:
+    return ShopifyEvent(
+        shop=row["shop"],
+        event_uid=str(row["event_uid"]),
+        topic=row["topic"],
+        webhook_id=row["webhook_id"],
+        event_id=row["event_id"],
+        api_version=row["api_version"],
+        triggered_at=row["triggered_at"],
+        received_at=row["received_at"],
+        payload=json.loads(row["body"]),
+    )
+
+
+async def publish_event(pool: asyncpg.Pool, publisher: Publisher, event_uid: str) -> None:
+    """Publish one stored event (fast path) and mark it published."""
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT * FROM ingest.webhook_events WHERE event_uid = $1", uuid.UUID(event_uid)
+        )
+        if row is None or row["published_at"] is not None:
+            return
+        await _publish_row(conn, publisher, row)
+
+
+async def _publish_row(conn: asyncpg.Connection, publisher: Publisher, row: asyncpg.Record) -> None:
+    message = to_message(row)
+    headers: dict[str, Any] = json.loads(row["trace_headers"])
+    await publisher.publish(
+        message,
+        routing_key(message.topic),
+        headers=headers,
+        message_id=message.event_uid,
+    )
+    await conn.execute(
+        "UPDATE ingest.webhook_events SET published_at = now() WHERE event_uid = $1",
+        row["event_uid"],
+    )
+
+
+async def relay_once(
+    pool: asyncpg.Pool, publisher: Publisher, *, older_than: float = 5.0, batch: int = 100
+) -> int:
+    """Publish stored events left unpublished for ``older_than`` seconds; returns how many."""
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            """
+            SELECT * FROM ingest.webhook_events
+            WHERE published_at IS NULL
+              AND received_at < now() - make_interval(secs => $1)
+            ORDER BY received_at
+            LIMIT $2
+            FOR UPDATE SKIP LOCKED
+            """,
+            older_than,
+            batch,
+        )
+        for row in rows:
+            await _publish_row(conn, publisher, row)
+    if rows:
+        log.info("relay published stored events", count=len(rows))
+    return len(rows)
+
+
+async def relay_forever(
+    pool: asyncpg.Pool, publisher: Publisher, *, interval: float = 1.0, older_than: float = 5.0
+) -> None:
+    """The outbox relay loop; survives broker and database hiccups."""
+    while True:
+        try:
+            published = await relay_once(pool, publisher, older_than=older_than)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("relay pass failed", error=str(exc))
+            published = 0
+        if not published:
+            await asyncio.sleep(interval)

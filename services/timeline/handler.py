@@ -1,0 +1,141 @@
+"""The timeline's consumer: sync results become timeline events and the order's Shopify status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from libs.common.crypto import TokenCipher
+from libs.common.logs import get_logger
+from libs.common.messages import SyncResult
+from libs.common.messaging import Delivery
+from libs.common.service import Runtime
+from services.timeline.mirror import mirror_status
+from services.timeline.shopify_client import ShopifyAdmin
+
+log = get_logger(__name__)
+
+# What an order's status is called once a result arrives (already_synced is still synced).
+STATUS_OF = {
+    "synced": "synced",
+    "already_synced": "synced",
+    "failed": "failed",
+    "skipped": "skipped",
+}
+
+
+def describe(result: SyncResult) -> str:
+    """The plain-English line shown on the order's timeline."""
+    document = f"{result.document_kind} {result.document_number}"
+    if result.status == "synced":
+        return (
+            f"Fortnox {document} created: total {result.fortnox_total} {result.currency}"
+            f" (order total {result.expected_total})."
+        )
+    if result.status == "already_synced":
+        return f"Already in Fortnox as {document}; nothing created again."
+    if result.status == "skipped":
+        return f"Not synced: {result.explanation or result.error_message}."
+    return f"Sync failed: {result.explanation or result.error_message} (code {result.error_code})."
+
+
+class ResultHandler:
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._admin = ShopifyAdmin(
+            runtime.http, runtime.settings.shopify_admin_url, runtime.settings.shopify_api_version
+        )
+        self._cipher = TokenCipher(runtime.settings.token_encryption_keys.get_secret_value())
+
+    async def __call__(self, delivery: Delivery) -> None:
+        result = delivery.parse(SyncResult)
+        status = STATUS_OF[result.status]
+        order_id = result.source.id
+        async with self._runtime.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """
+                INSERT INTO timeline.events (message_id, shop, order_id, kind, status, message,
+                    document_kind, document_number, fortnox_total, expected_total, currency,
+                    error_code, trace_id, occurred_at)
+                VALUES ($1, $2, $3, 'sync', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                ON CONFLICT (message_id) DO NOTHING
+                """,
+                delivery.message_id,
+                result.shop,
+                order_id,
+                result.status,
+                describe(result),
+                result.document_kind,
+                result.document_number,
+                result.fortnox_total,
+                result.expected_total,
+                result.currency,
+                result.error_code,
+                result.trace_id,
+                result.occurred_at,
+            )
+            # A later result wins; an older one arriving late never overwrites it. A success
+            # is never replaced by a failure of a duplicate attempt.
+            current = await conn.fetchrow(
+                """
+                INSERT INTO timeline.order_status AS s
+                    (shop, order_id, order_name, status, document_number, occurred_at)
+                VALUES ($1, $2, $3, $4, $5, $6)
+                ON CONFLICT (shop, order_id) DO UPDATE SET
+                    status = EXCLUDED.status, document_number = EXCLUDED.document_number,
+                    occurred_at = EXCLUDED.occurred_at, order_name = EXCLUDED.order_name,
+                    mirrored_at = NULL
+                WHERE s.occurred_at <= EXCLUDED.occurred_at
+                  AND NOT (s.status = 'synced' AND EXCLUDED.status <> 'synced')
+                RETURNING *
+                """,
+                result.shop,
+                order_id,
+                result.source.name,
+                status,
+                result.document_number,
+                result.occurred_at,
+            )
+        if current is None:
+            log.info("stale or superseded result; status unchanged", order_id=order_id)
+            return
+        await self._mirror(result, status)
+
+    async def _mirror(self, result: SyncResult, status: str) -> None:
+        pool = self._runtime.pool
+        token_row = await pool.fetchval(
+            "SELECT access_token FROM timeline.shop_credentials WHERE shop = $1", result.shop
+        )
+        order_id = result.source.id
+        if token_row is None:
+            await self._note(result, "not mirrored: the shop has no Shopify access token")
+            log.warning("status not mirrored: no Shopify token", shop=result.shop)
+            return
+        value: dict[str, Any] = {
+            "status": status,
+            "document_kind": result.document_kind,
+            "document_number": result.document_number,
+            "fortnox_total": result.fortnox_total,
+            "order_total": result.expected_total,
+            "currency": result.currency,
+            "error_code": result.error_code,
+            "message": describe(result),
+            "updated_at": result.occurred_at.isoformat(),
+            "trace_id": result.trace_id,
+        }
+        await mirror_status(
+            self._admin, result.shop, self._cipher.decrypt(token_row), order_id, value
+        )
+        await pool.execute(
+            "UPDATE timeline.order_status SET mirrored_at = now(), mirror_note = NULL"
+            " WHERE shop = $1 AND order_id = $2",
+            result.shop,
+            order_id,
+        )
+
+    async def _note(self, result: SyncResult, note: str) -> None:
+        await self._runtime.pool.execute(
+            "UPDATE timeline.order_status SET mirror_note = $3 WHERE shop = $1 AND order_id = $2",
+            result.shop,
+            result.source.id,
+            note,
+        )

@@ -1,0 +1,78 @@
+import base64
+import hashlib
+import hmac
+import json
+
+import pytest
+
+from services.ingest.webhook import WebhookRejected, parse_delivery, routing_key, verify_hmac
+
+SECRET = "test-secret"
+
+
+def signed_headers(body: bytes, **overrides: str) -> dict[str, str]:
+    digest = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+    headers = {
+        "X-Shopify-Hmac-Sha256": digest,
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Shop-Domain": "demo.myshopify.com",
+        "X-Shopify-Webhook-Id": "wh-1",
+        "X-Shopify-Event-Id": "ev-1",
+        "X-Shopify-API-Version": "2025-07",
+        "X-Shopify-Triggered-At": "2026-11-28T10:00:00.000Z",
+    }
+    headers.update(overrides)
+    return headers
+
+
+def test_valid_delivery_is_parsed_with_ids_kept_exact() -> None:
+    body = json.dumps({"id": 5_000_000_000_123, "total_price": "186.90"}).encode()
+    delivery = parse_delivery(signed_headers(body), body, SECRET)
+    assert delivery.shop == "demo.myshopify.com"
+    assert delivery.topic == "orders/create"
+    assert delivery.payload["id"] == 5_000_000_000_123
+    assert delivery.event_id == "ev-1"
+    assert delivery.triggered_at is not None and delivery.triggered_at.utcoffset() is not None
+
+
+def test_hmac_over_other_bytes_is_401() -> None:
+    body = b'{"id": 1}'
+    headers = signed_headers(body)
+    with pytest.raises(WebhookRejected) as caught:
+        parse_delivery(headers, b'{"id": 2}', SECRET)
+    assert caught.value.status == 401
+
+
+def test_hex_signature_is_not_accepted() -> None:
+    body = b"{}"
+    hex_digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert not verify_hmac(body, hex_digest, SECRET)
+    assert not verify_hmac(body, None, SECRET)
+
+
+def test_headers_without_x_prefix_are_accepted() -> None:
+    body = b'{"id": 1}'
+    headers = {key.removeprefix("X-"): value for key, value in signed_headers(body).items()}
+    assert parse_delivery(headers, body, SECRET).webhook_id == "wh-1"
+
+
+@pytest.mark.parametrize(
+    ("body", "overrides", "reason"),
+    [
+        (b"{not json", {}, "not valid JSON"),
+        (b"[1, 2]", {}, "JSON object"),
+        (b"{}", {"X-Shopify-Topic": ""}, "X-Shopify-Topic"),
+        (b"{}", {"X-Shopify-Shop-Domain": "evil.example.com"}, "myshopify.com"),
+    ],
+)
+def test_malformed_deliveries_are_400_with_reason(
+    body: bytes, overrides: dict[str, str], reason: str
+) -> None:
+    with pytest.raises(WebhookRejected) as caught:
+        parse_delivery(signed_headers(body, **overrides), body, SECRET)
+    assert caught.value.status == 400
+    assert reason in caught.value.reason
+
+
+def test_routing_key_from_topic() -> None:
+    assert routing_key("orders/create") == "shopify.orders.create"
