@@ -8,9 +8,7 @@ replicas starting together apply each file exactly once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -110,28 +108,3 @@ async def drop_database(dsn: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
-
-
-@contextlib.asynccontextmanager
-async def advisory_lock(pool: asyncpg.Pool, key: str, *, wait: bool = True) -> AsyncIterator[bool]:
-    """A session advisory lock on ``key`` held for the block, across every replica.
-
-    With ``wait=False`` it yields False at once when another holder has it. The lock dies with
-    the connection, so a crashed holder never leaves it taken.
-    """
-    async with pool.acquire() as conn:
-        if wait:
-            await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)
-            held = True
-        else:
-            held = bool(
-                await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key)
-            )
-        try:
-            yield held
-        finally:
-            if held:
-                try:
-                    await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
-                except Exception:
-                    conn.terminate()  # never return a connection that may still hold the lock

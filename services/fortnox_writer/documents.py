@@ -6,7 +6,7 @@ attempt is counted in ``fortnox_writer.documents`` (committed); if a later attem
 above zero, the earlier call may have reached Fortnox (timeout, dropped connection after commit,
 writer killed), so it searches Fortnox by the reference, compares exactly (the search is a
 substring match), and adopts the document it finds instead of creating another. Only one
-replica works on a key at a time (advisory lock).
+replica works on a key at a time (a lease).
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from libs.common.database import advisory_lock
 from libs.common.errors import HandlerError, TransientError
 from libs.common.logs import get_logger
 from libs.common.messages import FortnoxCommand, SyncResult
@@ -13,6 +12,7 @@ from services.fortnox_writer import documents
 from services.fortnox_writer.client import FortnoxApiError, FortnoxClient
 from services.fortnox_writer.connections import ConnectionStore
 from services.fortnox_writer.documents import CreatedDocument, DocumentLedger
+from services.fortnox_writer.leases import Leases
 from services.fortnox_writer.masterdata import ARTICLE_NOT_FOUND, CUSTOMER_NOT_FOUND, MasterData
 from services.fortnox_writer.ratelimit import RateLimiter
 
@@ -27,18 +27,12 @@ class CommandHandler:
         self._connections = connections
         self._limiter = limiter
         self._ledger = DocumentLedger(runtime.pool)
-        self._masterdata = MasterData(runtime.pool)
+        self._leases = Leases(runtime.pool)
+        self._masterdata = MasterData(runtime.pool, self._leases)
 
     async def __call__(self, delivery: Delivery) -> None:
         command = delivery.parse(FortnoxCommand)
-        async with advisory_lock(
-            self._runtime.pool, f"document:{command.document_key}", wait=False
-        ) as held:
-            if not held:
-                raise TransientError(
-                    "another writer is working on this document right now",
-                    code="document_busy",
-                )
+        async with self._leases.hold(f"document:{command.document_key}", ttl=120.0):
             try:
                 await self._handle(command)
             except HandlerError as exc:

@@ -11,26 +11,26 @@ from typing import Any
 
 import asyncpg
 
-from libs.common.database import advisory_lock
 from libs.common.errors import PermanentError
 from libs.common.messages import ArticleDraft, CustomerDraft
 from services.fortnox_writer.client import FortnoxApiError, FortnoxClient, path_segment
+from services.fortnox_writer.leases import Leases
 
 ARTICLE_NOT_FOUND = "2000428"
 CUSTOMER_NOT_FOUND = "2000433"
 
 
 class MasterData:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, leases: Leases) -> None:
         self._pool = pool
+        self._leases = leases
 
     async def customer_number(self, shop: str, client: FortnoxClient, draft: CustomerDraft) -> str:
         cached = await self._cached_customer(shop, draft)
         if cached:
             return cached
-        async with advisory_lock(
-            self._pool, f"customer:{shop}:{draft.match_key}:{draft.match_value}"
-        ):
+        key = f"customer:{shop}:{draft.match_key}:{draft.match_value}"
+        async with self._leases.hold(key, ttl=60.0, wait=60.0):
             cached = await self._cached_customer(shop, draft)
             if cached:
                 return cached
@@ -110,7 +110,7 @@ class MasterData:
     async def ensure_article(self, shop: str, client: FortnoxClient, draft: ArticleDraft) -> None:
         if await self._article_known(shop, draft.article_number):
             return
-        async with advisory_lock(self._pool, f"article:{shop}:{draft.article_number}"):
+        async with self._leases.hold(f"article:{shop}:{draft.article_number}", ttl=60.0, wait=60.0):
             if await self._article_known(shop, draft.article_number):
                 return
             try:

@@ -50,3 +50,11 @@ CREATE TABLE rate_limits (
     tenant_id text PRIMARY KEY,
     tat       timestamptz NOT NULL
 );
+
+-- Short leases on documents, customers and articles: one replica works on a key at a time.
+-- A lease holds no database connection and expires by itself if its holder dies.
+CREATE TABLE leases (
+    key        text PRIMARY KEY,
+    holder     text        NOT NULL,
+    expires_at timestamptz NOT NULL
+);

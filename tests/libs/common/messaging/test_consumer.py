@@ -92,9 +92,7 @@ async def test_handled_message_is_acked_once(
     await runner.stop()
     assert [e.event_uid for e in seen] == ["uid-1"]
     channel = await connection.channel()
-    queue = await channel.declare_queue(
-        broker_cleanup.queue_name(MAPPER_EVENTS), passive=True
-    )
+    queue = await channel.declare_queue(broker_cleanup.queue_name(MAPPER_EVENTS), passive=True)
     assert queue.declaration_result.message_count == 0
 
 

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Prepare this machine: the local RabbitMQ and PostgreSQL running, the project in .venv.
+# Safe to run again; installs what is missing (Debian packages, PyPI packages) and nothing else.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+need_apt=()
+command -v rabbitmq-server >/dev/null || need_apt+=(rabbitmq-server)
+command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
+if [ ${#need_apt[@]} -gt 0 ] && ! port_open 5672 && ! port_open 5432; then
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}"
+fi
+
+if ! port_open 5672; then
+  echo "starting RabbitMQ"
+  rabbitmq-server -detached
+  for _ in $(seq 1 60); do port_open 5672 && break; sleep 1; done
+  rabbitmqctl await_startup >/dev/null 2>&1 || true
+fi
+if ! port_open 5432; then
+  echo "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
+  for _ in $(seq 1 60); do port_open 5432 && break; sleep 1; done
+fi
+port_open 5672 || { echo "RabbitMQ is not listening on 127.0.0.1:5672" >&2; exit 1; }
+port_open 5432 || { echo "PostgreSQL is not listening on 127.0.0.1:5432" >&2; exit 1; }
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[dev]'

@@ -1,0 +1,250 @@
+"""In-memory state of the simulated Fortnox: integrations, tenants, tokens and documents.
+
+Documents keep their writable fields in ``fields`` (normalised: numbers as Decimal, dates as
+``YYYY-MM-DD`` strings, numbers-as-strings such as CustomerNumber as ``str``) plus typed
+attributes for the read-only state Fortnox computes (booked, balance, totals, references).
+``to_json()`` on each document is exactly what ``GET /3/<resource>/<id>`` answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from simulators.fortnox.documents import invoice_json, order_json
+from simulators.fortnox.totals import DocumentTotals
+
+ALL_SCOPES: frozenset[str] = frozenset(
+    {
+        "invoice",
+        "order",
+        "customer",
+        "article",
+        "payment",
+        "companyinformation",
+        "settings",
+        "currency",
+        "price",
+        "bookkeeping",
+        "print",
+        "warehouse",
+    }
+)
+
+DEFAULT_VAT_RATES: frozenset[Decimal] = frozenset(
+    {Decimal("25"), Decimal("12"), Decimal("6"), Decimal("0")}
+)
+DEFAULT_CURRENCIES: frozenset[str] = frozenset({"SEK", "EUR", "USD", "NOK", "DKK", "GBP"})
+DEFAULT_CURRENCY_RATES: dict[str, Decimal] = {
+    "SEK": Decimal("1"),
+    "EUR": Decimal("11.50"),
+    "USD": Decimal("10.50"),
+    "NOK": Decimal("1.00"),
+    "DKK": Decimal("1.54"),
+    "GBP": Decimal("13.40"),
+}
+
+RefreshState = Literal["active", "used", "revoked"]
+
+
+@dataclass
+class Client:
+    """A registered integration (OAuth client)."""
+
+    client_id: str
+    client_secret: str
+    scopes: frozenset[str] = ALL_SCOPES
+    redirect_uris: frozenset[str] = frozenset()  # empty: any redirect_uri accepted
+
+
+@dataclass
+class AccessToken:
+    token: str
+    client_id: str
+    tenant_id: str
+    scopes: frozenset[str]
+    expires_at: float  # simulator clock (monotonic)
+    revoked: bool = False
+
+
+@dataclass
+class RefreshToken:
+    token: str
+    client_id: str
+    tenant_id: str
+    scopes: frozenset[str]
+    expires_at: float
+    state: RefreshState = "active"
+
+
+@dataclass
+class AuthorizationCode:
+    code: str
+    client_id: str
+    tenant_id: str
+    redirect_uri: str
+    scopes: frozenset[str]
+    expires_at: float
+    used: bool = False
+
+
+@dataclass
+class Customer:
+    customer_number: str
+    fields: dict[str, Any]
+    updated_at: datetime = field(default_factory=datetime.now)
+
+    @property
+    def name(self) -> str:
+        return str(self.fields.get("Name") or "")
+
+    @property
+    def currency(self) -> str:
+        return str(self.fields.get("Currency") or "SEK")
+
+
+@dataclass
+class Article:
+    article_number: str
+    fields: dict[str, Any]
+    updated_at: datetime = field(default_factory=datetime.now)
+
+    @property
+    def vat(self) -> Decimal | None:
+        value = self.fields.get("VAT")
+        return value if isinstance(value, Decimal) else None
+
+
+@dataclass
+class Invoice:
+    document_number: int
+    fields: dict[str, Any]  # header fields (without InvoiceRows)
+    rows: list[dict[str, Any]]
+    totals: DocumentTotals
+    booked: bool = False
+    cancelled: bool = False
+    credit: bool = False
+    credit_invoice_reference: int = 0  # on the original: number of its credit invoice
+    invoice_reference: int = 0  # on a credit invoice: number of the credited invoice
+    order_reference: int = 0
+    paid: Decimal = Decimal("0")  # sum of payments, in the invoice currency
+    final_pay_date: str | None = None
+    updated_at: datetime = field(default_factory=datetime.now)
+
+    @property
+    def customer_number(self) -> str:
+        return str(self.fields.get("CustomerNumber", ""))
+
+    @property
+    def currency(self) -> str:
+        return str(self.fields.get("Currency", "SEK"))
+
+    @property
+    def total(self) -> Decimal:
+        return self.totals.total
+
+    @property
+    def total_vat(self) -> Decimal:
+        return self.totals.total_vat
+
+    @property
+    def balance(self) -> Decimal:
+        return self.totals.total - self.paid
+
+    def get(self, name: str) -> Any:
+        """A header field as stored, e.g. ``inv.get("ExternalInvoiceReference1")``."""
+        return self.fields.get(name)
+
+    def to_json(self, base_url: str = "") -> dict[str, Any]:
+        """What ``GET /3/invoices/{n}`` answers inside ``{"Invoice": ...}``."""
+        return invoice_json(self, base_url)
+
+
+@dataclass
+class Order:
+    document_number: int
+    fields: dict[str, Any]  # header fields (without OrderRows)
+    rows: list[dict[str, Any]]
+    totals: DocumentTotals
+    cancelled: bool = False
+    invoice_reference: int = 0
+    updated_at: datetime = field(default_factory=datetime.now)
+
+    @property
+    def customer_number(self) -> str:
+        return str(self.fields.get("CustomerNumber", ""))
+
+    @property
+    def total(self) -> Decimal:
+        return self.totals.total
+
+    def get(self, name: str) -> Any:
+        return self.fields.get(name)
+
+    def to_json(self, base_url: str = "") -> dict[str, Any]:
+        """What ``GET /3/orders/{n}`` answers inside ``{"Order": ...}``."""
+        return order_json(self, base_url)
+
+
+@dataclass
+class Payment:
+    number: int
+    invoice_number: int
+    amount: Decimal  # SEK
+    amount_currency: Decimal  # invoice currency
+    currency: str
+    currency_rate: Decimal
+    currency_unit: Decimal
+    fields: dict[str, Any]  # remaining writable fields (PaymentDate, ModeOfPayment, ...)
+    booked: bool = False
+    updated_at: datetime = field(default_factory=datetime.now)
+
+
+@dataclass
+class Tenant:
+    """One Fortnox company (database)."""
+
+    tenant_id: str
+    company_name: str
+    organization_number: str
+    vat_rates: set[Decimal]
+    currencies: set[str]
+    licences: set[str]
+    round_to_whole_sek: bool = False
+    currency_rates: dict[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_CURRENCY_RATES))
+    customers: dict[str, Customer] = field(default_factory=dict)
+    articles: dict[str, Article] = field(default_factory=dict)
+    invoices: dict[int, Invoice] = field(default_factory=dict)
+    orders: dict[int, Order] = field(default_factory=dict)
+    payments: dict[int, Payment] = field(default_factory=dict)
+    next_row_id: int = 1
+
+    @property
+    def database_number(self) -> int:
+        return int(self.tenant_id)
+
+    def allocate_row_id(self) -> int:
+        row_id = self.next_row_id
+        self.next_row_id += 1
+        return row_id
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request seen by the simulator (429s and faulted requests included).
+
+    ``time`` is the simulator clock (``time.monotonic`` by default) at arrival; ``status`` is
+    the status the simulator produced (for ``drop_after_commit`` the client never saw it);
+    ``fault`` names the fault kind applied, if any.
+    """
+
+    time: float
+    tenant_id: str | None
+    client_id: str | None
+    method: str
+    path: str
+    status: int
+    fault: str | None = None
+    query: str = ""

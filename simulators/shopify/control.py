@@ -1,0 +1,184 @@
+"""/_sim control endpoints (no auth; loopback test use only).
+
+POST   /_sim/shops                         {"domain", "access_token"?, "name"?, "currency"?}
+GET    /_sim/shops
+POST   /_sim/shops/{shop}/orders           a REST payload, {"order": {...}} or a list of them
+POST   /_sim/shops/{shop}/products         (same, "product")
+POST   /_sim/shops/{shop}/customers        (same, "customer")
+GET    /_sim/shops/{shop}/orders/{id}      the stored REST payload (id: legacy id or gid)
+GET    /_sim/shops/{shop}/orders/{id}/tags {"id", "tags"}
+GET    /_sim/shops/{shop}/metafields       [{"ownerId","namespace","key","value","type",...}]
+POST   /_sim/shops/{shop}/bucket           {"available": n}: set the cost bucket level now
+POST   /_sim/faults                        {"kind", "status"?, "delay"?, "times"?, "shop"?,
+                                            "operation"?}
+GET    /_sim/faults, DELETE /_sim/faults
+GET    /_sim/requests, DELETE /_sim/requests
+GET    /_sim/health
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ._state import ShopState, parse_gid
+
+if TYPE_CHECKING:
+    from .simulator import ShopifySimulator
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def _body(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError as exc:
+        raise web.HTTPBadRequest(
+            text='{"error": "body must be JSON"}', content_type="application/json"
+        ) from exc
+
+
+def _order_id(raw: str) -> int | None:
+    parsed = parse_gid(raw)
+    if parsed is not None:
+        return parsed[1] if parsed[0] == "Order" else None
+    return int(raw) if raw.isdigit() else None
+
+
+def control_routes(sim: ShopifySimulator) -> list[web.RouteDef]:
+    def shop_of(request: web.Request) -> ShopState:
+        domain = request.match_info["shop"]
+        try:
+            return sim.shop(domain)
+        except KeyError:
+            raise web.HTTPNotFound(
+                text=f'{{"error": "unknown shop {domain}"}}', content_type="application/json"
+            ) from None
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "shops": len(sim.shops)})
+
+    async def add_shop(request: web.Request) -> web.Response:
+        body = await _body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("domain"), str):
+            return _error(400, "expected {'domain': ..., 'access_token'?: ...}")
+        if body["domain"].lower() in sim.shops:
+            return _error(409, f"shop {body['domain']} exists")
+        try:
+            shop = sim.add_shop(
+                body["domain"],
+                body.get("access_token"),
+                name=body.get("name"),
+                currency=body.get("currency", "SEK"),
+            )
+        except ValueError as exc:
+            return _error(400, str(exc))
+        return web.json_response(
+            {"domain": shop.domain, "access_token": shop.access_token, "id": shop.gid}, status=201
+        )
+
+    async def list_shops(_request: web.Request) -> web.Response:
+        return web.json_response(
+            [{"domain": s.domain, "id": s.gid, "orders": len(s.orders)} for s in sim.shops.values()]
+        )
+
+    def adder(kind: str, add: Callable[[str, dict[str, Any]], str]) -> Handler:
+        async def handler(request: web.Request) -> web.Response:
+            shop = shop_of(request)
+            body = await _body(request)
+            items = body if isinstance(body, list) else [body]
+            try:
+                ids = [add(shop.domain, item) for item in items]
+            except (ValueError, TypeError) as exc:
+                return _error(400, f"bad {kind} payload: {exc}")
+            return web.json_response({"ids": ids}, status=201)
+
+        return handler
+
+    async def get_order(request: web.Request) -> web.Response:
+        shop = shop_of(request)
+        order_id = _order_id(request.match_info["id"])
+        if order_id is None or order_id not in shop.orders:
+            return _error(404, "unknown order")
+        return web.json_response(shop.orders[order_id])
+
+    async def order_tags(request: web.Request) -> web.Response:
+        shop = shop_of(request)
+        order_id = _order_id(request.match_info["id"])
+        if order_id is None or order_id not in shop.orders:
+            return _error(404, "unknown order")
+        owner = (
+            shop.orders[order_id].get("admin_graphql_api_id") or f"gid://shopify/Order/{order_id}"
+        )
+        return web.json_response({"id": owner, "tags": list(shop.tag_list(owner) or [])})
+
+    async def metafields(request: web.Request) -> web.Response:
+        shop = shop_of(request)
+        owner = request.query.get("owner")
+        rows = [
+            {"ownerId": key[0], "namespace": key[1], "key": key[2], **value}
+            for key, value in shop.metafields.items()
+            if owner is None or key[0] == owner
+        ]
+        return web.json_response(rows)
+
+    async def set_bucket(request: web.Request) -> web.Response:
+        shop = shop_of(request)
+        body = await _body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("available"), int | float):
+            return _error(400, "expected {'available': number}")
+        shop.bucket.drain(float(body["available"]))
+        return web.json_response(shop.bucket.status())
+
+    async def add_fault(request: web.Request) -> web.Response:
+        body = await _body(request)
+        if not isinstance(body, dict):
+            return _error(400, "expected a JSON object")
+        allowed = {"kind", "status", "delay", "times", "shop", "operation"}
+        unknown = set(body) - allowed
+        if unknown:
+            return _error(400, f"unknown fields {sorted(unknown)}")
+        try:
+            fault = sim.faults.add(**body)
+        except (TypeError, ValueError) as exc:
+            return _error(400, str(exc))
+        return web.json_response(fault.to_json(), status=201)
+
+    async def list_faults(_request: web.Request) -> web.Response:
+        return web.json_response([f.to_json() for f in sim.faults.active])
+
+    async def clear_faults(_request: web.Request) -> web.Response:
+        sim.faults.clear()
+        return web.json_response({"ok": True})
+
+    async def list_requests(_request: web.Request) -> web.Response:
+        return web.json_response([r.to_json() for r in sim.requests])
+
+    async def clear_requests(_request: web.Request) -> web.Response:
+        sim.requests.clear()
+        return web.json_response({"ok": True})
+
+    base = "/_sim/shops/{shop}"
+    return [
+        web.get("/_sim/health", health),
+        web.post("/_sim/shops", add_shop),
+        web.get("/_sim/shops", list_shops),
+        web.post(f"{base}/orders", adder("order", sim.add_order)),
+        web.post(f"{base}/products", adder("product", sim.add_product)),
+        web.post(f"{base}/customers", adder("customer", sim.add_customer)),
+        web.get(f"{base}/orders/{{id}}", get_order),
+        web.get(f"{base}/orders/{{id}}/tags", order_tags),
+        web.get(f"{base}/metafields", metafields),
+        web.post(f"{base}/bucket", set_bucket),
+        web.post("/_sim/faults", add_fault),
+        web.get("/_sim/faults", list_faults),
+        web.delete("/_sim/faults", clear_faults),
+        web.get("/_sim/requests", list_requests),
+        web.delete("/_sim/requests", clear_requests),
+    ]

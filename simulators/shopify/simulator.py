@@ -1,0 +1,170 @@
+"""ShopifySimulator: the Python API over shops, payloads, faults and the HTTP server."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from ._state import Payload, RequestRecord, ShopState, check_token, gid, split_tags
+from .app import create_app
+from .faults import FaultSet
+from .throttle import CostBucket
+from .webhooks import DEFAULT_API_VERSION, Webhook, build_webhook
+
+SHOP_ID_BASE = 60_000_000_000
+
+
+def _unwrap(payload: Mapping[str, Any], key: str) -> Payload:
+    if not isinstance(payload, Mapping):
+        raise TypeError(f"a {key} payload must be a JSON object")
+    if set(payload) == {key} and isinstance(payload[key], Mapping):
+        payload = payload[key]
+    stored = copy.deepcopy(dict(payload))
+    legacy_id = stored.get("id")
+    if not isinstance(legacy_id, int) or isinstance(legacy_id, bool) or legacy_id <= 0:
+        raise ValueError(f"a {key} payload needs a positive integer 'id'")
+    return stored
+
+
+class ShopifySimulator:
+    """In-process Shopify Admin GraphQL subset.
+
+    sim = ShopifySimulator(restore_rate=100.0, bucket_size=1000.0)
+    sim.add_shop("demo.myshopify.com", access_token="simtok_demo")
+    async with sim.serve() as base_url:
+        url = sim.admin_url_template(base_url)  # .../shops/{shop}/admin/api/{version}/graphql.json
+    """
+
+    def __init__(
+        self,
+        *,
+        restore_rate: float = 100.0,
+        bucket_size: float = 1000.0,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.restore_rate = restore_rate
+        self.bucket_size = bucket_size
+        self.shops: dict[str, ShopState] = {}
+        self.requests: list[RequestRecord] = []
+        self.faults = FaultSet()
+        self._clock = clock
+        self._now = now or (lambda: datetime.now(UTC))
+        self._shop_ids = itertools.count(SHOP_ID_BASE + 1)
+
+    def now(self) -> datetime:
+        return self._now()
+
+    def add_shop(
+        self,
+        domain: str,
+        access_token: str | None = None,
+        *,
+        name: str | None = None,
+        currency: str = "SEK",
+        restore_rate: float | None = None,
+        bucket_size: float | None = None,
+    ) -> ShopState:
+        key = domain.lower()
+        if key in self.shops:
+            raise ValueError(f"shop {domain} already exists")
+        token = access_token or f"simtok_{secrets.token_hex(16)}"
+        check_token(token)
+        bucket = CostBucket(
+            self.bucket_size if bucket_size is None else bucket_size,
+            self.restore_rate if restore_rate is None else restore_rate,
+            self._clock,
+        )
+        shop = ShopState(
+            domain=key,
+            access_token=token,
+            name=name or key.split(".")[0].replace("-", " ").title(),
+            shop_id=next(self._shop_ids),
+            bucket=bucket,
+            currency=currency,
+        )
+        self.shops[key] = shop
+        return shop
+
+    def shop(self, domain: str) -> ShopState:
+        try:
+            return self.shops[domain.lower()]
+        except KeyError:
+            raise KeyError(f"no simulated shop {domain!r}") from None
+
+    def add_order(self, shop_domain: str, payload: Mapping[str, Any]) -> str:
+        """Store (or replace) an order from its REST payload; returns its gid. Tags added
+        through the API since are kept."""
+        shop = self.shop(shop_domain)
+        order = _unwrap(payload, "order")
+        order_gid = order.setdefault("admin_graphql_api_id", gid("Order", order["id"]))
+        tags = split_tags(order.get("tags"))
+        known = {t.lower() for t in tags}
+        tags += [t for t in shop.order_tags.get(order_gid, []) if t.lower() not in known]
+        order["tags"] = ", ".join(tags)
+        shop.orders[order["id"]] = order
+        shop.order_tags[order_gid] = tags
+        return str(order_gid)
+
+    def add_product(self, shop_domain: str, payload: Mapping[str, Any]) -> str:
+        shop = self.shop(shop_domain)
+        product = _unwrap(payload, "product")
+        product_gid = product.setdefault("admin_graphql_api_id", gid("Product", product["id"]))
+        for variant in product.get("variants") or []:
+            variant.setdefault("admin_graphql_api_id", gid("ProductVariant", variant["id"]))
+        shop.products[product["id"]] = product
+        shop.product_tags.pop(str(product_gid), None)
+        return str(product_gid)
+
+    def add_customer(self, shop_domain: str, payload: Mapping[str, Any]) -> str:
+        shop = self.shop(shop_domain)
+        customer = _unwrap(payload, "customer")
+        customer_gid = customer.setdefault("admin_graphql_api_id", gid("Customer", customer["id"]))
+        shop.customers[customer["id"]] = customer
+        shop.customer_tags.pop(str(customer_gid), None)
+        return str(customer_gid)
+
+    def order_webhook(
+        self,
+        shop_domain: str,
+        order_id: int,
+        secret: str,
+        *,
+        topic: str = "orders/create",
+        **options: Any,
+    ) -> Webhook:
+        """A signed webhook carrying the stored REST payload of an order."""
+        shop = self.shop(shop_domain)
+        return build_webhook(topic, shop.domain, shop.orders[order_id], secret, **options)
+
+    @staticmethod
+    def admin_url_template(base_url: str) -> str:
+        return f"{base_url.rstrip('/')}/shops/{{shop}}/admin/api/{{version}}/graphql.json"
+
+    def graphql_url(
+        self, base_url: str, shop_domain: str, api_version: str = DEFAULT_API_VERSION
+    ) -> str:
+        template = self.admin_url_template(base_url)
+        return template.replace("{shop}", shop_domain).replace("{version}", api_version)
+
+    @asynccontextmanager
+    async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+        """Run the HTTP server (port 0: any free port) and yield its base URL."""
+        runner = web.AppRunner(create_app(self), access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+            bound_port = runner.addresses[0][1]
+            shown = f"[{host}]" if ":" in host else host
+            yield f"http://{shown}:{bound_port}"
+        finally:
+            await runner.cleanup()
