@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     keys.add_argument("action", choices=["generate"])
 
     demo = commands.add_parser("demo", help="the whole stack with simulators, end to end")
-    demo.add_argument("--orders", type=int, default=3)
+    demo.add_argument("--orders", type=int, default=4)
     return parser
 
 

@@ -7,12 +7,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
-import aio_pika
 import asyncpg
 import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from fortbridge.localstack import delete_namespace
 from libs.common import database, tracing
 from libs.common.logs import configure_logging
 from libs.common.messaging import Topology
@@ -67,14 +67,6 @@ async def broker_cleanup(amqp_url: str, namespace: str) -> AsyncIterator[Topolog
     """The test's topology (delays short for tests); everything in it is deleted at the end."""
     topology = Topology(namespace=namespace, retry_delays=(0.2, 0.5), delivery_limit=3)
     yield topology
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        names = [topology.dead_letter_queue]
-        for queue in topology.work_queues:
-            names.append(topology.queue_name(queue))
-            names.extend(topology.wait_queue_name(queue, d) for d in topology.retry_delays)
-        for name in names:
-            await channel.queue_delete(name)
-        for exchange in (topology.events_exchange, topology.dead_letter_exchange):
-            await channel.exchange_delete(exchange)
+    # The stack's wait queues use its own delays; delete those names too.
+    await delete_namespace(amqp_url, topology)
+    await delete_namespace(amqp_url, Topology(namespace=namespace, retry_delays=(0.2, 0.5, 1.0)))

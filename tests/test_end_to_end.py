@@ -16,7 +16,7 @@ from libs.common.messaging import Topology
 from simulators.fortnox import FortnoxSimulator
 from simulators.shopify.payloads import LineSpec, order_payload
 from simulators.shopify.webhooks import build_webhook, deliver
-from tests.support.stack import Stack, running_stack
+from tests.support.stack import SHOPIFY_SECRET, Stack, running_stack
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ async def test_bad_hmac_is_401_and_leaves_nothing(stack: Stack) -> None:
     webhook = build_webhook("orders/create", stack.shop, order, "not-the-secret")
     assert await deliver(stack.http, stack.url("ingest", "/webhooks/shopify"), webhook) == [401]
     malformed = build_webhook("orders/create", stack.shop, {}, "x").with_body(
-        b"{not json", secret="test-shopify-secret"
+        b"{not json", secret=SHOPIFY_SECRET
     )
     async with stack.http.post(
         stack.url("ingest", "/webhooks/shopify"), data=malformed.body, headers=malformed.headers

@@ -1,0 +1,201 @@
+"""The whole stack in one event loop: five services, both simulators, one connected shop.
+
+Used by ``fortbridge demo``, the benchmarks and the end-to-end tests. The shop is connected the
+way a merchant connects it: Fortnox through the OAuth authorization-code flow against the
+simulator, Shopify with an offline access token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import aio_pika
+import aiohttp
+import asyncpg
+from aiohttp import web
+
+from fortbridge.registry import SERVICES
+from libs.common import database
+from libs.common.crypto import TokenCipher
+from libs.common.messaging import Topology
+from libs.common.service import STATE, serve
+from libs.common.settings import Settings
+from services.fortnox_writer.connections import ConnectionStore, connect_with_code
+from services.timeline.credentials import store_shopify_token
+from simulators.fortnox import FortnoxSimulator
+from simulators.shopify import ShopifySimulator
+from simulators.shopify.webhooks import build_webhook, deliver
+
+SHOPIFY_SECRET = "local-shopify-secret"
+CLIENT_ID = "fortbridge-local"
+CLIENT_SECRET = "local-fortnox-secret"
+REDIRECT_URI = "http://127.0.0.1/auth/fortnox/callback"
+
+
+@dataclass
+class LocalStack:
+    settings: Settings
+    apps: dict[str, web.Application]
+    fortnox: FortnoxSimulator
+    shopify: ShopifySimulator
+    shop: str
+    tenant_id: str
+    http: aiohttp.ClientSession
+    pool: asyncpg.Pool
+
+    def url(self, service: str, path: str) -> str:
+        base = self.apps[service][STATE].base_url
+        assert base is not None
+        return base + path
+
+    async def send_order(self, order: dict[str, Any], *, copies: int = 1) -> list[int]:
+        """Put the order in the Shopify simulator and deliver its signed orders/create."""
+        self.shopify.add_order(self.shop, order)
+        return await self.send_webhook("orders/create", order, copies=copies)
+
+    async def send_webhook(
+        self, topic: str, payload: dict[str, Any], *, copies: int = 1, secret: str | None = None
+    ) -> list[int]:
+        webhook = build_webhook(topic, self.shop, payload, secret or SHOPIFY_SECRET)
+        return await deliver(
+            self.http, self.url("ingest", "/webhooks/shopify"), webhook, copies=copies
+        )
+
+    def invoices(self) -> list[Any]:
+        return list(self.fortnox.tenant(self.tenant_id).invoices.values())
+
+    def invoices_for(self, order_id: int | str) -> list[Any]:
+        reference = f"shopify-{order_id}"
+        return [i for i in self.invoices() if i.get("ExternalInvoiceReference1") == reference]
+
+    async def failed_jobs(self) -> list[dict[str, Any]]:
+        """The shop's failed jobs, from the replayer's admin API."""
+        async with self.http.get(
+            self.url("replayer", "/admin/api/integrations/fortnox/failed_jobs.json"),
+            params={"shop": self.shop},
+        ) as response:
+            response.raise_for_status()
+            return list((await response.json())["failed_jobs"])
+
+    async def timeline(self, order_id: int | str) -> dict[str, Any]:
+        """An order's sync timeline, from the timeline's admin API."""
+        async with self.http.get(
+            self.url("timeline", f"/admin/api/orders/{order_id}/timeline_events.json"),
+            params={"shop": self.shop},
+        ) as response:
+            return dict(await response.json())
+
+    async def wait_for(
+        self, check: Callable[[], Awaitable[bool] | bool], timeout: float = 20.0
+    ) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            outcome = check()
+            if isinstance(outcome, Awaitable):
+                outcome = await outcome
+            if outcome:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("condition not met in time")
+            await asyncio.sleep(0.05)
+
+
+async def connect_fortnox(
+    fortnox_url: str,
+    tenant_id: str,
+    store: ConnectionStore,
+    http: aiohttp.ClientSession,
+    settings: Settings,
+    shop: str,
+) -> None:
+    """The merchant's consent (the simulator consents at once), then the code exchange."""
+    params = {
+        "client_id": settings.fortnox_client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "invoice customer article companyinformation",
+        "state": uuid.uuid4().hex,
+        "access_type": "offline",
+        "response_type": "code",
+        "tenant_id": tenant_id,
+    }
+    async with http.get(
+        f"{fortnox_url}/oauth-v1/auth", params=params, allow_redirects=False
+    ) as response:
+        location = response.headers["Location"]
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    await connect_with_code(store, http, settings, shop=shop, code=code, redirect_uri=REDIRECT_URI)
+
+
+@contextlib.asynccontextmanager
+async def local_stack(
+    *,
+    amqp_url: str,
+    database_url: str,
+    namespace: str,
+    services: Sequence[str] = tuple(SERVICES),
+    fortnox: FortnoxSimulator | None = None,
+    shopify: ShopifySimulator | None = None,
+    **overrides: Any,
+) -> AsyncIterator[LocalStack]:
+    fortnox = fortnox or FortnoxSimulator()
+    shopify = shopify or ShopifySimulator()
+    shop = f"shop-{uuid.uuid4().hex[:8]}.myshopify.com"
+    tenant_id = str(1_000_000 + uuid.uuid4().int % 1_000_000)
+    fortnox.add_client(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    fortnox.add_tenant(tenant_id=tenant_id, company_name="Demo AB")
+    shopify_token = f"simtok_{uuid.uuid4().hex}"
+    shopify.add_shop(shop, access_token=shopify_token)
+    key = TokenCipher.generate_key()
+    async with (
+        fortnox.serve(host="127.0.0.1", port=0) as fortnox_url,
+        shopify.serve(host="127.0.0.1", port=0) as shopify_url,
+        aiohttp.ClientSession() as http,
+    ):
+        settings = Settings(
+            **{
+                "amqp_url": amqp_url,
+                "amqp_namespace": namespace,
+                "database_url": database_url,
+                "http_host": "127.0.0.1",
+                "shopify_api_secret": SHOPIFY_SECRET,
+                "shopify_admin_url": shopify.admin_url_template(shopify_url),
+                "fortnox_api_url": fortnox_url,
+                "fortnox_auth_url": fortnox_url,
+                "fortnox_client_id": CLIENT_ID,
+                "fortnox_client_secret": CLIENT_SECRET,
+                "token_encryption_keys": key,
+                **overrides,
+            }
+        )
+        definitions = [SERVICES[name] for name in services]
+        async with serve(definitions, settings, ports={name: 0 for name in services}) as apps:
+            pool = await database.create_pool(database_url, max_size=4)
+            try:
+                cipher = TokenCipher(key)
+                store = ConnectionStore(pool, cipher, http, settings)
+                await connect_fortnox(fortnox_url, tenant_id, store, http, settings, shop)
+                await store_shopify_token(pool, cipher, shop, shopify_token)
+                yield LocalStack(settings, apps, fortnox, shopify, shop, tenant_id, http, pool)
+            finally:
+                await pool.close()
+
+
+async def delete_namespace(amqp_url: str, topology: Topology) -> None:
+    """Remove a namespace's exchanges and queues from the broker (demo and test clean-up)."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        names = [topology.dead_letter_queue]
+        for queue in topology.work_queues:
+            names.append(topology.queue_name(queue))
+            names.extend(topology.wait_queue_name(queue, d) for d in topology.retry_delays)
+        for name in names:
+            await channel.queue_delete(name)
+        for exchange in (topology.events_exchange, topology.dead_letter_exchange):
+            await channel.exchange_delete(exchange)
