@@ -174,6 +174,7 @@ async def local_stack(
             }
         )
         definitions = [SERVICES[name] for name in services]
+        await migrate_all(database_url)
         async with serve(definitions, settings, ports={name: 0 for name in services}) as apps:
             pool = await database.create_pool(database_url, max_size=4)
             try:
@@ -184,6 +185,17 @@ async def local_stack(
                 yield LocalStack(settings, apps, fortnox, shopify, shop, tenant_id, http, pool)
             finally:
                 await pool.close()
+
+
+async def migrate_all(database_url: str) -> None:
+    """Every service's migrations, so a stack that runs some services elsewhere still works."""
+    pool = await database.create_pool(database_url, max_size=1)
+    try:
+        for definition in SERVICES.values():
+            if definition.migrations is not None:
+                await database.migrate(pool, definition.name, definition.migrations)
+    finally:
+        await pool.close()
 
 
 async def delete_namespace(amqp_url: str, topology: Topology) -> None:

@@ -144,7 +144,9 @@ async def _start(
         stack.push_async_callback(pool.close)
         if definition.migrations is not None:
             await database.migrate(pool, definition.name, definition.migrations)
-        connection = await messaging.connect(settings.amqp_url, name=definition.name)
+        connection = await messaging.connect(
+            settings.amqp_url, name=f"{settings.amqp_namespace}.{definition.name}"
+        )
         stack.push_async_callback(connection.close)
         topology = Topology(
             namespace=settings.amqp_namespace,
@@ -215,9 +217,7 @@ async def serve(
             port = (ports or {}).get(definition.name)
             if port is None:
                 lone = len(definitions) == 1 and settings.http_port is not None
-                port = (
-                    settings.http_port if lone and settings.http_port else definition.default_port
-                )
+                port = settings.http_port if lone else definition.default_port
             site = web.TCPSite(runner, host or settings.http_host, port)
             await site.start()
             bound = runner.addresses[-1][1] if runner.addresses else port

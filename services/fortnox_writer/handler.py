@@ -18,6 +18,10 @@ from services.fortnox_writer.ratelimit import RateLimiter
 
 log = get_logger(__name__)
 
+# A writer that dies holding a document frees it within this time (its heartbeat stops);
+# a redelivered command waits that long for it rather than failing.
+LEASE_TTL = 15.0
+
 
 class CommandHandler:
     def __init__(
@@ -32,7 +36,9 @@ class CommandHandler:
 
     async def __call__(self, delivery: Delivery) -> None:
         command = delivery.parse(FortnoxCommand)
-        async with self._leases.hold(f"document:{command.document_key}", ttl=120.0):
+        async with self._leases.hold(
+            f"document:{command.document_key}", ttl=LEASE_TTL, wait=LEASE_TTL + 5
+        ):
             try:
                 await self._handle(command)
             except HandlerError as exc:

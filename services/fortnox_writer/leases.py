@@ -1,9 +1,11 @@
 """Leases: "only one replica works on this key now", without holding a database connection.
 
 A lease is a row with an expiry. Taking it is one atomic upsert that succeeds only when the row
-is absent or expired; releasing deletes it if we still hold it. A holder that dies leaves a lease
-that expires by itself. (Session advisory locks would pin a pooled connection for the whole
-Fortnox call, and handlers waiting for connections while holding them can deadlock the pool.)
+is absent or expired; while held, a heartbeat extends it every third of its time to live;
+releasing deletes it if we still hold it. A holder that dies stops the heartbeat, and its lease
+expires by itself within one time to live. (Session advisory locks would pin a pooled connection
+for the whole Fortnox call, and handlers waiting for connections while holding them can deadlock
+the pool.)
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 
 from libs.common.errors import TransientError
+from libs.common.logs import get_logger
+
+log = get_logger(__name__)
 
 
 class Leases:
@@ -43,8 +48,28 @@ class Leases:
             "DELETE FROM fortnox_writer.leases WHERE key = $1 AND holder = $2", key, holder
         )
 
+    async def extend(self, key: str, holder: str, ttl: float) -> bool:
+        status: str = await self._pool.execute(
+            "UPDATE fortnox_writer.leases SET expires_at = clock_timestamp()"
+            " + make_interval(secs => $3) WHERE key = $1 AND holder = $2",
+            key,
+            holder,
+            ttl,
+        )
+        return status == "UPDATE 1"
+
+    async def _heartbeat(self, key: str, holder: str, ttl: float) -> None:
+        while True:
+            await asyncio.sleep(ttl / 3)
+            try:
+                if not await self.extend(key, holder, ttl):
+                    log.error("lease lost while held", key=key)
+                    return
+            except Exception as exc:  # keep trying: the lease is still valid for a while
+                log.warning("lease heartbeat failed", key=key, error=str(exc))
+
     @contextlib.asynccontextmanager
-    async def hold(self, key: str, *, ttl: float = 60.0, wait: float = 0.0) -> AsyncIterator[None]:
+    async def hold(self, key: str, *, ttl: float = 15.0, wait: float = 0.0) -> AsyncIterator[None]:
         """Hold ``key`` for the block; waits up to ``wait`` s, then raises TransientError."""
         holder = uuid.uuid4().hex
         deadline = asyncio.get_running_loop().time() + wait
@@ -52,7 +77,11 @@ class Leases:
             if asyncio.get_running_loop().time() >= deadline:
                 raise TransientError(f"another writer is working on {key} right now", code="busy")
             await asyncio.sleep(0.05)
+        heartbeat = asyncio.create_task(self._heartbeat(key, holder, ttl))
         try:
             yield
         finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
             await self.release(key, holder)

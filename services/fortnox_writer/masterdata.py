@@ -30,7 +30,7 @@ class MasterData:
         if cached:
             return cached
         key = f"customer:{shop}:{draft.match_key}:{draft.match_value}"
-        async with self._leases.hold(key, ttl=60.0, wait=60.0):
+        async with self._leases.hold(key, wait=60.0):
             cached = await self._cached_customer(shop, draft)
             if cached:
                 return cached
@@ -110,7 +110,7 @@ class MasterData:
     async def ensure_article(self, shop: str, client: FortnoxClient, draft: ArticleDraft) -> None:
         if await self._article_known(shop, draft.article_number):
             return
-        async with self._leases.hold(f"article:{shop}:{draft.article_number}", ttl=60.0, wait=60.0):
+        async with self._leases.hold(f"article:{shop}:{draft.article_number}", wait=60.0):
             if await self._article_known(shop, draft.article_number):
                 return
             try:
