@@ -62,6 +62,10 @@ def load_docs(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
 
 
+def overlay_dirs() -> list[Path]:
+    return sorted(path.parent for path in OVERLAYS.glob("*/kustomization.yaml"))
+
+
 def load_kustomization(directory: Path) -> dict[str, Any]:
     (doc,) = load_docs(directory / "kustomization.yaml")
     return doc
@@ -92,7 +96,8 @@ def containers() -> Iterator[tuple[str, dict[str, Any]]]:
 
 def container_of(service: str) -> dict[str, Any]:
     deployment = objects("Deployment")[k8s_name(service)]
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    containers: list[dict[str, Any]] = deployment["spec"]["template"]["spec"]["containers"]
+    (container,) = containers
     return container
 
 
@@ -174,7 +179,7 @@ def test_base_deploys_every_manifest_in_it() -> None:
     assert present == listed
 
 
-@pytest.mark.parametrize("overlay", sorted(OVERLAYS.iterdir()), ids=lambda p: p.name)
+@pytest.mark.parametrize("overlay", overlay_dirs(), ids=lambda p: p.name)
 def test_overlay_overrides_the_image_and_patches_real_objects(overlay: Path) -> None:
     kustomization = load_kustomization(overlay)
     assert kustomization["resources"] == ["../../base"]
@@ -201,7 +206,7 @@ def test_prod_scales_the_workers_and_keeps_one_replayer() -> None:
 
 
 def test_namespaces_differ_per_overlay() -> None:
-    namespaces = [load_kustomization(o)["namespace"] for o in sorted(OVERLAYS.iterdir())]
+    namespaces = [load_kustomization(overlay)["namespace"] for overlay in overlay_dirs()]
     assert len(set(namespaces)) == len(namespaces)
 
 
