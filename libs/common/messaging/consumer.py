@@ -220,29 +220,21 @@ class Consumer:
             await self._dead_letter(message, delivery, exc, error_class)
             return
         delay = self._topology.retry_delay(attempt)
-        headers = {**delivery.headers, ATTEMPT_HEADER: attempt}
-        try:
-            await self._publisher.publish_raw(
-                delivery.body,
-                self._topology.wait_queue_name(self._work_queue, delay),
-                exchange="",
-                headers=headers,
-                message_type=message.type,
-                message_id=delivery.message_id,
-                keep_trace_headers=True,
+        if await self._forward(
+            message,
+            delivery,
+            exchange="",
+            routing_key=self._topology.wait_queue_name(self._work_queue, delay),
+            headers={**delivery.headers, ATTEMPT_HEADER: attempt},
+            outcome="retried",
+        ):
+            log.warning(
+                "message will be retried",
+                queue=self.queue_name,
+                attempt=attempt,
+                delay=delay,
+                error=str(exc),
             )
-        except Exception:
-            log.exception("could not schedule retry; leaving message to redelivery")
-            await self._requeue(message)
-            return
-        log.warning(
-            "message will be retried",
-            queue=self.queue_name,
-            attempt=attempt,
-            delay=delay,
-            error=str(exc),
-        )
-        await self._settle(message, "retried")
 
     async def _dead_letter(
         self,
@@ -259,24 +251,51 @@ class Consumer:
             f"{ERROR_HEADER_PREFIX}attempts": delivery.attempt + 1,
             f"{ERROR_HEADER_PREFIX}at": datetime.now(UTC).isoformat(),
         }
+        if await self._forward(
+            message,
+            delivery,
+            exchange=self._topology.dead_letter_exchange,
+            routing_key=delivery.routing_key,
+            headers=headers,
+            outcome="failed",
+        ):
+            log.error(
+                "message failed",
+                queue=self.queue_name,
+                error_class=str(error_class),
+                error=str(exc),
+            )
+
+    async def _forward(
+        self,
+        message: AbstractIncomingMessage,
+        delivery: Delivery,
+        *,
+        exchange: str,
+        routing_key: str,
+        headers: dict[str, Any],
+        outcome: str,
+    ) -> bool:
+        """Publish the message onward (wait queue or dead letters), then ack the original.
+
+        If the publish fails the original is requeued instead, so it is never lost.
+        """
         try:
             await self._publisher.publish_raw(
                 delivery.body,
-                delivery.routing_key,
-                exchange=self._topology.dead_letter_exchange,
+                routing_key,
+                exchange=exchange,
                 headers=headers,
                 message_type=message.type,
                 message_id=delivery.message_id,
                 keep_trace_headers=True,
             )
         except Exception:
-            log.exception("could not dead-letter; leaving message to redelivery")
+            log.exception("could not forward message; requeued", outcome=outcome)
             await self._requeue(message)
-            return
-        log.error(
-            "message failed", queue=self.queue_name, error_class=str(error_class), error=str(exc)
-        )
-        await self._settle(message, "failed")
+            return False
+        await self._settle(message, outcome)
+        return True
 
     async def _settle(self, message: AbstractIncomingMessage, outcome: str) -> None:
         try:
