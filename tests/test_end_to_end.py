@@ -163,7 +163,7 @@ async def test_bad_hmac_is_401_and_leaves_nothing(stack: Stack) -> None:
 
 
 async def test_fortnox_validation_error_becomes_failed_job_and_retry_fixes_it(
-    stack: Stack,
+    stack: Stack, span_exporter: InMemorySpanExporter
 ) -> None:
     order = order_payload(lines=[LineSpec("Bier", "10.00", 3, "0.19", "BEER-DE")])
     await stack.send_order(order)
@@ -188,6 +188,15 @@ async def test_fortnox_validation_error_becomes_failed_job_and_retry_fixes_it(
     await stack.wait_for(lambda: (metafield(stack, order["id"]) or {}).get("status") == "synced")
     [invoice] = stack.invoices_for(order["id"])
     assert invoice.total == Decimal(order["total_price"])
+    # The replay is a new trace that links back to the failed one.
+    [replay] = [
+        s
+        for s in span_exporter.get_finished_spans()
+        if s.name == "replay failed job"
+        and s.attributes
+        and s.attributes.get("fortbridge.failed_job.id") == job["id"]
+    ]
+    assert [format(link.context.trace_id, "032x") for link in replay.links] == [job["trace_id"]]
 
 
 async def _has_jobs(stack: Stack) -> bool:

@@ -79,6 +79,15 @@ def extract(headers: Mapping[str, Any] | None) -> otel_context.Context:
     return propagate.extract(carrier)
 
 
+def links_to(traceparent: object) -> list[trace.Link]:
+    """A link to the span named by a ``traceparent`` (a replay links to its original)."""
+    if not traceparent:
+        return []
+    value = traceparent.decode() if isinstance(traceparent, bytes) else str(traceparent)
+    context = trace.get_current_span(extract({"traceparent": value})).get_span_context()
+    return [trace.Link(context)] if context.is_valid else []
+
+
 def current_trace_id() -> str | None:
     context = trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None

@@ -10,7 +10,6 @@ from typing import Any
 
 import asyncpg
 from opentelemetry import trace
-from opentelemetry.trace import Link
 
 from libs.common import tracing
 from libs.common.messaging import Publisher
@@ -119,7 +118,7 @@ async def retry(
             return None
         headers = replay_headers(json.loads(job["headers"]))
         headers[REPLAY_OF_HEADER] = str(job_id)
-        links = _links(headers.get(ORIGINAL_TRACEPARENT_HEADER))
+        links = tracing.links_to(headers.get(ORIGINAL_TRACEPARENT_HEADER))
         with tracing.get_tracer(__name__).start_as_current_span("replay failed job", links=links):
             trace.get_current_span().set_attribute("fortbridge.failed_job.id", str(job_id))
             await publisher.publish_raw(
@@ -140,14 +139,6 @@ async def retry(
             job_id,
         )
     return as_json(updated)
-
-
-def _links(traceparent: Any) -> list[Link]:
-    if not traceparent:
-        return []
-    context = trace.get_current_span(tracing.extract({"traceparent": traceparent}))
-    span_context = context.get_span_context()
-    return [Link(span_context)] if span_context.is_valid else []
 
 
 def as_json(row: asyncpg.Record) -> dict[str, Any]:

@@ -29,8 +29,7 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
-from opentelemetry import trace
-from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import ValidationError
 
 from libs.common import tracing
@@ -169,7 +168,7 @@ class Consumer:
             redelivered=bool(message.redelivered),
             attempt=_as_int(headers.get(ATTEMPT_HEADER)),
         )
-        links = _original_trace_links(headers)
+        links = tracing.links_to(headers.get(ORIGINAL_TRACEPARENT_HEADER))
         with _tracer.start_as_current_span(
             f"process {self.queue_name}",
             context=tracing.extract(headers),
@@ -329,15 +328,6 @@ def _error_headers(exc: Exception, error_class: ErrorClass) -> dict[str, Any]:
     else:
         headers[f"{ERROR_HEADER_PREFIX}code"] = type(exc).__name__
     return headers
-
-
-def _original_trace_links(headers: dict[str, Any]) -> list[Link]:
-    original = headers.get(ORIGINAL_TRACEPARENT_HEADER)
-    if not original:
-        return []
-    value = original.decode() if isinstance(original, bytes) else str(original)
-    context = trace.get_current_span(tracing.extract({"traceparent": value})).get_span_context()
-    return [Link(context)] if context.is_valid else []
 
 
 def _as_int(value: Any) -> int:
