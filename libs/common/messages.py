@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 def utcnow() -> datetime:
@@ -95,7 +95,11 @@ class InvoiceRowDraft(BaseModel):
 
 
 class DocumentDraft(BaseModel):
-    """The Fortnox document to create: header fields and rows."""
+    """The Fortnox document to create: header fields and rows.
+
+    A refund booked as a negative invoice is a DocumentDraft with negative quantities whose
+    ``fields`` carry ``ExternalInvoiceReference2`` = the original document's reference.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -107,23 +111,73 @@ class DocumentDraft(BaseModel):
     document_date: str
     rows: list[InvoiceRowDraft]
     fields: dict[str, Any] = Field(default_factory=dict, description="Other header fields.")
+    bookkeep: bool = Field(default=False, description="Bookkeep the invoice once created.")
+    send_email: bool = Field(default=False, description="E-mail the invoice once created.")
+
+
+class PaymentDraft(BaseModel):
+    """An invoice payment to register (Fortnox /3/invoicepayments)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    amount: Decimal = Field(description="Amount in the document's currency.")
+    currency: str
+    currency_rate: Decimal | None = Field(
+        default=None, description="SEK per unit of ``currency``; None: Fortnox's rate."
+    )
+    payment_date: str
+    mode_of_payment: str = Field(description="Fortnox ModeOfPayment code, e.g. CARD.")
+    mode_of_payment_account: int | None = None
+    bookkeep: bool = False
+    reference: str = Field(description="The Shopify transaction id (exactly-once key part).")
+
+
+CommandAction = Literal[
+    "create_document",  # invoice or order (also a negative invoice for a later refund)
+    "reverse_document",  # cancel if unbooked (when allowed), else credit, the target
+    "update_document",  # update the target if unbooked, else credit it and re-invoice
+    "register_payment",  # an invoice payment on the target
+]
 
 
 class FortnoxCommand(Message):
-    """Create a Fortnox document for a Shopify object (mapper -> fortnox_writer)."""
+    """One thing to do in Fortnox for a Shopify object (mapper -> fortnox_writer).
+
+    ``document_key`` names the result, one per key ever: ``{shop}:order:{id}:invoice``,
+    ``{shop}:refund:{id}:credit``, ``{shop}:order:{id}:payment:{transaction}``, and so on.
+    ``target_document_key`` names an earlier document the action applies to.
+    """
 
     message_schema: ClassVar[str] = "fortnox.command"
 
     command_id: str
-    action: Literal["create_document"] = "create_document"
+    action: CommandAction = "create_document"
     document_key: str = Field(description="(shop, source, kind): one document per key, ever.")
     source: SourceRef
-    customer: CustomerDraft
-    articles: list[ArticleDraft]
-    document: DocumentDraft
-    expected_total: Decimal
+    customer: CustomerDraft | None = None
+    articles: list[ArticleDraft] = Field(default_factory=list)
+    document: DocumentDraft | None = None
+    target_document_key: str | None = None
+    allow_cancel: bool = Field(
+        default=True, description="reverse_document: cancel an unbooked target (else credit)."
+    )
+    payment: PaymentDraft | None = None
+    expected_total: Decimal | None = None
     event_uid: str | None = None
     rule_version: int | None = None
+
+    @model_validator(mode="after")
+    def _fields_for_action(self) -> FortnoxCommand:
+        needs: dict[str, tuple[str, ...]] = {
+            "create_document": ("customer", "document"),
+            "reverse_document": ("target_document_key",),
+            "update_document": ("target_document_key", "customer", "document"),
+            "register_payment": ("target_document_key", "payment"),
+        }
+        missing = [name for name in needs[self.action] if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"action {self.action} needs {', '.join(missing)}")
+        return self
 
 
 class SyncResult(Message):
@@ -134,8 +188,9 @@ class SyncResult(Message):
     command_id: str
     document_key: str
     source: SourceRef
-    status: Literal["synced", "already_synced", "failed", "skipped"]
-    document_kind: Literal["invoice", "order"] = "invoice"
+    status: Literal["synced", "already_synced", "failed", "skipped", "parked"]
+    action: CommandAction = "create_document"
+    document_kind: Literal["invoice", "order", "credit", "payment"] = "invoice"
     document_number: str | None = None
     fortnox_total: Decimal | None = None
     expected_total: Decimal | None = None

@@ -15,6 +15,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -153,9 +154,7 @@ async def _start(
             delivery_limit=settings.amqp_delivery_limit,
             retry_delays=settings.amqp_retry_delays,
         )
-        channel = await connection.channel()
-        await topology.declare(channel)
-        await channel.close()
+        await topology.declare_on(connection)
         publisher = Publisher(connection, topology.events_exchange)
         await publisher.start()
         stack.push_async_callback(publisher.close)
@@ -224,10 +223,7 @@ async def serve(
             app[STATE].base_url = f"http://127.0.0.1:{bound}"
             apps[definition.name] = app
         if wait_started is not None:
-            await asyncio.wait_for(
-                asyncio.gather(*(app[STATE].started.wait() for app in apps.values())),
-                wait_started,
-            )
+            await _wait_started(apps, wait_started)
         yield apps
     finally:
         for runner in reversed(runners):
@@ -258,6 +254,23 @@ async def run_until_signalled(definitions: Sequence[ServiceDefinition], settings
     await tracing.shutdown_tracing()
     if fatal in done:
         raise SystemExit(1)
+
+
+async def _wait_started(apps: dict[str, web.Application], timeout: float) -> None:
+    """Wait until every app has started; raise at once if one failed to start."""
+    started: asyncio.Future[Any] = asyncio.gather(
+        *(app[STATE].started.wait() for app in apps.values())
+    )
+    fatal: asyncio.Future[Any] = asyncio.ensure_future(_watch_fatal(apps))
+    try:
+        async with asyncio.timeout(timeout):
+            await asyncio.wait({started, fatal}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        started.cancel()
+        fatal.cancel()
+    if fatal.done() and not fatal.cancelled():
+        reasons = [reason for app in apps.values() for reason in app[FATAL]]
+        raise RuntimeError(f"a service failed to start: {'; '.join(reasons)}")
 
 
 async def _watch_fatal(apps: dict[str, web.Application]) -> None:

@@ -62,8 +62,8 @@ class DocumentLedger:
             command.document_key,
             command.shop,
             command.command_id,
-            command.document.kind,
-            command.document.external_reference,
+            command.document.kind if command.document else command.action,
+            command.document.external_reference if command.document else command.document_key,
         )
         return _record(row)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from libs.common.errors import HandlerError, TransientError
+from libs.common.errors import HandlerError, PermanentError, TransientError
 from libs.common.logs import get_logger
 from libs.common.messages import FortnoxCommand, SyncResult
 from libs.common.messaging import Delivery
@@ -48,6 +48,9 @@ class CommandHandler:
                 raise
 
     async def _handle(self, command: FortnoxCommand) -> None:
+        document, customer = command.document, command.customer
+        if command.action != "create_document" or document is None or customer is None:
+            raise PermanentError(f"the writer cannot do {command.action} yet")
         record = await self._ledger.open(command)
         if record.status == "created" and record.document_number:
             await self._publish(
@@ -70,23 +73,21 @@ class CommandHandler:
             timeout=self._runtime.settings.fortnox_timeout_seconds,
         )
         if record.attempts > 0:
-            existing = await documents.find(client, command.document)
+            existing = await documents.find(client, document)
             if existing is not None:
                 log.info("adopted document made by an earlier attempt", number=existing.number)
                 await self._ledger.mark_created(command.document_key, existing)
                 await self._publish(command, "synced", existing, calls=client.calls)
                 return
-        customer_number = await self._masterdata.customer_number(
-            command.shop, client, command.customer
-        )
+        customer_number = await self._masterdata.customer_number(command.shop, client, customer)
         for article in command.articles:
             await self._masterdata.ensure_article(command.shop, client, article)
         await self._ledger.count_attempt(command.document_key)
         try:
-            created = await documents.create(client, command.document, customer_number)
+            created = await documents.create(client, document, customer_number)
         except FortnoxApiError as exc:
             if exc.code == CUSTOMER_NOT_FOUND:
-                await self._masterdata.forget_customer(command.shop, command.customer)
+                await self._masterdata.forget_customer(command.shop, customer)
             elif exc.code == ARTICLE_NOT_FOUND:
                 await self._masterdata.forget_articles(
                     command.shop, [article.article_number for article in command.articles]
@@ -115,11 +116,11 @@ class CommandHandler:
             document_key=command.document_key,
             source=command.source,
             status=status,  # type: ignore[arg-type]
-            document_kind=command.document.kind,
+            document_kind=command.document.kind if command.document else "invoice",
             document_number=created.number,
             fortnox_total=created.total,
             expected_total=command.expected_total,
-            currency=command.document.currency,
+            currency=command.document.currency if command.document else None,
             trace_id=current_trace_id(),
         )
         await self._runtime.publisher.publish(result, f"fortnox.result.{status}")
@@ -139,9 +140,9 @@ class CommandHandler:
             document_key=command.document_key,
             source=command.source,
             status="failed",
-            document_kind=command.document.kind,
+            action=command.action,
             expected_total=command.expected_total,
-            currency=command.document.currency,
+            currency=command.document.currency if command.document else None,
             error_code=exc.code,
             error_message=exc.source_message or exc.message,
             explanation=exc.explanation,

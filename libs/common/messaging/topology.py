@@ -14,11 +14,17 @@ Everything is declared idempotently at start by every service (declaring what ex
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractExchange
+import aiormq
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+
+from libs.common.logs import get_logger
+
+log = get_logger(__name__)
 
 RETRY_DELAYS_SECONDS: tuple[float, ...] = (1, 5, 30, 120, 600)
 
@@ -81,6 +87,29 @@ class Topology:
             "x-dead-letter-strategy": "at-least-once",
             "x-overflow": "reject-publish",
         }
+
+    async def declare_on(
+        self, connection: AbstractConnection, *, attempts: int = 8, pause: float = 0.25
+    ) -> None:
+        """Declare on a fresh channel, retrying a race between replicas declaring at once.
+
+        When several processes declare the same new quorum queue together, RabbitMQ can answer
+        NOT_FOUND ("home node ... is down or inaccessible") while the queue's Raft group starts.
+        That closes the channel; a moment later the same declaration succeeds.
+        """
+        for attempt in range(1, attempts + 1):
+            channel = await connection.channel()
+            try:
+                await self.declare(channel)
+                return
+            except aiormq.exceptions.ChannelNotFoundEntity as exc:
+                if attempt == attempts:
+                    raise
+                log.warning("topology declaration raced; retrying", attempt=attempt, error=str(exc))
+                await asyncio.sleep(pause * 2 ** (attempt - 1))
+            finally:
+                if not channel.is_closed:
+                    await channel.close()
 
     async def declare(self, channel: AbstractChannel) -> None:
         """Declare every exchange, queue and binding (idempotent)."""
