@@ -36,7 +36,20 @@ FORTNOX_429 = Counter("fortbridge_fortnox_429_total", "429 answers received from
 SHOPIFY_REQUESTS = Counter(
     "fortbridge_shopify_requests_total", "Admin API requests to Shopify", ["operation", "outcome"]
 )
-FAILED_JOBS_OPEN = Gauge("fortbridge_failed_jobs_open", "Failed jobs not yet resolved")
+FORTNOX_TOKEN_REFRESHES = Counter(
+    "fortbridge_fortnox_token_refreshes_total", "Fortnox access-token refreshes", ["outcome"]
+)
+FORTNOX_CONNECTIONS_NEEDING_RECONNECTION = Gauge(
+    "fortbridge_fortnox_connections_needing_reconnection",
+    "Fortnox connections a merchant must reconnect",
+)
+COMMANDS_DEFERRED = Counter(
+    "fortbridge_commands_deferred_total",
+    "Writer commands set aside instead of held (rate limit, parked connection)",
+    ["reason"],
+)
+FAILED_JOBS_OPEN = Gauge("fortbridge_failed_jobs_open", "Failed jobs not yet resolved", ["cause"])
+REPLAYS = Counter("fortbridge_replays_total", "Failed jobs re-queued", ["mode"])
 END_TO_END_SECONDS = Histogram(
     "fortbridge_end_to_end_seconds",
     "From webhook received to status written back to Shopify",
