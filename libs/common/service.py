@@ -22,7 +22,7 @@ import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
-from libs.common import database, messaging, tracing
+from libs.common import access, database, messaging, tracing
 from libs.common.http import FATAL, READINESS, create_app
 from libs.common.logs import configure_logging, get_logger
 from libs.common.messaging import Consumer, Handler, Publisher, Topology, WorkQueue
@@ -145,6 +145,7 @@ async def _start(
         stack.push_async_callback(pool.close)
         if definition.migrations is not None:
             await database.migrate(pool, definition.name, definition.migrations)
+        await database.migrate(pool, access.SCHEMA, access.MIGRATIONS)
         connection = await messaging.connect(
             settings.amqp_url, name=f"{settings.amqp_namespace}.{definition.name}"
         )

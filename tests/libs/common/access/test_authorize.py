@@ -1,0 +1,171 @@
+"""The admin-API access check against a real database: tokens, session tokens, scopes, shops."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import jwt
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
+
+from libs.common import database
+from libs.common.access import MIGRATIONS, SCHEMA, ApiTokenStore, authorize
+from libs.common.settings import Settings
+
+SECRET = "shpss_test-app-secret-of-thirty-two-bytes"
+API_KEY = "test-app-key"
+SHOP = "alpha.myshopify.com"
+OTHER = "beta.myshopify.com"
+
+Client = TestClient[web.Request, web.Application]
+
+
+def session_token(shop: str = SHOP, **overrides: Any) -> str:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": f"https://{shop}/admin",
+        "dest": f"https://{shop}",
+        "aud": API_KEY,
+        "sub": "42",
+        "exp": now + 60,
+        "nbf": now - 5,
+        "iat": now - 5,
+    }
+    claims.update(overrides)
+    secret = claims.pop("_secret", SECRET)
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+@pytest.fixture
+async def store(pool: asyncpg.Pool) -> ApiTokenStore:
+    await database.migrate(pool, SCHEMA, MIGRATIONS)
+    return ApiTokenStore(pool)
+
+
+@pytest.fixture
+async def make_client(
+    pool: asyncpg.Pool, store: ApiTokenStore
+) -> AsyncIterator[Callable[..., Awaitable[Client]]]:
+    clients: list[Client] = []
+
+    async def make(operator_token: str = "operator-secret") -> Client:
+        settings = Settings(
+            shopify_api_key=API_KEY,
+            shopify_api_secret=SecretStr(SECRET),
+            admin_api_token=SecretStr(operator_token),
+        )
+
+        async def handler(request: web.Request) -> web.Response:
+            scope = request.match_info["scope"]
+            principal = await authorize(request, settings, pool, scope)
+            return web.json_response({"kind": principal.kind, "shop": principal.shop})
+
+        app = web.Application()
+        app.router.add_get("/needs/{scope}", handler)
+        client: Client = TestClient(TestServer(app))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_no_credentials_is_401(make_client: Callable[..., Awaitable[Client]]) -> None:
+    client = await make_client()
+    response = await client.get("/needs/read_orders")
+    assert response.status == 401
+    assert "credentials" in (await response.json())["error"]
+
+
+async def test_operator_token_acts_for_every_shop(
+    make_client: Callable[..., Awaitable[Client]],
+) -> None:
+    client = await make_client()
+    response = await client.get(
+        "/needs/write_integrations", params={"shop": OTHER}, headers=bearer("operator-secret")
+    )
+    assert response.status == 200
+    assert await response.json() == {"kind": "operator", "shop": None}
+    assert (await client.get("/needs/read_orders", headers=bearer("wrong"))).status == 401
+
+
+async def test_api_token_scopes_and_shop(
+    make_client: Callable[..., Awaitable[Client]], store: ApiTokenStore
+) -> None:
+    client = await make_client()
+    issued = await store.create(SHOP, "read_orders,write_products", label="erp")
+    headers = bearer(issued.token)
+    ok = await client.get("/needs/read_orders", params={"shop": SHOP}, headers=headers)
+    assert ok.status == 200
+    assert await ok.json() == {"kind": "api_token", "shop": SHOP}
+    # write_products implies read_products; nothing implies write_orders or manage_timeline.
+    assert (await client.get("/needs/read_products", headers=headers)).status == 200
+    assert (await client.get("/needs/write_orders", headers=headers)).status == 403
+    assert (await client.get("/needs/manage_timeline", headers=headers)).status == 403
+    # Another shop's data is out of reach.
+    other = await client.get("/needs/read_orders", params={"shop": OTHER}, headers=headers)
+    assert other.status == 403
+    # Revoked: 401 from then on.
+    assert await store.revoke(issued.id)
+    assert (await client.get("/needs/read_orders", headers=headers)).status == 401
+    listed = await store.tokens(SHOP)
+    assert [t.revoked_at is not None for t in listed] == [True]
+    assert all(issued.token not in repr(t) for t in listed)
+
+
+async def test_unknown_scope_is_refused_when_creating(store: ApiTokenStore) -> None:
+    with pytest.raises(ValueError, match="unknown scope"):
+        await store.create(SHOP, "read_orders,delete_everything")
+
+
+async def test_session_token_grants_its_shop_only(
+    make_client: Callable[..., Awaitable[Client]],
+) -> None:
+    client = await make_client()
+    good = await client.get("/needs/manage_apps", headers=bearer(session_token()))
+    assert await good.json() == {"kind": "session", "shop": SHOP}
+    crossed = await client.get(
+        "/needs/read_orders", params={"shop": OTHER}, headers=bearer(session_token())
+    )
+    assert crossed.status == 403
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"exp": int(time.time()) - 60},
+        {"nbf": int(time.time()) + 600},
+        {"aud": "another-app"},
+        {"_secret": "shpss_not-the-app-secret-but-long-enough"},
+        {"dest": "http://alpha.myshopify.com"},
+        {"dest": "https://evil.example.com"},
+        {"iss": "https://beta.myshopify.com/admin"},
+    ],
+)
+async def test_bad_session_tokens_are_401(
+    make_client: Callable[..., Awaitable[Client]], overrides: dict[str, Any]
+) -> None:
+    client = await make_client()
+    response = await client.get("/needs/read_orders", headers=bearer(session_token(**overrides)))
+    assert response.status == 401
+    assert "session token" in (await response.json())["error"]
+
+
+async def test_without_operator_token_only_loopback_is_open(
+    make_client: Callable[..., Awaitable[Client]],
+) -> None:
+    client = await make_client(operator_token="")
+    assert (await client.get("/needs/write_orders")).status == 200
+    proxied = await client.get("/needs/write_orders", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert proxied.status == 401
