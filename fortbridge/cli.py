@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import aiohttp
 
+from fortbridge import tokens
 from libs.common import database
 from libs.common.crypto import TokenCipher
 from libs.common.service import run_until_signalled
@@ -37,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
 
     keys = commands.add_parser("keys", help="token encryption keys")
     keys.add_argument("action", choices=["generate"])
+
+    tokens.add_parser(commands)
 
     demo = commands.add_parser("demo", help="the whole stack with simulators, end to end")
     demo.add_argument("--orders", type=int, default=4)
@@ -96,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         asyncio.run(_connect(settings, args))
     elif args.command == "keys":
         print(TokenCipher.generate_key())
+    elif args.command == "tokens":
+        sys.exit(asyncio.run(tokens.run(settings, args)))
     elif args.command == "demo":
         from fortbridge.demo import run_demo
 

@@ -1,4 +1,4 @@
-"""The timeline's HTTP routes (read side; notes and scoped access come with the admin API)."""
+"""The timeline's HTTP routes: the order's sync timeline, and notes people add to it."""
 
 from __future__ import annotations
 
@@ -6,15 +6,17 @@ from typing import Any
 
 from aiohttp import web
 
-from libs.common.admin_auth import require_admin
+from libs.common.access import authorize
+from libs.common.access.authorize import shop_in_scope
 from libs.common.http import json_error
 from libs.common.service import runtime_of
+from services.timeline import notes
 
 
 async def list_timeline(request: web.Request) -> web.Response:
     runtime = runtime_of(request)
-    require_admin(request, runtime.settings, "read_orders")
-    shop = request.query.get("shop")
+    principal = await authorize(request, runtime.settings, runtime.pool, "read_orders")
+    shop = shop_in_scope(principal, request)
     if not shop:
         return json_error(400, "query parameter shop is required")
     order_id = request.match_info["order_id"]
@@ -50,6 +52,8 @@ def _event(row: Any) -> dict[str, Any]:
         "currency": row["currency"],
         "error_code": row["error_code"],
         "trace_id": row["trace_id"],
+        "author": row["author"],
+        "updated_at": row["updated_at"].isoformat() if row["updated_at"] else None,
         "occurred_at": row["occurred_at"].isoformat(),
     }
 
@@ -72,3 +76,7 @@ def _money(value: Any) -> str | None:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/admin/api/orders/{order_id}/timeline_events.json", list_timeline)
+    app.router.add_post("/admin/api/orders/{order_id}/timeline_events.json", notes.add_note)
+    app.router.add_put(
+        "/admin/api/orders/{order_id}/timeline_events/{event_id}.json", notes.edit_note
+    )
