@@ -14,6 +14,8 @@ from libs.common import database
 from libs.common.crypto import TokenCipher
 from libs.common.service import run_until_signalled
 from libs.common.settings import Settings, get_settings
+from libs.common.shared_schemas import migrate_shared
+from libs.common.shops import ShopRegistry
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,7 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     shopify.add_argument("--access-token", required=True)
 
     keys = commands.add_parser("keys", help="token encryption keys")
-    keys.add_argument("action", choices=["generate"])
+    keys.add_argument(
+        "action",
+        choices=["generate", "rotate"],
+        help="generate: print a new Fernet key; rotate: re-encrypt every stored token with the "
+        "first key of TOKEN_ENCRYPTION_KEYS",
+    )
 
     tokens.add_parser(commands)
 
@@ -51,6 +58,7 @@ async def _migrate(settings: Settings, name: str) -> None:
 
     pool = await database.create_pool(settings.database_url)
     try:
+        print(f"shared: applied {await migrate_shared(pool) or 'nothing new'}")
         for service in select(name):
             if service.migrations is not None:
                 applied = await database.migrate(pool, service.name, service.migrations)
@@ -61,14 +69,14 @@ async def _migrate(settings: Settings, name: str) -> None:
 
 async def _connect(settings: Settings, args: argparse.Namespace) -> None:
     from services.fortnox_writer.connections import ConnectionStore, connect_with_code
-    from services.timeline.credentials import store_shopify_token
 
     cipher = TokenCipher(settings.token_encryption_keys.get_secret_value())
     await _migrate(settings, "fortnox_writer" if args.target == "fortnox" else "timeline")
     pool = await database.create_pool(settings.database_url)
     try:
         if args.target == "shopify":
-            await store_shopify_token(pool, cipher, args.shop, args.access_token)
+            await migrate_shared(pool)
+            await ShopRegistry(pool, cipher).install(args.shop, args.access_token)
             print(f"stored the Shopify access token of {args.shop}")
             return
         async with aiohttp.ClientSession() as http:
@@ -86,6 +94,26 @@ async def _connect(settings: Settings, args: argparse.Namespace) -> None:
         await pool.close()
 
 
+async def _rotate_keys(settings: Settings) -> int:
+    from services.fortnox_writer.keyrotation import rotate_tokens
+
+    cipher = TokenCipher(settings.token_encryption_keys.get_secret_value())
+    pool = await database.create_pool(settings.database_url)
+    try:
+        report = await rotate_tokens(pool, cipher)
+    finally:
+        await pool.close()
+    for table, count in report.rewritten.items():
+        print(f"{table}: re-encrypted {count} tokens with the first key")
+    for table, keys in report.undecryptable.items():
+        print(
+            f"{table}: {len(keys)} tokens no configured key decrypts (keep the old key): "
+            + ", ".join(keys[:20]),
+            file=sys.stderr,
+        )
+    return 1 if report.undecryptable else 0
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     settings = get_settings()
@@ -97,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         asyncio.run(_migrate(settings, args.service))
     elif args.command == "connect":
         asyncio.run(_connect(settings, args))
+    elif args.command == "keys" and args.action == "rotate":
+        sys.exit(asyncio.run(_rotate_keys(settings)))
     elif args.command == "keys":
         print(TokenCipher.generate_key())
     elif args.command == "tokens":

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -23,11 +25,14 @@ from aiohttp import web
 from fortbridge.registry import SERVICES
 from libs.common import database
 from libs.common.crypto import TokenCipher
-from libs.common.messaging import Topology
+from libs.common.messages import FortnoxCommand
+from libs.common.messaging import Publisher, Topology
 from libs.common.service import STATE, serve
 from libs.common.settings import Settings
+from libs.common.shared_schemas import migrate_shared
+from libs.common.shops import ShopRegistry
 from services.fortnox_writer.connections import ConnectionStore, connect_with_code
-from services.timeline.credentials import store_shopify_token
+from services.mapper.accounting import ShopSettings, invoice_command
 from simulators.fortnox import FortnoxSimulator
 from simulators.shopify import ShopifySimulator
 from simulators.shopify.webhooks import build_webhook, deliver
@@ -181,7 +186,7 @@ async def local_stack(
                 cipher = TokenCipher(key)
                 store = ConnectionStore(pool, cipher, http, settings)
                 await connect_fortnox(fortnox_url, tenant_id, store, http, settings, shop)
-                await store_shopify_token(pool, cipher, shop, shopify_token)
+                await ShopRegistry(pool, cipher).install(shop, shopify_token)
                 yield LocalStack(settings, apps, fortnox, shopify, shop, tenant_id, http, pool)
             finally:
                 await pool.close()
@@ -191,6 +196,7 @@ async def migrate_all(database_url: str) -> None:
     """Every service's migrations, so a stack that runs some services elsewhere still works."""
     pool = await database.create_pool(database_url, max_size=1)
     try:
+        await migrate_shared(pool)
         for definition in SERVICES.values():
             if definition.migrations is not None:
                 await database.migrate(pool, definition.name, definition.migrations)
@@ -211,3 +217,60 @@ async def delete_namespace(amqp_url: str, topology: Topology) -> None:
             await channel.queue_delete(name)
         for exchange in (topology.events_exchange, topology.dead_letter_exchange):
             await channel.exchange_delete(exchange)
+
+
+async def add_connected_shop(stack: LocalStack, company_name: str = "Other AB") -> tuple[str, str]:
+    """Another shop connected to its own Fortnox tenant (company); returns (shop, tenant id)."""
+    shop = f"shop-{uuid.uuid4().hex[:8]}.myshopify.com"
+    tenant_id = str(1_000_000 + uuid.uuid4().int % 1_000_000)
+    stack.fortnox.add_tenant(tenant_id=tenant_id, company_name=company_name)
+    cipher = TokenCipher(stack.settings.token_encryption_keys.get_secret_value())
+    store = ConnectionStore(stack.pool, cipher, stack.http, stack.settings)
+    await connect_fortnox(
+        stack.settings.fortnox_api_url, tenant_id, store, stack.http, stack.settings, shop
+    )
+    return shop, tenant_id
+
+
+def order_command(shop: str, order: dict[str, Any]) -> FortnoxCommand:
+    """The writer command the mapper makes of an order (to feed the writer directly)."""
+    return invoice_command(shop, order, ShopSettings(), event_uid=uuid.uuid4().hex)
+
+
+@contextlib.asynccontextmanager
+async def command_publisher(
+    settings: Settings,
+) -> AsyncIterator[Callable[[FortnoxCommand], Awaitable[None]]]:
+    """Publish writer commands straight to the writer's queue (tests and benchmarks)."""
+    connection = await aio_pika.connect_robust(settings.amqp_url)
+    async with connection:
+        publisher = Publisher(
+            connection, Topology(namespace=settings.amqp_namespace).events_exchange
+        )
+        await publisher.start()
+
+        async def publish(command: FortnoxCommand) -> None:
+            await publisher.publish(command, f"fortnox.command.{command.action}")
+
+        try:
+            yield publish
+        finally:
+            await publisher.close()
+
+
+def service_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """Environment variables that give a service subprocess these settings."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        if isinstance(value, tuple | list):
+            env[name.upper()] = json.dumps([float(v) for v in value])
+        elif isinstance(value, bool):
+            env[name.upper()] = "true" if value else "false"
+        else:
+            env[name.upper()] = str(value)
+    env.update(extra)
+    return env

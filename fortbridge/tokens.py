@@ -8,6 +8,7 @@ from typing import Any
 from libs.common import access, database
 from libs.common.access import ApiTokenStore
 from libs.common.settings import Settings
+from libs.common.shared_schemas import migrate_shared
 
 
 def add_parser(commands: Any) -> None:
@@ -30,7 +31,7 @@ def add_parser(commands: Any) -> None:
 async def run(settings: Settings, args: argparse.Namespace) -> int:
     pool = await database.create_pool(settings.database_url)
     try:
-        await database.migrate(pool, access.SCHEMA, access.MIGRATIONS)
+        await migrate_shared(pool)
         store = ApiTokenStore(pool)
         if args.action == "create":
             try:

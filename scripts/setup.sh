@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prepare this machine: the local RabbitMQ and PostgreSQL running, the project in .venv.
+# Prepare this machine: the local RabbitMQ and PostgreSQL running, the project in .venv, and
+# checkov (the manifests' security scan) in a venv of its own, .venv-tools.
 # Safe to run again; installs what is missing (Debian packages, PyPI packages) and nothing else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,3 +33,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[dev]'
+
+# checkov pins many packages of its own: a separate venv keeps them out of the project's.
+CHECKOV_VERSION=3.3.30
+if [ "$(.venv-tools/bin/checkov --version 2>/dev/null || true)" != "$CHECKOV_VERSION" ]; then
+  echo "installing checkov $CHECKOV_VERSION into .venv-tools"
+  [ -x .venv-tools/bin/python ] || python3 -m venv .venv-tools
+  .venv-tools/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv-tools/bin/python -m pip install -q "checkov==$CHECKOV_VERSION"
+fi

@@ -1,11 +1,22 @@
-"""The one HTTP app factory: every service's aiohttp app with /healthz, /readyz and /metrics."""
+"""The one HTTP app factory: every service's aiohttp app with /healthz, /readyz and /metrics.
+
+Every request is counted and timed (``fortbridge_http_requests_total``,
+``fortbridge_http_request_seconds``, by route template); every request but the health and
+metrics endpoints is a SERVER span named ``{method} {route}`` with the HTTP semantic-convention
+attributes, continuing a ``traceparent`` the caller sent.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from libs.common import tracing
+from libs.common.metrics import HTTP_REQUEST_SECONDS, HTTP_REQUESTS
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 
@@ -13,10 +24,14 @@ SERVICE_NAME = web.AppKey("service_name", str)
 READINESS = web.AppKey("readiness", list[ReadinessCheck])
 FATAL = web.AppKey("fatal", list[str])
 
+_UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
+_tracer = tracing.get_tracer(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
 
 def create_app(service: str) -> web.Application:
     """An app with the standard endpoints; services add their routes and readiness checks."""
-    app = web.Application(client_max_size=5 * 1024 * 1024)
+    app = web.Application(client_max_size=5 * 1024 * 1024, middlewares=[_observe, _refuse_nul])
     app[SERVICE_NAME] = service
     app[READINESS] = []
     app[FATAL] = []
@@ -24,6 +39,89 @@ def create_app(service: str) -> web.Application:
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
     return app
+
+
+def _route_of(request: web.Request) -> str | None:
+    resource = request.match_info.route.resource
+    return None if resource is None else resource.canonical
+
+
+@web.middleware
+async def _observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    route = _route_of(request)
+    service = request.app[SERVICE_NAME]
+    started = time.perf_counter()
+    status = 500
+    try:
+        if route in _UNTRACED:
+            response = await handler(request)
+            status = response.status
+            return response
+        with _tracer.start_as_current_span(
+            f"{request.method} {route}" if route else request.method,
+            context=tracing.extract({k.lower(): v for k, v in request.headers.items()}),
+            kind=SpanKind.SERVER,
+            attributes=_server_attributes(request, route),
+        ) as span:
+            try:
+                response = await handler(request)
+                status = response.status
+            except web.HTTPException as exc:
+                status = exc.status
+                raise
+            finally:
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
+                    span.set_attribute("error.type", str(status))
+            return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        label = route or "unmatched"
+        HTTP_REQUESTS.labels(
+            service=service, route=label, method=request.method, status=str(status)
+        ).inc()
+        HTTP_REQUEST_SECONDS.labels(service=service, route=label).observe(
+            time.perf_counter() - started
+        )
+
+
+@web.middleware
+async def _refuse_nul(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """400 for NUL characters in the path, query or body: no text column can store them.
+
+    Webhooks are exempt: their HMAC is checked first (a bad one is 401), then ingest refuses
+    NUL characters itself.
+    """
+    texts = [*request.query.values(), *request.match_info.values()]
+    verified_later = request.path.startswith("/webhooks/")
+    # read() keeps the body, so handlers can read it again.
+    body = await request.read() if request.body_exists and not verified_later else b""
+    if any("\x00" in text for text in texts) or b"\x00" in body or b"\\u0000" in body:
+        return json_error(400, "NUL characters are not allowed in a request")
+    return await handler(request)
+
+
+def _server_attributes(request: web.Request, route: str | None) -> dict[str, str | int]:
+    host, _, port = request.host.rpartition(":") if ":" in request.host else (request.host, "", "")
+    attributes: dict[str, str | int] = {
+        "http.request.method": request.method,
+        "url.path": request.path,
+        "url.scheme": request.scheme,
+        "server.address": host,
+        "network.protocol.version": f"{request.version.major}.{request.version.minor}",
+    }
+    if route:
+        attributes["http.route"] = route
+    if port.isdigit():
+        attributes["server.port"] = int(port)
+    if request.remote:
+        attributes["client.address"] = request.remote
+    if agent := request.headers.get("User-Agent"):
+        attributes["user_agent.original"] = agent
+    return attributes
 
 
 async def _healthz(request: web.Request) -> web.Response:

@@ -46,6 +46,9 @@ class ShopifyEvent(Message):
     triggered_at: AwareDatetime | None = None
     received_at: AwareDatetime
     payload: dict[str, Any]
+    batch_id: str | None = Field(
+        default=None, description="A bulk sync this event belongs to (catalog sync progress)."
+    )
 
 
 class SourceRef(BaseModel):
@@ -57,11 +60,19 @@ class SourceRef(BaseModel):
     id: str = Field(description="Shopify's numeric id as a string (ids reach 2^63).")
     name: str | None = Field(default=None, description="Human name, e.g. the order name #1001.")
     updated_at: AwareDatetime | None = None
+    order_id: str | None = Field(
+        default=None, description="The order a refund or payment belongs to (timeline key)."
+    )
 
-    @field_validator("id", mode="before")
+    @field_validator("id", "order_id", mode="before")
     @classmethod
-    def _id_as_string(cls, value: Any) -> str:
-        return str(value)
+    def _id_as_string(cls, value: Any) -> str | None:
+        return None if value is None else str(value)
+
+    @property
+    def timeline_order_id(self) -> str:
+        """The order whose timeline shows this object's documents."""
+        return self.order_id or self.id
 
 
 class CustomerDraft(BaseModel):
@@ -137,6 +148,8 @@ CommandAction = Literal[
     "reverse_document",  # cancel if unbooked (when allowed), else credit, the target
     "update_document",  # update the target if unbooked, else credit it and re-invoice
     "register_payment",  # an invoice payment on the target
+    "sync_articles",  # create or update a product's articles (bulk sync and product webhooks)
+    "sync_customer",  # create or update a customer (bulk sync and customer webhooks)
 ]
 
 
@@ -165,6 +178,7 @@ class FortnoxCommand(Message):
     expected_total: Decimal | None = None
     event_uid: str | None = None
     rule_version: int | None = None
+    batch_id: str | None = None
 
     @model_validator(mode="after")
     def _fields_for_action(self) -> FortnoxCommand:
@@ -173,8 +187,12 @@ class FortnoxCommand(Message):
             "reverse_document": ("target_document_key",),
             "update_document": ("target_document_key", "customer", "document"),
             "register_payment": ("target_document_key", "payment"),
+            "sync_articles": (),
+            "sync_customer": ("customer",),
         }
         missing = [name for name in needs[self.action] if getattr(self, name) is None]
+        if self.action == "sync_articles" and not self.articles:
+            missing.append("articles")
         if missing:
             raise ValueError(f"action {self.action} needs {', '.join(missing)}")
         return self
@@ -190,7 +208,9 @@ class SyncResult(Message):
     source: SourceRef
     status: Literal["synced", "already_synced", "failed", "skipped", "parked"]
     action: CommandAction = "create_document"
-    document_kind: Literal["invoice", "order", "credit", "payment"] = "invoice"
+    document_kind: Literal["invoice", "order", "credit", "payment", "article", "customer"] = (
+        "invoice"
+    )
     document_number: str | None = None
     fortnox_total: Decimal | None = None
     expected_total: Decimal | None = None
@@ -200,6 +220,8 @@ class SyncResult(Message):
     explanation: str | None = None
     occurred_at: AwareDatetime = Field(default_factory=utcnow)
     trace_id: str | None = None
+    rule_version: int | None = None
+    batch_id: str | None = None
 
 
 SCHEMAS: dict[str, type[Message]] = {

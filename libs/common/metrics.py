@@ -1,29 +1,89 @@
 """Prometheus metrics, one registry per process, names prefixed ``fortbridge_``.
 
-Labels stay bounded: service, queue, topic, outcome, status; shop only where noted.
+Labels stay bounded: service, queue, exchange, topic, reason, outcome, status, endpoint, route,
+stage, cause, mode. ``shop`` appears only on failure counters (a series exists only for a shop
+that failed, and the set of installed shops is bounded). Queue names include the namespace.
+
+Where each is recorded: the consumer runner and the publisher (messages, queue depth), the HTTP
+app factory (requests to every service), ingest (webhooks), the Fortnox client, the Shopify
+client and the timeline (end to end); the writer and the replayer own the token, connection,
+deferral, failed-job and replay metrics. The dashboard (deploy/grafana/dashboards) and the alert
+rules (deploy/prometheus/alerts.yml) use only these names; tests/deploy checks that.
 """
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600)
+
+# --- the edge -------------------------------------------------------------------------------------
 WEBHOOKS_RECEIVED = Counter(
-    "fortbridge_webhooks_received_total", "Shopify webhooks received", ["topic", "outcome"]
+    "fortbridge_webhooks_received_total",
+    "Shopify webhooks answered, by topic and outcome (published, stored, duplicate, rejected)",
+    ["topic", "outcome"],
 )
+WEBHOOKS_REJECTED = Counter(
+    "fortbridge_webhooks_rejected_total",
+    "Shopify webhooks refused, by topic ('unverified' before the HMAC passed) and reason",
+    ["topic", "reason"],
+)
+HTTP_REQUESTS = Counter(
+    "fortbridge_http_requests_total",
+    "HTTP requests served, by service, route template, method and status",
+    ["service", "route", "method", "status"],
+)
+HTTP_REQUEST_SECONDS = Histogram(
+    "fortbridge_http_request_seconds",
+    "Time to answer an HTTP request",
+    ["service", "route"],
+    buckets=_LATENCY_BUCKETS,
+)
+
+# --- messaging ------------------------------------------------------------------------------------
 MESSAGES_PUBLISHED = Counter(
     "fortbridge_messages_published_total", "Messages confirmed by the broker", ["exchange"]
 )
 MESSAGES_PROCESSED = Counter(
     "fortbridge_messages_processed_total",
-    "Messages handled by a consumer, by outcome",
-    ["queue", "outcome"],
+    "Messages handled by a consumer, by outcome (done, retried, failed, requeued, ack_failed)",
+    ["service", "queue", "outcome"],
+)
+MESSAGES_FAILED = Counter(
+    "fortbridge_messages_failed_total",
+    "Messages dead-lettered (they become failed jobs), by error class",
+    ["service", "queue", "error_class"],
+)
+SHOP_FAILURES = Counter(
+    "fortbridge_shop_failures_total",
+    "Messages dead-lettered per shop (a series exists only for shops that failed)",
+    ["service", "shop"],
 )
 PROCESSING_SECONDS = Histogram(
     "fortbridge_processing_seconds",
     "Time to handle one message",
-    ["queue"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    ["service", "queue"],
+    buckets=_LATENCY_BUCKETS,
 )
+MESSAGE_WAIT_SECONDS = Histogram(
+    "fortbridge_message_wait_seconds",
+    "Time a message waited in its queue before a handler took it (first deliveries)",
+    ["queue"],
+    buckets=_WAIT_BUCKETS,
+)
+QUEUE_MESSAGES = Gauge(
+    "fortbridge_queue_messages",
+    "Messages ready in a queue (sampled by each consuming replica: use max by queue)",
+    ["queue"],
+)
+QUEUE_CONSUMERS = Gauge(
+    "fortbridge_queue_consumers",
+    "Consumers attached to a queue (sampled by each consuming replica: use max by queue)",
+    ["queue"],
+)
+
+# --- Fortnox (the writer) -------------------------------------------------------------------------
 FORTNOX_REQUESTS = Counter(
     "fortbridge_fortnox_requests_total", "Requests to Fortnox", ["method", "endpoint", "status"]
 )
@@ -33,9 +93,6 @@ FORTNOX_RATE_LIMIT_WAIT = Histogram(
     buckets=(0, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
 )
 FORTNOX_429 = Counter("fortbridge_fortnox_429_total", "429 answers received from Fortnox")
-SHOPIFY_REQUESTS = Counter(
-    "fortbridge_shopify_requests_total", "Admin API requests to Shopify", ["operation", "outcome"]
-)
 FORTNOX_TOKEN_REFRESHES = Counter(
     "fortbridge_fortnox_token_refreshes_total", "Fortnox access-token refreshes", ["outcome"]
 )
@@ -48,10 +105,27 @@ COMMANDS_DEFERRED = Counter(
     "Writer commands set aside instead of held (rate limit, parked connection)",
     ["reason"],
 )
+
+# --- Shopify (the timeline) -----------------------------------------------------------------------
+SHOPIFY_REQUESTS = Counter(
+    "fortbridge_shopify_requests_total", "Admin API requests to Shopify", ["operation", "outcome"]
+)
+SHOPIFY_REQUEST_SECONDS = Histogram(
+    "fortbridge_shopify_request_seconds",
+    "Time of one Admin API request to Shopify",
+    ["operation"],
+    buckets=_LATENCY_BUCKETS,
+)
+
+# --- failed jobs (the replayer) -------------------------------------------------------------------
 FAILED_JOBS_OPEN = Gauge("fortbridge_failed_jobs_open", "Failed jobs not yet resolved", ["cause"])
 REPLAYS = Counter("fortbridge_replays_total", "Failed jobs re-queued", ["mode"])
+
+# --- end to end -----------------------------------------------------------------------------------
 END_TO_END_SECONDS = Histogram(
     "fortbridge_end_to_end_seconds",
-    "From webhook received to status written back to Shopify",
-    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+    "From the webhook received to a stage: fortnox_document (the writer's result) or "
+    "shopify_status (the status written back to Shopify); replays are not counted",
+    ["stage"],
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
 )

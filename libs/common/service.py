@@ -22,11 +22,12 @@ import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
-from libs.common import access, database, messaging, tracing
+from libs.common import database, messaging, tracing
 from libs.common.http import FATAL, READINESS, create_app
 from libs.common.logs import configure_logging, get_logger
 from libs.common.messaging import Consumer, Handler, Publisher, Topology, WorkQueue
 from libs.common.settings import Settings
+from libs.common.shared_schemas import migrate_shared
 
 log = get_logger(__name__)
 
@@ -145,7 +146,7 @@ async def _start(
         stack.push_async_callback(pool.close)
         if definition.migrations is not None:
             await database.migrate(pool, definition.name, definition.migrations)
-        await database.migrate(pool, access.SCHEMA, access.MIGRATIONS)
+        await migrate_shared(pool)
         connection = await messaging.connect(
             settings.amqp_url, name=f"{settings.amqp_namespace}.{definition.name}"
         )
@@ -252,9 +253,25 @@ async def run_until_signalled(definitions: Sequence[ServiceDefinition], settings
         for task in (fatal, stop_task):
             task.cancel()
         log.info("shutting down")
+        await _stop_consuming(apps)
     await tracing.shutdown_tracing()
     if fatal in done:
         raise SystemExit(1)
+
+
+async def _stop_consuming(apps: dict[str, web.Application], timeout: float = 25.0) -> None:
+    """First step of a graceful stop: every consumer stops taking messages and finishes the
+    ones in flight (all at once, within ``timeout``), before the HTTP server drains and the
+    connections close (Consumer.stop is idempotent: the cleanup calls it again)."""
+    consumers = [
+        consumer
+        for app in apps.values()
+        if (runtime := app[STATE].runtime) is not None
+        for consumer in runtime.consumers
+    ]
+    await asyncio.gather(
+        *(consumer.stop(timeout) for consumer in consumers), return_exceptions=True
+    )
 
 
 async def _wait_started(apps: dict[str, web.Application], timeout: float) -> None:

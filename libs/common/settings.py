@@ -58,6 +58,18 @@ class Settings(BaseSettings):
         default="https://{shop}/admin/api/{version}/graphql.json",
         description="Admin GraphQL URL template; {shop} and {version} are filled in.",
     )
+    # Shopify app install (OAuth) and its webhooks (services/ingest/install.py)
+    shopify_scopes: str = Field(
+        default="read_orders,write_orders,read_products,read_customers",
+        description="Access scopes asked for at install, comma separated.",
+    )
+    shopify_app_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="Public base URL of ingest: OAuth redirect and webhook callbacks hang off it.",
+    )
+    shopify_state_ttl_seconds: float = Field(
+        default=600.0, description="How long an install's signed OAuth state stays valid."
+    )
 
     # Fortnox
     fortnox_api_url: str = "https://api.fortnox.se"
@@ -70,12 +82,37 @@ class Settings(BaseSettings):
     )
     fortnox_rate_window_seconds: float = 5.0
     fortnox_timeout_seconds: float = 20.0
+    # Fortnox connection lifecycle (OAuth) and the writer's scheduling
+    fortnox_redirect_url: str = Field(
+        default="http://127.0.0.1:8082/auth/fortnox/callback",
+        description="The writer's /auth/fortnox/callback as registered with Fortnox.",
+    )
+    fortnox_state_signing_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="HMAC key signing the OAuth state; empty: derived from the client secret.",
+    )
+    fortnox_state_ttl_seconds: float = 600.0
+    fortnox_refresh_margin_seconds: float = Field(
+        default=120.0, description="Refresh an access token this long before it expires."
+    )
+    fortnox_defer_after_seconds: float = Field(
+        default=0.5,
+        description="A command whose tenant's next slot is further away is deferred, not held.",
+    )
+    fortnox_retry_base_seconds: float = 1.0
+    fortnox_retry_max_seconds: float = 60.0
+    fortnox_scheduler_interval_seconds: float = 0.05
 
     # Secrets at rest: comma separated Fernet keys, newest first (rotation: prepend a new key).
     token_encryption_keys: SecretStr = SecretStr("")
 
     # Admin API: operator bearer token (empty = open, for local runs only)
     admin_api_token: SecretStr = SecretStr("")
+
+    # Replayer: a bulk retry re-queues failed jobs at this pace, all replicas together
+    replay_rate: float = Field(
+        default=5.0, gt=0, description="Failed jobs re-queued per second by a bulk retry."
+    )
 
     # Mapping defaults (rules per shop come later; these are the shop defaults)
     default_guest_customer_name: str = "Shopify guest"

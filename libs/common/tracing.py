@@ -15,10 +15,16 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
 
 _provider: TracerProvider | None = None
 _extra_processors: list[SpanProcessor] = []
+
+
+def sampler(ratio: float) -> Sampler:
+    """OTEL_TRACES_SAMPLER_RATIO: a new trace (a webhook) is kept with probability ``ratio``;
+    every later span follows its parent's decision, so a trace is whole or absent."""
+    return ParentBased(TraceIdRatioBased(min(1.0, max(0.0, ratio))))
 
 
 def configure_tracing(
@@ -34,7 +40,7 @@ def configure_tracing(
         return _provider
     provider = TracerProvider(
         resource=Resource.create({"service.name": service, "service.namespace": "fortbridge"}),
-        sampler=ParentBased(TraceIdRatioBased(sampler_ratio)),
+        sampler=sampler(sampler_ratio),
     )
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

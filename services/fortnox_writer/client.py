@@ -153,6 +153,8 @@ class FortnoxClient:
             span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
             if status == 429:
                 FORTNOX_429.inc()
+                # Honour it: no replica calls this tenant again for a whole window.
+                await self._limiter.penalize(self.tenant_id, self._limiter.window)
                 raise TransientError("Fortnox rate limit answered 429", code="429")
             if status >= 500:
                 code, message = parse_error(status, payload)

@@ -7,6 +7,8 @@ one replica ever spends a given refresh token; the others see the new access tok
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,11 +19,17 @@ import asyncpg
 from libs.common.crypto import TokenCipher
 from libs.common.errors import NeedsReconnection, TransientError
 from libs.common.logs import get_logger
+from libs.common.metrics import FORTNOX_TOKEN_REFRESHES
 from libs.common.settings import Settings
+from services.fortnox_writer.ratelimit import RateLimiter
 
 log = get_logger(__name__)
 
-REFRESH_MARGIN = timedelta(seconds=120)
+RECONNECT_ADVICE = (
+    "Fortnox no longer accepts this shop's connection, so Fortbridge has paused (parked) its "
+    "syncs; nothing is lost. Reconnect Fortnox from the app and the parked syncs resume by "
+    "themselves."
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,11 @@ class ConnectionStore:
         self._cipher = cipher
         self._http = http
         self._settings = settings
+        self._margin = timedelta(seconds=settings.fortnox_refresh_margin_seconds)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._pool
 
     async def token_request(self, form: dict[str, str]) -> dict[str, Any]:
         """POST to Fortnox's token endpoint with Basic client authentication."""
@@ -106,7 +119,7 @@ class ConnectionStore:
         )
         self._check_usable(shop, row)
         assert row is not None
-        if force_refresh or row["expires_at"] - datetime.now(UTC) < REFRESH_MARGIN:
+        if force_refresh or row["expires_at"] - datetime.now(UTC) < self._margin:
             return await self._refresh(shop, seen_access_token=bytes(row["access_token"]))
         return self._connection(row)
 
@@ -122,6 +135,7 @@ class ConnectionStore:
             self._check_usable(shop, row)
             assert row is not None
             if bytes(row["access_token"]) != seen_access_token:
+                FORTNOX_TOKEN_REFRESHES.labels(outcome="already_refreshed").inc()
                 return self._connection(row)  # another replica refreshed meanwhile
             tokens: dict[str, Any] | None = None
             refresh_token = (
@@ -136,9 +150,15 @@ class ConnectionStore:
                     )
                 except TokenEndpointError as exc:
                     if exc.status not in (400, 401):
+                        FORTNOX_TOKEN_REFRESHES.labels(outcome="error").inc()
                         raise TransientError(f"token refresh failed: {exc}") from exc
-                    failure = f"Fortnox refused the refresh token ({exc.description or exc.error})"
+                    failure = (
+                        "Fortnox refused the refresh token "
+                        f"({exc.description or exc.error}): the consent was revoked in Fortnox, "
+                        "the connection went unused for 45 days, or it was renewed elsewhere"
+                    )
             if failure is not None or tokens is None:
+                FORTNOX_TOKEN_REFRESHES.labels(outcome="refused").inc()
                 await conn.execute(
                     """
                     UPDATE fortnox_writer.connections
@@ -164,14 +184,38 @@ class ConnectionStore:
                     self._cipher.encrypt(tokens.get("refresh_token") or refresh_token or ""),
                     expires_at,
                 )
+                FORTNOX_TOKEN_REFRESHES.labels(outcome="refreshed").inc()
                 log.info("fortnox token refreshed", shop=shop)
                 return self._connection(updated)
         log.warning("fortnox connection needs reconnection", shop=shop, reason=failure)
         raise NeedsReconnection(
             str(failure),
             code="needs_reconnection",
-            explanation=f"The shop's Fortnox connection must be renewed: {failure}. "
-            "Reconnect Fortnox from the app, then replay.",
+            explanation=f"{failure}. {RECONNECT_ADVICE}",
+        )
+
+    async def mark_needs_reconnection(self, shop: str, reason: str) -> None:
+        """Fortnox refused the connection (licence, scope, consent): the merchant must act."""
+        await self._pool.execute(
+            """
+            UPDATE fortnox_writer.connections
+            SET status = 'needs_reconnection', status_reason = $2, updated_at = now()
+            WHERE shop = $1 AND status = 'connected'
+            """,
+            shop,
+            reason,
+        )
+        log.warning("fortnox connection needs reconnection", shop=shop, reason=reason)
+
+    async def status(self, shop: str) -> asyncpg.Record | None:
+        """The connection's row without its tokens (for the admin API)."""
+        return await self._pool.fetchrow(
+            """
+            SELECT shop, tenant_id, status, status_reason, scopes, expires_at, refreshed_at,
+                   updated_at
+            FROM fortnox_writer.connections WHERE shop = $1
+            """,
+            shop,
         )
 
     def _check_usable(self, shop: str, row: asyncpg.Record | None) -> None:
@@ -185,7 +229,7 @@ class ConnectionStore:
             raise NeedsReconnection(
                 f"Fortnox connection of {shop} needs reconnection: {row['status_reason']}",
                 code="needs_reconnection",
-                explanation="The Fortnox connection must be renewed. Reconnect, then replay.",
+                explanation=f"{row['status_reason']}. {RECONNECT_ADVICE}",
             )
 
     def _connection(self, row: asyncpg.Record) -> Connection:
@@ -206,11 +250,20 @@ async def connect_with_code(
     shop: str,
     code: str,
     redirect_uri: str,
+    limiter: RateLimiter | None = None,
 ) -> str:
-    """Exchange an authorization code, read the tenant id, store the connection; returns it."""
+    """Exchange an authorization code, read the tenant id, store the connection; returns it.
+
+    The companyinformation call is a Fortnox request like any other: it takes a rate-limit
+    slot of the tenant named in the access token's JWT claim.
+    """
     tokens = await store.token_request(
         {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
     )
+    limiter = limiter or RateLimiter(
+        store.pool, limit=settings.fortnox_rate_limit, window=settings.fortnox_rate_window_seconds
+    )
+    await limiter.acquire(jwt_tenant(str(tokens["access_token"])) or f"shop:{shop}")
     url = settings.fortnox_api_url.rstrip("/") + "/3/companyinformation"
     async with http.get(
         url, headers={"Authorization": f"Bearer {tokens['access_token']}"}
@@ -221,3 +274,16 @@ async def connect_with_code(
     tenant_id = str(payload["CompanyInformation"]["DatabaseNumber"])
     await store.save(shop, tenant_id, tokens)
     return tenant_id
+
+
+def jwt_tenant(access_token: str) -> str | None:
+    """The ``tenantId`` claim of a Fortnox JWT access token (unverified: only a limiter key)."""
+    parts = access_token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, TypeError):
+        return None
+    tenant = claims.get("tenantId") if isinstance(claims, dict) else None
+    return None if tenant is None else str(tenant)

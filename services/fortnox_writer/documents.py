@@ -12,6 +12,7 @@ replica works on a key at a time (a lease).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +32,16 @@ class DocumentRecord:
     attempts: int
     document_number: str | None
     fortnox_total: Decimal | None
+    kind: str = "invoice"
+    external_reference: str = ""
+    outcome: str | None = None
+    finished: bool = False
+    source_updated_at: datetime | None = None
+
+    @property
+    def made(self) -> bool:
+        """Fortnox holds this key's document (or action) and its number is recorded."""
+        return self.status == "created" and self.document_number is not None
 
 
 @dataclass(frozen=True)
@@ -43,14 +54,21 @@ class DocumentLedger:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def open(self, command: FortnoxCommand) -> DocumentRecord:
+    async def open(
+        self,
+        command: FortnoxCommand,
+        *,
+        kind: str | None = None,
+        external_reference: str | None = None,
+    ) -> DocumentRecord:
         """The document's record, created as pending on first sight."""
         row = await self._pool.fetchrow(
             """
             WITH inserted AS (
                 INSERT INTO fortnox_writer.documents
-                    (document_key, shop, command_id, kind, external_reference)
-                VALUES ($1, $2, $3, $4, $5)
+                    (document_key, shop, command_id, kind, external_reference, action,
+                     target_document_key)
+                VALUES ($1, $2, $3, $4, $5, $6, $7)
                 ON CONFLICT (document_key) DO NOTHING
                 RETURNING *
             )
@@ -62,10 +80,90 @@ class DocumentLedger:
             command.document_key,
             command.shop,
             command.command_id,
-            command.document.kind if command.document else command.action,
-            command.document.external_reference if command.document else command.document_key,
+            kind or (command.document.kind if command.document else command.action),
+            external_reference
+            or (command.document.external_reference if command.document else command.document_key),
+            command.action,
+            command.target_document_key,
         )
         return _record(row)
+
+    async def get(self, key: str) -> DocumentRecord | None:
+        row = await self._pool.fetchrow(
+            "SELECT * FROM fortnox_writer.documents WHERE document_key = $1", key
+        )
+        return None if row is None else _record(row)
+
+    async def set_external_reference(self, key: str, reference: str) -> None:
+        """Intent: the reference the document of this key will carry (before the call)."""
+        await self._pool.execute(
+            "UPDATE fortnox_writer.documents SET external_reference = $2, updated_at = now()"
+            " WHERE document_key = $1",
+            key,
+            reference,
+        )
+
+    async def mark_done(
+        self, key: str, made: CreatedDocument, outcome: str, *, finished: bool = False
+    ) -> None:
+        """The Fortnox write of this key is made (its follow-ups may still be to do)."""
+        await self._pool.execute(
+            """
+            UPDATE fortnox_writer.documents
+            SET status = 'created', document_number = $2, fortnox_total = $3, outcome = $4,
+                finished_at = CASE WHEN $5 THEN now() ELSE finished_at END,
+                last_error = NULL, updated_at = now()
+            WHERE document_key = $1
+            """,
+            key,
+            made.number,
+            made.total,
+            outcome,
+            finished,
+        )
+
+    async def mark_timed_out(self, key: str) -> None:
+        """A write of this key timed out on our side: Fortnox may still commit it late."""
+        await self._pool.execute(
+            "UPDATE fortnox_writer.documents SET timed_out_at = clock_timestamp()"
+            " WHERE document_key = $1",
+            key,
+        )
+
+    async def settling(self, key: str, seconds: float) -> float:
+        """Seconds until ``seconds`` have passed since the key's last timeout (0: passed)."""
+        remaining = await self._pool.fetchval(
+            """
+            SELECT GREATEST(0, $2 - extract(epoch FROM clock_timestamp() - timed_out_at))
+            FROM fortnox_writer.documents WHERE document_key = $1 AND timed_out_at IS NOT NULL
+            """,
+            key,
+            seconds,
+        )
+        return 0.0 if remaining is None else float(remaining)
+
+    async def mark_finished(self, key: str) -> None:
+        await self._pool.execute(
+            "UPDATE fortnox_writer.documents SET finished_at = now(), updated_at = now()"
+            " WHERE document_key = $1",
+            key,
+        )
+
+    async def set_applied(
+        self, key: str, updated_at: datetime | None, total: Decimal | None
+    ) -> None:
+        """A newer version of the source was applied to the document of ``key``."""
+        await self._pool.execute(
+            """
+            UPDATE fortnox_writer.documents
+            SET source_updated_at = COALESCE($2, source_updated_at),
+                fortnox_total = COALESCE($3, fortnox_total), updated_at = now()
+            WHERE document_key = $1
+            """,
+            key,
+            updated_at,
+            total,
+        )
 
     async def count_attempt(self, key: str) -> None:
         """Committed before the create call: from now on the outcome may be ambiguous."""
@@ -174,4 +272,9 @@ def _record(row: asyncpg.Record) -> DocumentRecord:
         attempts=row["attempts"],
         document_number=row["document_number"],
         fortnox_total=row["fortnox_total"],
+        kind=row["kind"],
+        external_reference=row["external_reference"],
+        outcome=row["outcome"],
+        finished=row["finished_at"] is not None,
+        source_updated_at=row["source_updated_at"],
     )

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from libs.common.errors import HandlerError, PermanentError, TransientError
+from libs.common.errors import HandlerError, NeedsReconnection, TransientError
 from libs.common.logs import get_logger
 from libs.common.messages import FortnoxCommand, SyncResult
 from libs.common.messaging import Delivery
 from libs.common.service import Runtime
 from libs.common.tracing import current_trace_id
-from services.fortnox_writer import documents
-from services.fortnox_writer.client import FortnoxApiError, FortnoxClient
+from services.fortnox_writer.actions import CATALOG_KINDS, Actions, Session
+from services.fortnox_writer.client import FortnoxClient
 from services.fortnox_writer.connections import ConnectionStore
 from services.fortnox_writer.documents import CreatedDocument, DocumentLedger
 from services.fortnox_writer.leases import Leases
-from services.fortnox_writer.masterdata import ARTICLE_NOT_FOUND, CUSTOMER_NOT_FOUND, MasterData
+from services.fortnox_writer.masterdata import MasterData
 from services.fortnox_writer.ratelimit import RateLimiter
+from services.fortnox_writer.scheduler import CommandRunner
 
 log = get_logger(__name__)
 
@@ -33,74 +34,64 @@ class CommandHandler:
         self._ledger = DocumentLedger(runtime.pool)
         self._leases = Leases(runtime.pool)
         self._masterdata = MasterData(runtime.pool, self._leases)
+        # Runs a command now or sets it aside (rate limit, retry, parked); see scheduler.py.
+        self.runner = CommandRunner(runtime, self, limiter)
 
     async def __call__(self, delivery: Delivery) -> None:
-        command = delivery.parse(FortnoxCommand)
+        await self.runner.receive(delivery)
+
+    async def execute(self, command: FortnoxCommand) -> None:
+        """Do the command now. Failures other than transient ones and parking are final."""
         async with self._leases.hold(
             f"document:{command.document_key}", ttl=LEASE_TTL, wait=LEASE_TTL + 5
         ):
             try:
                 await self._handle(command)
+            except NeedsReconnection as exc:
+                await self._connections.mark_needs_reconnection(
+                    command.shop, exc.explanation or exc.message
+                )
+                raise
             except HandlerError as exc:
                 if not isinstance(exc, TransientError):
-                    await self._ledger.mark_failed(command.document_key, exc.message)
-                    await self._publish_failure(command, exc)
+                    await self.fail(command, exc)
                 raise
+
+    async def fail(self, command: FortnoxCommand, exc: HandlerError) -> None:
+        """Record the failure and show it on the order's timeline."""
+        await self._ledger.mark_failed(command.document_key, exc.message)
+        await self._publish_failure(command, exc)
 
     async def _handle(self, command: FortnoxCommand) -> None:
-        document, customer = command.document, command.customer
-        if command.action != "create_document" or document is None or customer is None:
-            raise PermanentError(f"the writer cannot do {command.action} yet")
-        record = await self._ledger.open(command)
-        if record.status == "created" and record.document_number:
-            await self._publish(
-                command,
-                "already_synced",
-                CreatedDocument(record.document_number, record.fortnox_total),
+        async def client() -> FortnoxClient:
+            connection = await self._connections.get(command.shop)
+
+            async def token(force: bool) -> str:
+                return (await self._connections.get(command.shop, force_refresh=force)).access_token
+
+            return FortnoxClient(
+                http=self._runtime.http,
+                base_url=self._runtime.settings.fortnox_api_url,
+                tenant_id=connection.tenant_id,
+                token=token,
+                limiter=self._limiter,
+                timeout=self._runtime.settings.fortnox_timeout_seconds,
             )
-            return
-        connection = await self._connections.get(command.shop)
 
-        async def token(force: bool) -> str:
-            return (await self._connections.get(command.shop, force_refresh=force)).access_token
-
-        client = FortnoxClient(
-            http=self._runtime.http,
-            base_url=self._runtime.settings.fortnox_api_url,
-            tenant_id=connection.tenant_id,
-            token=token,
-            limiter=self._limiter,
-            timeout=self._runtime.settings.fortnox_timeout_seconds,
+        # Every action of the contract, exactly once: actions.py (create, reverse, payment),
+        # updates.py, credits.py and payments.py.
+        session = Session(client)
+        actions = Actions(
+            self._runtime.pool,
+            self._ledger,
+            self._leases,
+            self._masterdata,
+            settle_seconds=self._runtime.settings.fortnox_timeout_seconds,
         )
-        if record.attempts > 0:
-            existing = await documents.find(client, document)
-            if existing is not None:
-                log.info("adopted document made by an earlier attempt", number=existing.number)
-                await self._ledger.mark_created(command.document_key, existing)
-                await self._publish(command, "synced", existing, calls=client.calls)
-                return
-        customer_number = await self._masterdata.customer_number(command.shop, client, customer)
-        for article in command.articles:
-            await self._masterdata.ensure_article(command.shop, client, article)
-        await self._ledger.count_attempt(command.document_key)
-        try:
-            created = await documents.create(client, document, customer_number)
-        except FortnoxApiError as exc:
-            if exc.code == CUSTOMER_NOT_FOUND:
-                await self._masterdata.forget_customer(command.shop, customer)
-            elif exc.code == ARTICLE_NOT_FOUND:
-                await self._masterdata.forget_articles(
-                    command.shop, [article.article_number for article in command.articles]
-                )
-            else:
-                raise
-            raise TransientError(
-                "a cached customer or article no longer exists in Fortnox; re-creating it",
-                code=exc.code,
-                source_message=exc.source_message,
-            ) from exc
-        await self._ledger.mark_created(command.document_key, created)
-        await self._publish(command, "synced", created, calls=client.calls)
+        outcome = await actions.run(command, session)
+        await self._publish(
+            command, outcome.status, outcome.document, calls=session.calls, kind=outcome.kind
+        )
 
     async def _publish(
         self,
@@ -109,19 +100,27 @@ class CommandHandler:
         created: CreatedDocument,
         *,
         calls: int = 0,
+        kind: str | None = None,
     ) -> None:
+        currency = command.document.currency if command.document else None
+        if command.action == "register_payment" and command.payment is not None:
+            currency = command.payment.currency
+        document_kind = kind or (command.document.kind if command.document else "invoice")
         result = SyncResult(
             shop=command.shop,
             command_id=command.command_id,
             document_key=command.document_key,
             source=command.source,
             status=status,  # type: ignore[arg-type]
-            document_kind=command.document.kind if command.document else "invoice",
+            action=command.action,
+            document_kind=document_kind,  # type: ignore[arg-type]
             document_number=created.number,
             fortnox_total=created.total,
             expected_total=command.expected_total,
-            currency=command.document.currency if command.document else None,
+            currency=currency,
             trace_id=current_trace_id(),
+            rule_version=command.rule_version,
+            batch_id=command.batch_id,
         )
         await self._runtime.publisher.publish(result, f"fortnox.result.{status}")
         log.info(
@@ -147,6 +146,9 @@ class CommandHandler:
             error_message=exc.source_message or exc.message,
             explanation=exc.explanation,
             trace_id=current_trace_id(),
+            rule_version=command.rule_version,
+            batch_id=command.batch_id,
+            document_kind=CATALOG_KINDS.get(command.action, "invoice"),  # type: ignore[arg-type]
         )
         try:
             await self._runtime.publisher.publish(result, "fortnox.result.failed")

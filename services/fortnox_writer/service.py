@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
+
+from aiohttp import web
 
 from libs.common.crypto import TokenCipher
 from libs.common.messaging import WRITER_COMMANDS
@@ -10,6 +14,13 @@ from libs.common.service import ConsumerSpec, Runtime, ServiceDefinition
 from services.fortnox_writer.connections import ConnectionStore
 from services.fortnox_writer.handler import CommandHandler
 from services.fortnox_writer.ratelimit import RateLimiter
+from services.fortnox_writer.routes import add_routes
+
+SCHEDULER = web.AppKey("writer_scheduler", list[asyncio.Task[None]])
+
+# The handler of each running service (by runtime): built in on_start, which runs before the
+# consumers are created, so the consumer and the scheduler share one runner.
+_handlers: dict[int, CommandHandler] = {}
 
 
 def connection_store(runtime: Runtime) -> ConnectionStore:
@@ -17,15 +28,35 @@ def connection_store(runtime: Runtime) -> ConnectionStore:
     return ConnectionStore(runtime.pool, cipher, runtime.http, runtime.settings)
 
 
-def _consumers(runtime: Runtime) -> list[ConsumerSpec]:
+def _routes(app: web.Application) -> None:
+    add_routes(app)
+    app[SCHEDULER] = []
+
+
+async def _start(runtime: Runtime, app: web.Application) -> None:
     limiter = RateLimiter(
         runtime.pool,
         limit=runtime.settings.fortnox_rate_limit,
         window=runtime.settings.fortnox_rate_window_seconds,
     )
-    return [
-        ConsumerSpec(WRITER_COMMANDS, CommandHandler(runtime, connection_store(runtime), limiter))
-    ]
+    handler = CommandHandler(runtime, connection_store(runtime), limiter)
+    _handlers[id(runtime)] = handler
+    # The scheduler drains deferred commands (rate limit, retries, parked -> resumed).
+    app[SCHEDULER].append(asyncio.create_task(handler.runner.run_forever()))
+
+
+async def _stop(runtime: Runtime, app: web.Application) -> None:
+    for task in app[SCHEDULER]:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    handler = _handlers.pop(id(runtime), None)
+    if handler is not None:
+        await handler.runner.stop()
+
+
+def _consumers(runtime: Runtime) -> list[ConsumerSpec]:
+    return [ConsumerSpec(WRITER_COMMANDS, _handlers[id(runtime)])]
 
 
 definition = ServiceDefinition(
@@ -33,4 +64,7 @@ definition = ServiceDefinition(
     default_port=8082,
     migrations=Path(__file__).parent / "migrations",
     consumers=_consumers,
+    routes=_routes,
+    on_start=_start,
+    on_stop=_stop,
 )

@@ -18,13 +18,19 @@ import asyncpg
 from libs.common.logs import get_logger
 from libs.common.messages import ShopifyEvent
 from libs.common.messaging import Publisher
+from libs.common.messaging.publisher import ORIGIN_AT_HEADER
 from services.ingest.webhook import WebhookDelivery, routing_key
 
 log = get_logger(__name__)
 
 
 async def store(
-    pool: asyncpg.Pool, delivery: WebhookDelivery, body: bytes, trace_headers: dict[str, str]
+    pool: asyncpg.Pool,
+    delivery: WebhookDelivery,
+    body: bytes,
+    trace_headers: dict[str, str],
+    *,
+    batch_id: str | None = None,
 ) -> tuple[str, bool]:
     """Store a delivery; returns (event uid, True if new, False if a duplicate)."""
     event_uid = str(uuid.uuid4())
@@ -32,8 +38,8 @@ async def store(
         inserted = await conn.fetchval(
             """
             INSERT INTO ingest.webhook_events (event_uid, shop, topic, webhook_id, event_id,
-                api_version, triggered_at, received_at, body, trace_headers)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
+                api_version, triggered_at, received_at, body, trace_headers, order_id, batch_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12)
             ON CONFLICT DO NOTHING
             RETURNING event_uid
             """,
@@ -47,6 +53,8 @@ async def store(
             datetime.now(UTC),
             body.decode(),
             json.dumps(trace_headers),
+            order_id_of(delivery.topic, delivery.payload),
+            uuid.UUID(batch_id) if batch_id else None,
         )
         if inserted is not None:
             return event_uid, True
@@ -64,6 +72,41 @@ async def store(
         return str(existing), False
 
 
+def order_id_of(topic: str, payload: dict[str, Any]) -> str | None:
+    """The order an event is about: orders/* carry it as ``id``, refunds as ``order_id``."""
+    value = payload.get("order_id") if topic.startswith("refunds/") else None
+    if topic.startswith("orders/"):
+        value = payload.get("id")
+    return None if value is None or isinstance(value, bool) else str(value)
+
+
+async def latest_order_payload(
+    pool: asyncpg.Pool, shop: str, order_id: str
+) -> dict[str, Any] | None:
+    """The newest order payload received for an order (by its updated_at), if any."""
+    rows = await pool.fetch(
+        """
+        SELECT body FROM ingest.webhook_events
+        WHERE shop = $1 AND order_id = $2 AND topic LIKE 'orders/%'
+        ORDER BY received_at DESC
+        LIMIT 50
+        """,
+        shop,
+        order_id,
+    )
+    payloads: list[dict[str, Any]] = [json.loads(row["body"]) for row in rows]
+    if not payloads:
+        return None
+    return max(payloads, key=_updated_at)
+
+
+def _updated_at(payload: dict[str, Any]) -> datetime:
+    try:
+        return datetime.fromisoformat(str(payload.get("updated_at")))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
 def to_message(row: asyncpg.Record) -> ShopifyEvent:
     return ShopifyEvent(
         shop=row["shop"],
@@ -75,6 +118,7 @@ def to_message(row: asyncpg.Record) -> ShopifyEvent:
         triggered_at=row["triggered_at"],
         received_at=row["received_at"],
         payload=json.loads(row["body"]),
+        batch_id=str(row["batch_id"]) if row["batch_id"] else None,
     )
 
 
@@ -92,6 +136,8 @@ async def publish_event(pool: asyncpg.Pool, publisher: Publisher, event_uid: str
 async def _publish_row(conn: asyncpg.Connection, publisher: Publisher, row: asyncpg.Record) -> None:
     message = to_message(row)
     headers: dict[str, Any] = json.loads(row["trace_headers"])
+    # End-to-end latency runs from here: when the webhook arrived.
+    headers[ORIGIN_AT_HEADER] = int(row["received_at"].timestamp() * 1000)
     await publisher.publish(
         message,
         routing_key(message.topic),

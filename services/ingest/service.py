@@ -8,8 +8,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from libs.common.service import Runtime, ServiceDefinition
-from services.ingest import events
+from libs.common.messaging import INGEST_RESULTS
+from libs.common.service import ConsumerSpec, Runtime, ServiceDefinition
+from services.ingest import events, install, orders_admin, privacy
+from services.ingest.catalog import routes as catalog_routes
+from services.ingest.catalog.runner import CatalogRunner
+from services.ingest.results import ResultProjection
 from services.ingest.routes import add_routes
 
 RELAY_TASK = web.AppKey("outbox_relay", list[asyncio.Task[None]])
@@ -17,10 +21,17 @@ RELAY_TASK = web.AppKey("outbox_relay", list[asyncio.Task[None]])
 
 def _routes(app: web.Application) -> None:
     add_routes(app)
+    orders_admin.add_routes(app)
+    install.add_routes(app)
+    privacy.add_routes(app)
+    catalog_routes.add_routes(app)
     app[RELAY_TASK] = []
 
 
 async def _start(runtime: Runtime, app: web.Application) -> None:
+    runner = CatalogRunner(runtime)
+    app[catalog_routes.RUNNER].append(runner)
+    await runner.resume()
     app[RELAY_TASK].append(
         asyncio.create_task(
             events.relay_forever(
@@ -34,14 +45,21 @@ async def _start(runtime: Runtime, app: web.Application) -> None:
 
 
 async def _stop(_runtime: Runtime, app: web.Application) -> None:
+    for runner in app[catalog_routes.RUNNER]:
+        await runner.stop()
     for task in app[RELAY_TASK]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
 
+def _consumers(runtime: Runtime) -> list[ConsumerSpec]:
+    return [ConsumerSpec(INGEST_RESULTS, ResultProjection(runtime))]
+
+
 definition = ServiceDefinition(
     name="ingest",
+    consumers=_consumers,
     default_port=8080,
     migrations=Path(__file__).parent / "migrations",
     routes=_routes,

@@ -17,12 +17,13 @@ TOPIC = re.compile(r"^[a-z_]+/[a-z_]+$")
 
 
 class WebhookRejected(Exception):
-    """A delivery we refuse; ``status`` is the HTTP answer."""
+    """A delivery we refuse; ``status`` is the HTTP answer, ``code`` a bounded metric label."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, code: str = "invalid") -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -53,26 +54,36 @@ def verify_hmac(body: bytes, signature: str | None, secret: str) -> bool:
 def parse_delivery(headers: Mapping[str, str], body: bytes, secret: str) -> WebhookDelivery:
     """Verify and parse a delivery; raises :class:`WebhookRejected` with a reason."""
     if not verify_hmac(body, header(headers, "Hmac-Sha256"), secret):
-        raise WebhookRejected(401, "HMAC signature is missing or does not match the body")
+        raise WebhookRejected(
+            401, "HMAC signature is missing or does not match the body", "bad_hmac"
+        )
     missing = [
         f"X-Shopify-{name}"
         for name in ("Topic", "Shop-Domain", "Webhook-Id")
         if not header(headers, name)
     ]
     if missing:
-        raise WebhookRejected(400, f"missing required header(s): {', '.join(missing)}")
+        raise WebhookRejected(
+            400, f"missing required header(s): {', '.join(missing)}", "missing_header"
+        )
     shop = (header(headers, "Shop-Domain") or "").lower()
     topic = header(headers, "Topic") or ""
     if not SHOP_DOMAIN.match(shop):
-        raise WebhookRejected(400, f"X-Shopify-Shop-Domain is not a myshopify.com domain: {shop!r}")
+        raise WebhookRejected(
+            400, f"X-Shopify-Shop-Domain is not a myshopify.com domain: {shop!r}", "bad_shop"
+        )
     if not TOPIC.match(topic):
-        raise WebhookRejected(400, f"X-Shopify-Topic is not a topic like orders/create: {topic!r}")
+        raise WebhookRejected(
+            400, f"X-Shopify-Topic is not a topic like orders/create: {topic!r}", "bad_topic"
+        )
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WebhookRejected(400, f"body is not valid JSON: {exc}") from exc
+        raise WebhookRejected(400, f"body is not valid JSON: {exc}", "bad_json") from exc
+    if b"\x00" in body or b"\\u0000" in body:
+        raise WebhookRejected(400, "body contains NUL characters, which cannot be stored", "nul")
     if not isinstance(payload, dict):
-        raise WebhookRejected(400, "body must be a JSON object")
+        raise WebhookRejected(400, "body must be a JSON object", "not_an_object")
     return WebhookDelivery(
         shop=shop,
         topic=topic,

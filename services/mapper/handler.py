@@ -1,63 +1,123 @@
-"""The mapper's consumer: Shopify events in, Fortnox commands out, each event handled once."""
+"""The mapper's consumer: Shopify events in, Fortnox commands out, each event handled once.
+
+Per event, in one transaction under an advisory lock on (shop, order): check the inbox, load
+the shop's settings and the order's state, run the pure planner (services/mapper/accounting),
+publish its commands (``fortnox.command.<action>``), store the new state and record the event.
+Publishing before the commit is safe: a redelivery re-plans the same commands with the same
+document keys, and the writer makes one document per key.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from libs.common.errors import PermanentError
 from libs.common.logs import get_logger
-from libs.common.messages import FortnoxCommand, ShopifyEvent, SourceRef, SyncResult
+from libs.common.messages import ShopifyEvent, SourceRef, SyncResult
 from libs.common.messaging import Delivery
 from libs.common.service import Runtime
 from libs.common.tracing import current_trace_id
-from services.mapper.order_invoice import MappingSettings, order_to_command
+from services.mapper.accounting import SYNCED_TOPICS, order_id_for
+from services.mapper.catalog import CATALOG_TOPICS, plan_catalog_event, skipped_result
+from services.mapper.rules.engine import plan_with_rules
+from services.mapper.store import load_shop_settings, load_state, save_state
 
 log = get_logger(__name__)
 
-COMMAND_ROUTING_KEY = "fortnox.command.create_document"
 
-# Topics this build turns into documents; the rest are recorded as skipped, with the reason.
-SYNCED_TOPICS = {"orders/create"}
+def routing_key(action: str) -> str:
+    return f"fortnox.command.{action}"
 
 
 class EventHandler:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        self._settings = MappingSettings(
-            guest_customer_name=runtime.settings.default_guest_customer_name
-        )
+        self._defaults = {"guest_customer_name": runtime.settings.default_guest_customer_name}
 
     async def __call__(self, delivery: Delivery) -> None:
         event = delivery.parse(ShopifyEvent)
         pool = self._runtime.pool
-        if await pool.fetchval(
-            "SELECT 1 FROM mapper.processed_events WHERE event_uid = $1", event.event_uid
-        ):
+        if await self._handled(pool, event):
             log.info("event already handled", event_uid=event.event_uid)
             return
-        if event.topic not in SYNCED_TOPICS:
-            await self._record(event, "skipped", reason=f"topic {event.topic} is not synced")
+        if event.topic in CATALOG_TOPICS:
+            await self._catalog(event)
             return
-        try:
-            command = order_to_command(
-                event.shop, event.payload, self._settings, event_uid=event.event_uid
-            )
-        except PermanentError as exc:
+        if event.topic not in SYNCED_TOPICS:
+            await self._record(pool, event, "skipped", reason=f"topic {event.topic} is not synced")
+            return
+        order_id = order_id_for(event.topic, event.payload)
+        if order_id is None:
+            exc = PermanentError(f"the {event.topic} event names no order id", code="missing_id")
             await self._report_unmappable(event, exc)
-            raise
-        await self._runtime.publisher.publish(
-            command, COMMAND_ROUTING_KEY, message_id=command.command_id
+            raise exc
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                f"mapper:{event.shop}:{order_id}",
+            )
+            if await self._handled(conn, event):
+                return
+            state = await load_state(conn, event.shop, order_id)
+            try:
+                # The shop's rules resolved to settings, planned, commands stamped with the
+                # rule-set version (services/mapper/rules/engine.py).
+                plan = (await plan_with_rules(conn, event, state, self._defaults)).plan
+            except PermanentError as exc:
+                await self._report_unmappable(event, exc)
+                raise
+            for command in plan.commands:
+                await self._runtime.publisher.publish(
+                    command, routing_key(command.action), message_id=command.command_id
+                )
+            if plan.state is not None and plan.state != state:
+                await save_state(conn, event.shop, plan.state)
+            ids = ",".join(c.command_id for c in plan.commands) or None
+            outcome = "command" if plan.commands else "skipped"
+            await self._record(conn, event, outcome, reason=plan.skipped, command_id=ids)
+        log.info(
+            "event planned",
+            shop=event.shop,
+            topic=event.topic,
+            commands=[c.command_id for c in plan.commands],
+            skipped=plan.skipped,
         )
-        await self._record(event, "command", command=command)
-        log.info("command published", command_id=command.command_id, shop=event.shop)
 
+    async def _catalog(self, event: ShopifyEvent) -> None:
+        """A product or customer: one sync command, or a skip the bulk sync can count."""
+        pool = self._runtime.pool
+        settings = await load_shop_settings(pool, event.shop, self._defaults)
+        plan = plan_catalog_event(event, settings)
+        if plan.command is not None:
+            await self._runtime.publisher.publish(
+                plan.command,
+                routing_key(plan.command.action),
+                message_id=plan.command.command_id,
+            )
+        elif (result := skipped_result(event, plan)) is not None:
+            await self._runtime.publisher.publish(result, "fortnox.result.skipped")
+        outcome = "command" if plan.command else "skipped"
+        command_id = plan.command.command_id if plan.command else None
+        await self._record(pool, event, outcome, reason=plan.skipped, command_id=command_id)
+
+    @staticmethod
+    async def _handled(conn: Any, event: ShopifyEvent) -> bool:
+        return bool(
+            await conn.fetchval(
+                "SELECT 1 FROM mapper.processed_events WHERE event_uid = $1", event.event_uid
+            )
+        )
+
+    @staticmethod
     async def _record(
-        self,
+        conn: Any,
         event: ShopifyEvent,
         outcome: str,
         *,
         reason: str | None = None,
-        command: FortnoxCommand | None = None,
+        command_id: str | None = None,
     ) -> None:
-        await self._runtime.pool.execute(
+        await conn.execute(
             """
             INSERT INTO mapper.processed_events
                 (event_uid, shop, topic, outcome, reason, command_id)
@@ -68,22 +128,30 @@ class EventHandler:
             event.topic,
             outcome,
             reason,
-            command.command_id if command else None,
+            command_id,
         )
 
     async def _report_unmappable(self, event: ShopifyEvent, exc: PermanentError) -> None:
-        order_id = event.payload.get("id")
+        order_id = order_id_for(event.topic, event.payload) or event.payload.get("id")
         if order_id is None:
             return
+        refund = event.topic == "refunds/create" and event.payload.get("id") is not None
+        # A refund's source names the refund and its order (the timeline is kept per order).
+        source = (
+            SourceRef(type="refund", id=event.payload["id"], order_id=str(order_id))
+            if refund
+            else SourceRef(type="order", id=str(order_id), name=event.payload.get("name"))
+        )
+        kind = f"refund:{event.payload['id']}:credit" if refund else f"order:{order_id}:invoice"
         result = SyncResult(
             shop=event.shop,
             command_id=f"{event.shop}:order:{order_id}:mapping",
-            document_key=f"{event.shop}:order:{order_id}:invoice",
-            source=SourceRef(type="order", id=str(order_id), name=event.payload.get("name")),
+            document_key=f"{event.shop}:{kind}",
+            source=source,
             status="failed",
             error_code=exc.code,
             error_message=exc.message,
-            explanation=f"The order could not be mapped to a Fortnox document: {exc.message}",
+            explanation=f"The event could not be mapped to a Fortnox document: {exc.message}",
             trace_id=current_trace_id(),
         )
         await self._runtime.publisher.publish(result, "fortnox.result.failed")

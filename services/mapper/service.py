@@ -7,6 +7,7 @@ from pathlib import Path
 from libs.common.messaging import MAPPER_EVENTS
 from libs.common.service import ConsumerSpec, Runtime, ServiceDefinition
 from services.mapper.handler import EventHandler
+from services.mapper.routes import add_routes
 
 
 def _consumers(runtime: Runtime) -> list[ConsumerSpec]:
@@ -18,4 +19,5 @@ definition = ServiceDefinition(
     default_port=8081,
     migrations=Path(__file__).parent / "migrations",
     consumers=_consumers,
+    routes=add_routes,
 )

@@ -7,12 +7,17 @@ dead-lettered (``x-death``: delivery limit reached, expired, rejected).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from libs.common.errors import ErrorClass
-from libs.common.messaging.consumer import ERROR_HEADER_PREFIX, FAILED_QUEUE_HEADER
+from libs.common.messaging.consumer import (
+    ERROR_HEADER_PREFIX,
+    FAILED_QUEUE_HEADER,
+    ROUTING_KEY_HEADER,
+)
 
 _BROKER_REASONS = {
     "delivery_limit": (
@@ -38,6 +43,9 @@ class DeadLetter:
     attempts: int
     failed_at: datetime
     trace_id: str | None
+    routing_key: str = ""
+    failure_id: str = ""
+    details: dict[str, Any] | None = None
 
 
 def _text(value: Any) -> str | None:
@@ -52,10 +60,14 @@ def trace_id_of(headers: dict[str, Any]) -> str | None:
     return parts[1] if len(parts) == 4 else None
 
 
-def read(headers: dict[str, Any], fallback_queue: str) -> DeadLetter:
+def read(headers: dict[str, Any], fallback_queue: str, routing_key: str = "") -> DeadLetter:
+    """What a dead letter says about its failure; ``routing_key`` is the one it arrived with."""
+    original_key = _text(headers.get(ROUTING_KEY_HEADER)) or routing_key
     error_class = _text(headers.get(f"{ERROR_HEADER_PREFIX}class"))
     if error_class is not None:
-        failed_at = _parse_time(_text(headers.get(f"{ERROR_HEADER_PREFIX}at")))
+        at = _text(headers.get(f"{ERROR_HEADER_PREFIX}at"))
+        failed_at = _parse_time(at)
+        attempts = int(_text(headers.get(f"{ERROR_HEADER_PREFIX}attempts")) or 1)
         return DeadLetter(
             queue=_text(headers.get(FAILED_QUEUE_HEADER)) or fallback_queue,
             error_class=error_class,
@@ -66,9 +78,12 @@ def read(headers: dict[str, Any], fallback_queue: str) -> DeadLetter:
             or _text(headers.get(f"{ERROR_HEADER_PREFIX}message"))
             or "The message failed.",
             service=_text(headers.get(f"{ERROR_HEADER_PREFIX}service")),
-            attempts=int(_text(headers.get(f"{ERROR_HEADER_PREFIX}attempts")) or 1),
+            attempts=attempts,
             failed_at=failed_at,
             trace_id=trace_id_of(headers),
+            routing_key=original_key,
+            failure_id=f"{error_class}@{at or failed_at.isoformat()}#{attempts}",
+            details=_json_object(_text(headers.get(f"{ERROR_HEADER_PREFIX}details"))),
         )
     deaths = headers.get("x-death") or []
     death = deaths[0] if deaths and isinstance(deaths[0], dict) else {}
@@ -78,6 +93,11 @@ def read(headers: dict[str, Any], fallback_queue: str) -> DeadLetter:
     )
     queue = _text(death.get("queue")) or fallback_queue
     time = death.get("time")
+    failed_at = time if isinstance(time, datetime) else datetime.now(UTC)
+    if failed_at.tzinfo is None:
+        failed_at = failed_at.replace(tzinfo=UTC)
+    count = death.get("count")
+    keys = death.get("routing-keys") or []
     return DeadLetter(
         queue=queue,
         error_class=str(error),
@@ -85,11 +105,23 @@ def read(headers: dict[str, Any], fallback_queue: str) -> DeadLetter:
         error_message=f"dead-lettered by the broker from {queue}: {reason}",
         source_message=None,
         explanation=explanation,
-        service=queue.split(".")[1] if queue.count(".") >= 2 else None,
+        service=queue.rsplit(".", 2)[-2] if queue.count(".") >= 2 else None,
         attempts=int(_text(headers.get("x-delivery-count")) or death.get("count") or 1),
-        failed_at=time if isinstance(time, datetime) else datetime.now(UTC),
+        failed_at=failed_at,
         trace_id=trace_id_of(headers),
+        routing_key=original_key or (_text(keys[0]) or "" if keys else ""),
+        failure_id=f"{reason}@{queue}@{failed_at.isoformat()}#{count}",
     )
+
+
+def _json_object(value: str | None) -> dict[str, Any] | None:
+    if not value:
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return {"raw": value}
+    return parsed if isinstance(parsed, dict) else {"value": parsed}
 
 
 def _parse_time(value: str | None) -> datetime:

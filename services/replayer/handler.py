@@ -1,4 +1,4 @@
-"""The replayer's consumer: every dead letter becomes (or updates) one failed job."""
+"""The replayer's consumer: every dead letter becomes (or updates) exactly one failed job."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import hashlib
 
 from libs.common.logs import get_logger
 from libs.common.messaging import Delivery
+from libs.common.messaging.publisher import SCHEMA_HEADER
 from libs.common.service import Runtime
-from services.replayer import dead_letters, jobs
+from services.replayer import causes, dead_letters, jobs
 
 log = get_logger(__name__)
 
@@ -17,20 +18,31 @@ class DeadLetterHandler:
         self._runtime = runtime
 
     async def __call__(self, delivery: Delivery) -> None:
-        dead = dead_letters.read(delivery.headers, fallback_queue=delivery.routing_key)
+        dead = dead_letters.read(
+            delivery.headers, fallback_queue=delivery.routing_key, routing_key=delivery.routing_key
+        )
+        cause = causes.classify(dead, delivery.body)
+        subject = causes.subject_of(delivery.headers, delivery.body)
+        schema = delivery.headers.get(SCHEMA_HEADER)
         job_id = await jobs.record(
             self._runtime.pool,
             message_id=delivery.message_id or hashlib.sha256(delivery.body).hexdigest(),
-            routing_key=delivery.routing_key,
-            message_type=None,
+            message_type=schema.decode() if isinstance(schema, bytes) else schema,
             headers=delivery.headers,
             body=delivery.body,
             dead=dead,
+            cause=cause,
+            subject=subject,
         )
+        if job_id is None:
+            log.info("duplicate dead letter ignored", queue=dead.queue, failure=dead.failure_id)
+            return
         log.warning(
             "failed job recorded",
             job_id=str(job_id),
             queue=dead.queue,
+            shop=subject.shop,
             error_class=dead.error_class,
             error_code=dead.error_code,
+            cause=cause.key,
         )

@@ -9,8 +9,10 @@ from libs.common.logs import get_logger
 from libs.common.messages import SyncResult
 from libs.common.messaging import Delivery
 from libs.common.service import Runtime
+from libs.common.shopify_admin import ShopifyAdmin
+from libs.common.shops import ShopRegistry
+from services.timeline import latency
 from services.timeline.mirror import mirror_status
-from services.timeline.shopify_client import ShopifyAdmin
 
 log = get_logger(__name__)
 
@@ -20,6 +22,15 @@ STATUS_OF = {
     "already_synced": "synced",
     "failed": "failed",
     "skipped": "skipped",
+    "parked": "needs_reconnection",
+}
+# Results about the order's own document move its status; credits and payments are events.
+DOCUMENT_ACTIONS = frozenset({"create_document", "update_document"})
+DONE = {
+    "create_document": "created",
+    "update_document": "updated",
+    "reverse_document": "reversed",
+    "register_payment": "registered",
 }
 
 
@@ -27,14 +38,19 @@ def describe(result: SyncResult) -> str:
     """The plain-English line shown on the order's timeline."""
     document = f"{result.document_kind} {result.document_number}"
     if result.status == "synced":
-        return (
-            f"Fortnox {document} created: total {result.fortnox_total} {result.currency}"
-            f" (order total {result.expected_total})."
-        )
+        if result.action == "reverse_document" and result.document_kind != "credit":
+            return f"Fortnox {document} cancelled."
+        if result.action == "register_payment":
+            return f"Fortnox payment {result.document_number} registered on the invoice."
+        total = f": total {result.fortnox_total} {result.currency}" if result.fortnox_total else ""
+        expected = f" (Shopify {result.expected_total})" if result.expected_total else ""
+        return f"Fortnox {document} {DONE.get(result.action, 'created')}{total}{expected}."
     if result.status == "already_synced":
-        return f"Already in Fortnox as {document}; nothing created again."
+        return f"Already in Fortnox as {document}; nothing done again."
     if result.status == "skipped":
         return f"Not synced: {result.explanation or result.error_message}."
+    if result.status == "parked":
+        return f"Waiting: {result.explanation or 'the Fortnox connection needs reconnecting'}."
     return f"Sync failed: {result.explanation or result.error_message} (code {result.error_code})."
 
 
@@ -44,12 +60,16 @@ class ResultHandler:
         self._admin = ShopifyAdmin(
             runtime.http, runtime.settings.shopify_admin_url, runtime.settings.shopify_api_version
         )
-        self._cipher = TokenCipher(runtime.settings.token_encryption_keys.get_secret_value())
+        self._shops = ShopRegistry(
+            runtime.pool, TokenCipher(runtime.settings.token_encryption_keys.get_secret_value())
+        )
 
     async def __call__(self, delivery: Delivery) -> None:
         result = delivery.parse(SyncResult)
+        if result.source.type not in ("order", "refund"):
+            return  # catalog results (articles, customers) have no order timeline
         status = STATUS_OF[result.status]
-        order_id = result.source.id
+        order_id = result.source.timeline_order_id
         async with self._runtime.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 """
@@ -73,6 +93,8 @@ class ResultHandler:
                 result.trace_id,
                 result.occurred_at,
             )
+            if result.action not in DOCUMENT_ACTIONS:
+                return  # a credit or payment: an event on the timeline, the status stays
             # A later result wins; an older one arriving late never overwrites it. A success
             # is never replaced by a failure of a duplicate attempt.
             current = await conn.fetchrow(
@@ -98,16 +120,16 @@ class ResultHandler:
         if current is None:
             log.info("stale or superseded result; status unchanged", order_id=order_id)
             return
+        if status == "synced":
+            latency.observe(latency.FORTNOX_DOCUMENT, at=result.occurred_at)
         await self._mirror(result, status)
 
     async def _mirror(self, result: SyncResult, status: str) -> None:
         pool = self._runtime.pool
-        token_row = await pool.fetchval(
-            "SELECT access_token FROM timeline.shop_credentials WHERE shop = $1", result.shop
-        )
-        order_id = result.source.id
-        if token_row is None:
-            await self._note(result, "not mirrored: the shop has no Shopify access token")
+        token = await self._shops.access_token(result.shop)
+        order_id = result.source.timeline_order_id
+        if token is None:
+            await self._note(result, "not mirrored: the shop has no Shopify access (not installed)")
             log.warning("status not mirrored: no Shopify token", shop=result.shop)
             return
         value: dict[str, Any] = {
@@ -122,20 +144,20 @@ class ResultHandler:
             "updated_at": result.occurred_at.isoformat(),
             "trace_id": result.trace_id,
         }
-        await mirror_status(
-            self._admin, result.shop, self._cipher.decrypt(token_row), order_id, value
-        )
+        await mirror_status(self._admin, result.shop, token, order_id, value)
         await pool.execute(
             "UPDATE timeline.order_status SET mirrored_at = now(), mirror_note = NULL"
             " WHERE shop = $1 AND order_id = $2",
             result.shop,
             order_id,
         )
+        if status == "synced":
+            latency.observe(latency.SHOPIFY_STATUS)
 
     async def _note(self, result: SyncResult, note: str) -> None:
         await self._runtime.pool.execute(
             "UPDATE timeline.order_status SET mirror_note = $3 WHERE shop = $1 AND order_id = $2",
             result.shop,
-            result.source.id,
+            result.source.timeline_order_id,
             note,
         )

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from libs.common.errors import PermanentError
-from services.timeline.shopify_client import ShopifyAdmin
+from libs.common.shopify_admin import ShopifyAdmin
 
 METAFIELD_NAMESPACE = "fortbridge"
 METAFIELD_KEY = "sync_status"

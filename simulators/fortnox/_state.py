@@ -131,6 +131,8 @@ class Invoice:
     order_reference: int = 0
     paid: Decimal = Decimal("0")  # sum of payments, in the invoice currency
     final_pay_date: str | None = None
+    sent: bool = False
+    emails: list[str] = field(default_factory=list)  # addresses e-mailed, one per send
     updated_at: datetime = field(default_factory=datetime.now)
 
     @property

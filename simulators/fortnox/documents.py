@@ -228,7 +228,7 @@ def invoice_json(inv: Invoice, base_url: str) -> dict[str, Any]:
         "NoxFinans": False,
         "OfferReference": "0",
         "OrderReference": str(inv.order_reference),
-        "Sent": False,
+        "Sent": inv.sent,
         "TotalToPay": inv.totals.total,
         "VoucherNumber": None,
         "VoucherSeries": None,

@@ -12,6 +12,9 @@
 - ``PUT /{n}/credit``: booked, non-credit invoices, ONCE: creates a credit invoice (Credit
   "true", negated quantities/freight/fee, InvoiceReference -> original, header incl.
   ExternalInvoiceReference1 copied) and answers the ORIGINAL with CreditInvoiceReference set.
+- ``GET /{n}/email`` (Fortnox's method for this action is GET): e-mails the invoice to
+  EmailInformation.EmailAddressTo, else the customer's EmailInvoice, else Email (none: 400);
+  not for a cancelled invoice. Sets ``Sent``; every call sends again (``Invoice.emails``).
 """
 
 from __future__ import annotations
@@ -140,6 +143,21 @@ def credit_invoice(tenant: Tenant, invoice: Invoice) -> Invoice:
     return invoice
 
 
+def email_invoice(tenant: Tenant, invoice: Invoice) -> None:
+    if invoice.cancelled:
+        raise errors.bad_request(errors.SIM_INVALID_STATE, "fakturan är makulerad")
+    info = invoice.get("EmailInformation")
+    address = info.get("EmailAddressTo") if isinstance(info, dict) else None
+    customer = tenant.customers.get(invoice.customer_number)
+    if not address and customer is not None:
+        address = customer.fields.get("EmailInvoice") or customer.fields.get("Email")
+    if not address:
+        raise errors.bad_request(errors.SIM_REQUIRED_FIELD, "EmailAddressTo")
+    invoice.emails.append(str(address))
+    invoice.sent = True
+    invoice.updated_at = datetime.now()
+
+
 def _find(request: web.Request) -> Invoice:
     raw = request.match_info["number"]
     invoice = keys.tenant(request).invoices.get(int(raw)) if raw.isdigit() else None
@@ -177,6 +195,12 @@ async def put_invoice(request: web.Request) -> web.Response:
     return _one(request, invoice)
 
 
+async def email_action(request: web.Request) -> web.Response:
+    invoice = _find(request)
+    email_invoice(keys.tenant(request), invoice)
+    return _one(request, invoice)
+
+
 async def invoice_action(request: web.Request) -> web.Response:
     invoice = _find(request)
     action = request.match_info["action"]
@@ -201,4 +225,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/3/invoices", post_invoice)
     app.router.add_get("/3/invoices/{number}", get_invoice)
     app.router.add_put("/3/invoices/{number}", put_invoice)
+    app.router.add_get("/3/invoices/{number}/email", email_action)
     app.router.add_put("/3/invoices/{number}/{action}", invoice_action)

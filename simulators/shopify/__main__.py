@@ -1,4 +1,5 @@
-"""python -m simulators.shopify --host 127.0.0.1 --port 8091 [--shop demo.myshopify.com=simtok_x]"""
+"""python -m simulators.shopify --host 127.0.0.1 --port 8091 [--shop demo.myshopify.com=simtok_x]
+[--app CLIENT_ID=CLIENT_SECRET] (an app that may install through OAuth; repeatable)"""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="shop to create (repeatable); default demo.myshopify.com=simtok_demo",
     )
     parser.add_argument(
+        "--app",
+        action="append",
+        metavar="CLIENT_ID=CLIENT_SECRET",
+        help="app that may install on the shops through OAuth (repeatable)",
+    )
+    parser.add_argument(
         "--sample-orders", type=int, default=3, help="sample orders to seed in each shop"
     )
     args = parser.parse_args(argv)
@@ -38,6 +45,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         for _ in range(args.sample_orders):
             sim.add_order(shop.domain, order_payload(shop_domain=shop.domain))
         print(f"  shop {shop.domain} token {shop.access_token} ({len(shop.orders)} orders)")
+    for spec in args.app or []:
+        client_id, _, secret = spec.partition("=")
+        if not client_id or not secret:
+            parser.error("--app takes CLIENT_ID=CLIENT_SECRET")
+        sim.register_app(client_id, secret)
+        print(f"  app {client_id} may install (OAuth at /shops/{{shop}}/admin/oauth/authorize)")
     web.run_app(create_app(sim), host=args.host, port=args.port, print=None)
 
 

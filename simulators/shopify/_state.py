@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -86,6 +87,15 @@ class ShopState:
     order_tags: dict[str, list[str]] = field(default_factory=dict)
     product_tags: dict[str, list[str]] = field(default_factory=dict)
     customer_tags: dict[str, list[str]] = field(default_factory=dict)
+    # webhookSubscriptionCreate (subscriptions.py): legacy id -> subscription
+    webhook_subscriptions: dict[int, Payload] = field(default_factory=dict)
+    # Offline tokens granted through OAuth (oauth.py), accepted beside access_token
+    granted_tokens: set[str] = field(default_factory=set)
+
+    def accepts(self, token: str) -> bool:
+        """Is this an access token of the shop (constant time against each)?"""
+        candidates = [self.access_token, *sorted(self.granted_tokens)]
+        return any(hmac.compare_digest(token.encode(), known.encode()) for known in candidates)
 
     @property
     def gid(self) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import re
 import time
@@ -15,6 +14,7 @@ from aiohttp import web
 from ._state import RequestRecord
 from .control import control_routes
 from .graphql import describe, execute
+from .oauth import oauth_routes
 
 if TYPE_CHECKING:
     from .simulator import ShopifySimulator
@@ -75,7 +75,7 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         record(404, fault.kind if fault else None)
         return _json({"errors": "Not Found"}, 404)
     token = request.headers.get("X-Shopify-Access-Token", "")
-    if not hmac.compare_digest(token.encode(), shop.access_token.encode()):
+    if not shop.accepts(token):
         record(401, fault.kind if fault else None)
         return _json({"errors": INVALID_TOKEN}, 401)
     result = execute(shop, body, sim.now)
@@ -98,4 +98,5 @@ def create_app(sim: ShopifySimulator) -> web.Application:
     app[SIM_KEY] = sim
     app.router.add_post(GRAPHQL_PATH, graphql_handler)
     app.router.add_routes(control_routes(sim))
+    app.router.add_routes(oauth_routes(sim))
     return app

@@ -1,4 +1,5 @@
-"""Mutation root: metafieldsSet (see metafields.py), tagsAdd and tagsRemove.
+"""Mutation root: metafieldsSet (see metafields.py), tagsAdd, tagsRemove and the webhook
+subscription mutations (subscriptions.py).
 
 tagsAdd appends (tags compare case-insensitively, existing ones are kept once); tagsRemove
 drops. Both accept a list or a comma-separated string, work on orders, products and
@@ -18,6 +19,7 @@ from .metafields import metafields_set
 from .operation import GraphQLError
 from .queries import node_for_gid
 from .search import parse_time
+from .subscriptions import subscription_mutations
 
 MAX_TAGS = 250
 MAX_TAG_LENGTH = 255
@@ -90,4 +92,5 @@ def mutation_root(shop: ShopState, clock: Callable[[], datetime]) -> Node:
         "metafieldsSet": lambda args: metafields_set(shop, args, now_text()),
         "tagsAdd": lambda args: _tags(shop, args, clock(), add=True),
         "tagsRemove": lambda args: _tags(shop, args, clock(), add=False),
+        **subscription_mutations(shop, now_text),
     }

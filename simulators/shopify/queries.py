@@ -17,6 +17,7 @@ from .metafields import metafield_node
 from .operation import GraphQLError
 from .search import SearchField, compile_search, parse_time
 from .shapes import customer_node, line_item_node, order_node, product_node, shop_node, variant_node
+from .subscriptions import webhook_subscriptions
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,7 @@ def query_root(shop: ShopState, searches: list[dict[str, Any]]) -> Node:
             if _gid_arg(args.get("id"))[0] == "ProductVariant"
             else None
         ),
+        "webhookSubscriptions": lambda args: webhook_subscriptions(shop, args),
     }
     for single, plural, resource in (
         ("order", "orders", ORDERS),

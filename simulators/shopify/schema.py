@@ -50,12 +50,34 @@ TYPES: dict[str, dict[str, F]] = {
         "customers": F("CustomerConnection", (*CONN, "query", "sortKey")),
         "node": F("Node", ("id",)),
         "nodes": F("Node", ("ids",)),
+        "webhookSubscriptions": F(
+            "WebhookSubscriptionConnection", (*CONN, "topics", "callbackUrl", "uri", "format")
+        ),
     },
     "Mutation": {
         "metafieldsSet": F("MetafieldsSetPayload", ("metafields",)),
         "tagsAdd": F("TagsAddPayload", ("id", "tags")),
         "tagsRemove": F("TagsRemovePayload", ("id", "tags")),
+        "webhookSubscriptionCreate": F(
+            "WebhookSubscriptionCreatePayload", ("topic", "webhookSubscription")
+        ),
+        "webhookSubscriptionDelete": F("WebhookSubscriptionDeletePayload", ("id",)),
     },
+    "WebhookSubscriptionCreatePayload": {
+        "webhookSubscription": F("WebhookSubscription"),
+        "userErrors": F("UserError"),
+    },
+    "WebhookSubscriptionDeletePayload": {
+        "deletedWebhookSubscriptionId": _S,
+        "userErrors": F("UserError"),
+    },
+    "WebhookSubscription": {
+        **_scalars(
+            "id legacyResourceId topic format callbackUrl uri includeFields createdAt updatedAt"
+        ),
+        "endpoint": F("WebhookSubscriptionEndpoint"),
+    },
+    "WebhookHttpEndpoint": _scalars("callbackUrl"),
     "MetafieldsSetPayload": {
         "metafields": F("Metafield"),
         "userErrors": F("MetafieldsSetUserError"),
@@ -149,7 +171,9 @@ TYPES: dict[str, dict[str, F]] = {
     },
     "PageInfo": _scalars("hasNextPage hasPreviousPage startCursor endCursor"),
 }
-_CONNECTION_NODES = "Order LineItem ShippingLine Product ProductVariant Customer Metafield"
+_CONNECTION_NODES = (
+    "Order LineItem ShippingLine Product ProductVariant Customer Metafield WebhookSubscription"
+)
 for _node in _CONNECTION_NODES.split():
     TYPES[f"{_node}Connection"] = {
         "edges": F(f"{_node}Edge"),
@@ -160,13 +184,17 @@ for _node in _CONNECTION_NODES.split():
 
 # Abstract types: name -> (fields every member has, member types)
 _METAFIELD_OWNERS = "Order Product ProductVariant Customer Shop"
-_NODE_TYPES = "Order LineItem Product ProductVariant Customer Metafield Shop ShippingLine Refund"
+_NODE_TYPES = (
+    "Order LineItem Product ProductVariant Customer Metafield Shop ShippingLine Refund "
+    "WebhookSubscription"
+)
 INTERFACES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "Node": (frozenset({"id"}), frozenset(_NODE_TYPES.split())),
     "HasMetafields": (
         frozenset({"metafield", "metafields"}),
         frozenset(_METAFIELD_OWNERS.split()),
     ),
+    "WebhookSubscriptionEndpoint": (frozenset(), frozenset({"WebhookHttpEndpoint"})),
 }
 
 

@@ -16,6 +16,7 @@ from aiohttp import web
 from ._state import Payload, RequestRecord, ShopState, check_token, gid, split_tags
 from .app import create_app
 from .faults import FaultSet
+from .oauth import DEFAULT_APP_SCOPES, OAuthState, RegisteredApp
 from .throttle import CostBucket
 from .webhooks import DEFAULT_API_VERSION, Webhook, build_webhook
 
@@ -59,6 +60,21 @@ class ShopifySimulator:
         self._clock = clock
         self._now = now or (lambda: datetime.now(UTC))
         self._shop_ids = itertools.count(SHOP_ID_BASE + 1)
+        self.oauth = OAuthState(clock=time.time)
+
+    def register_app(
+        self, client_id: str, client_secret: str, *, scopes: str = DEFAULT_APP_SCOPES
+    ) -> RegisteredApp:
+        """An app that may install on the shops: OAuth codes are signed with its secret."""
+        app = RegisteredApp(client_id, client_secret, scopes)
+        self.oauth.apps[client_id] = app
+        return app
+
+    def uninstall_app(self, domain: str) -> None:
+        """The merchant removes the app: granted tokens stop working, subscriptions go."""
+        shop = self.shop(domain)
+        shop.granted_tokens.clear()
+        shop.webhook_subscriptions.clear()
 
     def now(self) -> datetime:
         return self._now()

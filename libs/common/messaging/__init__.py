@@ -4,6 +4,7 @@ from libs.common.messaging.connection import connect
 from libs.common.messaging.consumer import Consumer, Delivery, Handler
 from libs.common.messaging.publisher import Publisher
 from libs.common.messaging.topology import (
+    INGEST_RESULTS,
     MAPPER_EVENTS,
     TIMELINE_RESULTS,
     WRITER_COMMANDS,
@@ -12,6 +13,7 @@ from libs.common.messaging.topology import (
 )
 
 __all__ = [
+    "INGEST_RESULTS",
     "MAPPER_EVENTS",
     "TIMELINE_RESULTS",
     "WRITER_COMMANDS",

@@ -16,6 +16,7 @@ When it raises, the message is never lost:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -36,14 +37,32 @@ from libs.common import tracing
 from libs.common.errors import ErrorClass, HandlerError, PermanentError
 from libs.common.logs import get_logger
 from libs.common.messages import Message
-from libs.common.messaging.publisher import SCHEMA_HEADER, Publisher
+from libs.common.messaging.publisher import (
+    ORIGIN_AT_HEADER,
+    PUBLISHED_AT_HEADER,
+    SCHEMA_HEADER,
+    SHOP_HEADER,
+    Publisher,
+    now_ms,
+    origin_scope,
+)
 from libs.common.messaging.topology import Topology, WorkQueue
-from libs.common.metrics import MESSAGES_PROCESSED, PROCESSING_SECONDS
+from libs.common.metrics import (
+    MESSAGE_WAIT_SECONDS,
+    MESSAGES_FAILED,
+    MESSAGES_PROCESSED,
+    PROCESSING_SECONDS,
+    QUEUE_CONSUMERS,
+    QUEUE_MESSAGES,
+    SHOP_FAILURES,
+)
 
 ATTEMPT_HEADER = "x-fortbridge-attempt"
 ORIGINAL_TRACEPARENT_HEADER = "x-fortbridge-original-traceparent"
 ERROR_HEADER_PREFIX = "x-fortbridge-error-"
 FAILED_QUEUE_HEADER = "x-fortbridge-failed-queue"
+# The routing key the message was first published with (a retry re-enters by queue name).
+ROUTING_KEY_HEADER = "x-fortbridge-routing-key"
 
 M = TypeVar("M", bound=Message)
 log = get_logger(__name__)
@@ -101,6 +120,7 @@ class Consumer:
         service: str,
         prefetch: int = 32,
         max_attempts: int = 6,
+        depth_interval: float = 15.0,
     ) -> None:
         self._connection = connection
         self._topology = topology
@@ -117,6 +137,8 @@ class Consumer:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._depth_interval = depth_interval
+        self._depth_task: asyncio.Task[None] | None = None
         self.stopping = False
 
     @property
@@ -128,10 +150,16 @@ class Consumer:
         await self._channel.set_qos(prefetch_count=self._prefetch)
         self._queue = await self._channel.get_queue(self.queue_name, ensure=True)
         self._tag = await self._queue.consume(self._on_message, no_ack=False)
+        if self._depth_interval > 0:
+            self._depth_task = asyncio.create_task(self._sample_depth())
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Stop taking messages, let in-flight ones finish (up to ``timeout``), close."""
         self.stopping = True
+        if self._depth_task is not None:
+            self._depth_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._depth_task
         if self._queue is not None and self._tag is not None:
             try:
                 await self._queue.cancel(self._tag)
@@ -152,7 +180,9 @@ class Consumer:
         try:
             await self._process(message)
         finally:
-            PROCESSING_SECONDS.labels(queue=self.queue_name).observe(time.perf_counter() - started)
+            PROCESSING_SECONDS.labels(service=self._service, queue=self.queue_name).observe(
+                time.perf_counter() - started
+            )
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
@@ -168,22 +198,39 @@ class Consumer:
             redelivered=bool(message.redelivered),
             attempt=_as_int(headers.get(ATTEMPT_HEADER)),
         )
+        published_at = _as_int(headers.get(PUBLISHED_AT_HEADER))
+        if published_at and delivery.attempt == 0 and not delivery.redelivered:
+            MESSAGE_WAIT_SECONDS.labels(queue=self.queue_name).observe(
+                max(0.0, (now_ms() - published_at) / 1000)
+            )
         links = tracing.links_to(headers.get(ORIGINAL_TRACEPARENT_HEADER))
-        with _tracer.start_as_current_span(
-            f"process {self.queue_name}",
-            context=tracing.extract(headers),
-            kind=SpanKind.CONSUMER,
-            links=links,
-            attributes={
-                "messaging.system": "rabbitmq",
-                "messaging.operation.type": "process",
-                "messaging.destination.name": self.queue_name,
-                "messaging.rabbitmq.destination.routing_key": delivery.routing_key,
-                "messaging.message.id": delivery.message_id or "",
-                "fortbridge.service": self._service,
-                "fortbridge.attempt": delivery.attempt,
-            },
-        ) as span:
+        with (
+            _tracer.start_as_current_span(
+                f"process {self.queue_name}",
+                context=tracing.extract(headers),
+                kind=SpanKind.CONSUMER,
+                links=links,
+                attributes={
+                    "messaging.system": "rabbitmq",
+                    "messaging.operation.name": "process",
+                    "messaging.operation.type": "process",
+                    "messaging.destination.name": self.queue_name,
+                    "messaging.destination.subscription.name": self.queue_name,
+                    "messaging.rabbitmq.destination.routing_key": delivery.routing_key,
+                    "messaging.rabbitmq.message.delivery_tag": message.delivery_tag or 0,
+                    "messaging.message.id": delivery.message_id or "",
+                    "messaging.message.body.size": len(message.body),
+                    "fortbridge.service": self._service,
+                    "fortbridge.attempt": delivery.attempt,
+                },
+            ) as span,
+            # A replay is not a measure of the pipeline's latency: it carries no origin on.
+            origin_scope(
+                None
+                if ORIGINAL_TRACEPARENT_HEADER in headers
+                else _as_int(headers.get(ORIGIN_AT_HEADER)) or None
+            ),
+        ):
             try:
                 await self._handler(delivery)
             except HandlerError as exc:
@@ -224,7 +271,7 @@ class Consumer:
             delivery,
             exchange="",
             routing_key=self._topology.wait_queue_name(self._work_queue, delay),
-            headers={**delivery.headers, ATTEMPT_HEADER: attempt},
+            headers={**delivery.headers, **_routing_key(delivery), ATTEMPT_HEADER: attempt},
             outcome="retried",
         ):
             log.warning(
@@ -245,6 +292,7 @@ class Consumer:
         headers = {
             **delivery.headers,
             **_error_headers(exc, error_class),
+            **_routing_key(delivery),
             FAILED_QUEUE_HEADER: self.queue_name,
             f"{ERROR_HEADER_PREFIX}service": self._service,
             f"{ERROR_HEADER_PREFIX}attempts": delivery.attempt + 1,
@@ -258,6 +306,13 @@ class Consumer:
             headers=headers,
             outcome="failed",
         ):
+            MESSAGES_FAILED.labels(
+                service=self._service, queue=self.queue_name, error_class=str(error_class)
+            ).inc()
+            shop = delivery.headers.get(SHOP_HEADER)
+            if shop:
+                shop = shop.decode() if isinstance(shop, bytes) else str(shop)
+                SHOP_FAILURES.labels(service=self._service, shop=shop).inc()
             log.error(
                 "message failed",
                 queue=self.queue_name,
@@ -302,14 +357,49 @@ class Consumer:
         except Exception as exc:  # channel closed under us: the broker will redeliver
             log.warning("ack failed; message will be redelivered", error=str(exc))
             outcome = "ack_failed"
-        MESSAGES_PROCESSED.labels(queue=self.queue_name, outcome=outcome).inc()
+        MESSAGES_PROCESSED.labels(
+            service=self._service, queue=self.queue_name, outcome=outcome
+        ).inc()
 
     async def _requeue(self, message: AbstractIncomingMessage) -> None:
         try:
             await message.nack(requeue=True)
         except Exception as exc:
             log.warning("nack failed; message will be redelivered", error=str(exc))
-        MESSAGES_PROCESSED.labels(queue=self.queue_name, outcome="requeued").inc()
+        MESSAGES_PROCESSED.labels(
+            service=self._service, queue=self.queue_name, outcome="requeued"
+        ).inc()
+
+    async def _sample_depth(self) -> None:
+        """Every ``depth_interval``: ready messages and consumers of the queue and its wait
+        queues, by a passive declare on a channel of its own (a failure closes only that one)."""
+        names = [self.queue_name]
+        if self._work_queue is not None:
+            names += [
+                self._topology.wait_queue_name(self._work_queue, delay)
+                for delay in self._topology.retry_delays
+            ]
+        channel: AbstractChannel | None = None
+        try:
+            while True:
+                try:
+                    if channel is None or channel.is_closed:
+                        channel = await self._connection.channel()
+                    underlay = await channel.get_underlay_channel()
+                    for name in names:
+                        declared = await underlay.queue_declare(name, passive=True)
+                        QUEUE_MESSAGES.labels(queue=name).set(declared.message_count or 0)
+                        QUEUE_CONSUMERS.labels(queue=name).set(declared.consumer_count or 0)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # broker away or queue gone: try again next time
+                    log.debug("queue depth sample failed", queue=self.queue_name, error=str(exc))
+                    channel = None
+                await asyncio.sleep(self._depth_interval)
+        finally:
+            if channel is not None and not channel.is_closed:
+                with contextlib.suppress(Exception):
+                    await channel.close()
 
 
 def _error_headers(exc: Exception, error_class: ErrorClass) -> dict[str, Any]:
@@ -328,6 +418,11 @@ def _error_headers(exc: Exception, error_class: ErrorClass) -> dict[str, Any]:
     else:
         headers[f"{ERROR_HEADER_PREFIX}code"] = type(exc).__name__
     return headers
+
+
+def _routing_key(delivery: Delivery) -> dict[str, Any]:
+    """Keep the original routing key, which a retry through a wait queue replaces."""
+    return {ROUTING_KEY_HEADER: delivery.headers.get(ROUTING_KEY_HEADER) or delivery.routing_key}
 
 
 def _as_int(value: Any) -> int:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,8 +21,33 @@ from libs.common.metrics import MESSAGES_PUBLISHED
 
 SCHEMA_HEADER = "x-fortbridge-schema"
 SHOP_HEADER = "x-fortbridge-shop"
+# When the webhook that started this chain was received (epoch ms): ingest sets it, every later
+# publish made while handling a message carries it on (end-to-end latency).
+ORIGIN_AT_HEADER = "x-fortbridge-origin-at"
+# When this copy was published (epoch ms): the consumer measures the time it waited in the queue.
+PUBLISHED_AT_HEADER = "x-fortbridge-published-at"
 
 _tracer = tracing.get_tracer(__name__)
+_origin_at: ContextVar[int | None] = ContextVar("fortbridge_origin_at", default=None)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def current_origin_at() -> int | None:
+    """When the webhook behind the message being handled arrived (epoch ms), if known."""
+    return _origin_at.get()
+
+
+@contextmanager
+def origin_scope(origin_at: int | None) -> Iterator[None]:
+    """Within the block, publishes carry ``origin_at`` (the consumer wraps each handler)."""
+    token = _origin_at.set(origin_at)
+    try:
+        yield
+    finally:
+        _origin_at.reset(token)
 
 
 class Publisher:
@@ -89,21 +117,29 @@ class Publisher:
         ``keep_trace_headers`` the message keeps the trace context it carries (a replay keeps
         its original trace); otherwise the current span's context is injected.
         """
-        destination = f"{exchange or '(default)'}:{routing_key}"
+        # Span name "{operation} {destination}", destination "{exchange}:{routing key}";
+        # messaging.destination.name is the exchange ("" for the default exchange).
         with _tracer.start_as_current_span(
-            f"publish {destination}",
+            f"publish {exchange or 'amq.default'}:{routing_key}",
             kind=SpanKind.PRODUCER,
             links=links,
             attributes={
                 "messaging.system": "rabbitmq",
-                "messaging.operation.type": "publish",
-                "messaging.destination.name": destination,
+                "messaging.operation.name": "publish",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": exchange,
                 "messaging.rabbitmq.destination.routing_key": routing_key,
+                "messaging.message.body.size": len(body),
+                **_server_attributes(self._connection),
             },
         ):
             all_headers: dict[str, Any] = dict(headers or {})
             if not keep_trace_headers or "traceparent" not in all_headers:
                 tracing.inject(all_headers)
+            origin = _origin_at.get()
+            if origin is not None and ORIGIN_AT_HEADER not in all_headers:
+                all_headers[ORIGIN_AT_HEADER] = origin
+            all_headers[PUBLISHED_AT_HEADER] = now_ms()
             target = (
                 self.channel.default_exchange
                 if exchange == ""
@@ -125,3 +161,16 @@ class Publisher:
                 mandatory=True,
             )
             MESSAGES_PUBLISHED.labels(exchange=exchange or "default").inc()
+
+
+def _server_attributes(connection: AbstractRobustConnection) -> dict[str, Any]:
+    """server.address / server.port of the broker (semantic conventions)."""
+    url = getattr(connection, "url", None)
+    host = getattr(url, "host", None)
+    port = getattr(url, "port", None)
+    attributes: dict[str, Any] = {}
+    if host:
+        attributes["server.address"] = str(host)
+    if isinstance(port, int):
+        attributes["server.port"] = port
+    return attributes

@@ -4,7 +4,7 @@ Everything is declared idempotently at start by every service (declaring what ex
 
 - ``{ns}.events`` (topic): every message between services. Routing keys:
   ``shopify.<topic>`` (ingest -> mapper), ``fortnox.command.<kind>`` (mapper -> fortnox_writer),
-  ``fortnox.result.<status>`` (fortnox_writer -> timeline).
+  ``fortnox.result.<status>`` (fortnox_writer -> timeline, and ingest's document state).
 - ``{ns}.dlx`` (topic): dead letters, with their original routing key.
 - Work queues are durable quorum queues with a delivery limit, dead-lettering at-least-once to
   ``{ns}.dlx`` (overflow reject-publish, as at-least-once dead-lettering requires).
@@ -44,7 +44,14 @@ class WorkQueue:
 MAPPER_EVENTS = WorkQueue("mapper", "events", ("shopify.#",))
 WRITER_COMMANDS = WorkQueue("fortnox_writer", "commands", ("fortnox.command.#",))
 TIMELINE_RESULTS = WorkQueue("timeline", "results", ("fortnox.result.#",))
-WORK_QUEUES: tuple[WorkQueue, ...] = (MAPPER_EVENTS, WRITER_COMMANDS, TIMELINE_RESULTS)
+# Ingest keeps the document state its order and catalog admin endpoints answer with.
+INGEST_RESULTS = WorkQueue("ingest", "results", ("fortnox.result.#",))
+WORK_QUEUES: tuple[WorkQueue, ...] = (
+    MAPPER_EVENTS,
+    WRITER_COMMANDS,
+    TIMELINE_RESULTS,
+    INGEST_RESULTS,
+)
 
 
 @dataclass

@@ -46,3 +46,29 @@ async def test_tenants_do_not_share_a_budget(migrated: asyncpg.Pool) -> None:
     waits = [await limiter.reserve(busy) for _ in range(5)]
     assert waits[-1] == pytest.approx(4.0, abs=0.2)
     assert await limiter.reserve(quiet) == pytest.approx(0.0, abs=0.05)
+
+
+async def test_a_caller_late_for_its_slot_takes_a_fresh_one(migrated: asyncpg.Pool) -> None:
+    class SlowReplies(RateLimiter):
+        """Every reservation's answer arrives well after the slot it reserved."""
+
+        calls = 0
+
+        async def reserve(self, tenant_id: str) -> float:
+            self.calls += 1
+            wait = await super().reserve(tenant_id)
+            await asyncio.sleep(0.2 if self.calls <= 2 else 0)
+            return wait
+
+    limiter = SlowReplies(migrated, limit=10, window=1.0)  # slots 0.1 s apart
+    await limiter.acquire(uuid.uuid4().hex)
+    assert limiter.calls == 3  # two late answers, two fresh slots; the third was on time
+
+
+async def test_429_penalty_and_next_slot(migrated: asyncpg.Pool) -> None:
+    limiter = RateLimiter(migrated, limit=24, window=5.0)
+    tenant = uuid.uuid4().hex
+    assert await limiter.next_slot_in(tenant) == 0.0
+    await limiter.penalize(tenant, 5.0)
+    assert await limiter.next_slot_in(tenant) == pytest.approx(5.0, abs=0.2)
+    assert await limiter.reserve(tenant) == pytest.approx(5.0, abs=0.2)

@@ -76,3 +76,15 @@ def test_malformed_deliveries_are_400_with_reason(
 
 def test_routing_key_from_topic() -> None:
     assert routing_key("orders/create") == "shopify.orders.create"
+
+
+def test_nul_characters_are_refused_after_the_hmac_check() -> None:
+    body = json.dumps({"id": 1, "note": "a\x00b"}).encode()
+    with pytest.raises(WebhookRejected) as rejected:
+        parse_delivery(signed_headers(body), body, SECRET)
+    assert rejected.value.status == 400
+    assert "NUL" in rejected.value.reason
+    forged = signed_headers(b"other")
+    with pytest.raises(WebhookRejected) as unsigned:
+        parse_delivery(forged, body, SECRET)
+    assert unsigned.value.status == 401

@@ -1,0 +1,185 @@
+"""Fortnox invoice and order state changes, each safe to repeat: cancel, credit, bookkeep, e-mail.
+
+Fortnox has no idempotency key, so every state change here reads the document first and does
+nothing when it is already in the wanted state, and when Fortnox refuses the change it reads the
+document again and counts "already done" as done. That covers the three ways a change can be
+sent twice: a retry after an ambiguous failure (timeout, connection dropped after Fortnox
+committed, writer killed), and aiohttp re-sending an idempotent request (PUT, GET) once on a
+connection that dropped. A credit is exactly once because Fortnox allows one credit invoice per
+invoice and records its number in the original's ``CreditInvoiceReference``.
+
+E-mail is ``GET /3/invoices/{n}/email`` (Fortnox's documented method, not PUT); it sets ``Sent``,
+which is how a repeat is recognised. A GET re-sent by aiohttp itself could still e-mail twice:
+Fortnox gives no way to tell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from libs.common.errors import PermanentError
+from services.fortnox_writer.client import FortnoxApiError, FortnoxClient
+
+BeforeWrite = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Reversal:
+    outcome: str  # cancelled | credited
+    kind: str  # the result's document kind: invoice | order (cancelled) or credit
+    number: str  # the credit invoice's number, or the cancelled document's
+    total: Decimal | None
+    already: bool  # Fortnox was in this state before this call looked
+
+
+def reference(value: Any) -> str | None:
+    """A Fortnox reference field: "0", "" and null mean none."""
+    text = "" if value is None else str(value).strip()
+    return None if text in ("", "0") else text
+
+
+def flag(value: Any) -> bool:
+    """Fortnox booleans, including the string "true" of ``Credit``."""
+    return value is True or str(value).lower() == "true"
+
+
+def money(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+async def get_invoice(client: FortnoxClient, number: str) -> dict[str, Any]:
+    answer = await client.request("GET", f"/3/invoices/{number}")
+    invoice: dict[str, Any] = answer["Invoice"]
+    return invoice
+
+
+async def get_order(client: FortnoxClient, number: str) -> dict[str, Any]:
+    answer = await client.request("GET", f"/3/orders/{number}")
+    order: dict[str, Any] = answer["Order"]
+    return order
+
+
+async def _put_action(
+    client: FortnoxClient,
+    resource: str,
+    number: str,
+    action: str,
+    done: Callable[[dict[str, Any]], bool],
+    read: Callable[[FortnoxClient, str], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    single = "Invoice" if resource == "invoices" else "Order"
+    try:
+        answer = await client.request("PUT", f"/3/{resource}/{number}/{action}")
+    except FortnoxApiError:
+        current = await read(client, number)  # a repeat refused because it is done already
+        if done(current):
+            return current
+        raise
+    document: dict[str, Any] = answer.get(single) or await read(client, number)
+    return document
+
+
+async def bookkeep(
+    client: FortnoxClient, number: str, invoice: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Bookkeep the invoice unless it is booked already."""
+    invoice = invoice if invoice is not None else await get_invoice(client, number)
+    if flag(invoice.get("Booked")):
+        return invoice
+    return await _put_action(
+        client, "invoices", number, "bookkeep", lambda i: flag(i.get("Booked")), get_invoice
+    )
+
+
+async def email(
+    client: FortnoxClient, number: str, invoice: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """E-mail the invoice to the customer unless it was sent already."""
+    invoice = invoice if invoice is not None else await get_invoice(client, number)
+    if flag(invoice.get("Sent")):
+        return invoice
+    answer = await client.request("GET", f"/3/invoices/{number}/email")
+    sent: dict[str, Any] = answer.get("Invoice") or invoice
+    return sent
+
+
+async def reverse_invoice(
+    client: FortnoxClient, number: str, *, allow_cancel: bool, before_write: BeforeWrite
+) -> Reversal:
+    """Cancel the invoice if unbooked and allowed, else credit it; no-op if done already."""
+    invoice = await get_invoice(client, number)
+    done = _reversed(invoice, number)
+    if done is not None:
+        return done
+    if flag(invoice.get("Credit")):
+        raise PermanentError(
+            f"Fortnox invoice {number} is a credit invoice and cannot be credited",
+            code="target_is_credit",
+            explanation="A credit invoice cannot be credited or cancelled once more in Fortnox.",
+        )
+    await before_write()
+    if not flag(invoice.get("Booked")) and allow_cancel:
+        cancelled = await _put_action(
+            client, "invoices", number, "cancel", _is_reversed, get_invoice
+        )
+        return _reversed(cancelled, number, already=False) or _unexpected(number)
+    if not flag(invoice.get("Booked")):
+        # Fortnox credits booked invoices only: book it, then credit it.
+        invoice = await bookkeep(client, number, invoice)
+    credited = await _put_action(client, "invoices", number, "credit", _is_reversed, get_invoice)
+    return _reversed(credited, number, already=False) or _unexpected(number)
+
+
+async def reverse_order(
+    client: FortnoxClient, number: str, *, allow_cancel: bool, before_write: BeforeWrite
+) -> Reversal:
+    """Cancel the order; once Fortnox invoiced it, reverse its invoice instead."""
+    order = await get_order(client, number)
+    if flag(order.get("Cancelled")):
+        return Reversal("cancelled", "order", number, None, already=True)
+    invoice_number = reference(order.get("InvoiceReference"))
+    if invoice_number is not None:
+        return await reverse_invoice(
+            client, invoice_number, allow_cancel=allow_cancel, before_write=before_write
+        )
+    await before_write()
+    cancelled = await _put_action(
+        client, "orders", number, "cancel", lambda o: flag(o.get("Cancelled")), get_order
+    )
+    if not flag(cancelled.get("Cancelled")):
+        _unexpected(number)
+    return Reversal("cancelled", "order", number, None, already=False)
+
+
+async def credit(client: FortnoxClient, number: str, *, before_write: BeforeWrite) -> Reversal:
+    """Credit the invoice (booking it first if needed); a no-op once credited."""
+    return await reverse_invoice(client, number, allow_cancel=False, before_write=before_write)
+
+
+def _is_reversed(invoice: dict[str, Any]) -> bool:
+    return (
+        flag(invoice.get("Cancelled"))
+        or reference(invoice.get("CreditInvoiceReference")) is not None
+    )
+
+
+def _reversed(invoice: dict[str, Any], number: str, *, already: bool = True) -> Reversal | None:
+    if flag(invoice.get("Cancelled")):
+        return Reversal("cancelled", "invoice", number, None, already=already)
+    credit_number = reference(invoice.get("CreditInvoiceReference"))
+    if credit_number is not None:
+        total = money(invoice.get("Total"))
+        return Reversal(
+            "credited", "credit", credit_number, None if total is None else -total, already
+        )
+    return None
+
+
+def _unexpected(number: str) -> Reversal:
+    raise PermanentError(
+        f"Fortnox answered the change of document {number} without making it",
+        code="unexpected_state",
+    )

@@ -1,0 +1,285 @@
+"""Deferred commands: set aside in PostgreSQL instead of held unacked in RabbitMQ.
+
+A command the writer cannot run soon (its tenant's rate-limit slot is far off, it waits for a
+retry after a transient error, or its shop must reconnect Fortnox) is stored here in one
+committed INSERT and only then acked, like an inbox: a crash in between redelivers it and the
+unique ``command_id`` makes the second store a no-op. Nothing waits in the broker, so one
+tenant's backlog never sits in front of another tenant's commands.
+
+Rows are claimed with ``FOR UPDATE SKIP LOCKED`` and a claim expiry, so several replicas drain
+the table together and a replica that dies mid-command frees its rows by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+# A replica extends the claims of the commands it runs every CLAIM_SECONDS / 3; one that dies
+# frees its rows within CLAIM_SECONDS.
+CLAIM_SECONDS = 10.0
+
+PARKED = "parked"
+RATE_LIMIT = "rate_limit"
+RETRY = "retry"
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What the writer knows about a shop when a command arrives (one query)."""
+
+    tenant_id: str | None
+    connected: bool
+    backlog: bool  # the tenant already has commands waiting for slots
+    next_slot_in: float  # seconds until the tenant's next rate-limit slot
+
+
+@dataclass(frozen=True)
+class DeferredCommand:
+    id: int
+    command_id: str
+    shop: str
+    tenant_id: str | None
+    routing_key: str
+    message_id: str | None
+    body: bytes
+    headers: dict[str, Any]
+    reason: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class TenantHead:
+    tenant_id: str
+    next_slot_in: float
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff with full jitter in its upper half: base * 2^(attempt-1), capped."""
+    ceiling = min(cap, base * 2.0 ** max(0, attempt - 1))
+    return ceiling * (0.5 + random.random() / 2)  # jitter, not cryptography
+
+
+def storable_headers(headers: dict[str, Any]) -> dict[str, Any]:
+    """Headers as JSON scalars (trace context, schema, attempt); nested ones are dropped."""
+    kept: dict[str, Any] = {}
+    for key, value in headers.items():
+        if isinstance(value, bytes):
+            kept[key] = value.decode("utf-8", "replace")
+        elif isinstance(value, str | int | float | bool):
+            kept[key] = value
+    return kept
+
+
+class DeferredStore:
+    def __init__(self, pool: asyncpg.Pool, holder: str) -> None:
+        self._pool = pool
+        self._holder = holder
+
+    async def admission(self, shop: str) -> Admission:
+        row = await self._pool.fetchrow(
+            """
+            SELECT c.tenant_id, c.status = 'connected' AS connected,
+                   EXISTS (SELECT 1 FROM fortnox_writer.deferred_commands d
+                           WHERE d.tenant_id = c.tenant_id AND d.reason <> 'parked') AS backlog,
+                   greatest(0, extract(epoch FROM (r.tat - clock_timestamp())))::float8 AS wait
+            FROM fortnox_writer.connections c
+            LEFT JOIN fortnox_writer.rate_limits r ON r.tenant_id = c.tenant_id
+            WHERE c.shop = $1
+            """,
+            shop,
+        )
+        if row is None:
+            return Admission(None, False, False, 0.0)
+        return Admission(
+            row["tenant_id"], bool(row["connected"]), bool(row["backlog"]), row["wait"] or 0.0
+        )
+
+    async def put(
+        self,
+        *,
+        command_id: str,
+        shop: str,
+        tenant_id: str | None,
+        document_key: str,
+        routing_key: str,
+        message_id: str | None,
+        body: bytes,
+        headers: dict[str, Any],
+        reason: str,
+        attempts: int = 0,
+        due_in: float = 0.0,
+        error: str | None = None,
+    ) -> bool:
+        """Store a command; False if it was already stored (a redelivery)."""
+        status: str = await self._pool.execute(
+            """
+            INSERT INTO fortnox_writer.deferred_commands
+                (command_id, shop, tenant_id, document_key, routing_key, message_id, body,
+                 headers, reason, attempts, due_at, last_error)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10,
+                    clock_timestamp() + make_interval(secs => $11), $12)
+            ON CONFLICT (command_id) DO NOTHING
+            """,
+            command_id,
+            shop,
+            tenant_id,
+            document_key,
+            routing_key,
+            message_id,
+            body,
+            json.dumps(storable_headers(headers)),
+            reason,
+            attempts,
+            due_in,
+            error,
+        )
+        return status == "INSERT 0 1"
+
+    async def tenants_waiting(self) -> list[TenantHead]:
+        """Tenants with commands waiting for slots (a loose index scan), with their next slot."""
+        rows = await self._pool.fetch(
+            """
+            WITH RECURSIVE t AS (
+                (SELECT tenant_id FROM fortnox_writer.deferred_commands
+                 WHERE reason <> 'parked' AND tenant_id IS NOT NULL
+                 ORDER BY tenant_id LIMIT 1)
+                UNION ALL
+                SELECT (SELECT d.tenant_id FROM fortnox_writer.deferred_commands d
+                        WHERE d.reason <> 'parked' AND d.tenant_id > t.tenant_id
+                        ORDER BY d.tenant_id LIMIT 1)
+                FROM t WHERE t.tenant_id IS NOT NULL
+            )
+            SELECT t.tenant_id,
+                   greatest(0, extract(epoch FROM (r.tat - clock_timestamp())))::float8 AS wait
+            FROM t LEFT JOIN fortnox_writer.rate_limits r ON r.tenant_id = t.tenant_id
+            WHERE t.tenant_id IS NOT NULL
+            """
+        )
+        return [TenantHead(row["tenant_id"], row["wait"] or 0.0) for row in rows]
+
+    async def claim(self, tenant_id: str) -> DeferredCommand | None:
+        """The tenant's oldest due, unclaimed command, claimed for this replica."""
+        row = await self._pool.fetchrow(
+            """
+            UPDATE fortnox_writer.deferred_commands
+            SET claimed_by = $2, claimed_until = clock_timestamp() + make_interval(secs => $3)
+            WHERE id = (
+                SELECT id FROM fortnox_writer.deferred_commands
+                WHERE tenant_id = $1 AND reason <> 'parked' AND due_at <= clock_timestamp()
+                  AND (claimed_until IS NULL OR claimed_until < clock_timestamp())
+                ORDER BY id LIMIT 1
+                FOR UPDATE SKIP LOCKED
+            )
+            RETURNING *
+            """,
+            tenant_id,
+            self._holder,
+            CLAIM_SECONDS,
+        )
+        return None if row is None else _deferred(row)
+
+    async def extend_claims(self, row_ids: list[int]) -> None:
+        await self._pool.execute(
+            """
+            UPDATE fortnox_writer.deferred_commands
+            SET claimed_until = clock_timestamp() + make_interval(secs => $3)
+            WHERE id = ANY($1) AND claimed_by = $2
+            """,
+            row_ids,
+            self._holder,
+            CLAIM_SECONDS,
+        )
+
+    async def done(self, row_id: int) -> None:
+        await self._pool.execute(
+            "DELETE FROM fortnox_writer.deferred_commands WHERE id = $1", row_id
+        )
+
+    async def reschedule(
+        self, row_id: int, *, reason: str, attempts: int, due_in: float, error: str | None
+    ) -> None:
+        await self._pool.execute(
+            """
+            UPDATE fortnox_writer.deferred_commands
+            SET reason = $2, attempts = $3, due_at = clock_timestamp() + make_interval(secs => $4),
+                last_error = $5, claimed_by = NULL, claimed_until = NULL
+            WHERE id = $1
+            """,
+            row_id,
+            reason,
+            attempts,
+            due_in,
+            error,
+        )
+
+    async def sweep(self) -> tuple[int, int]:
+        """Park the commands of shops that must reconnect; resume those of reconnected shops.
+
+        Returns (parked now, resumed now). Resumed commands take the tenant of the new
+        connection (a merchant may reconnect to another Fortnox company).
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            parked = await conn.execute(
+                """
+                UPDATE fortnox_writer.deferred_commands d
+                SET reason = 'parked', claimed_by = NULL, claimed_until = NULL
+                WHERE d.reason <> 'parked' AND NOT EXISTS (
+                    SELECT 1 FROM fortnox_writer.connections c
+                    WHERE c.shop = d.shop AND c.status = 'connected')
+                  AND (d.claimed_until IS NULL OR d.claimed_until < clock_timestamp())
+                """
+            )
+            resumed = await conn.execute(
+                """
+                UPDATE fortnox_writer.deferred_commands d
+                SET reason = 'retry', tenant_id = c.tenant_id, due_at = clock_timestamp(),
+                    claimed_by = NULL, claimed_until = NULL
+                FROM fortnox_writer.connections c
+                WHERE d.reason = 'parked' AND c.shop = d.shop AND c.status = 'connected'
+                """
+            )
+        return _count(parked), _count(resumed)
+
+    async def counts(self, shop: str) -> dict[str, int]:
+        rows = await self._pool.fetch(
+            "SELECT reason, count(*) AS n FROM fortnox_writer.deferred_commands"
+            " WHERE shop = $1 GROUP BY reason",
+            shop,
+        )
+        return {row["reason"]: int(row["n"]) for row in rows}
+
+    async def connections_needing_reconnection(self) -> int:
+        return int(
+            await self._pool.fetchval(
+                "SELECT count(*) FROM fortnox_writer.connections"
+                " WHERE status = 'needs_reconnection'"
+            )
+        )
+
+
+def _count(status: str) -> int:
+    try:
+        return int(status.split()[-1])
+    except (ValueError, IndexError):
+        return 0
+
+
+def _deferred(row: asyncpg.Record) -> DeferredCommand:
+    headers = row["headers"]
+    return DeferredCommand(
+        id=row["id"],
+        command_id=row["command_id"],
+        shop=row["shop"],
+        tenant_id=row["tenant_id"],
+        routing_key=row["routing_key"],
+        message_id=row["message_id"],
+        body=bytes(row["body"]),
+        headers=json.loads(headers) if isinstance(headers, str) else dict(headers),
+        reason=row["reason"],
+        attempts=row["attempts"],
+    )

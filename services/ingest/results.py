@@ -1,0 +1,77 @@
+"""Ingest's projection of the writer's results: each order's Fortnox document state, and the
+progress of bulk catalog syncs (results that carry a sync's batch id).
+
+Only results about the order's own document (invoice or order, created or updated) move the
+state; credits and payments belong to the timeline. A later result wins; an older one that
+arrives late never overwrites it, and a failure of a duplicate attempt never hides a success.
+"""
+
+from __future__ import annotations
+
+from libs.common.messages import SyncResult
+from libs.common.messaging import Delivery
+from libs.common.service import Runtime
+from services.ingest.catalog import jobs
+
+STATE_OF = {
+    "synced": "synced",
+    "already_synced": "synced",
+    "failed": "failed",
+    "skipped": "skipped",
+    "parked": "needs_reconnection",
+}
+DOCUMENT_ACTIONS = ("create_document", "update_document")
+
+
+class ResultProjection:
+    def __init__(self, runtime: Runtime) -> None:
+        self._pool = runtime.pool
+
+    async def __call__(self, delivery: Delivery) -> None:
+        result = delivery.parse(SyncResult)
+        if result.batch_id is not None:
+            error = result.explanation or result.error_message
+            await jobs.record_result(
+                self._pool, result.batch_id, result.source.id, result.status, error
+            )
+        if result.source.type != "order" or result.action not in DOCUMENT_ACTIONS:
+            return
+        await self._pool.execute(
+            """
+            INSERT INTO ingest.order_documents AS d (shop, order_id, order_name, status,
+                document_kind, document_number, fortnox_total, expected_total, currency,
+                error_code, error_message, explanation, rule_version, trace_id, occurred_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+            ON CONFLICT (shop, order_id) DO UPDATE SET
+                order_name = COALESCE(EXCLUDED.order_name, d.order_name),
+                status = EXCLUDED.status,
+                document_kind = COALESCE(EXCLUDED.document_kind, d.document_kind),
+                document_number = COALESCE(EXCLUDED.document_number, d.document_number),
+                fortnox_total = COALESCE(EXCLUDED.fortnox_total, d.fortnox_total),
+                expected_total = COALESCE(EXCLUDED.expected_total, d.expected_total),
+                currency = COALESCE(EXCLUDED.currency, d.currency),
+                error_code = EXCLUDED.error_code,
+                error_message = EXCLUDED.error_message,
+                explanation = EXCLUDED.explanation,
+                rule_version = COALESCE(EXCLUDED.rule_version, d.rule_version),
+                trace_id = EXCLUDED.trace_id,
+                occurred_at = EXCLUDED.occurred_at
+            WHERE d.occurred_at <= EXCLUDED.occurred_at
+              AND NOT (d.status = 'synced' AND EXCLUDED.status <> 'synced')
+            """,
+            result.shop,
+            result.source.id,
+            result.source.name,
+            STATE_OF[result.status],
+            result.document_kind,
+            result.document_number,
+            result.fortnox_total,
+            result.expected_total,
+            result.currency,
+            result.error_code,
+            result.error_message,
+            result.explanation,
+            result.rule_version,
+            result.trace_id,
+            result.occurred_at,
+        )

@@ -1,0 +1,298 @@
+"""The pure planner: a Shopify event, the shop's settings and the order's state in; the Fortnox
+commands to send and the order's new state out. No I/O: the handler loads and stores.
+
+- orders/create, orders/updated, orders/edited (a full order): first sight creates the
+  invoice; later, ``update_document`` when the content changed and updated_at is newer than the
+  last applied, else skipped with the reason (stale, or unchanged).
+- orders/edited with only ``order_edit``: skipped; the content comes with orders/updated.
+- orders/cancelled: credit what remains (``reverse_document`` if nothing was credited, else a
+  negative invoice for the remainder, else nothing).
+- orders/paid: ``register_payment`` per transaction not yet registered.
+- refunds/create: ``reverse_document`` for a first refund of everything, else a negative
+  invoice (refunds.py).
+
+Before the order's document exists, the settings' ``document_kind`` and ``trigger`` (set by the
+shop's rules, triggers.py) decide whether this event makes it: kind ``none`` never, trigger
+``paid``/``fulfilled`` only once the order is; a document made late on a paid order is made
+with its payments. A Fortnox order (kind ``order``) takes no payments (Fortnox registers them
+on invoices). Once made, the document keeps its kind and key whatever the rules say later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from libs.common.errors import TransientError
+from libs.common.messages import FortnoxCommand, SourceRef
+from services.mapper.accounting.commands import (
+    document_command,
+    key_base,
+    payment_command,
+    reconciled_rows,
+    reverse_command,
+)
+from services.mapper.accounting.invoices import (
+    create_invoice,
+    order_id_of,
+    order_source,
+    timestamp,
+    update_invoice,
+)
+from services.mapper.accounting.money import UnmappableOrder
+from services.mapper.accounting.payments import planned_payments
+from services.mapper.accounting.refunds import (
+    CreditPlan,
+    plan_credit,
+    refund_credits,
+    remainder_credits,
+)
+from services.mapper.accounting.settings import ShopSettings
+from services.mapper.accounting.state import OrderState
+from services.mapper.accounting.triggers import NO_DOCUMENT, held_reason, is_paid
+
+ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/edited", "orders/fulfilled"})
+SYNCED_TOPICS = ORDER_TOPICS | {"orders/cancelled", "orders/paid", "refunds/create"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    commands: list[FortnoxCommand]
+    state: OrderState | None
+    skipped: str | None = None
+
+
+def order_id_for(topic: str, payload: dict[str, Any]) -> str | None:
+    """The order an event belongs to (its state row), or None for topics without one."""
+    if topic == "refunds/create":
+        value = payload.get("order_id")
+    elif topic == "orders/edited" and isinstance(payload.get("order_edit"), dict):
+        value = payload["order_edit"].get("order_id")
+    elif topic in SYNCED_TOPICS:
+        value = payload.get("id")
+    else:
+        return None
+    return None if value is None or isinstance(value, bool | float) else str(value)
+
+
+def plan_event(
+    shop: str,
+    topic: str,
+    payload: dict[str, Any],
+    settings: ShopSettings,
+    state: OrderState | None,
+    *,
+    event_uid: str | None = None,
+) -> Plan:
+    if topic not in SYNCED_TOPICS:
+        return Plan([], state, f"topic {topic} is not synced")
+    if topic == "refunds/create":
+        if state is None and settings.document_kind == "none":
+            return Plan([], state, NO_DOCUMENT)
+        return _refund(shop, payload, settings, state, event_uid)
+    if topic == "orders/edited" and "line_items" not in payload:
+        return Plan(
+            [],
+            state,
+            "orders/edited carries only the edit; the invoice is updated from the "
+            "orders/updated event Shopify sends with it",
+        )
+    order_id_of(payload)
+    if state is None:
+        held = held_reason(topic, payload, settings)
+        if held is not None:
+            return Plan([], state, held)
+        if settings.trigger != "create" and topic != "orders/cancelled" and is_paid(payload):
+            # Made late, on a paid order: its payments are registered with it.
+            return _paid(shop, payload, settings, state, event_uid)
+    if topic == "orders/cancelled":
+        return _cancel(shop, payload, settings, state, event_uid)
+    if topic == "orders/paid":
+        return _paid(shop, payload, settings, state, event_uid)
+    return _order_version(shop, payload, settings, state, event_uid)
+
+
+def _order_version(
+    shop: str,
+    order: dict[str, Any],
+    settings: ShopSettings,
+    state: OrderState | None,
+    uid: str | None,
+) -> Plan:
+    if state is None:
+        command, new_state = create_invoice(shop, order, settings, uid)
+        return Plan([command], new_state)
+    if state.cancelled or state.full_credit_used:
+        return Plan([], state, "the invoice is already cancelled or fully credited")
+    updated_at = timestamp(order.get("updated_at"))
+    last = state.last_updated_at
+    if updated_at is None or (last is not None and updated_at <= last):
+        return Plan(
+            [],
+            state,
+            f"stale event: updated_at {updated_at and updated_at.isoformat()} is not newer "
+            f"than the last applied {last and last.isoformat()}",
+        )
+    update, new_state = update_invoice(shop, order, settings, state, updated_at, uid)
+    if update is None:
+        return Plan([], new_state, "the invoice content did not change")
+    return Plan([update], new_state)
+
+
+def _ensure_invoice(
+    shop: str,
+    order: dict[str, Any],
+    settings: ShopSettings,
+    state: OrderState | None,
+    uid: str | None,
+    *,
+    original: bool = False,
+) -> tuple[list[FortnoxCommand], OrderState]:
+    if state is not None:
+        return [], state
+    command, new_state = create_invoice(shop, order, settings, uid, original=original)
+    return [command], new_state
+
+
+def _paid(
+    shop: str,
+    order: dict[str, Any],
+    settings: ShopSettings,
+    state: OrderState | None,
+    uid: str | None,
+) -> Plan:
+    commands, state = _ensure_invoice(shop, order, settings, state, uid)
+    if state.document_kind == "order":
+        reason = "payments are registered on invoices; this order's document is a Fortnox order"
+        return Plan(commands, state, None if commands else reason)
+    payments = planned_payments(order, state, settings)
+    if not payments:
+        return Plan(commands, state, None if commands else "every payment is already registered")
+    source = order_source(order)
+    base = key_base(state)
+    for payment in payments:
+        key = f"{base}:payment:{payment.reference}"
+        commands.append(payment_command(shop, key, source, state, payment, uid))
+    state = state.model_copy(
+        update={"payments": [*state.payments, *(p.reference for p in payments)]}
+    )
+    return Plan(commands, state)
+
+
+def _cancel(
+    shop: str,
+    order: dict[str, Any],
+    settings: ShopSettings,
+    state: OrderState | None,
+    uid: str | None,
+) -> Plan:
+    commands, state = _ensure_invoice(shop, order, settings, state, uid, original=True)
+    if state.cancelled:
+        return Plan([], state, "the order is already cancelled")
+    key = f"{key_base(state)}:cancel"
+    source = order_source(order)
+    if not state.anything_credited:
+        credit = plan_credit(state, remainder_credits(state), settings)
+        state = credit.state.model_copy(update={"cancelled": True})
+        commands.append(reverse_command(shop, key, source, state, True, uid))
+        return Plan(commands, state)
+    credit = plan_credit(state, remainder_credits(state), settings)
+    state = credit.state.model_copy(update={"cancelled": True})
+    if not credit.total:
+        return Plan(commands, state, "nothing remains to credit")
+    remarks = f"Makulering av order {state.your_order_number}: kreditering av återstoden"
+    commands.append(
+        _negative_invoice(
+            shop, key, f"shopify-cancel-{state.order_id}", source, credit, remarks, settings, uid
+        )
+    )
+    return Plan(commands, state)
+
+
+def _refund(
+    shop: str,
+    refund: dict[str, Any],
+    settings: ShopSettings,
+    state: OrderState | None,
+    uid: str | None,
+) -> Plan:
+    refund_id = refund.get("id")
+    if refund_id is None or isinstance(refund_id, bool | float):
+        raise UnmappableOrder("the refund has no integer id", code="missing_id")
+    refund_id = str(refund_id)
+    if state is None:
+        raise TransientError(
+            f"refund {refund_id} arrived before its order {refund.get('order_id')} was "
+            "invoiced; retrying later",
+            code="order_not_invoiced",
+        )
+    if refund_id in state.refunds:
+        return Plan([], state, f"refund {refund_id} is already credited")
+    credit = plan_credit(state, refund_credits(refund, state), settings)
+    new_state = credit.state.model_copy(update={"refunds": [*state.refunds, refund_id]})
+    if not credit.total:
+        reason = (
+            "nothing remains to credit"
+            if state.cancelled or state.full_credit_used
+            else ("the refund credits no lines, shipping or amounts")
+        )
+        return Plan([], new_state, f"refund {refund_id}: {reason}")
+    key = f"{shop}:refund:{refund_id}:credit"
+    # The source is the refund; the timeline shows it on its order (order_id).
+    source = SourceRef(
+        type="refund",
+        id=refund_id,
+        order_id=state.order_id,
+        name=state.name,
+        updated_at=timestamp(refund.get("created_at")),
+    )
+    if credit.whole:
+        command = reverse_command(shop, key, source, state, settings.cancel_unbooked_on_refund, uid)
+        return Plan([command], new_state)
+    remarks = f"Kreditering av order {state.your_order_number} (Shopify-återbetalning {refund_id})"
+    command = _negative_invoice(
+        shop, key, f"shopify-refund-{refund_id}", source, credit, remarks, settings, uid
+    )
+    return Plan([command], new_state)
+
+
+def _negative_invoice(
+    shop: str,
+    key: str,
+    reference: str,
+    source: SourceRef,
+    credit: CreditPlan,
+    remarks: str,
+    settings: ShopSettings,
+    uid: str | None,
+) -> FortnoxCommand:
+    state = credit.state
+    fields = {k: v for k, v in state.fields.items() if k != "Freight"}
+    if credit.freight:
+        fields["Freight"] = -credit.freight
+    fields["ExternalInvoiceReference2"] = state.external_reference
+    fields["Remarks"] = remarks
+    rows = reconciled_rows(
+        credit.rows,
+        -credit.total,
+        -credit.freight,
+        vat_included=state.vat_included,
+        currency=state.currency,
+        settings=settings,
+        what=f"credit of order {state.your_order_number}",
+    )
+    return document_command(
+        shop,
+        action="create_document",
+        key=key,
+        source=source,
+        state=state,
+        rows=rows,
+        external_ref=reference,
+        fields=fields,
+        total=-credit.total,
+        settings=settings,
+        event_uid=uid,
+        target=state.invoice_key,
+        kind="invoice",
+    )

@@ -1,0 +1,136 @@
+"""A shop's accounting settings: how Shopify concepts become Fortnox documents.
+
+Every field has a default that suits a Swedish webshop using the BAS chart of accounts, so a
+shop without stored settings is synced correctly. Per-shop overrides are JSON in
+``mapper.shop_settings`` (the shop's default); the rules engine (services/mapper/rules) applies
+the first matching rule's actions on top of them for each order. docs/accounting.md explains
+each setting for the merchant's accountant, docs/rules.md the rules.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SalesAccounts(BaseModel):
+    """BAS sales accounts per market and VAT rate (percent as a string key, e.g. "25")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sweden: dict[str, int] = Field(
+        default_factory=lambda: {"25": 3001, "12": 3002, "6": 3003, "0": 3004},
+        description="Goods sold in Sweden, by VAT rate.",
+    )
+    eu_vat: int = Field(default=3106, description="EU consumers charged VAT (OSS).")
+    eu_vat_free: int = Field(default=3108, description="EU sales without VAT (reverse charge).")
+    export: int = Field(default=3105, description="Sales outside the EU.")
+    gift_card_liability: int = Field(
+        default=2420, description="Gift cards sold: a debt, not revenue."
+    )
+    shipping: int | None = Field(
+        default=None, description="Shipping rows; None: the goods' account."
+    )
+    tips: int = Field(default=3990, description="Tips collected with the order (no VAT).")
+    duties: int = Field(default=3990, description="Import duties collected with the order.")
+    rounding: int = Field(default=3740, description="Öres- och kronutjämning: rounding rows.")
+
+
+class ShopSettings(BaseModel):
+    """Everything the planner needs to know about a shop's choices."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    home_country: str = "SE"
+    home_currency: str = "SEK"
+    shipping_as: Literal["row", "freight"] = Field(
+        default="row",
+        description="A shipping row (any VAT rate) or Fortnox's Freight header field (25 % "
+        "only: other rates fall back to a row).",
+    )
+    shipping_description: str = "Frakt"
+    document_currency: Literal["presentment", "shop"] = Field(
+        default="presentment", description="Invoice in the customer's currency or the shop's."
+    )
+    currency_rate: Literal["explicit", "fortnox"] = Field(
+        default="explicit",
+        description="explicit: CurrencyRate from the order's shop/presentment amounts; "
+        "fortnox: leave it out so Fortnox uses the rate of the invoice date.",
+    )
+    accounts: SalesAccounts = Field(default_factory=lambda: SalesAccounts())
+    sku_policy: Literal["variant_id", "no_article", "fail"] = Field(
+        default="variant_id",
+        description="A line without SKU: article = variant id, no article, or fail.",
+    )
+    guest_customer_name: str = "Shopify guest"
+    company_keys: tuple[str, ...] = ("company", "company_name", "företag", "foretag")
+    vat_number_keys: tuple[str, ...] = (
+        "vat_number",
+        "vat",
+        "vat_id",
+        "momsregistreringsnummer",
+        "momsnummer",
+    )
+    organisation_number_keys: tuple[str, ...] = (
+        "organisation_number",
+        "organisationsnummer",
+        "org_number",
+        "orgnr",
+    )
+    cancel_unbooked_on_refund: bool = Field(
+        default=True,
+        description="A full refund of an unbooked invoice cancels it instead of crediting.",
+    )
+    bookkeep_invoices: bool = False
+    bookkeep_payments: bool = False
+    payment_modes: dict[str, str] = Field(
+        default_factory=lambda: {
+            "shopify_payments": "KORT",
+            "paypal": "PAYPAL",
+            "klarna": "KLARNA",
+            "manual": "BG",
+            "bank_deposit": "BG",
+            "cash": "KONTANT",
+        },
+        description="Fortnox ModeOfPayment code per Shopify gateway.",
+    )
+    default_payment_mode: str = "KORT"
+    gift_card_payment_mode: str = "PRESENTKORT"
+    round_to_whole_sek: bool = Field(
+        default=False, description="The Fortnox company rounds SEK invoice totals to whole kronor."
+    )
+    max_rounding: Decimal = Field(
+        default=Decimal("1.00"),
+        description="Largest rounding row the planner adds before refusing.",
+    )
+    # What the rules engine (services/mapper/rules) decides per order; defaults = no rules.
+    document_kind: Literal["invoice", "order", "none"] = Field(
+        default="invoice", description="A Fortnox invoice, a Fortnox order, or no document."
+    )
+    trigger: Literal["create", "paid", "fulfilled"] = Field(
+        default="create", description="When the document is made: order created, paid, fulfilled."
+    )
+    send_email: bool = Field(default=False, description="E-mail the invoice once created.")
+    article_number_source: Literal["sku", "barcode", "variant_id", "metafield"] = Field(
+        default="sku",
+        description="Where a line's article number comes from; empty falls back to sku_policy.",
+    )
+    article_metafield: str | None = Field(
+        default=None, description="The line property / metafield key (article_number_source)."
+    )
+    customer_match: Literal["email", "organisation_number"] = Field(
+        default="organisation_number",
+        description="organisation_number: companies with one are matched by it, others by "
+        "e-mail; email: always by e-mail when there is one.",
+    )
+    document_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra Fortnox header fields (terms of payment, cost centre, templates).",
+    )
+
+    def payment_mode(self, gateway: str | None) -> str:
+        if gateway == "gift_card":
+            return self.gift_card_payment_mode
+        return self.payment_modes.get(gateway or "", self.default_payment_mode)

@@ -1,0 +1,192 @@
+"""A shop's mapping rules as data: conditions and actions, validated when saved.
+
+A rule is ``{"name", "enabled", "conditions", "actions"}``. ``conditions`` is a tree
+(conditions.py; absent: every order); ``actions`` override the shop's default settings for the
+orders the rule matches (actions.py). Every error names the field path, e.g.
+``mapping_rule.actions.fields.Remarks: unknown filter 'eval' ... (at character 9)``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from services.mapper.rules.conditions import ConditionError, parse_condition
+from services.mapper.rules.templates import TemplateError, parse
+
+# Fortnox invoice/order header fields a template may set. Fields Fortbridge computes
+# (customer, currency, VAT basis, references, rows, totals, dates) are not among them.
+_TEMPLATE_FIELD_NAMES = (
+    "OurReference YourReference Remarks Comments TermsOfPayment TermsOfDelivery "
+    "WayOfDelivery PriceList PrintTemplate Project CostCenter ExternalInvoiceReference2 "
+    "DeliveryName DeliveryAddress1 DeliveryAddress2 DeliveryCity DeliveryCountry "
+    "DeliveryZipCode Address1 Address2 City Country ZipCode Phone1 Phone2 CustomerName "
+    "OrganisationNumber"
+)
+TEMPLATE_FIELDS = frozenset(_TEMPLATE_FIELD_NAMES.split(" "))
+MAX_RULES = 200
+
+
+def _code(description: str) -> Any:
+    return Field(
+        default=None,
+        min_length=1,
+        max_length=50,
+        pattern=r"^[^\x00-\x1f]+$",
+        description=description,
+    )
+
+
+class AccountsPatch(BaseModel):
+    """Sales accounts to use instead of the shop's (only the ones given change)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sweden: dict[str, int] | None = Field(
+        default=None, description='Swedish sales by VAT rate in percent, e.g. {"25": 3001}.'
+    )
+    eu_vat: int | None = Field(default=None, ge=1000, le=9999)
+    eu_vat_free: int | None = Field(default=None, ge=1000, le=9999)
+    export: int | None = Field(default=None, ge=1000, le=9999)
+    shipping: int | None = Field(default=None, ge=1000, le=9999)
+    tips: int | None = Field(default=None, ge=1000, le=9999)
+    duties: int | None = Field(default=None, ge=1000, le=9999)
+    rounding: int | None = Field(default=None, ge=1000, le=9999)
+    gift_card_liability: int | None = Field(default=None, ge=1000, le=9999)
+
+    @field_validator("sweden")
+    @classmethod
+    def _rates(cls, value: dict[str, int] | None) -> dict[str, int] | None:
+        for rate, account in (value or {}).items():
+            try:
+                number = Decimal(rate)
+            except InvalidOperation:
+                number = Decimal(-1)
+            if not number.is_finite() or not 0 <= number <= 100:
+                raise ValueError(f'{rate!r} is not a VAT rate in percent (e.g. "25")')
+            if not 1000 <= account <= 9999:
+                raise ValueError(f"account {account} for {rate} % is not a 4-digit account")
+        return value
+
+
+class Actions(BaseModel):
+    """What a matching rule changes; every action left out keeps the shop's default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    document_kind: Literal["invoice", "order", "none"] | None = None
+    trigger: Literal["create", "paid", "fulfilled"] | None = None
+    bookkeep: bool | None = Field(default=None, description="Bookkeep (true) or leave a draft.")
+    send_email: bool | None = None
+    accounts: AccountsPatch | None = None
+    article_number_source: Literal["sku", "barcode", "variant_id", "metafield"] | None = None
+    article_metafield: str | None = Field(default=None, min_length=1, max_length=100)
+    customer_match: Literal["email", "organisation_number"] | None = None
+    guest_customer_name: str | None = Field(default=None, min_length=1, max_length=1024)
+    terms_of_payment: str | None = _code("Fortnox TermsOfPayment code, e.g. 30.")
+    our_reference: str | None = Field(default=None, min_length=1, max_length=50)
+    cost_center: str | None = _code("Fortnox CostCenter code.")
+    project: str | None = _code("Fortnox Project number.")
+    price_list: str | None = _code("Fortnox PriceList code.")
+    language: Literal["SV", "EN"] | None = None
+    shipping_as: Literal["row", "freight"] | None = None
+    document_currency: Literal["presentment", "shop"] | None = None
+    currency_rate: Literal["explicit", "fortnox"] | None = None
+    fields: dict[str, str] = Field(
+        default_factory=dict, description="Fortnox header field -> template (templates.py)."
+    )
+
+    @field_validator("fields")
+    @classmethod
+    def _templates(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, template in value.items():
+            if name not in TEMPLATE_FIELDS:
+                known = ", ".join(sorted(TEMPLATE_FIELDS))
+                raise ValueError(f"{name}: not a Fortnox field a rule may set; use one of {known}")
+            try:
+                parse(template)
+            except TemplateError as exc:
+                raise ValueError(f"{name}: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _metafield(self) -> Actions:
+        if self.article_number_source == "metafield" and not self.article_metafield:
+            raise ValueError(
+                "article_metafield is required when article_number_source is metafield"
+            )
+        return self
+
+
+class RuleIn(BaseModel):
+    """A rule as the admin API takes it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    enabled: bool = True
+    conditions: dict[str, Any] | None = Field(
+        default=None, description="conditions.py; absent: every order."
+    )
+    actions: Actions
+
+    @field_validator("conditions", mode="before")
+    @classmethod
+    def _conditions(cls, value: Any) -> Any:
+        return None if value is None else parse_condition(value)
+
+
+class Rule(RuleIn):
+    id: int
+
+
+class RuleSet(BaseModel):
+    """A shop's rules in order at one version (0: never changed, no rules)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: int = 0
+    rules: list[Rule] = Field(default_factory=list)
+
+
+class RuleValidationError(ValueError):
+    """Invalid rule: every problem as (field path, message)."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{path}: {message}" for path, message in problems))
+
+
+def _path(prefix: str, loc: tuple[int | str, ...]) -> str:
+    out = prefix
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def validate_rule(data: Any, prefix: str = "mapping_rule") -> RuleIn:
+    """The rule, or RuleValidationError naming each bad field by its path."""
+    if not isinstance(data, dict):
+        raise RuleValidationError([(prefix, "an object is required")])
+    try:
+        return RuleIn.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            cause = (error.get("ctx") or {}).get("error")
+            loc = tuple(p for p in error["loc"] if p)
+            if isinstance(cause, ConditionError):
+                problems.append((_path(prefix, loc) + _sub(cause.path), cause.message))
+                continue
+            message = str(error["msg"]).removeprefix("Value error, ")
+            if loc[-1:] == ("fields",) and ": " in message:  # name the template's field
+                name, message = message.split(": ", 1)
+                loc = (*loc, name)
+            problems.append((_path(prefix, loc), message))
+        raise RuleValidationError(problems) from exc
+
+
+def _sub(path: str) -> str:
+    return "" if not path else (path if path.startswith("[") else f".{path}")

@@ -1,0 +1,56 @@
+"""A dry run: what the shop's current rules would make of an order, with no side effects.
+
+Pure: the order, the shop's settings and its rule set in; the matched rule and the Fortnox
+commands out. Nothing is published, stored or sent to Fortnox. The document is planned as the
+order's first document (what its trigger event would create), whatever the trigger.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from libs.common.errors import PermanentError
+from services.mapper.accounting import ShopSettings
+from services.mapper.accounting.invoices import create_invoice
+from services.mapper.accounting.triggers import NO_DOCUMENT
+from services.mapper.rules.actions import Resolution, resolve
+from services.mapper.rules.model import RuleSet
+
+
+def preview(
+    shop: str, order: dict[str, Any], settings: ShopSettings, rules: RuleSet
+) -> dict[str, Any]:
+    resolution = resolve(rules, order, settings)
+    resolved = resolution.settings
+    out: dict[str, Any] = {
+        "rule_set_version": resolution.version,
+        "matched_rule": _rule(resolution),
+        "document_kind": resolved.document_kind,
+        "trigger": resolved.trigger,
+        "bookkeep": resolved.bookkeep_invoices,
+        "send_email": resolved.send_email,
+        "documents": [],
+        "skipped": None,
+        "error": None,
+    }
+    if resolved.document_kind == "none":
+        out["skipped"] = NO_DOCUMENT
+        return out
+    try:
+        command, _ = create_invoice(shop, order, resolved, None)
+    except PermanentError as exc:
+        out["error"] = {"code": exc.code, "message": exc.message}
+        return out
+    except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        # A payload that is not a Shopify order shape: the handler would fail it the same way.
+        message = f"the order payload could not be read ({type(exc).__name__}: {exc})"
+        out["error"] = {"code": "unreadable_order", "message": message[:500]}
+        return out
+    command = command.model_copy(update={"rule_version": resolution.version})
+    out["documents"] = [command.model_dump(mode="json", exclude={"shop"})]
+    return out
+
+
+def _rule(resolution: Resolution) -> dict[str, Any] | None:
+    rule = resolution.rule
+    return None if rule is None else {"id": rule.id, "name": rule.name}

@@ -1,0 +1,62 @@
+"""Through all five services: an order with two VAT rates, a discount code and shipping, then
+a partial refund, then a second partial refund; each refund becomes a negative invoice in the
+Fortnox simulator whose total equals the refunded amount, and the original stays intact."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+
+from libs.common.messaging import Topology
+from simulators.shopify.payloads import DiscountSpec, LineSpec, order_payload
+from tests.services.mapper.builders import refund_payload
+from tests.support.stack import Stack, running_stack
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+async def stack(amqp_url: str, database_url: str, broker_cleanup: Topology) -> AsyncIterator[Stack]:
+    async with running_stack(
+        amqp_url=amqp_url, database_url=database_url, namespace=broker_cleanup.namespace
+    ) as stack:
+        yield stack
+
+
+def by_reference(stack: Stack, reference: str) -> list[object]:
+    return [i for i in stack.invoices() if i.get("ExternalInvoiceReference1") == reference]
+
+
+async def test_two_partial_refunds_become_two_negative_invoices(stack: Stack) -> None:
+    order = order_payload(
+        lines=[
+            LineSpec("Mugg", "129.00", 3, "0.25", "MUG-BLUE"),
+            LineSpec("Kokbok", "249.00", 2, "0.06", "BOOK-COOK-1"),
+        ],
+        discount_codes=[DiscountSpec("HOST10", "10")],
+    )
+    await stack.send_order(order)
+    await stack.wait_for(lambda: len(stack.invoices_for(order["id"])) == 1)
+    [invoice] = stack.invoices_for(order["id"])
+    assert invoice.total == Decimal(order["total_price"])
+
+    refunds = [
+        refund_payload(order, 7_700_000_000_001, lines=[(0, 1)]),
+        refund_payload(order, 7_700_000_000_002, lines=[(0, 1), (1, 1)]),
+    ]
+    for refund in refunds:
+        await stack.send_webhook("refunds/create", refund)
+    for refund in refunds:
+        reference = f"shopify-refund-{refund['id']}"
+        await stack.wait_for(lambda r=reference: len(by_reference(stack, r)) == 1, timeout=30)
+        [credit] = by_reference(stack, reference)
+        refunded = sum(
+            (Decimal(line["subtotal"]) for line in refund["refund_line_items"]), Decimal(0)
+        )
+        assert credit.total == -refunded  # type: ignore[attr-defined]
+        assert credit.get("ExternalInvoiceReference2") == f"shopify-{order['id']}"  # type: ignore[attr-defined]
+    [original] = stack.invoices_for(order["id"])
+    assert original.total == Decimal(order["total_price"])
+    assert await stack.failed_jobs() == []

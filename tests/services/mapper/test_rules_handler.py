@@ -1,0 +1,115 @@
+"""The mapper's consumer under rules (real PostgreSQL): commands carry the rule-set version,
+skips name the rule, a refund follows its order's rule, triggers wait for their event, and the
+latest order payload is kept for previews."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from libs.common import database
+from services.mapper.rules.model import Rule, validate_rule
+from services.mapper.rules.store import change_rules, load_order_payload
+from services.mapper.service import definition
+from simulators.shopify.payloads import order_payload
+from tests.services.mapper.builders import refund_payload
+from tests.services.mapper.test_handler import Recorder, delivery, handler
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+async def mapper_pool(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
+    assert definition.migrations is not None
+    await database.migrate(pool, "mapper", definition.migrations)
+    yield pool
+
+
+@pytest.fixture
+def shop() -> str:
+    return f"r{uuid.uuid4().hex[:8]}.myshopify.com"
+
+
+async def add_rule(pool: asyncpg.Pool, shop: str, data: dict[str, object]) -> int:
+    rule = Rule(id=next(_ids), **validate_rule(data).model_dump())
+    rule_set = await change_rules(
+        pool, shop, lambda rules: [*rules, rule], description="test", actor="test"
+    )
+    return rule_set.version
+
+
+async def reason_of(pool: asyncpg.Pool, uid: str) -> str:
+    return str(
+        await pool.fetchval("SELECT reason FROM mapper.processed_events WHERE event_uid = $1", uid)
+    )
+
+
+async def test_kind_none_skips_the_order_and_its_refunds(
+    mapper_pool: asyncpg.Pool, shop: str
+) -> None:
+    version = await add_rule(
+        mapper_pool,
+        shop,
+        {
+            "name": "Ignore tests",
+            "conditions": {"field": "tags", "op": "contains", "value": "test"},
+            "actions": {"document_kind": "none"},
+        },
+    )
+    recorder = Recorder()
+    handle = handler(mapper_pool, recorder)
+    order = order_payload(tags="test")
+    await handle(delivery(shop, "orders/create", order, uid=f"c-{shop}"))
+    reason = await reason_of(mapper_pool, f"c-{shop}")
+    assert (
+        "no Fortnox document" in reason and f"'Ignore tests' (rule set version {version})" in reason
+    )
+    # Without the rule this refund would wait for an invoice; the kept order says: none.
+    refund = refund_payload(order, 71, lines=[(0, 1)])
+    await handle(delivery(shop, "refunds/create", refund, uid=f"r-{shop}"))
+    assert "no Fortnox document" in await reason_of(mapper_pool, f"r-{shop}")
+    assert recorder.sent == []
+
+
+async def test_paid_trigger_and_rule_versions(mapper_pool: asyncpg.Pool, shop: str) -> None:
+    version = await add_rule(
+        mapper_pool, shop, {"name": "On payment", "actions": {"trigger": "paid"}}
+    )
+    recorder = Recorder()
+    handle = handler(mapper_pool, recorder)
+    order = order_payload(financial_status="pending")
+    await handle(delivery(shop, "orders/create", order, uid=f"c-{shop}"))
+    assert "when the order is paid" in await reason_of(mapper_pool, f"c-{shop}")
+    assert recorder.sent == []
+    paid = {**order, "financial_status": "paid", "updated_at": "2030-01-01T00:00:00+00:00"}
+    await handle(delivery(shop, "orders/paid", paid))
+    invoice, payment = recorder.commands()
+    assert invoice.action == "create_document" and payment.action == "register_payment"
+    assert invoice.rule_version == payment.rule_version == version
+    kept = await load_order_payload(mapper_pool, shop, str(order["id"]))
+    assert kept is not None and kept["financial_status"] == "paid"
+    # An older payload arriving late does not replace the newer one kept for previews.
+    await handle(delivery(shop, "orders/updated", order))
+    kept = await load_order_payload(mapper_pool, shop, str(order["id"]))
+    assert kept is not None and kept["financial_status"] == "paid"
+
+
+async def test_without_rules_the_version_is_zero(mapper_pool: asyncpg.Pool, shop: str) -> None:
+    recorder = Recorder()
+    await handler(mapper_pool, recorder)(delivery(shop, "orders/create", order_payload()))
+    [command] = recorder.commands()
+    assert command.rule_version == 0
+
+
+async def test_an_order_rule_makes_a_fortnox_order(mapper_pool: asyncpg.Pool, shop: str) -> None:
+    await add_rule(mapper_pool, shop, {"name": "Orders", "actions": {"document_kind": "order"}})
+    recorder = Recorder()
+    order = order_payload()
+    await handler(mapper_pool, recorder)(delivery(shop, "orders/create", order))
+    [command] = recorder.commands()
+    assert command.document is not None and command.document.kind == "order"
+    assert command.document_key == f"{shop}:order:{order['id']}:order"

@@ -1,0 +1,224 @@
+"""The failed-job store against real PostgreSQL: one job per message, pages, races, pacing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from libs.common.metrics import FAILED_JOBS_OPEN, REPLAYS
+from services.replayer import audit, jobs
+from services.replayer.filters import JobFilter, decode_cursor
+from services.replayer.gauge import OpenJobsGauge
+from services.replayer.replay import REPLAY_HEADER, REPLAY_OF_HEADER, Pacer, ReplayDrainer
+from tests.services.replayer.support import (
+    MAPPER_QUEUE,
+    WRITER_QUEUE,
+    RecordingPublisher,
+    broker_headers,
+    command_body,
+    consumer_headers,
+    new_shop,
+    record,
+)
+
+
+async def test_same_message_failing_again_updates_its_one_job(replayer_pool: asyncpg.Pool) -> None:
+    shop = new_shop()
+    body = command_body(shop, 1, ("19",))
+    first = consumer_headers(shop, at=datetime.now(UTC) - timedelta(minutes=5))
+    job_id = await record(replayer_pool, first, body, message_id="cmd-1")
+    assert job_id is not None
+    # A duplicate of the same dead letter (redelivered to the replayer) changes nothing.
+    assert await record(replayer_pool, dict(first), body, message_id="cmd-1") is None
+    again = consumer_headers(shop, attempts=2)
+    assert await record(replayer_pool, again, body, message_id="cmd-1") == job_id
+    # The same message id failing in another queue is another job.
+    other = consumer_headers(shop, queue=MAPPER_QUEUE, service="mapper")
+    assert await record(replayer_pool, other, body, message_id="cmd-1") != job_id
+
+    job = await jobs.get(replayer_pool, job_id)
+    assert job is not None
+    assert job["failures"] == 2 and job["attempts"] == 3
+    assert job["status"] == "open"
+    assert job["first_failed_at"] < job["last_failed_at"]
+    assert job["cause"]["title"] == "VAT rate 19 % missing in Fortnox"
+    assert job["object"] == {"type": "order", "id": "1", "name": "#1"}
+    assert job["fortnox_code"] == "2000728" and job["fortnox_message"] == "Kunde inte hitta moms"
+    assert job["routing_key"] == "fortnox.command.create_document"
+    assert job["trace_id"] and job["fix"]
+
+
+async def test_a_discarded_job_stays_discarded_when_it_fails_again(
+    replayer_pool: asyncpg.Pool,
+) -> None:
+    shop = new_shop()
+    job_id = await record(replayer_pool, consumer_headers(shop), b"{}", message_id="m")
+    assert job_id is not None
+    await jobs.discard(replayer_pool, job_id, actor="operator", reason="booked by hand")
+    await record(replayer_pool, consumer_headers(shop, attempts=2), b"{}", message_id="m")
+    job = await jobs.get(replayer_pool, job_id)
+    assert job is not None and job["status"] == "discarded" and job["failures"] == 2
+    with pytest.raises(jobs.JobStateError):
+        await jobs.discard(replayer_pool, job_id, actor="operator", reason="again")
+
+
+async def test_cursor_pages_return_every_job_once_while_jobs_fail_again(
+    replayer_pool: asyncpg.Pool,
+) -> None:
+    shop = new_shop()
+    ids = []
+    for n in range(23):
+        job_id = await record(replayer_pool, consumer_headers(shop), command_body(shop, n), f"m{n}")
+        ids.append(job_id)
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        after = decode_cursor(cursor) if cursor else None
+        found, cursor = await jobs.page(replayer_pool, JobFilter(shop=shop), after=after, limit=5)
+        seen.extend(job["id"] for job in found)
+        pages += 1
+        # Jobs failing again meanwhile keep their place in the order.
+        await record(replayer_pool, consumer_headers(shop, attempts=pages + 1), b"{}", "m0")
+        if cursor is None:
+            break
+    assert pages == 5
+    assert sorted(seen) == sorted(str(job_id) for job_id in ids)
+    assert len(seen) == len(set(seen))
+
+
+async def test_causes_count_jobs_and_shops(replayer_pool: asyncpg.Pool) -> None:
+    shops = [new_shop() for _ in range(3)]
+    rate = f"{uuid.uuid4().int % 1000}.5"  # a cause of this test's own in the shared database
+    for n, shop in enumerate(shops):
+        await record(replayer_pool, consumer_headers(shop), command_body(shop, n, (rate,)))
+        await record(replayer_pool, consumer_headers(shop), command_body(shop, n + 10, (rate,)))
+    await record(replayer_pool, broker_headers(shops[0], "delivery_limit"), b"poison")
+    found = await jobs.causes(replayer_pool, JobFilter())
+    by_key = {cause["cause"]: cause for cause in found}
+    vat = by_key[f"fortnox:2000728:vat-{rate}"]
+    assert (vat["jobs"], vat["shops"], vat["open"]) == (6, 3, 6)
+    assert vat["summary"] == f"VAT rate {rate} % missing in Fortnox: 6 jobs, 3 shops"
+    assert by_key["delivery_limit:fortnox_writer"]["jobs"] >= 1
+    [own] = await jobs.causes(replayer_pool, JobFilter(shop=shops[1]))
+    assert (own["jobs"], own["shops"]) == (2, 1)
+
+
+async def test_concurrent_retries_of_one_job_publish_once(replayer_pool: asyncpg.Pool) -> None:
+    shop = new_shop()
+    job_id = await record(replayer_pool, consumer_headers(shop), command_body(shop, 1), "cmd-9")
+    assert job_id is not None
+    publisher = RecordingPublisher(delay=0.1)
+    before = REPLAYS.labels(mode="single")._value.get()
+    outcomes = await asyncio.gather(
+        *(jobs.retry(replayer_pool, publisher, job_id, actor="operator") for _ in range(5)),
+        return_exceptions=True,
+    )
+    assert len(publisher.published) == 1
+    assert sum(isinstance(o, dict) for o in outcomes) == 1
+    assert sum(isinstance(o, jobs.JobStateError) for o in outcomes) == 4
+    assert REPLAYS.labels(mode="single")._value.get() == before + 1
+    [message] = publisher.published
+    assert message.exchange == "" and message.routing_key == WRITER_QUEUE
+    assert message.message_id == "cmd-9"
+    assert message.headers[REPLAY_HEADER] == "true"
+    assert message.headers[REPLAY_OF_HEADER] == str(job_id)
+    assert "x-fortbridge-error-class" not in message.headers
+    assert "x-fortbridge-origin-at" not in message.headers  # not timed as a new sync
+    assert "traceparent" not in message.headers  # the publisher injects the replay's own
+    assert message.headers["x-fortbridge-original-traceparent"]
+    job = await jobs.get(replayer_pool, job_id)
+    assert job is not None and job["status"] == "retrying" and job["retries"] == 1
+    entries, _ = await audit.page(
+        replayer_pool, job_id=job_id, action=None, actor=None, before=None, limit=10
+    )
+    assert [(e["action"], e["actor"]) for e in entries] == [("retry", "operator")]
+
+
+async def test_bulk_retry_queues_exactly_the_matching_open_jobs_and_drains_at_a_pace(
+    replayer_pool: asyncpg.Pool,
+) -> None:
+    shop = new_shop()
+    vat = [
+        await record(replayer_pool, consumer_headers(shop), command_body(shop, n, ("19",)))
+        for n in range(4)
+    ]
+    other = await record(replayer_pool, consumer_headers(shop, code="2000428"), b"{}")
+    assert other is not None and vat[3] is not None
+    await jobs.discard(replayer_pool, vat[3], actor="operator", reason="not ours")
+    job_filter = JobFilter(shop=shop, cause="fortnox:2000728:vat-19")
+    dry = await jobs.queue_matching(replayer_pool, job_filter, actor="a", dry_run=True)
+    assert dry == (3, None)
+    count, batch = await jobs.queue_matching(replayer_pool, job_filter, actor="operator")
+    assert count == 3 and batch is not None
+    # Queuing again finds nothing open: a job is queued once.
+    assert (await jobs.queue_matching(replayer_pool, job_filter, actor="operator"))[0] == 0
+
+    publisher = RecordingPublisher()
+    drainer = ReplayDrainer(replayer_pool, publisher, rate=10.0, poll_seconds=0.05)
+    started = time.monotonic()
+    while await drainer.drain_one():
+        pass
+    elapsed = time.monotonic() - started
+    assert sorted(p.headers[REPLAY_OF_HEADER] for p in publisher.published) == sorted(
+        str(job_id) for job_id in vat[:3]
+    )
+    assert elapsed >= 0.18  # three slots 0.1 s apart
+    batch_jobs, _ = await jobs.page(replayer_pool, JobFilter(batch_id=batch), after=None, limit=10)
+    assert {job["status"] for job in batch_jobs} == {"retrying"}
+    left = await jobs.get(replayer_pool, other)
+    assert left is not None and left["status"] == "open"
+    entries, _ = await audit.page(
+        replayer_pool, job_id=vat[0], action="bulk_retry", actor=None, before=None, limit=10
+    )
+    [entry] = entries
+    assert entry["job_count"] == 3 and entry["batch_id"] == str(batch)
+    assert entry["filter"] == {"shop": shop, "cause": "fortnox:2000728:vat-19"}
+
+
+async def test_drainer_runs_in_the_background_and_stops_cleanly(
+    replayer_pool: asyncpg.Pool,
+) -> None:
+    shop = new_shop()
+    job_id = await record(replayer_pool, consumer_headers(shop), command_body(shop, 1))
+    publisher = RecordingPublisher()
+    drainer = ReplayDrainer(replayer_pool, publisher, rate=50.0, poll_seconds=0.05)
+    drainer.start()
+    try:
+        await jobs.queue_matching(replayer_pool, JobFilter(shop=shop), actor="operator")
+        drainer.wake()
+        for _ in range(100):
+            if publisher.published:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await drainer.stop()
+    assert [p.headers[REPLAY_OF_HEADER] for p in publisher.published] == [str(job_id)]
+
+
+async def test_pacer_spaces_slots_across_callers(replayer_pool: asyncpg.Pool) -> None:
+    name = f"test-{uuid.uuid4().hex[:6]}"
+    pacers = [Pacer(replayer_pool, rate=20.0, name=name) for _ in range(2)]
+    started = time.monotonic()
+    await asyncio.gather(*(pacers[n % 2].wait() for n in range(6)))
+    assert time.monotonic() - started >= 0.24  # 6 slots 0.05 s apart, shared by both
+
+
+async def test_gauge_counts_unresolved_jobs_per_cause(replayer_pool: asyncpg.Pool) -> None:
+    shop = new_shop()
+    cause = "transient_exhausted:fortnox_writer:1000003"
+    headers = consumer_headers(shop, error_class="transient_exhausted", code="1000003")
+    job_id = await record(replayer_pool, headers, b"{}")
+    assert job_id is not None
+    gauge = OpenJobsGauge(replayer_pool)
+    await gauge.refresh()
+    count = FAILED_JOBS_OPEN.labels(cause=cause)._value.get()
+    assert count >= 1
+    await jobs.discard(replayer_pool, job_id, actor="operator", reason="test")
+    await gauge.refresh()
+    assert FAILED_JOBS_OPEN.labels(cause=cause)._value.get() == count - 1

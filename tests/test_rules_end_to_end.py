@@ -1,0 +1,96 @@
+"""Through all five services: the rule "orders tagged B2B become Fortnox orders with terms 30
+days and cost centre WEB" changes what the Fortnox simulator receives for a tagged order, and
+not for an untagged one (a normal invoice on the shop's default terms)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from fortbridge.localstack import CLIENT_ID, REDIRECT_URI
+from libs.common.crypto import TokenCipher
+from libs.common.messaging import Topology
+from services.fortnox_writer.connections import ConnectionStore, connect_with_code
+from services.mapper.store import save_shop_settings
+from simulators.shopify.payloads import order_payload
+from tests.support.stack import Stack, running_stack
+
+pytestmark = pytest.mark.slow
+
+RULES = "/admin/api/integrations/fortnox/mapping_rules"
+B2B_RULE = {
+    "name": "B2B orders become Fortnox orders",
+    "conditions": {"field": "tags", "op": "contains", "value": "B2B"},
+    "actions": {"document_kind": "order", "terms_of_payment": "30", "cost_center": "WEB"},
+}
+
+
+@pytest.fixture
+async def stack(amqp_url: str, database_url: str, broker_cleanup: Topology) -> AsyncIterator[Stack]:
+    async with running_stack(
+        amqp_url=amqp_url, database_url=database_url, namespace=broker_cleanup.namespace
+    ) as stack:
+        await connect_with_order_scope(stack)
+        yield stack
+
+
+async def connect_with_order_scope(stack: Stack) -> None:
+    """The merchant consents to the order scope too (Fortnox orders live under /3/orders)."""
+    scopes = ["invoice", "order", "customer", "article", "payment", "companyinformation"]
+    code = stack.fortnox.issue_authorization_code(CLIENT_ID, stack.tenant_id, REDIRECT_URI, scopes)
+    cipher = TokenCipher(stack.settings.token_encryption_keys.get_secret_value())
+    store = ConnectionStore(stack.pool, cipher, stack.http, stack.settings)
+    await connect_with_code(
+        store, stack.http, stack.settings, shop=stack.shop, code=code, redirect_uri=REDIRECT_URI
+    )
+
+
+def orders_for(stack: Stack, order_id: int) -> list[Any]:
+    orders = stack.fortnox.tenant(stack.tenant_id).orders.values()
+    return [o for o in orders if o.get("ExternalInvoiceReference1") == f"shopify-{order_id}"]
+
+
+async def test_a_b2b_rule_makes_tagged_orders_fortnox_orders(stack: Stack) -> None:
+    async with stack.pool.acquire() as conn:  # the shop's default terms: 10 days
+        await save_shop_settings(conn, stack.shop, {"document_fields": {"TermsOfPayment": "10"}})
+    async with stack.http.post(
+        stack.url("mapper", f"{RULES}.json"),
+        params={"shop": stack.shop},
+        json={"mapping_rule": B2B_RULE},
+    ) as response:
+        assert response.status == 201, await response.text()
+
+    tagged = order_payload(tags="B2B, Wholesale")
+    plain = order_payload(tags="Retail")
+    async with stack.http.post(
+        stack.url("mapper", f"{RULES}/preview.json"),
+        params={"shop": stack.shop},
+        json={"order": tagged},
+    ) as response:
+        preview = await response.json()
+    assert preview["matched_rule"]["name"] == B2B_RULE["name"]
+    assert stack.fortnox.tenant(stack.tenant_id).orders == {}  # a preview sends nothing
+
+    await stack.send_order(tagged)
+    await stack.send_order(plain)
+    await stack.wait_for(
+        lambda: (
+            len(orders_for(stack, tagged["id"])) == 1 and len(stack.invoices_for(plain["id"])) == 1
+        ),
+        timeout=30,
+    )
+
+    [order] = orders_for(stack, tagged["id"])
+    assert order.get("TermsOfPayment") == "30"
+    assert order.get("CostCenter") == "WEB"
+    assert order.total == Decimal(tagged["total_price"])
+    assert stack.invoices_for(tagged["id"]) == []  # an order, not an invoice
+
+    [invoice] = stack.invoices_for(plain["id"])
+    assert invoice.get("TermsOfPayment") == "10"
+    assert not invoice.get("CostCenter")
+    assert orders_for(stack, plain["id"]) == []
+    assert await stack.failed_jobs() == []
