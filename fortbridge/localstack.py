@@ -123,7 +123,7 @@ async def connect_fortnox(
     params = {
         "client_id": settings.fortnox_client_id,
         "redirect_uri": REDIRECT_URI,
-        "scope": "invoice customer article companyinformation",
+        "scope": "invoice order payment customer article companyinformation",
         "state": uuid.uuid4().hex,
         "access_type": "offline",
         "response_type": "code",

@@ -104,6 +104,9 @@ async def test_product_sync_makes_one_article_per_variant_and_counts_progress(
     expected = {f"MUG-{n}-0" for n in range(12)} | {"MUG-90-0", "MUG-90-1"}
     assert set(articles) == expected
     assert articles["MUG-90-1"].fields["Description"] == "Mugg 90 - Storlek 1"
+    # One list call to learn which articles exist, then one call per article.
+    calls = [r for r in stack.fortnox.requests_for(stack.tenant_id) if "/3/articles" in r.path]
+    assert len(calls) == len(expected) + 1
 
 
 async def test_a_second_sync_of_the_same_catalog_writes_nothing_again(stack: Stack) -> None:

@@ -7,7 +7,6 @@ Kubernetes fills from Secrets.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from functools import lru_cache
 
 from pydantic import Field, SecretStr
@@ -116,7 +115,6 @@ class Settings(BaseSettings):
 
     # Mapping defaults (rules per shop come later; these are the shop defaults)
     default_guest_customer_name: str = "Shopify guest"
-    default_vat_rate: Decimal = Decimal("25")
 
 
 @lru_cache(maxsize=1)

@@ -36,6 +36,7 @@ class Admission:
     connected: bool
     backlog: bool  # the tenant already has commands waiting for slots
     next_slot_in: float  # seconds until the tenant's next rate-limit slot
+    reason: str | None = None  # why the shop is not connected, in plain English
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class DeferredStore:
     async def admission(self, shop: str) -> Admission:
         row = await self._pool.fetchrow(
             """
-            SELECT c.tenant_id, c.status = 'connected' AS connected,
+            SELECT c.tenant_id, c.status = 'connected' AS connected, c.status_reason,
                    EXISTS (SELECT 1 FROM fortnox_writer.deferred_commands d
                            WHERE d.tenant_id = c.tenant_id AND d.reason <> 'parked') AS backlog,
                    greatest(0, extract(epoch FROM (r.tat - clock_timestamp())))::float8 AS wait
@@ -94,9 +95,13 @@ class DeferredStore:
             shop,
         )
         if row is None:
-            return Admission(None, False, False, 0.0)
+            return Admission(None, False, False, 0.0, "the shop has not connected Fortnox yet")
         return Admission(
-            row["tenant_id"], bool(row["connected"]), bool(row["backlog"]), row["wait"] or 0.0
+            row["tenant_id"],
+            bool(row["connected"]),
+            bool(row["backlog"]),
+            row["wait"] or 0.0,
+            row["status_reason"],
         )
 
     async def put(

@@ -6,8 +6,10 @@ from libs.common.errors import HandlerError, NeedsReconnection, TransientError
 from libs.common.logs import get_logger
 from libs.common.messages import FortnoxCommand, SyncResult
 from libs.common.messaging import Delivery
+from libs.common.privacy import redaction_of
 from libs.common.service import Runtime
 from libs.common.tracing import current_trace_id
+from services.fortnox_writer import privacy
 from services.fortnox_writer.actions import CATALOG_KINDS, Actions, Session
 from services.fortnox_writer.client import FortnoxClient
 from services.fortnox_writer.connections import ConnectionStore
@@ -38,6 +40,10 @@ class CommandHandler:
         self.runner = CommandRunner(runtime, self, limiter)
 
     async def __call__(self, delivery: Delivery) -> None:
+        redaction = redaction_of(delivery)
+        if redaction is not None:
+            await privacy.redact(self._runtime.pool, redaction)
+            return
         await self.runner.receive(delivery)
 
     async def execute(self, command: FortnoxCommand) -> None:
@@ -48,9 +54,10 @@ class CommandHandler:
             try:
                 await self._handle(command)
             except NeedsReconnection as exc:
-                await self._connections.mark_needs_reconnection(
-                    command.shop, exc.explanation or exc.message
-                )
+                reason = exc.explanation or exc.message
+                if exc.source_message:
+                    reason += f" (Fortnox said: {exc.source_message}, code {exc.code})"
+                await self._connections.mark_needs_reconnection(command.shop, reason)
                 raise
             except HandlerError as exc:
                 if not isinstance(exc, TransientError):
@@ -131,6 +138,36 @@ class CommandHandler:
             status=status,
             fortnox_calls=calls,
         )
+
+    async def publish_parked(self, command: FortnoxCommand, reason: str | None) -> None:
+        """Tell the timeline (and the order status) the command waits for a reconnection."""
+        result = SyncResult(
+            shop=command.shop,
+            command_id=command.command_id,
+            document_key=command.document_key,
+            source=command.source,
+            status="parked",
+            action=command.action,
+            document_kind=CATALOG_KINDS.get(  # type: ignore[arg-type]
+                command.action, command.document.kind if command.document else "invoice"
+            ),
+            expected_total=command.expected_total,
+            currency=command.document.currency if command.document else None,
+            error_code="needs_reconnection",
+            explanation=(
+                f"the shop's Fortnox connection needs reconnecting ({reason})"
+                if reason
+                else "the shop's Fortnox connection needs reconnecting"
+            )
+            + "; this sync resumes by itself once it is reconnected",
+            trace_id=current_trace_id(),
+            rule_version=command.rule_version,
+            batch_id=command.batch_id,
+        )
+        try:
+            await self._runtime.publisher.publish(result, "fortnox.result.parked")
+        except Exception as publish_error:  # the command stays parked all the same
+            log.warning("could not publish parked result", error=str(publish_error))
 
     async def _publish_failure(self, command: FortnoxCommand, exc: HandlerError) -> None:
         result = SyncResult(

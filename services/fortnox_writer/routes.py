@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from libs.common.admin_auth import require_admin
+from libs.common.access import authorize
 from libs.common.crypto import TokenCipher
 from libs.common.errors import TransientError
 from libs.common.http import json_error
@@ -111,8 +111,8 @@ async def callback(request: web.Request) -> web.Response:
 
 async def connection_status(request: web.Request) -> web.Response:
     runtime = runtime_of(request)
-    require_admin(request, runtime.settings, "read_integrations")
-    shop = _shop(request)
+    principal = await authorize(request, runtime.settings, runtime.pool, "read_integrations")
+    shop = principal.shop or _shop(request)
     row = await _store(runtime).status(shop)
     counts = await DeferredStore(runtime.pool, "admin").counts(shop)
     body: dict[str, Any] = {

@@ -115,6 +115,7 @@ class CommandRunner:
         tenant = admission.tenant_id
         if tenant is None or not admission.connected:
             await self._defer(delivery, command, tenant, PARKED)
+            await self._handler.publish_parked(command, admission.reason)
             return
         if (
             admission.backlog
@@ -127,6 +128,7 @@ class CommandRunner:
             await self._handler.execute(command)
         except NeedsReconnection as exc:
             await self._defer(delivery, command, tenant, PARKED, error=exc.message)
+            await self._handler.publish_parked(command, exc.explanation or exc.message)
         except TransientError as exc:
             attempt = delivery.attempt + 1
             wait = waiting_time(exc)
@@ -268,6 +270,7 @@ class CommandRunner:
                 row.id, reason=PARKED, attempts=row.attempts, due_in=0, error=exc.message
             )
             COMMANDS_DEFERRED.labels(reason=PARKED).inc()
+            await self._handler.publish_parked(command, exc.explanation or exc.message)
             return
         except TransientError as exc:
             if exc.code == "429":

@@ -114,6 +114,9 @@ async def redact_shop(pool: asyncpg.Pool, registry: ShopRegistry, shop: str) -> 
         )
         documents = await conn.execute("DELETE FROM ingest.order_documents WHERE shop = $1", shop)
         reports = await conn.execute("DELETE FROM ingest.data_requests WHERE shop = $1", shop)
+        await conn.execute("DELETE FROM ingest.sync_jobs WHERE shop = $1", shop)
+        # The shop's operator API tokens go with it.
+        await conn.execute("DELETE FROM access.api_tokens WHERE shop = $1", shop)
     await registry.forget(shop)
     counts = {
         "webhook_events": int(events.split()[-1]),

@@ -26,6 +26,7 @@ WEBHOOK_TOPICS = (
     "orders/updated",
     "orders/edited",
     "orders/paid",
+    "orders/fulfilled",
     "orders/cancelled",
     "refunds/create",
     "products/create",

@@ -16,9 +16,11 @@ from libs.common.logs import get_logger
 from libs.common.messages import ShopifyEvent, SourceRef, SyncResult
 from libs.common.messaging import Delivery
 from libs.common.service import Runtime
+from libs.common.shops import is_uninstalled
 from libs.common.tracing import current_trace_id
 from services.mapper.accounting import SYNCED_TOPICS, order_id_for
 from services.mapper.catalog import CATALOG_TOPICS, plan_catalog_event, skipped_result
+from services.mapper.privacy import PRIVACY_TOPICS, apply_privacy
 from services.mapper.rules.engine import plan_with_rules
 from services.mapper.store import load_shop_settings, load_state, save_state
 
@@ -39,6 +41,16 @@ class EventHandler:
         pool = self._runtime.pool
         if await self._handled(pool, event):
             log.info("event already handled", event_uid=event.event_uid)
+            return
+        if event.topic in PRIVACY_TOPICS:
+            async with pool.acquire() as conn, conn.transaction():
+                done = await apply_privacy(conn, event)
+                await self._record(conn, event, "privacy", reason=done)
+            log.info("privacy webhook applied", shop=event.shop, topic=event.topic)
+            return
+        if await is_uninstalled(pool, event.shop):
+            reason = "the shop uninstalled Fortbridge: nothing is synced for it"
+            await self._record(pool, event, "skipped", reason=reason)
             return
         if event.topic in CATALOG_TOPICS:
             await self._catalog(event)

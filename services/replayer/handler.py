@@ -7,8 +7,9 @@ import hashlib
 from libs.common.logs import get_logger
 from libs.common.messaging import Delivery
 from libs.common.messaging.publisher import SCHEMA_HEADER
+from libs.common.privacy import redaction_of
 from libs.common.service import Runtime
-from services.replayer import causes, dead_letters, jobs
+from services.replayer import causes, dead_letters, jobs, privacy
 
 log = get_logger(__name__)
 
@@ -18,6 +19,10 @@ class DeadLetterHandler:
         self._runtime = runtime
 
     async def __call__(self, delivery: Delivery) -> None:
+        redaction = redaction_of(delivery)
+        if redaction is not None:  # a privacy webhook, not a dead letter
+            await privacy.redact(self._runtime.pool, redaction)
+            return
         dead = dead_letters.read(
             delivery.headers, fallback_queue=delivery.routing_key, routing_key=delivery.routing_key
         )

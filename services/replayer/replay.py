@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import asyncpg
+from aiormq.exceptions import PublishError
 from opentelemetry.trace import Link
 
 from libs.common import tracing
@@ -207,6 +208,7 @@ class ReplayDrainer:
         if not queued:
             return False
         await self._pacer.wait()
+        failed: tuple[Any, Exception] | None = None
         async with self._pool.acquire() as conn, conn.transaction():
             job = await conn.fetchrow(
                 """
@@ -215,5 +217,25 @@ class ReplayDrainer:
                 """
             )
             if job is not None:
-                await publish_replay(conn, self._publisher, job, mode="bulk")
+                try:
+                    await publish_replay(conn, self._publisher, job, mode="bulk")
+                except PublishError as exc:  # unroutable: its queue is gone
+                    failed = (job["id"], exc)
+        if failed is not None:
+            await self._back_to_open(*failed)
         return True
+
+    async def _back_to_open(self, job_id: Any, exc: Exception) -> None:
+        """A replay the broker could not route goes back to open with the reason, so it never
+        blocks the jobs queued behind it."""
+        log.warning("replay could not be routed; job back to open", job_id=str(job_id))
+        await self._pool.execute(
+            """
+            UPDATE replayer.failed_jobs
+            SET status = 'open', queued_at = NULL, status_changed_by = 'replayer',
+                status_changed_at = now(), status_reason = $2
+            WHERE id = $1 AND status = 'queued'
+            """,
+            job_id,
+            f"the replay could not be delivered: {exc}",
+        )

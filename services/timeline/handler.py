@@ -8,10 +8,11 @@ from libs.common.crypto import TokenCipher
 from libs.common.logs import get_logger
 from libs.common.messages import SyncResult
 from libs.common.messaging import Delivery
+from libs.common.privacy import redaction_of
 from libs.common.service import Runtime
 from libs.common.shopify_admin import ShopifyAdmin
 from libs.common.shops import ShopRegistry
-from services.timeline import latency
+from services.timeline import latency, privacy
 from services.timeline.mirror import mirror_status
 
 log = get_logger(__name__)
@@ -65,6 +66,10 @@ class ResultHandler:
         )
 
     async def __call__(self, delivery: Delivery) -> None:
+        redaction = redaction_of(delivery)
+        if redaction is not None:
+            await privacy.redact(self._runtime.pool, redaction)
+            return
         result = delivery.parse(SyncResult)
         if result.source.type not in ("order", "refund"):
             return  # catalog results (articles, customers) have no order timeline

@@ -333,10 +333,9 @@ def test_each_deployment_gets_the_secrets_its_code_reads(service: str) -> None:
     secrets = {
         name for name, field in Settings.model_fields.items() if field.annotation is SecretStr
     }
-    code = (
-        "\n".join(path.read_text() for path in (ROOT / "services" / service).rglob("*.py"))
-        + (ROOT / "libs" / "common" / "admin_auth.py").read_text()
-    )
+    code = "\n".join(
+        path.read_text() for path in (ROOT / "services" / service).rglob("*.py")
+    ) + "\n".join(p.read_text() for p in (ROOT / "libs" / "common" / "access").glob("*.py"))
     read = {name.upper() for name in secrets if re.search(rf"settings\.{name}\b", code)}
     (prod,) = [overlay for overlay in OVERLAYS if overlay.name == "prod"]
     deployment = by_kind(rendered(prod), "Deployment")["fortbridge-" + service.replace("_", "-")]

@@ -41,9 +41,12 @@ class WorkQueue:
         return f"{namespace}.{self.service}.{self.name}"
 
 
+# Shopify's redact webhooks reach every service that holds personal data: besides the mapper
+# (which gets every Shopify event), the writer, the timeline and the replayer bind these too.
+PRIVACY_KEYS: tuple[str, ...] = ("shopify.customers.redact", "shopify.shop.redact")
 MAPPER_EVENTS = WorkQueue("mapper", "events", ("shopify.#",))
-WRITER_COMMANDS = WorkQueue("fortnox_writer", "commands", ("fortnox.command.#",))
-TIMELINE_RESULTS = WorkQueue("timeline", "results", ("fortnox.result.#",))
+WRITER_COMMANDS = WorkQueue("fortnox_writer", "commands", ("fortnox.command.#", *PRIVACY_KEYS))
+TIMELINE_RESULTS = WorkQueue("timeline", "results", ("fortnox.result.#", *PRIVACY_KEYS))
 # Ingest keeps the document state its order and catalog admin endpoints answer with.
 INGEST_RESULTS = WorkQueue("ingest", "results", ("fortnox.result.#",))
 WORK_QUEUES: tuple[WorkQueue, ...] = (
@@ -152,6 +155,8 @@ class Topology:
             self.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"}
         )
         await dead_letters.bind(dlx, "#")
+        for key in PRIVACY_KEYS:  # the replayer redacts failed jobs too
+            await dead_letters.bind(events, key)
 
 
 def _delay_label(delay: float) -> str:

@@ -5,6 +5,12 @@ that calls Shopify (ingest's order fetch and catalog sync, the timeline's status
 those that stop work for an uninstalled shop.
 """
 
-from libs.common.shops.registry import MIGRATIONS, SCHEMA, Installation, ShopRegistry
+from libs.common.shops.registry import (
+    MIGRATIONS,
+    SCHEMA,
+    Installation,
+    ShopRegistry,
+    is_uninstalled,
+)
 
-__all__ = ["MIGRATIONS", "SCHEMA", "Installation", "ShopRegistry"]
+__all__ = ["MIGRATIONS", "SCHEMA", "Installation", "ShopRegistry", "is_uninstalled"]

@@ -93,3 +93,9 @@ class ShopRegistry:
                 self._cipher.rotate(row["access_token"]),
             )
         return len(rows)
+
+
+async def is_uninstalled(conn: asyncpg.Pool | asyncpg.Connection, shop: str) -> bool:
+    """True once a shop uninstalled the app (shops never installed through it are not)."""
+    status = await conn.fetchval("SELECT status FROM shops.installations WHERE shop = $1", shop)
+    return bool(status == "uninstalled")

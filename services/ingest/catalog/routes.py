@@ -15,6 +15,7 @@ from libs.common.http import json_error
 from libs.common.service import runtime_of
 from services.ingest.catalog import jobs
 from services.ingest.catalog.runner import CatalogRunner
+from services.ingest.lifecycle import ensure_installed
 
 RUNNER = web.AppKey("catalog_runner", list[CatalogRunner])
 MAX_IDS = 250
@@ -67,6 +68,7 @@ async def start_sync(request: web.Request) -> web.Response:
     kind = _kind(request)
     shop = await _shop(request, f"write_{kind}")
     runtime = runtime_of(request)
+    await ensure_installed(runtime, shop)
     body: Any = None
     raw = await request.read()
     if raw.strip():

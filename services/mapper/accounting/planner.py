@@ -109,11 +109,12 @@ def plan_event(
         return _cancel(shop, payload, settings, state, event_uid)
     if topic == "orders/paid":
         return _paid(shop, payload, settings, state, event_uid)
-    return _order_version(shop, payload, settings, state, event_uid)
+    return _order_version(shop, topic, payload, settings, state, event_uid)
 
 
 def _order_version(
     shop: str,
+    topic: str,
     order: dict[str, Any],
     settings: ShopSettings,
     state: OrderState | None,
@@ -122,6 +123,13 @@ def _order_version(
     if state is None:
         command, new_state = create_invoice(shop, order, settings, uid)
         return Plan([command], new_state)
+    if topic == "orders/create":
+        # The same order created again (a later copy of the webhook, or "create now" from the
+        # admin API): the same create command again, if the order is still what was planned.
+        # The writer makes its document once, and retries one that failed.
+        command, new_state = create_invoice(shop, order, settings, uid)
+        if new_state == state:
+            return Plan([command], state)
     if state.cancelled or state.full_credit_used:
         return Plan([], state, "the invoice is already cancelled or fully credited")
     updated_at = timestamp(order.get("updated_at"))

@@ -177,3 +177,50 @@ async def test_customer_and_articles_gone_from_fortnox_are_recreated_and_invoice
         paths.count(("POST", "/3/customers", 201)) + paths.count(("POST", "/3/customers", 200)) == 2
     )
     assert not await dead_letters(stack.settings.amqp_url, Topology(stack.settings.amqp_namespace))
+
+
+async def test_every_kind_is_made_once_when_fortnox_commits_then_drops_the_connection(
+    writer_stack: LocalStack,
+) -> None:
+    stack = writer_stack
+    sim = stack.fortnox
+    for path in ("customers", "articles", "invoices", "orders"):
+        sim.faults.add(method="POST", path_regex=rf"^/3/{path}$", kind="drop_after_commit")
+    source = order_payload(email=f"kinds-{time.monotonic_ns()}@example.com")
+    invoice = order_command(stack.shop, source)
+    assert invoice.document is not None
+    as_order = invoice.model_copy(
+        update={
+            "command_id": invoice.command_id + "-order",
+            "document_key": invoice.document_key.replace(":invoice", ":order"),
+            "document": invoice.document.model_copy(
+                update={"kind": "order", "external_reference": f"shopify-order-{source['id']}"}
+            ),
+        }
+    )
+    tenant = sim.tenant(stack.tenant_id)
+    async with command_publisher(stack.settings) as publish:
+        await publish(invoice)
+        await _wait(lambda: invoices_of(stack, stack.tenant_id, source["id"]), 30, "invoice")
+        await publish(as_order)
+        await _wait(
+            lambda: any(
+                o.get("ExternalInvoiceReference1") == f"shopify-order-{source['id']}"
+                for o in tenant.orders.values()
+            ),
+            30,
+            "order",
+        )
+    await asyncio.sleep(0.5)
+    assert all(fault.fired == 1 for fault in sim.faults)  # each kind's first POST was dropped
+    emails = [c.fields.get("Email") for c in tenant.customers.values()]
+    assert emails.count(source["email"]) == 1
+    assert len(invoices_of(stack, stack.tenant_id, source["id"])) == 1
+    made = [
+        o
+        for o in tenant.orders.values()
+        if o.get("ExternalInvoiceReference1") == f"shopify-order-{source['id']}"
+    ]
+    assert len(made) == 1
+    posted = [r.path for r in sim.requests_for(stack.tenant_id) if r.method == "POST"]
+    assert posted.count("/3/articles") == len(tenant.articles)  # none posted twice

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from libs.common.access import ApiTokenStore
 from libs.common.messaging import Topology
@@ -15,7 +16,12 @@ from tests.support.stack import Stack, running_stack
 
 
 @pytest.fixture
-async def stack(amqp_url: str, database_url: str, broker_cleanup: Topology) -> AsyncIterator[Stack]:
+async def stack(
+    amqp_url: str,
+    database_url: str,
+    broker_cleanup: Topology,
+    span_exporter: InMemorySpanExporter,  # tracing on, so results carry trace ids
+) -> AsyncIterator[Stack]:
     async with running_stack(
         amqp_url=amqp_url,
         database_url=database_url,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -13,12 +12,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from libs.common import database
 from libs.common.errors import PermanentError, TransientError
 from libs.common.messages import FortnoxCommand, Message, ShopifyEvent
 from libs.common.messaging import Delivery
 from services.mapper.handler import EventHandler
-from services.mapper.service import definition
 from services.mapper.store import load_shop_settings, save_shop_settings
 from simulators.shopify.payloads import order_payload
 from tests.services.mapper.builders import refund_payload
@@ -33,18 +30,6 @@ class Recorder:
 
     def commands(self) -> list[FortnoxCommand]:
         return [m for m, _ in self.sent if isinstance(m, FortnoxCommand)]
-
-
-@pytest.fixture
-async def mapper_pool(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
-    assert definition.migrations is not None
-    await database.migrate(pool, "mapper", definition.migrations)
-    yield pool
-
-
-@pytest.fixture
-def shop() -> str:
-    return f"h{uuid.uuid4().hex[:8]}.myshopify.com"
 
 
 def handler(pool: asyncpg.Pool, recorder: Recorder) -> EventHandler:

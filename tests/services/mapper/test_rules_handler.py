@@ -5,33 +5,16 @@ latest order payload is kept for previews."""
 from __future__ import annotations
 
 import itertools
-import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
 
-from libs.common import database
 from services.mapper.rules.model import Rule, validate_rule
 from services.mapper.rules.store import change_rules, load_order_payload
-from services.mapper.service import definition
 from simulators.shopify.payloads import order_payload
 from tests.services.mapper.builders import refund_payload
 from tests.services.mapper.test_handler import Recorder, delivery, handler
 
 _ids = itertools.count(1)
-
-
-@pytest.fixture
-async def mapper_pool(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
-    assert definition.migrations is not None
-    await database.migrate(pool, "mapper", definition.migrations)
-    yield pool
-
-
-@pytest.fixture
-def shop() -> str:
-    return f"r{uuid.uuid4().hex[:8]}.myshopify.com"
 
 
 async def add_rule(pool: asyncpg.Pool, shop: str, data: dict[str, object]) -> int:

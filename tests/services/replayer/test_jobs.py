@@ -165,9 +165,10 @@ async def test_bulk_retry_queues_exactly_the_matching_open_jobs_and_drains_at_a_
     while await drainer.drain_one():
         pass
     elapsed = time.monotonic() - started
-    assert sorted(p.headers[REPLAY_OF_HEADER] for p in publisher.published) == sorted(
-        str(job_id) for job_id in vat[:3]
-    )
+    # (Other tests' leftover queued jobs share the database; only this shop's are checked.)
+    mine = {str(job_id) for job_id in [*vat, other]}
+    replayed = [p.headers[REPLAY_OF_HEADER] for p in publisher.published]
+    assert sorted(r for r in replayed if r in mine) == sorted(str(job_id) for job_id in vat[:3])
     assert elapsed >= 0.18  # three slots 0.1 s apart
     batch_jobs, _ = await jobs.page(replayer_pool, JobFilter(batch_id=batch), after=None, limit=10)
     assert {job["status"] for job in batch_jobs} == {"retrying"}
@@ -193,12 +194,13 @@ async def test_drainer_runs_in_the_background_and_stops_cleanly(
         await jobs.queue_matching(replayer_pool, JobFilter(shop=shop), actor="operator")
         drainer.wake()
         for _ in range(100):
-            if publisher.published:
+            if str(job_id) in {p.headers[REPLAY_OF_HEADER] for p in publisher.published}:
                 break
             await asyncio.sleep(0.02)
     finally:
         await drainer.stop()
-    assert [p.headers[REPLAY_OF_HEADER] for p in publisher.published] == [str(job_id)]
+    replayed = [p.headers[REPLAY_OF_HEADER] for p in publisher.published]
+    assert replayed.count(str(job_id)) == 1
 
 
 async def test_pacer_spaces_slots_across_callers(replayer_pool: asyncpg.Pool) -> None:

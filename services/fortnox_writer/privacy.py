@@ -1,0 +1,47 @@
+"""Shopify's redact webhooks, for what the writer holds outside Fortnox.
+
+``customers/redact``: the customer's e-mail in the customer-number cache is deleted (the next
+order of that e-mail is matched in Fortnox again). ``shop/redact``: everything the writer holds
+for the shop goes: its Fortnox tokens, caches, set-aside commands and the document ledger. Booked
+documents in Fortnox stay (bookkeeping law); see docs/shopify-app.md. Commands still waiting to
+run keep their data until they have run: they make the books.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from libs.common.logs import get_logger
+from libs.common.privacy import Redaction
+
+log = get_logger(__name__)
+
+SHOP_TABLES = (
+    "deferred_commands",
+    "customers",
+    "articles",
+    "article_index",
+    "documents",
+    "connections",
+)
+
+
+async def redact(pool: asyncpg.Pool, redaction: Redaction) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        if redaction.scope == "shop":
+            await conn.execute(
+                "DELETE FROM fortnox_writer.document_links WHERE target_key LIKE $1 || ':%'",
+                redaction.shop,
+            )
+            for table in SHOP_TABLES:
+                await conn.execute(
+                    f"DELETE FROM fortnox_writer.{table} WHERE shop = $1", redaction.shop
+                )
+        elif redaction.email:
+            await conn.execute(
+                "DELETE FROM fortnox_writer.customers"
+                " WHERE shop = $1 AND match_key = 'email' AND match_value = $2",
+                redaction.shop,
+                redaction.email,
+            )
+    log.info("redaction applied", shop=redaction.shop, scope=redaction.scope)
