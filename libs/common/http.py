@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 from aiohttp import web
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -39,6 +40,20 @@ def create_app(service: str) -> web.Application:
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
     return app
+
+
+def client_session(timeout: float = 60.0) -> aiohttp.ClientSession:
+    """The one HTTP client session of a service (Fortnox and Shopify calls).
+
+    aiohttp silently sends an idempotent request (GET, PUT, ...) a second time when the
+    connection drops. Fortnox's actions are not idempotent in effect (a PUT /credit, a GET /email
+    that sends an e-mail), so that hidden retry is turned off: every retry goes through the
+    callers' exactly-once logic (which first reads what an earlier attempt did).
+    """
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout))
+    if hasattr(session, "_retry_connection"):
+        session._retry_connection = False
+    return session
 
 
 def _route_of(request: web.Request) -> str | None:

@@ -23,7 +23,7 @@ from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
 from libs.common import database, messaging, tracing
-from libs.common.http import FATAL, READINESS, create_app
+from libs.common.http import FATAL, READINESS, client_session, create_app
 from libs.common.logs import configure_logging, get_logger
 from libs.common.messaging import Consumer, Handler, Publisher, Topology, WorkQueue
 from libs.common.settings import Settings
@@ -160,7 +160,7 @@ async def _start(
         publisher = Publisher(connection, topology.events_exchange)
         await publisher.start()
         stack.push_async_callback(publisher.close)
-        http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        http = client_session()
         stack.push_async_callback(http.close)
         runtime = Runtime(definition.name, settings, pool, connection, topology, publisher, http)
         app[STATE].runtime = runtime

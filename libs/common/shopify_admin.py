@@ -109,6 +109,8 @@ class ShopifyAdmin:
             errors = payload.get("errors") if isinstance(payload, dict) else None
             if errors and any(_is_throttled(error) for error in errors):
                 SHOPIFY_REQUESTS.labels(operation=operation, outcome="throttled").inc()
+                # Wait for what Shopify says the query costs, not our estimate.
+                expected_cost = max(expected_cost, _requested_cost(payload))
                 continue
             if errors:
                 SHOPIFY_REQUESTS.labels(operation=operation, outcome="error").inc()
@@ -137,6 +139,13 @@ class ShopifyAdmin:
             )
         except (KeyError, TypeError, ValueError):
             return
+
+
+def _requested_cost(payload: Any) -> float:
+    try:
+        return float(payload["extensions"]["cost"]["requestedQueryCost"])
+    except (KeyError, TypeError, ValueError):
+        return 0.0
 
 
 def _is_throttled(error: Any) -> bool:

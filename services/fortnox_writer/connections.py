@@ -233,10 +233,25 @@ class ConnectionStore:
             )
 
     def _connection(self, row: asyncpg.Record) -> Connection:
+        try:
+            access_token = self._cipher.decrypt(row["access_token"])
+        except ValueError as exc:
+            # The keys in TOKEN_ENCRYPTION_KEYS no longer include the one this token was
+            # encrypted with: the connection is unusable until the key is restored or the shop
+            # reconnects. Its commands are parked, not failed.
+            raise NeedsReconnection(
+                f"the stored Fortnox token of {row['shop']} cannot be decrypted",
+                code="token_undecryptable",
+                explanation=(
+                    "The stored Fortnox token cannot be decrypted with the configured keys"
+                    " (TOKEN_ENCRYPTION_KEYS lost the key it was encrypted with). Restore that"
+                    f" key, or reconnect Fortnox. {RECONNECT_ADVICE}"
+                ),
+            ) from exc
         return Connection(
             shop=row["shop"],
             tenant_id=row["tenant_id"],
-            access_token=self._cipher.decrypt(row["access_token"]),
+            access_token=access_token,
             expires_at=row["expires_at"],
             status=row["status"],
         )

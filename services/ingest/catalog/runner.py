@@ -14,7 +14,7 @@ from typing import Any
 
 from libs.common import tracing
 from libs.common.crypto import TokenCipher
-from libs.common.errors import HandlerError
+from libs.common.errors import HandlerError, TransientError
 from libs.common.logs import get_logger
 from libs.common.messages import utcnow
 from libs.common.service import Runtime
@@ -36,6 +36,7 @@ from services.ingest.catalog.shapes import (
 from services.ingest.webhook import WebhookDelivery
 
 log = get_logger(__name__)
+QUERY_ATTEMPTS = 5
 
 
 class CatalogRunner:
@@ -101,7 +102,7 @@ class CatalogRunner:
         cursor: str | None = row["cursor"]
         while True:
             size = PAGE_SIZES[kind]
-            data = await self._admin.graphql(
+            data = await self._query(
                 shop,
                 token,
                 kind,
@@ -136,7 +137,7 @@ class CatalogRunner:
         start = int(cursor or 0)
         while start < len(ids):
             chunk = ids[start : start + size]
-            data = await self._admin.graphql(
+            data = await self._query(
                 shop,
                 token,
                 f"{kind}ByIds",
@@ -164,12 +165,34 @@ class CatalogRunner:
             item_ids.append(await self._publish(job_id, shop, kind, node))
         return item_ids
 
+    async def _query(
+        self,
+        shop: str,
+        token: str,
+        operation: str,
+        query: str,
+        variables: dict[str, Any],
+        *,
+        expected_cost: float,
+    ) -> dict[str, Any]:
+        """One Admin API call; Shopify outages and throttling are waited out a few times."""
+        for attempt in range(QUERY_ATTEMPTS):
+            try:
+                return await self._admin.graphql(
+                    shop, token, operation, query, variables, expected_cost=expected_cost
+                )
+            except TransientError:
+                if attempt == QUERY_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(2**attempt)
+        raise AssertionError("unreachable")
+
     async def _all_variants(self, shop: str, token: str, node: dict[str, Any]) -> None:
         """Read the rest of a product's variants when the first page did not hold them all."""
         variants = node.get("variants") or {}
         page = variants.get("pageInfo") or {}
         while page.get("hasNextPage"):
-            data = await self._admin.graphql(
+            data = await self._query(
                 shop,
                 token,
                 "variants",
@@ -205,4 +228,5 @@ class CatalogRunner:
 
 def _cost(kind: str, size: int) -> float:
     """What a page is expected to cost (Shopify's bucket is checked before the call)."""
-    return size * (VARIANTS_PER_PAGE + 1) + 2 if kind == "products" else size + 2
+    # Shopify's estimate: 2 per connection + per node 1 + its nested connection (2 + 90).
+    return size * (VARIANTS_PER_PAGE + 3) + 2 if kind == "products" else size + 2

@@ -80,3 +80,26 @@ async def test_refused_refresh_marks_the_connection_for_reconnection(
     )
     assert row["status"] == "needs_reconnection"
     assert "refresh token" in row["status_reason"]
+
+
+async def test_a_token_no_configured_key_decrypts_needs_reconnection(
+    database_url: str, pool: asyncpg.Pool
+) -> None:
+    await migrate_all(database_url)
+    sim = FortnoxSimulator()
+    sim.add_client(client_id="cid", client_secret="secret")
+    tenant = str(4_000_000 + uuid.uuid4().int % 1_000_000)
+    sim.add_tenant(tenant_id=tenant)
+    shop = f"shop-{uuid.uuid4().hex[:8]}.myshopify.com"
+    old, new = TokenCipher.generate_key(), TokenCipher.generate_key()
+    async with aiohttp.ClientSession() as http:
+        settings = Settings(token_encryption_keys=old)
+        await ConnectionStore(pool, TokenCipher(old), http, settings).save(
+            shop, tenant, sim.issue_tokens("cid", tenant)
+        )
+        # The key was dropped from TOKEN_ENCRYPTION_KEYS: the shop's commands park, not crash.
+        store = ConnectionStore(pool, TokenCipher(new), http, settings)
+        with pytest.raises(NeedsReconnection) as raised:
+            await store.get(shop)
+    assert raised.value.code == "token_undecryptable"
+    assert raised.value.explanation and "TOKEN_ENCRYPTION_KEYS" in raised.value.explanation
