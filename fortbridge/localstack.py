@@ -79,11 +79,17 @@ class LocalStack:
         reference = f"shopify-{order_id}"
         return [i for i in self.invoices() if i.get("ExternalInvoiceReference1") == reference]
 
+    def admin_headers(self) -> dict[str, str]:
+        """The operator's credentials, when the stack has an ADMIN_API_TOKEN."""
+        token = self.settings.admin_api_token.get_secret_value()
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
     async def failed_jobs(self) -> list[dict[str, Any]]:
         """The shop's failed jobs, from the replayer's admin API."""
         async with self.http.get(
             self.url("replayer", "/admin/api/integrations/fortnox/failed_jobs.json"),
             params={"shop": self.shop},
+            headers=self.admin_headers(),
         ) as response:
             response.raise_for_status()
             return list((await response.json())["failed_jobs"])
@@ -93,6 +99,7 @@ class LocalStack:
         async with self.http.get(
             self.url("timeline", f"/admin/api/orders/{order_id}/timeline_events.json"),
             params={"shop": self.shop},
+            headers=self.admin_headers(),
         ) as response:
             return dict(await response.json())
 

@@ -97,6 +97,8 @@ def fuzz(urls: dict[str, str], headers: dict[str, str]) -> list[str]:
     return failures
 
 
+# schemathesis's own strategies trip one of Hypothesis's deprecation warnings now and then.
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 async def test_fuzzing_the_document_finds_no_server_errors(stack: Stack) -> None:
     urls = {name: stack.url(name, "") for name in stack.apps}
     with_token = await asyncio.to_thread(fuzz, urls, {"Authorization": f"Bearer {OPERATOR}"})

@@ -1,6 +1,7 @@
 """Through all five services: the rule "orders tagged B2B become Fortnox orders with terms 30
 days and cost centre WEB" changes what the Fortnox simulator receives for a tagged order, and
-not for an untagged one (a normal invoice on the shop's default terms)."""
+not for an untagged one (a normal invoice on the shop's default terms); a rule's row and
+customer templates reach the invoice rows and the new customer in the simulator."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from libs.common.crypto import TokenCipher
 from libs.common.messaging import Topology
 from services.fortnox_writer.connections import ConnectionStore, connect_with_code
 from services.mapper.store import save_shop_settings
-from simulators.shopify.payloads import order_payload
+from simulators.shopify.payloads import LineSpec, order_payload
 from tests.support.stack import Stack, running_stack
 
 pytestmark = pytest.mark.slow
@@ -93,4 +94,57 @@ async def test_a_b2b_rule_makes_tagged_orders_fortnox_orders(stack: Stack) -> No
     assert invoice.get("TermsOfPayment") == "10"
     assert not invoice.get("CostCenter")
     assert orders_for(stack, plain["id"]) == []
+    assert await stack.failed_jobs() == []
+
+
+TEMPLATE_RULE = {
+    "name": "Projects per line, phone on the customer",
+    "actions": {
+        "row_fields": {"Project": "{{ property.project | default('WEB') | upper }}", "Unit": "st"},
+        "customer_fields": {
+            "Phone1": "{{ billing_address.phone | digits }}",
+            "Comments": "Shopify {{ name }}",
+        },
+    },
+}
+
+
+async def test_row_and_customer_templates_reach_fortnox(stack: Stack) -> None:
+    async with stack.http.post(
+        stack.url("mapper", f"{RULES}.json"),
+        params={"shop": stack.shop},
+        json={"mapping_rule": TEMPLATE_RULE},
+    ) as response:
+        assert response.status == 201, await response.text()
+    async with stack.http.post(  # an identity field is refused, naming its path
+        stack.url("mapper", f"{RULES}.json"),
+        params={"shop": stack.shop},
+        json={
+            "mapping_rule": {"name": "x", "actions": {"customer_fields": {"CustomerNumber": "1"}}}
+        },
+    ) as response:
+        assert response.status == 422
+        refused = await response.json()
+    assert refused["errors"][0]["path"] == "mapping_rule.actions.customer_fields.CustomerNumber"
+
+    lines = [
+        LineSpec("Mugg", "100.00", 1, "0.25", "MUG-1", properties=(("project", "p-42"),)),
+        LineSpec("Bok", "50.00", 1, "0.06", "BOOK-1"),
+    ]
+    order = order_payload(lines=lines, email="templates@example.com")
+    order["billing_address"]["phone"] = "+46 70-123 45 67"
+    await stack.send_order(order)
+    await stack.wait_for(lambda: len(stack.invoices_for(order["id"])) == 1, timeout=30)
+
+    [invoice] = stack.invoices_for(order["id"])
+    rows = {row["ArticleNumber"]: row for row in invoice.rows if row.get("ArticleNumber")}
+    assert rows["MUG-1"]["Project"] == "P-42" and rows["MUG-1"]["Unit"] == "st"
+    assert rows["BOOK-1"]["Project"] == "WEB"
+    shipping = [row for row in invoice.rows if not row.get("ArticleNumber")]
+    assert shipping and all(not row.get("Project") for row in shipping)
+    assert invoice.total == Decimal(order["total_price"])
+    customer = stack.fortnox.tenant(stack.tenant_id).customers[invoice.get("CustomerNumber")]
+    assert customer.fields["Phone1"] == "46701234567"
+    assert customer.fields["Comments"] == f"Shopify {order['name']}"
+    assert customer.fields["Email"] == "templates@example.com"
     assert await stack.failed_jobs() == []

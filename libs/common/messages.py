@@ -103,6 +103,11 @@ class InvoiceRowDraft(BaseModel):
     discount: Decimal = Decimal("0")
     discount_type: Literal["AMOUNT", "PERCENT"] = "AMOUNT"
     account_number: int | None = None
+    fields: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Other Fortnox row fields (Project, CostCenter, Unit, Description); "
+        "never the amounts, VAT, account or article.",
+    )
 
 
 class DocumentDraft(BaseModel):

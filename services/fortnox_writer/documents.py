@@ -202,8 +202,11 @@ def document_body(draft: DocumentDraft, customer_number: str) -> dict[str, Any]:
     quantity_field = "DeliveredQuantity" if draft.kind == "invoice" else "OrderedQuantity"
     rows: list[dict[str, Any]] = []
     for row in draft.rows:
+        # Other row fields (Project, CostCenter, Unit, a rule's Description) go before what
+        # Fortbridge computes, so they never replace the quantity, price, VAT or account.
         entry: dict[str, Any] = {
             "Description": row.description,
+            **row.fields,
             quantity_field: row.quantity,
             "Price": row.price,
             "VAT": row.vat,

@@ -58,6 +58,7 @@ def row_draft(row: RowState) -> InvoiceRowDraft:
         vat=row.vat,
         discount=row.discount,
         account_number=row.account,
+        fields=row.fields,
     )
 
 

@@ -6,6 +6,9 @@
 - Matching, compared exactly by the writer: organisation number for companies that have one,
   otherwise the e-mail address (trimmed, lower case). A checkout without e-mail is a guest and
   is booked on the shop's default customer. No fuzzy matching: never the wrong customer.
+- A rule's customer templates (``settings.customer_fields``) add to or replace the fields of
+  a customer made from the order, but never the guest customer (shared by every guest) and
+  never what the customer is matched by or its VAT type.
 - VATType follows the market (see vat.py); EU reverse charge also sets EUQuarterlyReport on
   the invoice.
 """
@@ -27,6 +30,10 @@ _ADDRESS_FIELDS = (
     ("CountryCode", "country_code"),
     ("Phone1", "phone"),
 )
+
+
+# What the customer is found by, its VAT and its identity: never from settings.customer_fields.
+_KEPT = frozenset(("CustomerNumber", "Email", "OrganisationNumber", "Type", "VATType"))
 
 
 def _attributes(order: dict[str, Any]) -> dict[str, str]:
@@ -107,6 +114,9 @@ def customer_draft(order: dict[str, Any], settings: ShopSettings, market: Market
     for fortnox_field, shopify_field in _ADDRESS_FIELDS:
         if billing.get(shopify_field):
             fields[fortnox_field] = str(billing[shopify_field])
+    for fortnox_field, value in settings.customer_fields.items():  # the rules' templates
+        if fortnox_field not in _KEPT:
+            fields[fortnox_field] = value
     by_email = settings.customer_match == "email" and email
     if company and org_number and not by_email:
         return CustomerDraft(match_key="organisation_number", match_value=org_number, fields=fields)

@@ -155,6 +155,7 @@ def _credit_row(row: RowState, count: Decimal, amount: Decimal) -> InvoiceRowDra
             vat=row.vat,
             discount=amount - row.price * count,
             account_number=row.account,
+            fields=row.fields,
         )
     return InvoiceRowDraft(
         article_number=row.article_number,
@@ -163,6 +164,7 @@ def _credit_row(row: RowState, count: Decimal, amount: Decimal) -> InvoiceRowDra
         price=amount,
         vat=row.vat,
         account_number=row.account,
+        fields=row.fields,
     )
 
 

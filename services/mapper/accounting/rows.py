@@ -5,6 +5,7 @@ refunds are credited separately and never change the invoice), with its discount
 (line and order-level discounts) as an AMOUNT discount; gift cards sold on the liability
 account without VAT; one row per duty; shipping as rows or Freight; the tip as a VAT-free row.
 Prices are in the document's price basis: VAT included exactly when Shopify's taxes_included.
+A product row also carries the rules' row fields for its line item (``settings.line_fields``).
 """
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ def _sum(pricing: Pricing, entries: Iterable[dict[str, Any]], name: str, where: 
     )
 
 
+def line_key(item: dict[str, Any], index: int) -> str:
+    """The row key of a line item: ``line:<line item id>`` (its index without an id)."""
+    return f"line:{item.get('id', index)}"
+
+
 def refunded_quantities(order: dict[str, Any]) -> dict[str, Decimal]:
     """Line item id -> quantity taken away by the refunds the payload lists."""
     out: dict[str, Decimal] = {}
@@ -112,7 +118,7 @@ def _line_rows(
         if count != ordered:  # an edit removed some: the discount and tax shrink in proportion
             discount, tax = cents(discount * count / ordered), cents(tax * count / ordered)
         title = item.get("name") or item.get("title")
-        key = f"line:{item.get('id', index)}"
+        key = line_key(item, index)
         if item.get("gift_card"):
             rows.append(
                 RowState(
@@ -146,6 +152,7 @@ def _line_rows(
                 discount=discount,
                 amount=row_amount(price, count, discount),
                 tax=tax,
+                fields=settings.line_fields.get(key, {}),
             )
         )
         for d_index, duty in enumerate(item.get("duties") or []):

@@ -129,6 +129,16 @@ class ShopSettings(BaseModel):
         default_factory=dict,
         description="Extra Fortnox header fields (terms of payment, cost centre, templates).",
     )
+    customer_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra Fortnox fields of a customer Fortbridge creates (rule templates, "
+        "rendered); never the guest customer, never the field the customer is matched by.",
+    )
+    line_fields: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Extra Fortnox row fields per line item row key (line:<line item id>), "
+        "rendered by the rules engine for this order.",
+    )
 
     def payment_mode(self, gateway: str | None) -> str:
         if gateway == "gift_card":

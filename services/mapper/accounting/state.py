@@ -39,6 +39,10 @@ class RowState(BaseModel):
     freight: bool = Field(
         default=False, description="Carried in the Freight header field, not a row."
     )
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Other Fortnox row fields (rule templates: Project, CostCenter, ...).",
+    )
     credited_quantity: Decimal = ZERO
     credited_amount: Decimal = ZERO
     credited_tax: Decimal = ZERO
@@ -56,7 +60,7 @@ class RowState(BaseModel):
         return self.tax - self.credited_tax
 
     def content(self) -> tuple[object, ...]:
-        return (
+        content: tuple[object, ...] = (
             self.key,
             self.description,
             self.article_number,
@@ -67,6 +71,8 @@ class RowState(BaseModel):
             str(self.discount),
             self.freight,
         )
+        # Only when set, so the content hash of rows stored before row fields is unchanged.
+        return (*content, sorted(self.fields.items())) if self.fields else content
 
 
 class OrderState(BaseModel):

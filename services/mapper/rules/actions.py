@@ -5,6 +5,11 @@ accounting planner stays pure and knows nothing about rules. Header fields are s
 order, later ones winning: the shop's ``document_fields``, the named actions (TermsOfPayment,
 OurReference, CostCenter, Project, PriceList, Language), then the rule's field templates. A
 template that renders empty leaves its field out.
+
+The rule's customer templates are rendered over the order into ``customer_fields`` (used when
+Fortbridge creates the order's customer); its row templates over each line item (with the
+order as ``order`` and the line's properties by name as ``property``) into ``line_fields``,
+keyed by the line item's row key. Row and customer templates that render empty set nothing.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from services.mapper.accounting.rows import line_key
 from services.mapper.accounting.settings import SalesAccounts, ShopSettings
 from services.mapper.rules.conditions import matches
+from services.mapper.rules.fields import ROW_DESCRIPTION_LENGTH
 from services.mapper.rules.model import AccountsPatch, Actions, Rule, RuleSet
 from services.mapper.rules.templates import render
 
@@ -96,7 +103,45 @@ def apply_actions(actions: Actions, settings: ShopSettings, order: dict[str, Any
         else:
             fields.pop(fortnox, None)
     update["document_fields"] = fields
+    if actions.customer_fields:
+        update["customer_fields"] = {
+            **settings.customer_fields,
+            **_rendered(actions.customer_fields, order),
+        }
+    if actions.row_fields:
+        update["line_fields"] = line_fields(actions.row_fields, order)
     return ShopSettings.model_validate({**settings.model_dump(), **update})
+
+
+def _rendered(templates: dict[str, str], data: dict[str, Any]) -> dict[str, str]:
+    """Each template filled from ``data``; one that renders empty (or blank) is left out."""
+    out = {}
+    for fortnox, template in templates.items():
+        value = render(template, data)
+        if value.strip():
+            out[fortnox] = value[:ROW_DESCRIPTION_LENGTH] if fortnox == "Description" else value
+    return out
+
+
+def line_context(item: dict[str, Any], order: dict[str, Any]) -> dict[str, Any]:
+    """What a row template sees: the line item, ``order`` and its properties by name."""
+    properties = {
+        str(entry.get("name")): entry.get("value")
+        for entry in item.get("properties") or []
+        if isinstance(entry, dict) and entry.get("name") is not None
+    }
+    return {**item, "order": order, "property": properties}
+
+
+def line_fields(templates: dict[str, str], order: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Row key (rows.line_key) -> the row fields rendered over that line item."""
+    out: dict[str, dict[str, str]] = {}
+    for index, item in enumerate(order.get("line_items") or []):
+        if isinstance(item, dict):
+            rendered = _rendered(templates, line_context(item, order))
+            if rendered:
+                out[line_key(item, index)] = rendered
+    return out
 
 
 def resolve(rule_set: RuleSet, order: dict[str, Any] | None, default: ShopSettings) -> Resolution:

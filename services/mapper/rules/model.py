@@ -3,7 +3,9 @@
 A rule is ``{"name", "enabled", "conditions", "actions"}``. ``conditions`` is a tree
 (conditions.py; absent: every order); ``actions`` override the shop's default settings for the
 orders the rule matches (actions.py). Every error names the field path, e.g.
-``mapping_rule.actions.fields.Remarks: unknown filter 'eval' ... (at character 9)``.
+``mapping_rule.actions.fields.Remarks: unknown filter 'eval' ... (at character 9)``. Which
+Fortnox fields the templates (``fields``, ``customer_fields``, ``row_fields``) may set:
+fields.py.
 """
 
 from __future__ import annotations
@@ -11,21 +13,20 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from services.mapper.rules.conditions import ConditionError, parse_condition
-from services.mapper.rules.templates import TemplateError, parse
+from services.mapper.rules.fields import HEADER_FIELDS, FieldTemplateError, check_templates
 
-# Fortnox invoice/order header fields a template may set. Fields Fortbridge computes
-# (customer, currency, VAT basis, references, rows, totals, dates) are not among them.
-_TEMPLATE_FIELD_NAMES = (
-    "OurReference YourReference Remarks Comments TermsOfPayment TermsOfDelivery "
-    "WayOfDelivery PriceList PrintTemplate Project CostCenter ExternalInvoiceReference2 "
-    "DeliveryName DeliveryAddress1 DeliveryAddress2 DeliveryCity DeliveryCountry "
-    "DeliveryZipCode Address1 Address2 City Country ZipCode Phone1 Phone2 CustomerName "
-    "OrganisationNumber"
-)
-TEMPLATE_FIELDS = frozenset(_TEMPLATE_FIELD_NAMES.split(" "))
+TEMPLATE_FIELDS = HEADER_FIELDS
 MAX_RULES = 200
 
 
@@ -97,19 +98,19 @@ class Actions(BaseModel):
     fields: dict[str, str] = Field(
         default_factory=dict, description="Fortnox header field -> template (templates.py)."
     )
+    customer_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Fortnox customer field -> template over the order, for a new customer.",
+    )
+    row_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Fortnox row field -> template over each line item (the order: order.).",
+    )
 
-    @field_validator("fields")
+    @field_validator("fields", "customer_fields", "row_fields")
     @classmethod
-    def _templates(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, template in value.items():
-            if name not in TEMPLATE_FIELDS:
-                known = ", ".join(sorted(TEMPLATE_FIELDS))
-                raise ValueError(f"{name}: not a Fortnox field a rule may set; use one of {known}")
-            try:
-                parse(template)
-            except TemplateError as exc:
-                raise ValueError(f"{name}: {exc}") from exc
-        return value
+    def _templates(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        return check_templates(str(info.field_name), value)
 
     @model_validator(mode="after")
     def _metafield(self) -> Actions:
@@ -180,10 +181,10 @@ def validate_rule(data: Any, prefix: str = "mapping_rule") -> RuleIn:
             if isinstance(cause, ConditionError):
                 problems.append((_path(prefix, loc) + _sub(cause.path), cause.message))
                 continue
+            if isinstance(cause, FieldTemplateError):  # name each template's Fortnox field
+                problems += [(_path(prefix, (*loc, n)), m) for n, m in cause.problems]
+                continue
             message = str(error["msg"]).removeprefix("Value error, ")
-            if loc[-1:] == ("fields",) and ": " in message:  # name the template's field
-                name, message = message.split(": ", 1)
-                loc = (*loc, name)
             problems.append((_path(prefix, loc), message))
         raise RuleValidationError(problems) from exc
 

@@ -10,7 +10,7 @@ import asyncpg
 
 from services.mapper.rules.model import Rule, validate_rule
 from services.mapper.rules.store import change_rules, load_order_payload
-from simulators.shopify.payloads import order_payload
+from simulators.shopify.payloads import LineSpec, order_payload
 from tests.services.mapper.builders import refund_payload
 from tests.services.mapper.test_handler import Recorder, delivery, handler
 
@@ -96,3 +96,28 @@ async def test_an_order_rule_makes_a_fortnox_order(mapper_pool: asyncpg.Pool, sh
     [command] = recorder.commands()
     assert command.document is not None and command.document.kind == "order"
     assert command.document_key == f"{shop}:order:{order['id']}:order"
+
+
+async def test_row_and_customer_templates_reach_the_command(
+    mapper_pool: asyncpg.Pool, shop: str
+) -> None:
+    await add_rule(
+        mapper_pool,
+        shop,
+        {
+            "name": "Projects per line",
+            "actions": {
+                "row_fields": {"Project": "{{ property.project | default('WEB') }}"},
+                "customer_fields": {"Phone1": "{{ billing_address.phone | digits }}"},
+            },
+        },
+    )
+    recorder = Recorder()
+    lines = [LineSpec("Mugg", "100.00", 1, "0.25", "MUG-1", properties=(("project", "P7"),))]
+    order = order_payload(lines=lines)
+    order["billing_address"]["phone"] = "070-123 45 67"
+    await handler(mapper_pool, recorder)(delivery(shop, "orders/create", order))
+    [command] = recorder.commands()
+    assert command.document is not None and command.customer is not None
+    assert command.document.rows[0].fields == {"Project": "P7"}
+    assert command.customer.fields["Phone1"] == "0701234567"
