@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -17,6 +19,7 @@ from libs.common import database, tracing
 from libs.common.logs import configure_logging
 from libs.common.messaging import Topology
 from tests.support.infra import broker_and_database
+from tests.support.stack import Stack, running_stack
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +63,32 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await database.create_pool(database_url, max_size=5)
     yield pool
     await pool.close()
+
+
+StackFactory = Callable[..., Awaitable[Stack]]
+
+
+@pytest.fixture
+async def stack_factory(
+    amqp_url: str,
+    database_url: str,
+    broker_cleanup: Topology,
+    span_exporter: InMemorySpanExporter,
+) -> AsyncIterator[StackFactory]:
+    """Opens the test's running stack (settings overrides as keywords), traced; closed after."""
+    async with contextlib.AsyncExitStack() as stacks:
+
+        async def open_stack(**overrides: Any) -> Stack:
+            return await stacks.enter_async_context(
+                running_stack(
+                    amqp_url=amqp_url,
+                    database_url=database_url,
+                    namespace=broker_cleanup.namespace,
+                    **overrides,
+                )
+            )
+
+        yield open_stack
 
 
 @pytest.fixture

@@ -5,29 +5,22 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from libs.common.access import SCOPES, ApiTokenStore, Principal
-from libs.common.messaging import Topology
 from libs.common.openapi import admin_api_spec, operations
 from simulators.shopify.payloads import LineSpec, order_payload
-from tests.support.stack import Stack, running_stack
+from tests.conftest import StackFactory
+from tests.support.stack import Stack
 
 OTHER_SHOP = "someone-else.myshopify.com"
 
 
 @pytest.fixture
-async def stack(amqp_url: str, database_url: str, broker_cleanup: Topology) -> AsyncIterator[Stack]:
-    async with running_stack(
-        amqp_url=amqp_url,
-        database_url=database_url,
-        namespace=broker_cleanup.namespace,
-        admin_api_token="operator-token-for-the-matrix",
-    ) as stack:
-        yield stack
+async def stack(stack_factory: StackFactory) -> Stack:
+    return await stack_factory(admin_api_token="operator-token-for-the-matrix")
 
 
 def secured() -> list[tuple[str, str, str, tuple[str, ...]]]:

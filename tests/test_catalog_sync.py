@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from libs.common.messaging import Topology
-from tests.support.stack import Stack, running_stack
+from tests.conftest import StackFactory
+from tests.support.stack import Stack
 
 PRODUCT_BASE = 7_000_000_000_000
 CUSTOMER_BASE = 8_000_000_000_000
@@ -53,14 +52,8 @@ def customer(n: int, *, email: bool = True) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def stack(amqp_url: str, database_url: str, broker_cleanup: Topology) -> AsyncIterator[Stack]:
-    async with running_stack(
-        amqp_url=amqp_url,
-        database_url=database_url,
-        namespace=broker_cleanup.namespace,
-        services=("ingest", "mapper", "fortnox_writer"),
-    ) as stack:
-        yield stack
+async def stack(stack_factory: StackFactory) -> Stack:
+    return await stack_factory(services=("ingest", "mapper", "fortnox_writer"))
 
 
 async def call(stack: Stack, method: str, path: str, body: Any = None) -> tuple[int, Any]:

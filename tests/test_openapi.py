@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import hypothesis
@@ -17,15 +16,16 @@ import schemathesis
 from hypothesis import HealthCheck, given
 
 from fortbridge.registry import SERVICES
-from libs.common.messaging import Topology
 from libs.common.openapi import admin_api_spec, operations
 from libs.common.service import build_app
 from libs.common.settings import Settings
-from tests.support.stack import Stack, running_stack
+from tests.conftest import StackFactory
+from tests.support.stack import Stack
 
 OPERATOR = "operator-token-for-schemathesis"
 EXAMPLES_PER_OPERATION = 25
 PUBLIC_PREFIXES = ("/admin/api/", "/auth/")
+UPSTREAM = ("502", "503")
 
 
 def served_routes() -> set[tuple[str, str, str]]:
@@ -55,20 +55,17 @@ def test_the_document_is_valid_openapi() -> None:
 
 
 @pytest.fixture
-async def stack(amqp_url: str, database_url: str, broker_cleanup: Topology) -> AsyncIterator[Stack]:
-    async with running_stack(
-        amqp_url=amqp_url,
-        database_url=database_url,
-        namespace=broker_cleanup.namespace,
-        admin_api_token=OPERATOR,
-    ) as stack:
-        yield stack
+async def stack(stack_factory: StackFactory) -> Stack:
+    return await stack_factory(admin_api_token=OPERATOR)
 
 
 def check_operation(
     operation: Any, urls: dict[str, str], headers: dict[str, str], failures: list[str]
 ) -> None:
     base_url = urls[operation.definition.raw["x-fortbridge-service"]]
+    # A documented 502/503 is Shopify or Fortnox failing (the simulators answer with errors for
+    # the random shops and ids generated here), not a server error of ours.
+    upstream = {int(code) for code in operation.definition.raw["responses"] if code in UPSTREAM}
 
     @given(case=operation.as_strategy())
     @hypothesis.settings(
@@ -79,7 +76,7 @@ def check_operation(
     )
     def check(case: Any) -> None:
         response = case.call(base_url=base_url, headers=headers, allow_redirects=False, timeout=10)
-        if response.status_code >= 500:
+        if response.status_code >= 500 and response.status_code not in upstream:
             failures.append(
                 f"{case.method} {case.formatted_path} {case.query} -> "
                 f"{response.status_code} {response.text[:200]}"

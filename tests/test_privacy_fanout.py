@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from libs.common.access import ApiTokenStore
-from libs.common.messaging import Topology
 from libs.common.privacy import REDACTED
 from simulators.shopify.payloads import LineSpec, order_payload
-from tests.support.stack import Stack, running_stack
+from tests.conftest import StackFactory
+from tests.support.stack import Stack
 
 EMAIL = "anna@example.com"
 
 
 @pytest.fixture
-async def stack(amqp_url: str, database_url: str, broker_cleanup: Topology) -> AsyncIterator[Stack]:
-    async with running_stack(
-        amqp_url=amqp_url, database_url=database_url, namespace=broker_cleanup.namespace
-    ) as stack:
-        yield stack
+async def stack(stack_factory: StackFactory) -> Stack:
+    return await stack_factory()
 
 
 async def count(stack: Stack, sql: str, *args: Any) -> int:

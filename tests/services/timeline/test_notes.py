@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from libs.common import database
 from libs.common.access import MIGRATIONS, SCHEMA, ApiTokenStore
-from libs.common.messaging import Topology
 from simulators.shopify.payloads import order_payload
-from tests.support.stack import Stack, running_stack
+from tests.conftest import StackFactory
+from tests.support.stack import Stack
 
 OPERATOR = "operator-token-for-notes"
 
 
 @pytest.fixture
-async def stack(amqp_url: str, database_url: str, broker_cleanup: Topology) -> AsyncIterator[Stack]:
-    async with running_stack(
-        amqp_url=amqp_url,
-        database_url=database_url,
-        namespace=broker_cleanup.namespace,
-        services=("ingest", "mapper", "fortnox_writer", "timeline"),
-        admin_api_token=OPERATOR,
-    ) as stack:
-        yield stack
+async def stack(stack_factory: StackFactory) -> Stack:
+    services = ("ingest", "mapper", "fortnox_writer", "timeline")
+    return await stack_factory(services=services, admin_api_token=OPERATOR)
 
 
 async def token(stack: Stack, shop: str, scopes: str) -> dict[str, str]:
