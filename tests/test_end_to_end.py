@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -16,20 +15,13 @@ from libs.common.messaging import Topology
 from simulators.fortnox import FortnoxSimulator
 from simulators.shopify.payloads import LineSpec, order_payload
 from simulators.shopify.webhooks import build_webhook, deliver
+from tests.conftest import StackFactory
 from tests.support.stack import SHOPIFY_SECRET, Stack, running_stack
 
 
 @pytest.fixture
-async def stack(
-    amqp_url: str,
-    database_url: str,
-    broker_cleanup: Topology,
-    span_exporter: InMemorySpanExporter,
-) -> AsyncIterator[Stack]:
-    async with running_stack(
-        amqp_url=amqp_url, database_url=database_url, namespace=broker_cleanup.namespace
-    ) as stack:
-        yield stack
+async def stack(stack_factory: StackFactory) -> Stack:
+    return await stack_factory()
 
 
 def metafield(stack: Stack, order_id: int) -> dict[str, object] | None:

@@ -15,12 +15,12 @@ from typing import Any
 
 import aio_pika
 import pytest
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from libs.common import messaging
 from libs.common.messaging import MAPPER_EVENTS, Consumer, Delivery, Publisher, Topology
 from libs.common.messaging.publisher import SHOP_HEADER
 from simulators.shopify.payloads import LineSpec, order_payload
+from tests.conftest import StackFactory
 from tests.support.stack import Stack, running_stack
 
 API = "/admin/api/integrations/fortnox"
@@ -28,22 +28,13 @@ SWEDISH_RATES = {Decimal(rate) for rate in ("25", "12", "6", "0")}
 
 
 @pytest.fixture
-async def stack(
-    amqp_url: str,
-    database_url: str,
-    broker_cleanup: Topology,
-    span_exporter: InMemorySpanExporter,
-) -> AsyncIterator[Stack]:
-    async with running_stack(
-        amqp_url=amqp_url,
-        database_url=database_url,
-        namespace=broker_cleanup.namespace,
+async def stack(stack_factory: StackFactory) -> Stack:
+    return await stack_factory(
         replay_rate=20.0,
         # The writer's own back-off between transient Fortnox failures, short for tests.
         fortnox_retry_base_seconds=0.1,
         fortnox_retry_max_seconds=0.5,
-    ) as stack:
-        yield stack
+    )
 
 
 def german_beer_order() -> dict[str, Any]:

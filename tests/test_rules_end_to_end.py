@@ -5,7 +5,6 @@ customer templates reach the invoice rows and the new customer in the simulator.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -13,11 +12,11 @@ import pytest
 
 from fortbridge.localstack import CLIENT_ID, REDIRECT_URI
 from libs.common.crypto import TokenCipher
-from libs.common.messaging import Topology
 from services.fortnox_writer.connections import ConnectionStore, connect_with_code
 from services.mapper.store import save_shop_settings
 from simulators.shopify.payloads import LineSpec, order_payload
-from tests.support.stack import Stack, running_stack
+from tests.conftest import StackFactory
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.slow
 
@@ -30,12 +29,10 @@ B2B_RULE = {
 
 
 @pytest.fixture
-async def stack(amqp_url: str, database_url: str, broker_cleanup: Topology) -> AsyncIterator[Stack]:
-    async with running_stack(
-        amqp_url=amqp_url, database_url=database_url, namespace=broker_cleanup.namespace
-    ) as stack:
-        await connect_with_order_scope(stack)
-        yield stack
+async def stack(stack_factory: StackFactory) -> Stack:
+    stack = await stack_factory()
+    await connect_with_order_scope(stack)
+    return stack
 
 
 async def connect_with_order_scope(stack: Stack) -> None:

@@ -4,7 +4,6 @@ setting, and one end-to-end order moves the metrics the dashboard reads."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,23 +15,15 @@ from opentelemetry.trace import SpanKind
 from prometheus_client import REGISTRY
 
 from libs.common import tracing
-from libs.common.messaging import Topology
 from libs.common.settings import Settings
 from simulators.shopify.payloads import order_payload
-from tests.support.stack import Stack, running_stack
+from tests.conftest import StackFactory
+from tests.support.stack import Stack
 
 
 @pytest.fixture
-async def stack(
-    amqp_url: str,
-    database_url: str,
-    broker_cleanup: Topology,
-    span_exporter: InMemorySpanExporter,
-) -> AsyncIterator[Stack]:
-    async with running_stack(
-        amqp_url=amqp_url, database_url=database_url, namespace=broker_cleanup.namespace
-    ) as stack:
-        yield stack
+async def stack(stack_factory: StackFactory) -> Stack:
+    return await stack_factory()
 
 
 def synced(stack: Stack, order_id: int) -> bool:

@@ -4,25 +4,21 @@ Fortnox simulator whose total equals the refunded amount, and the original stays
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 
-from libs.common.messaging import Topology
 from simulators.shopify.payloads import DiscountSpec, LineSpec, order_payload
+from tests.conftest import StackFactory
 from tests.services.mapper.builders import refund_payload
-from tests.support.stack import Stack, running_stack
+from tests.support.stack import Stack
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-async def stack(amqp_url: str, database_url: str, broker_cleanup: Topology) -> AsyncIterator[Stack]:
-    async with running_stack(
-        amqp_url=amqp_url, database_url=database_url, namespace=broker_cleanup.namespace
-    ) as stack:
-        yield stack
+async def stack(stack_factory: StackFactory) -> Stack:
+    return await stack_factory()
 
 
 def by_reference(stack: Stack, reference: str) -> list[object]:

@@ -18,7 +18,8 @@ from libs.common.messages import FortnoxCommand, ShopifyEvent
 from libs.common.messaging import Publisher, Topology
 from services.mapper.rules.store import rule_set_version, save_order_payload
 from simulators.shopify.payloads import order_payload
-from tests.support.stack import Stack, running_stack
+from tests.conftest import StackFactory
+from tests.support.stack import Stack
 
 RULES = "/admin/api/integrations/fortnox/mapping_rules"
 B2B = {
@@ -30,14 +31,8 @@ EVERYTHING = {"name": "Everything else", "actions": {"our_reference": "Webbshop"
 
 
 @pytest.fixture
-async def stack(amqp_url: str, database_url: str, broker_cleanup: Topology) -> AsyncIterator[Stack]:
-    async with running_stack(
-        amqp_url=amqp_url,
-        database_url=database_url,
-        namespace=broker_cleanup.namespace,
-        services=("mapper",),
-    ) as stack:
-        yield stack
+async def stack(stack_factory: StackFactory) -> Stack:
+    return await stack_factory(services=("mapper",))
 
 
 async def call(
