@@ -98,7 +98,8 @@ def verify_state(key: bytes, state: str, *, now: float | None = None) -> OAuthSt
     if not payload or not signature:
         raise StateError("the state parameter is missing or malformed")
     expected = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(expected, signature):
+    # Bytes, not str: compare_digest refuses str with non-ASCII characters (a forged state).
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
         raise StateError("the state parameter is not signed by Fortbridge (forged or altered)")
     try:
         claims = json.loads(_unb64(payload))

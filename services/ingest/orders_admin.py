@@ -3,6 +3,14 @@
 Both writes go through the same path as a webhook: an event is stored (so it cannot be lost)
 and published, and the pipeline makes the document exactly once. A second POST for an order
 already in Fortnox returns the existing document and creates nothing.
+
+Where the order comes from: POST uses the last payload a webhook brought, and fetches the order
+from Shopify (Admin GraphQL, with the shop's offline token) when no webhook ever did. PUT
+fetches the order's current state from Shopify whenever the shop has a token (falling back to
+the last payload received when it has none, or when Shopify no longer returns the order).
+Shopify's failures answer 409 (no token, or the token was revoked: reinstall), 502 (Shopify
+refused the query) or 503 (unreachable or throttled: try again); an order with more shipping
+lines or refund line items than one read holds answers 422.
 """
 
 from __future__ import annotations
@@ -21,7 +29,14 @@ from libs.common.logs import get_logger
 from libs.common.messages import utcnow
 from libs.common.openapi import admin_api_spec
 from libs.common.service import Runtime, runtime_of
+from libs.common.shopify_admin import ShopifyAdmin
 from services.ingest import events, lifecycle
+from services.ingest.order_fetch import (
+    OrderTooLarge,
+    ShopifyRefused,
+    ShopifyUnavailable,
+    fetch_order,
+)
 from services.ingest.webhook import WebhookDelivery
 
 log = get_logger(__name__)
@@ -38,7 +53,7 @@ async def _shop(request: web.Request, *scopes: str) -> tuple[Runtime, str, str]:
         )
     await lifecycle.ensure_installed(runtime, shop)
     order_id = request.match_info["order_id"]
-    if not order_id.isdigit():
+    if not (order_id.isascii() and order_id.isdigit()):
         raise web.HTTPNotFound(
             text=json.dumps({"error": "order ids are Shopify's numeric ids"}),
             content_type="application/json",
@@ -110,6 +125,63 @@ def _never_received(order_id: str) -> web.Response:
     )
 
 
+def _not_in_shopify(shop: str, order_id: str) -> web.Response:
+    return json_error(
+        404,
+        f"order {order_id} never reached Fortbridge by webhook, and Shopify has no order"
+        f" {order_id} in {shop} that the app may read (Shopify only shows an app the last 60"
+        " days of orders without the read_all_orders scope). Check the order id.",
+    )
+
+
+def _no_token(shop: str, order_id: str) -> web.Response:
+    return json_error(
+        409,
+        f"order {order_id} never reached Fortbridge by webhook, and Fortbridge cannot fetch it:"
+        f" it holds no Shopify access token for {shop}. Install the app on the shop (again)"
+        " so that Fortbridge may read its orders.",
+    )
+
+
+class _ShopifyFailed(Exception):
+    def __init__(self, response: web.Response) -> None:
+        self.response = response
+
+
+async def _fetch(runtime: Runtime, shop: str, token: str, order_id: str) -> dict[str, Any] | None:
+    """The order's current state from Shopify (None: Shopify has no such order)."""
+    settings = runtime.settings
+    admin = ShopifyAdmin(runtime.http, settings.shopify_admin_url, settings.shopify_api_version)
+    try:
+        return await fetch_order(admin, shop, token, order_id)
+    except ShopifyUnavailable as exc:
+        log.warning("order fetch failed", shop=shop, order_id=order_id, error=str(exc))
+        response = json_error(
+            503,
+            f"Shopify could not be reached to read order {order_id} ({exc}). Nothing was"
+            " changed; try again in a minute.",
+        )
+        response.headers["Retry-After"] = "30"
+        raise _ShopifyFailed(response) from exc
+    except OrderTooLarge as exc:
+        reason = (
+            f"{exc}, more than Fortbridge reads from Shopify in one go; it is not synced from"
+            " a partial read. Its webhooks still sync it."
+        )
+        raise _ShopifyFailed(json_error(422, reason)) from exc
+    except ShopifyRefused as exc:
+        log.warning("order fetch refused", shop=shop, order_id=order_id, error=exc.message)
+        if exc.revoked:
+            reason = (
+                f"Shopify refused Fortbridge's access token for {shop}, so order {order_id}"
+                " cannot be read: the app was uninstalled or its access revoked. Install the"
+                " app on the shop again."
+            )
+            raise _ShopifyFailed(json_error(409, reason)) from exc
+        reason = f"Shopify refused to return order {order_id}: {exc.message}"
+        raise _ShopifyFailed(json_error(502, reason)) from exc
+
+
 async def create_invoice(request: web.Request) -> web.Response:
     """POST: make the order's Fortnox document now (idempotent)."""
     runtime, shop, order_id = await _shop(request, "write_orders")
@@ -117,24 +189,51 @@ async def create_invoice(request: web.Request) -> web.Response:
     if document is not None and document["status"] == "synced":
         return web.json_response({"fortnox_invoice": document, "created": False})
     payload = await events.latest_order_payload(runtime.pool, shop, order_id)
-    if payload is None:
-        return _never_received(order_id)
+    source = "webhook"
+    if payload is None:  # never came by webhook: read it from Shopify
+        token = await lifecycle.registry_of(runtime).access_token(shop)
+        if token is None:
+            return _no_token(shop, order_id)
+        try:
+            payload = await _fetch(runtime, shop, token, order_id)
+        except _ShopifyFailed as failed:
+            return failed.response
+        if payload is None:
+            return _not_in_shopify(shop, order_id)
+        source = "shopify"
     event_uid = await _submit(runtime, shop, "orders/create", payload)
     return web.json_response(
-        {"fortnox_invoice": _pending(order_id, event_uid), "created": True}, status=202
+        {
+            "fortnox_invoice": _pending(order_id, event_uid),
+            "created": True,
+            "order_source": source,
+        },
+        status=202,
     )
 
 
 async def resync_invoice(request: web.Request) -> web.Response:
-    """PUT: bring the document in step with the order's latest state."""
+    """PUT: bring the document in step with the order's current state (read from Shopify)."""
     runtime, shop, order_id = await _shop(request, "write_orders")
-    payload = await events.latest_order_payload(runtime.pool, shop, order_id)
+    token = await lifecycle.registry_of(runtime).access_token(shop)
+    payload = None
+    source = "shopify"
+    if token is not None:
+        try:
+            payload = await _fetch(runtime, shop, token, order_id)
+        except _ShopifyFailed as failed:
+            return failed.response
+    if payload is None:  # no token, or Shopify no longer returns it: the last one received
+        payload = await events.latest_order_payload(runtime.pool, shop, order_id)
+        source = "webhook"
     if payload is None:
-        return _never_received(order_id)
+        return _never_received(order_id) if token is None else _not_in_shopify(shop, order_id)
     document = await _document(runtime, shop, order_id)
     topic = "orders/updated" if document and document["status"] == "synced" else "orders/create"
     event_uid = await _submit(runtime, shop, topic, payload)
-    return web.json_response({"fortnox_invoice": _pending(order_id, event_uid)}, status=202)
+    return web.json_response(
+        {"fortnox_invoice": _pending(order_id, event_uid), "order_source": source}, status=202
+    )
 
 
 async def invoice_status(request: web.Request) -> web.Response:

@@ -107,7 +107,7 @@ TYPES: dict[str, dict[str, F]] = {
             "MoneyBag",
             "totalPriceSet subtotalPriceSet totalTaxSet totalDiscountsSet totalShippingPriceSet "
             "currentTotalPriceSet currentSubtotalPriceSet currentTotalTaxSet "
-            "currentTotalDiscountsSet totalOutstandingSet",
+            "currentTotalDiscountsSet totalOutstandingSet totalTipReceivedSet",
         ),
         "customAttributes": F("Attribute"),
         "lineItems": F("LineItemConnection", CONN),
@@ -116,7 +116,12 @@ TYPES: dict[str, dict[str, F]] = {
         "customer": F("Customer"),
         **_typed("MailingAddress", "billingAddress shippingAddress"),
         "refunds": F("Refund", ("first",)),
+        "transactions": F("OrderTransaction", ("first", "capturable", "manuallyResolvable")),
         **_MF,
+    },
+    "OrderTransaction": {
+        **_scalars("id kind status gateway processedAt createdAt test errorCode"),
+        "amountSet": F("MoneyBag"),
     },
     "LineItem": {
         **_scalars(
@@ -126,6 +131,7 @@ TYPES: dict[str, dict[str, F]] = {
         **_typed("MoneyBag", "originalUnitPriceSet originalTotalSet totalDiscountSet"),
         "taxLines": F("TaxLine", ("first",)),
         "discountAllocations": F("DiscountAllocation"),
+        "duties": F("Duty"),
         "customAttributes": F("Attribute"),
         "variant": F("ProductVariant"),
         "product": F("Product"),
@@ -134,10 +140,25 @@ TYPES: dict[str, dict[str, F]] = {
         **_scalars("id title code source isRemoved"),
         **_typed("MoneyBag", "originalPriceSet discountedPriceSet"),
         "taxLines": F("TaxLine"),
+        "discountAllocations": F("DiscountAllocation"),
+    },
+    "Duty": {
+        **_scalars("id harmonizedSystemCode countryCodeOfOrigin"),
+        "price": F("MoneyBag"),
+        "taxLines": F("TaxLine"),
     },
     "TaxLine": {**_scalars("title rate ratePercentage channelLiable"), "priceSet": F("MoneyBag")},
     "DiscountAllocation": {"allocatedAmountSet": F("MoneyBag")},
-    "Refund": _scalars("id createdAt note"),
+    "Refund": {
+        **_scalars("id legacyResourceId createdAt note"),
+        "totalRefundedSet": F("MoneyBag"),
+        "refundLineItems": F("RefundLineItemConnection", CONN),
+    },
+    "RefundLineItem": {
+        **_scalars("id quantity restockType restocked"),
+        **_typed("MoneyBag", "priceSet subtotalSet totalTaxSet"),
+        "lineItem": F("LineItem"),
+    },
     "MoneyBag": _typed("MoneyV2", "shopMoney presentmentMoney"),
     "MoneyV2": _scalars("amount currencyCode"),
     "Attribute": _scalars("key value"),
@@ -172,7 +193,8 @@ TYPES: dict[str, dict[str, F]] = {
     "PageInfo": _scalars("hasNextPage hasPreviousPage startCursor endCursor"),
 }
 _CONNECTION_NODES = (
-    "Order LineItem ShippingLine Product ProductVariant Customer Metafield WebhookSubscription"
+    "Order LineItem ShippingLine Product ProductVariant Customer Metafield WebhookSubscription "
+    "RefundLineItem"
 )
 for _node in _CONNECTION_NODES.split():
     TYPES[f"{_node}Connection"] = {

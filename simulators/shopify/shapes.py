@@ -11,7 +11,7 @@ from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
-from ._money import dec, gql_decimal
+from ._money import cents, dec, gql_decimal
 from ._state import Payload, ShopState, gid, split_tags
 from .execution import Connection, Node
 from .metafields import metafield_fields
@@ -201,6 +201,28 @@ def _line_variant(shop: ShopState, line: Payload) -> tuple[Node | None, Node | N
     return variant_node(shop, product, variant), product_node(shop, product)
 
 
+def _allocations(allocations: list[Payload], cur: str) -> list[Node]:
+    return [
+        {
+            "__typename": "DiscountAllocation",
+            "allocatedAmountSet": money_bag(a["amount_set"], a.get("amount"), cur),
+        }
+        for a in allocations
+    ]
+
+
+def _duty_node(rest: Payload, cur: str) -> Node:
+    """LineItem.duties: Duty {id, harmonizedSystemCode, countryCodeOfOrigin, price, taxLines}."""
+    return {
+        "__typename": "Duty",
+        "id": gid("Duty", rest["id"]) if rest.get("id") else rest.get("admin_graphql_api_id"),
+        "harmonizedSystemCode": rest.get("harmonized_system_code"),
+        "countryCodeOfOrigin": rest.get("country_code_of_origin"),
+        "price": money_bag(rest.get("price_set"), rest.get("price"), cur),
+        "taxLines": [tax_line_node(t, cur) for t in rest.get("tax_lines") or []],
+    }
+
+
 def line_item_node(shop: ShopState, line: Payload, cur: str) -> Node:
     qty = int(line.get("quantity") or 0)
     allocations = [a for a in line.get("discount_allocations") or [] if a.get("amount_set")]
@@ -208,7 +230,8 @@ def line_item_node(shop: ShopState, line: Payload, cur: str) -> Node:
     variant, product = _line_variant(shop, line)
     return {
         "__typename": "LineItem",
-        "id": line.get("admin_graphql_api_id") or gid("LineItem", line["id"]),
+        # The REST id is the line's identity (a payload's admin_graphql_api_id may be stale).
+        "id": gid("LineItem", line["id"]) if line.get("id") else line["admin_graphql_api_id"],
         "name": line.get("name") or line.get("title"),
         "title": line.get("title"),
         "variantTitle": line.get("variant_title"),
@@ -225,13 +248,8 @@ def line_item_node(shop: ShopState, line: Payload, cur: str) -> Node:
         "taxLines": lambda args: [tax_line_node(t, cur) for t in line.get("tax_lines") or []][
             : args.get("first") or None
         ],
-        "discountAllocations": [
-            {
-                "__typename": "DiscountAllocation",
-                "allocatedAmountSet": money_bag(a["amount_set"], a.get("amount"), cur),
-            }
-            for a in allocations
-        ],
+        "discountAllocations": _allocations(allocations, cur),
+        "duties": [_duty_node(d, cur) for d in line.get("duties") or []],
         "customAttributes": [
             {"__typename": "Attribute", "key": p.get("name"), "value": p.get("value")}
             for p in line.get("properties") or []
@@ -254,6 +272,79 @@ def _shipping_line_node(rest: Payload, cur: str) -> Node:
             rest.get("discounted_price_set"), rest.get("discounted_price"), cur
         ),
         "taxLines": [tax_line_node(t, cur) for t in rest.get("tax_lines") or []],
+        "discountAllocations": _allocations(
+            [a for a in rest.get("discount_allocations") or [] if a.get("amount_set")], cur
+        ),
+    }
+
+
+def _refund_node(shop: ShopState, order: Payload, rest: Payload, cur: str) -> Node:
+    """Order.refunds: Refund {id, createdAt, note, totalRefundedSet, refundLineItems}."""
+    lines = {li.get("id"): li for li in order.get("line_items") or []}
+    items = list(rest.get("refund_line_items") or [])
+    refunded = [
+        t["amount_set"]
+        for t in rest.get("transactions") or []
+        if {"shop_money", "presentment_money"} <= set(t.get("amount_set") or {})
+    ]
+    pcur = order.get("presentment_currency") or cur
+
+    def item_node(entry: Payload) -> Node:
+        line = lines.get(entry.get("line_item_id")) or entry.get("line_item") or {}
+        qty = int(entry.get("quantity") or 0)
+        return {
+            "__typename": "RefundLineItem",
+            "id": gid("RefundLineItem", entry.get("id") or 0),
+            "quantity": qty,
+            "restockType": str(entry.get("restock_type") or "no_restock").upper(),
+            "restocked": entry.get("restock_type") in ("return", "cancel"),
+            "priceSet": money_bag(line.get("price_set"), line.get("price"), cur),
+            "subtotalSet": money_bag(entry.get("subtotal_set"), entry.get("subtotal"), cur),
+            "totalTaxSet": money_bag(entry.get("total_tax_set"), entry.get("total_tax"), cur),
+            "lineItem": line_item_node(shop, line, cur) if line.get("id") else None,
+        }
+
+    return {
+        "__typename": "Refund",
+        "id": gid("Refund", rest.get("id") or 0),
+        "legacyResourceId": str(rest.get("id") or 0),
+        "createdAt": utc(rest.get("created_at")),
+        "note": rest.get("note"),
+        "totalRefundedSet": _sum_bags(refunded, cur, pcur),
+        "refundLineItems": lambda _args: Connection.of(
+            "RefundLineItem", [item_node(e) for e in items], [int(e.get("id") or 0) for e in items]
+        ),
+    }
+
+
+def _transaction_node(order: Payload, rest: Payload, cur: str) -> Node:
+    """Order.transactions: OrderTransaction {id, kind, status, gateway, amountSet, ...}.
+
+    A REST transaction gives its amount in its own currency (the presentment currency); the
+    shop-money side is converted with the order's own total_price_set ratio."""
+    tx_cur = rest.get("currency") or order.get("presentment_currency") or cur
+    amount = dec(str(rest.get("amount") or "0"))
+    totals = order.get("total_price_set") or {}
+    shop_amount = amount
+    if tx_cur != cur and totals:
+        shop_total = dec(totals["shop_money"]["amount"])
+        pres_total = dec(totals["presentment_money"]["amount"])
+        shop_amount = shop_total if amount == pres_total else amount * shop_total / pres_total
+    bag = rest.get("amount_set") or {
+        "shop_money": {"amount": str(cents(shop_amount)), "currency_code": cur},
+        "presentment_money": {"amount": str(amount), "currency_code": tx_cur},
+    }
+    return {
+        "__typename": "OrderTransaction",
+        "id": gid("OrderTransaction", rest.get("id") or 0),
+        "kind": str(rest.get("kind") or "sale").upper(),
+        "status": str(rest.get("status") or "success").upper(),
+        "gateway": rest.get("gateway"),
+        "amountSet": money_bag(bag, None, cur),
+        "processedAt": utc(rest.get("processed_at") or rest.get("created_at")),
+        "createdAt": utc(rest.get("created_at") or rest.get("processed_at")),
+        "test": bool(rest.get("test")),
+        "errorCode": (rest.get("error_code") or "").upper() or None,
     }
 
 
@@ -314,6 +405,7 @@ def order_node(shop: ShopState, rest: Payload) -> Node:
         "currentTotalTaxSet": bag("current_total_tax"),
         "currentTotalDiscountsSet": bag("current_total_discounts"),
         "totalOutstandingSet": money_bag(None, rest.get("total_outstanding"), cur),
+        "totalTipReceivedSet": bag("total_tip_received"),
         "customAttributes": [
             {"__typename": "Attribute", "key": a.get("name"), "value": a.get("value")}
             for a in rest.get("note_attributes") or []
@@ -333,13 +425,12 @@ def order_node(shop: ShopState, rest: Payload) -> Node:
         "customer": customer_node(shop, customer) if customer else None,
         "billingAddress": address_node(rest.get("billing_address")),
         "shippingAddress": address_node(rest.get("shipping_address")),
+        "transactions": lambda args: [
+            _transaction_node(rest, t, cur)
+            for t in (rest.get("transactions") or [])[: args.get("first") or None]
+        ],
         "refunds": lambda args: [
-            {
-                "__typename": "Refund",
-                "id": gid("Refund", r.get("id") or 0),
-                "createdAt": utc(r.get("created_at")),
-                "note": r.get("note"),
-            }
+            _refund_node(shop, rest, r, cur)
             for r in (rest.get("refunds") or [])[: args.get("first") or None]
         ],
         **metafield_fields(shop, order_gid),

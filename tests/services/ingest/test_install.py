@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 import warnings
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -13,7 +12,6 @@ import jwt
 import pytest
 
 from libs.common.crypto import TokenCipher
-from libs.common.messaging import Topology
 from libs.common.shops import ShopRegistry
 from services.ingest.shopify_oauth import (
     WEBHOOK_TOPICS,
@@ -25,22 +23,17 @@ from services.ingest.shopify_oauth import (
     topic_enum,
     verify_callback_query,
 )
-from tests.support.stack import SHOPIFY_SECRET, Stack, running_stack
+from tests.conftest import StackFactory
+from tests.support.stack import SHOPIFY_SECRET, Stack
 
 APP_URL = "http://127.0.0.1:8080"
 
 
 @pytest.fixture
-async def stack(amqp_url: str, database_url: str, broker_cleanup: Topology) -> AsyncIterator[Stack]:
-    async with running_stack(
-        amqp_url=amqp_url,
-        database_url=database_url,
-        namespace=broker_cleanup.namespace,
-        services=("ingest",),
-        shopify_app_url=APP_URL,
-    ) as stack:
-        stack.shopify.register_app(stack.settings.shopify_api_key, SHOPIFY_SECRET)
-        yield stack
+async def stack(stack_factory: StackFactory) -> Stack:
+    stack = await stack_factory(services=("ingest",), shopify_app_url=APP_URL)
+    stack.shopify.register_app(stack.settings.shopify_api_key, SHOPIFY_SECRET)
+    return stack
 
 
 def registry(stack: Stack) -> ShopRegistry:

@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from libs.common.access import ApiTokenStore
-from libs.common.messaging import Topology
 from simulators.shopify.payloads import LineSpec, order_payload
-from tests.support.stack import Stack, running_stack
+from tests.conftest import StackFactory
+from tests.support.stack import Stack
 
 
 @pytest.fixture
-async def stack(
-    amqp_url: str,
-    database_url: str,
-    broker_cleanup: Topology,
-    span_exporter: InMemorySpanExporter,  # tracing on, so results carry trace ids
-) -> AsyncIterator[Stack]:
-    async with running_stack(
-        amqp_url=amqp_url,
-        database_url=database_url,
-        namespace=broker_cleanup.namespace,
-        services=("ingest", "mapper", "fortnox_writer", "timeline"),
-    ) as stack:
-        yield stack
+async def stack(stack_factory: StackFactory) -> Stack:
+    return await stack_factory(services=("ingest", "mapper", "fortnox_writer", "timeline"))
 
 
 async def call(
@@ -125,8 +112,10 @@ async def test_unknown_orders_and_other_shops_get_404(stack: Stack) -> None:
     headers = {"Authorization": f"Bearer {other.token}"}
     status, _ = await call(stack, "GET", order["id"], "fortnox_invoice_status.json", headers)
     assert status == 404
-    status, _ = await call(stack, "POST", order["id"], "fortnox_invoice.json", headers)
-    assert status == 404
+    # The other shop has no Shopify token to fetch the order with: 409, the order unrevealed.
+    status, body = await call(stack, "POST", order["id"], "fortnox_invoice.json", headers)
+    assert status == 409
+    assert "other.myshopify.com" in body["error"] and stack.shop not in body["error"]
     reader = await ApiTokenStore(stack.pool).create(stack.shop, "read_orders")
     headers = {"Authorization": f"Bearer {reader.token}"}
     status, _ = await call(stack, "POST", order["id"], "fortnox_invoice.json", headers)

@@ -4,30 +4,23 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from libs.common.access import ApiTokenStore
 from libs.common.crypto import TokenCipher
-from libs.common.messaging import Topology
 from libs.common.shops import ShopRegistry
 from services.ingest.redaction import REDACTED, personal_data, redact
 from simulators.shopify.payloads import customer_payload, order_payload
 from simulators.shopify.webhooks import build_webhook, deliver
-from tests.support.stack import SHOPIFY_SECRET, Stack, running_stack
+from tests.conftest import StackFactory
+from tests.support.stack import SHOPIFY_SECRET, Stack
 
 
 @pytest.fixture
-async def stack(amqp_url: str, database_url: str, broker_cleanup: Topology) -> AsyncIterator[Stack]:
-    async with running_stack(
-        amqp_url=amqp_url,
-        database_url=database_url,
-        namespace=broker_cleanup.namespace,
-        services=("ingest",),
-    ) as stack:
-        yield stack
+async def stack(stack_factory: StackFactory) -> Stack:
+    return await stack_factory(services=("ingest",))
 
 
 async def send(
