@@ -22,8 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from libs.common import tracing
-from libs.common.access import authorize
-from libs.common.access.authorize import shop_in_scope
+from libs.common.access import authorize_for_shop
 from libs.common.http import json_error
 from libs.common.logs import get_logger
 from libs.common.messages import utcnow
@@ -44,13 +43,7 @@ log = get_logger(__name__)
 
 async def _shop(request: web.Request, *scopes: str) -> tuple[Runtime, str, str]:
     runtime = runtime_of(request)
-    principal = await authorize(request, runtime.settings, runtime.pool, *scopes)
-    shop = shop_in_scope(principal, request)
-    if not shop:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "query parameter shop is required"}),
-            content_type="application/json",
-        )
+    _, shop = await authorize_for_shop(request, runtime.settings, runtime.pool, *scopes)
     await lifecycle.ensure_installed(runtime, shop)
     order_id = request.match_info["order_id"]
     if not (order_id.isascii() and order_id.isdigit()):

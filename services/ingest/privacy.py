@@ -22,8 +22,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from libs.common.access import authorize
-from libs.common.access.authorize import shop_in_scope
+from libs.common.access import authorize_for_shop
 from libs.common.http import json_error
 from libs.common.logs import get_logger
 from libs.common.service import runtime_of
@@ -197,13 +196,7 @@ async def report_customer(pool: asyncpg.Pool, shop: str, payload: dict[str, Any]
 
 async def _shop_of(request: web.Request) -> tuple[asyncpg.Pool, str]:
     runtime = runtime_of(request)
-    principal = await authorize(request, runtime.settings, runtime.pool, "read_customers")
-    shop = shop_in_scope(principal, request)
-    if not shop:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "query parameter shop is required"}),
-            content_type="application/json",
-        )
+    _, shop = await authorize_for_shop(request, runtime.settings, runtime.pool, "read_customers")
     return runtime.pool, shop
 
 

@@ -13,8 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from libs.common.access import Principal, authorize
-from libs.common.access.authorize import shop_in_scope
+from libs.common.access import Principal, authorize_for_shop
 from libs.common.errors import PermanentError
 from libs.common.http import json_error
 from libs.common.service import runtime_of
@@ -51,11 +50,7 @@ class _Problem(Exception):
 
 async def _caller(request: web.Request, scopes: tuple[str, ...]) -> tuple[Principal, str]:
     runtime = runtime_of(request)
-    principal = await authorize(request, runtime.settings, runtime.pool, *scopes)
-    shop = shop_in_scope(principal, request)
-    if not shop:
-        raise _Problem(json_error(400, "query parameter shop is required"))
-    return principal, shop
+    return await authorize_for_shop(request, runtime.settings, runtime.pool, *scopes)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:

@@ -7,8 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from libs.common.access import Principal, authorize
-from libs.common.access.authorize import shop_in_scope
+from libs.common.access import Principal, authorize_for_shop
 from libs.common.http import json_error
 from libs.common.messages import utcnow
 from libs.common.service import runtime_of
@@ -33,14 +32,7 @@ async def note_body(request: web.Request) -> str | web.Response:
 
 async def _caller(request: web.Request, *scopes: str) -> tuple[Principal, str]:
     runtime = runtime_of(request)
-    principal = await authorize(request, runtime.settings, runtime.pool, *scopes)
-    shop = shop_in_scope(principal, request)
-    if not shop:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "query parameter shop is required"}),
-            content_type="application/json",
-        )
-    return principal, shop
+    return await authorize_for_shop(request, runtime.settings, runtime.pool, *scopes)
 
 
 async def add_note(request: web.Request) -> web.Response:

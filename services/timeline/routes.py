@@ -6,8 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from libs.common.access import authorize
-from libs.common.access.authorize import shop_in_scope
+from libs.common.access import authorize_for_shop
 from libs.common.http import json_error
 from libs.common.service import runtime_of
 from services.timeline import notes
@@ -15,10 +14,7 @@ from services.timeline import notes
 
 async def list_timeline(request: web.Request) -> web.Response:
     runtime = runtime_of(request)
-    principal = await authorize(request, runtime.settings, runtime.pool, "read_orders")
-    shop = shop_in_scope(principal, request)
-    if not shop:
-        return json_error(400, "query parameter shop is required")
+    _, shop = await authorize_for_shop(request, runtime.settings, runtime.pool, "read_orders")
     order_id = request.match_info["order_id"]
     rows = await runtime.pool.fetch(
         "SELECT * FROM timeline.events WHERE shop = $1 AND order_id = $2 ORDER BY occurred_at, id",

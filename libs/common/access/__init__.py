@@ -5,7 +5,7 @@ whose ``shop`` is the only shop that caller may read or change.
 """
 
 from libs.common.access.api_tokens import ApiTokenStore, IssuedToken
-from libs.common.access.authorize import MIGRATIONS, SCHEMA, authorize
+from libs.common.access.authorize import MIGRATIONS, SCHEMA, authorize, authorize_for_shop
 from libs.common.access.principal import SCOPES, Principal
 
 __all__ = [
@@ -16,4 +16,5 @@ __all__ = [
     "IssuedToken",
     "Principal",
     "authorize",
+    "authorize_for_shop",
 ]

@@ -89,6 +89,17 @@ def _from_loopback(request: web.Request) -> bool:
         return False
 
 
+async def authorize_for_shop(
+    request: web.Request, settings: Settings, pool: asyncpg.Pool, *scopes: str
+) -> tuple[Principal, str]:
+    """:func:`authorize`, then the shop the call is about (400 when the operator names none)."""
+    principal = await authorize(request, settings, pool, *scopes)
+    shop = shop_in_scope(principal, request)
+    if not shop:
+        raise _error(web.HTTPBadRequest, "query parameter shop is required")
+    return principal, shop
+
+
 def shop_in_scope(principal: Principal, request: web.Request) -> str | None:
     """The shop a call is about: the caller's own shop, else ``?shop=`` (operator)."""
     return principal.shop or request.query.get("shop") or None

@@ -9,8 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from libs.common.access import authorize
-from libs.common.access.authorize import shop_in_scope
+from libs.common.access import authorize_for_shop
 from libs.common.http import json_error
 from libs.common.service import runtime_of
 from services.ingest.catalog import jobs
@@ -28,13 +27,7 @@ def _kind(request: web.Request) -> str:
 
 async def _shop(request: web.Request, scope: str) -> str:
     runtime = runtime_of(request)
-    principal = await authorize(request, runtime.settings, runtime.pool, scope)
-    shop = shop_in_scope(principal, request)
-    if not shop:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "query parameter shop is required"}),
-            content_type="application/json",
-        )
+    _, shop = await authorize_for_shop(request, runtime.settings, runtime.pool, scope)
     return shop
 
 

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from libs.common import database
-from libs.common.access import MIGRATIONS, SCHEMA, ApiTokenStore, authorize
+from libs.common.access import MIGRATIONS, SCHEMA, ApiTokenStore, authorize, authorize_for_shop
 from libs.common.settings import Settings
 
 SECRET = "shpss_test-app-secret-of-thirty-two-bytes"
@@ -169,3 +169,28 @@ async def test_without_operator_token_only_loopback_is_open(
     assert (await client.get("/needs/write_orders")).status == 200
     proxied = await client.get("/needs/write_orders", headers={"X-Forwarded-For": "203.0.113.9"})
     assert proxied.status == 401
+
+
+async def test_the_shop_of_a_call(pool: asyncpg.Pool, store: ApiTokenStore) -> None:
+    settings = Settings(admin_api_token=SecretStr("operator-secret"))
+
+    async def handler(request: web.Request) -> web.Response:
+        _, shop = await authorize_for_shop(request, settings, pool, "read_orders")
+        return web.json_response({"shop": shop})
+
+    app = web.Application()
+    app.router.add_get("/shop", handler)
+    client: Client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        operator = bearer("operator-secret")
+        missing = await client.get("/shop", headers=operator)
+        assert missing.status == 400
+        assert "shop is required" in (await missing.json())["error"]
+        named = await client.get("/shop", params={"shop": OTHER}, headers=operator)
+        assert await named.json() == {"shop": OTHER}
+        issued = await store.create(SHOP, "read_orders")
+        own = await client.get("/shop", headers=bearer(issued.token))
+        assert await own.json() == {"shop": SHOP}
+    finally:
+        await client.close()
