@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from prometheus_client import REGISTRY
 
 from libs.common.messaging import Topology
 from simulators.fortnox import FortnoxSimulator
@@ -224,6 +225,10 @@ async def test_event_stored_but_never_published_is_published_by_the_relay(
             stack.shop,
         )
         == 0
+    )
+    # The relay's backlog gauge sees the outbox drained.
+    await stack.wait_for(
+        lambda: REGISTRY.get_sample_value("fortbridge_ingest_outbox_unpublished") == 0
     )
 
 

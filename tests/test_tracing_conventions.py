@@ -102,6 +102,8 @@ async def test_span_names_and_attributes_follow_the_conventions(
         a = attrs(span)
         assert a["http.request.method"] == span.name.split()[0]
         assert isinstance(a["http.response.status_code"], int)  # a lookup may answer 404
+        assert a["server.address"] == "127.0.0.1" and isinstance(a["server.port"], int)
+        assert a["url.template"] == span.name.split()[1]
     for span in shopify:
         a = attrs(span)
         assert span.name == "POST /shops/{shop}/admin/api/{version}/graphql.json"

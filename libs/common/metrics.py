@@ -120,6 +120,10 @@ SHOPIFY_REQUEST_SECONDS = Histogram(
 # --- failed jobs (the replayer) -------------------------------------------------------------------
 FAILED_JOBS_OPEN = Gauge("fortbridge_failed_jobs_open", "Failed jobs not yet resolved", ["cause"])
 REPLAYS = Counter("fortbridge_replays_total", "Failed jobs re-queued", ["mode"])
+OUTBOX_UNPUBLISHED = Gauge(
+    "fortbridge_ingest_outbox_unpublished",
+    "Webhook events stored by ingest but not yet published (the outbox relay's backlog)",
+)
 
 # --- end to end -----------------------------------------------------------------------------------
 END_TO_END_SECONDS = Histogram(

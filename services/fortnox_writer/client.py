@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -68,6 +68,10 @@ class FortnoxClient:
     ) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
+        parts = urlsplit(self._base_url)
+        # Span attributes per the HTTP client conventions: the host and port, not the URL.
+        self._host = parts.hostname or ""
+        self._port = parts.port or (443 if parts.scheme == "https" else 80)
         self.tenant_id = tenant_id
         self._token = token
         self._limiter = limiter
@@ -113,7 +117,9 @@ class FortnoxClient:
             attributes={
                 "http.request.method": method,
                 "url.full": f"{self._base_url}{path}",
-                "server.address": self._base_url,
+                "url.template": endpoint,
+                "server.address": self._host,
+                "server.port": self._port,
                 "fortnox.tenant": self.tenant_id,
             },
         ) as span:

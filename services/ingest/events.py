@@ -19,6 +19,7 @@ from libs.common.logs import get_logger
 from libs.common.messages import ShopifyEvent
 from libs.common.messaging import Publisher
 from libs.common.messaging.publisher import ORIGIN_AT_HEADER
+from libs.common.metrics import OUTBOX_UNPUBLISHED
 from services.ingest.webhook import WebhookDelivery, routing_key
 
 log = get_logger(__name__)
@@ -169,6 +170,10 @@ async def relay_once(
         )
         for row in rows:
             await _publish_row(conn, publisher, row)
+        backlog = await conn.fetchval(
+            "SELECT count(*) FROM ingest.webhook_events WHERE published_at IS NULL"
+        )
+    OUTBOX_UNPUBLISHED.set(backlog)
     if rows:
         log.info("relay published stored events", count=len(rows))
     return len(rows)
