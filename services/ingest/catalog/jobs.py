@@ -59,6 +59,7 @@ async def record_page(
 ) -> None:
     """Items published from one page (pending until their results come) and the new cursor."""
     async with pool.acquire() as conn, conn.transaction():
+        await _lock(conn, job_id)
         await conn.executemany(
             "INSERT INTO ingest.sync_items (job_id, item_id, status) VALUES ($1, $2, 'pending')"
             " ON CONFLICT DO NOTHING",
@@ -81,6 +82,7 @@ async def record_result(
     if state is None:
         return
     async with pool.acquire() as conn, conn.transaction():
+        await _lock(conn, job_id)
         await conn.execute(
             """
             INSERT INTO ingest.sync_items AS i (job_id, item_id, status, error)
@@ -104,6 +106,12 @@ async def fail(pool: asyncpg.Pool, job_id: str, error: str) -> None:
         uuid.UUID(job_id),
         error,
     )
+
+
+async def _lock(conn: asyncpg.Connection, job_id: str) -> None:
+    """Serialize a job's item changes: two results committing at once must not each see the
+    other's item still pending, and so both leave the job running."""
+    await conn.execute("SELECT 1 FROM ingest.sync_jobs WHERE id = $1 FOR UPDATE", uuid.UUID(job_id))
 
 
 async def _finish_if_done(conn: asyncpg.Connection, job_id: str) -> None:
