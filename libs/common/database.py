@@ -46,6 +46,9 @@ def migration_files(directory: Path) -> list[tuple[int, Path]]:
         if not match:
             raise ValueError(f"migration file name must look like 0001_name.sql: {path.name}")
         files.append((int(match.group(1)), path))
+    if not files:
+        # A service's migrations live in its package: none found means a broken install.
+        raise FileNotFoundError(f"no migrations in {directory}: is the package installed whole?")
     versions = [version for version, _ in files]
     if versions != list(range(1, len(files) + 1)):
         raise ValueError(f"migrations in {directory} are not numbered 1..n: {versions}")

