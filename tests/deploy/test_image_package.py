@@ -1,4 +1,6 @@
-"""The image's install works: the project built as the Dockerfile builds it, and run from there.
+"""The image builds right: the Dockerfile linted, and the project built as it builds it, then run.
+
+hadolint checks the Dockerfile (pinned base, no root user, COPY/RUN practice) without an engine.
 
 The Dockerfile copies pyproject.toml and the packages, runs `pip wheel --no-deps .` and installs
 the wheel. A module, migration or YAML file missing from that wheel would only show when a pod
@@ -23,8 +25,9 @@ import asyncpg
 import pytest
 
 from fortbridge.registry import SERVICES
+from tests.deploy.tools import tool
 from tests.support.infra import broker_and_database
-from tests.test_deploy_files import ROOT, dockerfile_instructions
+from tests.test_deploy_files import DOCKERFILE, ROOT, dockerfile_instructions
 
 RUNTIME_SUFFIXES = {".py", ".sql", ".yaml", ".yml", ".json"}
 # Offline: the venv's own setuptools builds, and nothing is fetched from an index.
@@ -100,6 +103,30 @@ def scratch_database() -> Iterator[str]:
             yield postgres.rsplit("/", 1)[0] + "/" + name
         finally:
             asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def hadolint(dockerfile: Path) -> subprocess.CompletedProcess[str]:
+    binary = tool("hadolint", Path(sys.executable).parent / "hadolint")
+    return subprocess.run(
+        [binary, "--no-color", "--failure-threshold", "info", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_dockerfile_passes_hadolint() -> None:
+    done = hadolint(DOCKERFILE)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_hadolint_catches_an_image_that_runs_as_root(tmp_path: Path) -> None:
+    lines = DOCKERFILE.read_text().splitlines()
+    broken = [line for line in lines if not line.startswith("USER ")] + ["USER root"]
+    (tmp_path / "Dockerfile").write_text("\n".join(broken) + "\n")
+    done = hadolint(tmp_path / "Dockerfile")
+    assert done.returncode != 0
+    assert "DL3002" in done.stdout  # "Last USER should not be root"
 
 
 def test_the_dockerfile_copies_the_project_definition_and_every_package() -> None:
