@@ -5,10 +5,10 @@ stage, cause, mode. ``shop`` appears only on failure counters (a series exists o
 that failed, and the set of installed shops is bounded). Queue names include the namespace.
 
 Where each is recorded: the consumer runner and the publisher (messages, queue depth), the HTTP
-app factory (requests to every service), ingest (webhooks), the Fortnox client, the Shopify
-client and the timeline (end to end); the writer and the replayer own the token, connection,
-deferral, failed-job and replay metrics. The dashboard (deploy/grafana/dashboards) and the alert
-rules (deploy/prometheus/alerts.yml) use only these names; tests/deploy checks that.
+app factory (requests to every service), ingest (webhooks, reconciliation), the Fortnox client,
+the Shopify client and the timeline (end to end); the writer and the replayer own the token,
+connection, deferral, failed-job and replay metrics. The dashboard (deploy/grafana/dashboards)
+and the alert rules (deploy/prometheus/alerts.yml) use only these names; tests/deploy checks that.
 """
 
 from __future__ import annotations
@@ -123,6 +123,20 @@ REPLAYS = Counter("fortbridge_replays_total", "Failed jobs re-queued", ["mode"])
 OUTBOX_UNPUBLISHED = Gauge(
     "fortbridge_ingest_outbox_unpublished",
     "Webhook events stored by ingest but not yet published (the outbox relay's backlog)",
+)
+
+# --- reconciliation (ingest) ----------------------------------------------------------------------
+RECONCILE_RECOVERED = Counter(
+    "fortbridge_reconcile_recovered_total",
+    "Events ingest stored for orders and refunds Shopify never delivered by webhook, found by "
+    "reconciliation, by topic (orders/create, orders/updated, refunds/create)",
+    ["topic"],
+)
+RECONCILE_RUNS = Counter(
+    "fortbridge_reconcile_runs_total",
+    "Reconciliation runs of one shop, by outcome: finished, failed, busy (another replica held "
+    "it), recent (reconciled within half an interval), skipped (not installed)",
+    ["outcome"],
 )
 
 # --- end to end -----------------------------------------------------------------------------------

@@ -148,7 +148,9 @@ async def _start(
             await database.migrate(pool, definition.name, definition.migrations)
         await migrate_shared(pool)
         connection = await messaging.connect(
-            settings.amqp_url, name=f"{settings.amqp_namespace}.{definition.name}"
+            settings.amqp_url,
+            name=f"{settings.amqp_namespace}.{definition.name}",
+            heartbeat=settings.amqp_heartbeat_seconds,
         )
         stack.push_async_callback(connection.close)
         topology = Topology(
@@ -157,7 +159,9 @@ async def _start(
             retry_delays=settings.amqp_retry_delays,
         )
         await topology.declare_on(connection)
-        publisher = Publisher(connection, topology.events_exchange)
+        publisher = Publisher(
+            connection, topology.events_exchange, timeout=settings.amqp_publish_timeout_seconds
+        )
         await publisher.start()
         stack.push_async_callback(publisher.close)
         http = client_session()

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
         description="Prefix of every exchange and queue name; lets several stacks share a broker.",
     )
     amqp_prefetch: int = 32
+    amqp_heartbeat_seconds: int = Field(default=30, ge=0)
+    amqp_publish_timeout_seconds: float = Field(default=10.0, gt=0)
     amqp_delivery_limit: int = 10
     amqp_retry_delays: tuple[float, ...] = Field(
         default=(1, 5, 30, 120, 600),
@@ -37,6 +39,19 @@ class Settings(BaseSettings):
     # Ingest's outbox relay: publishes stored events the fast path did not
     outbox_relay_interval_seconds: float = 1.0
     outbox_relay_age_seconds: float = 5.0
+
+    # Ingest's reconciliation: orders Shopify never delivered by webhook (services/ingest/reconcile)
+    reconcile_interval_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="How often each ingest replica reconciles the installed shops; 0 disables.",
+    )
+    reconcile_lookback_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        description="Each round re-reads orders updated this long before the checkpoint "
+        "(Shopify's search index lags behind its writes).",
+    )
 
     # HTTP
     http_host: str = "0.0.0.0"

@@ -10,7 +10,8 @@ ambiguous failure a retry adopts what the earlier attempt made instead of making
   Fortnox allows one credit per invoice), see ``credits``;
 - the replacement of an update: its versioned reference, reserved in ``document_links`` before
   the first write;
-- payments: see ``payments``.
+- payments: see ``payments``. A payment aimed at a reversal (a refund's money paid back) goes
+  on the credit invoice that reversal made.
 
 Commands with a ``target_document_key`` act on the target's current document (``links``) and hold
 the target's lease, so they are serialized with each other and with the target's creation; a
@@ -357,6 +358,8 @@ class Actions:
         return Outcome("synced", "payment", CreatedDocument(number, payment.amount))
 
     async def _invoice_of(self, client: FortnoxClient, current: Current) -> str:
+        if current.kind == "reversal":
+            return await self._credit_of(current)
         if current.kind != "order":
             return current.number
         order = await credits.get_order(client, current.number)
@@ -371,6 +374,29 @@ class Actions:
                 ),
             )
         return invoice_number
+
+    async def _credit_of(self, current: Current) -> str:
+        """A payment on a reversal (a refund's or cancellation's money back): its credit invoice.
+
+        The reversal recorded the credit invoice's number, read from the original's
+        ``CreditInvoiceReference``. A reversal that cancelled the invoice made no credit
+        invoice; Fortnox cancels only invoices without payments, so nothing was paid in and
+        there is nothing to pay back on.
+        """
+        record = await self._ledger.get(current.target_key)
+        if record is None or record.outcome != "cancelled":
+            return current.number
+        raise PermanentError(
+            f"the document {current.target_key} cancelled invoice {current.number} instead of"
+            " crediting it, so there is no credit invoice to register the money paid back on",
+            code="credit_cancelled",
+            explanation=(
+                "The order's invoice was cancelled in Fortnox, not credited, so the refund has"
+                " no credit invoice to take the money paid back. A cancelled invoice carries no"
+                " payment, so nothing is left open; if the customer paid, register the payment"
+                " and its refund by hand."
+            ),
+        )
 
 
 def with_original(draft: DocumentDraft, current: Current) -> DocumentDraft:

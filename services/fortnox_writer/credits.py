@@ -109,7 +109,7 @@ async def email(
 async def reverse_invoice(
     client: FortnoxClient, number: str, *, allow_cancel: bool, before_write: BeforeWrite
 ) -> Reversal:
-    """Cancel the invoice if unbooked and allowed, else credit it; no-op if done already."""
+    """Cancel the invoice if unbooked, unpaid and allowed, else credit it; no-op if done."""
     invoice = await get_invoice(client, number)
     done = _reversed(invoice, number)
     if done is not None:
@@ -121,7 +121,7 @@ async def reverse_invoice(
             explanation="A credit invoice cannot be credited or cancelled once more in Fortnox.",
         )
     await before_write()
-    if not flag(invoice.get("Booked")) and allow_cancel:
+    if not flag(invoice.get("Booked")) and allow_cancel and not has_payments(invoice):
         cancelled = await _put_action(
             client, "invoices", number, "cancel", _is_reversed, get_invoice
         )
@@ -131,6 +131,16 @@ async def reverse_invoice(
         invoice = await bookkeep(client, number, invoice)
     credited = await _put_action(client, "invoices", number, "credit", _is_reversed, get_invoice)
     return _reversed(credited, number, already=False) or _unexpected(number)
+
+
+def has_payments(invoice: dict[str, Any]) -> bool:
+    """Payments are registered on the invoice (its Balance is not its Total).
+
+    Fortnox cancels only invoices without payments; a paid invoice is credited instead, and the
+    money paid back is registered on the credit invoice.
+    """
+    balance, total = money(invoice.get("Balance")), money(invoice.get("Total"))
+    return balance is not None and total is not None and balance != total
 
 
 async def reverse_order(

@@ -12,6 +12,10 @@ payment's key, and on its invoice, at a time (leases).
 Amounts: ``Amount`` is SEK; for another currency it is the amount x CurrencyRate (the draft's
 rate, else the invoice's CurrencyRate / CurrencyUnit), rounded half-up to öre, and
 ``AmountCurrency`` carries the amount in the invoice's currency.
+
+A refund's money paid back is a NEGATIVE payment on its credit document (a negative invoice, or
+the credit invoice of a reversal: ``actions.Actions._credit_of``); the same rules apply, signs
+included (Fortnox refuses a payment against the direction of the invoice's balance).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 
+from libs.common import tracing
 from libs.common.logs import get_logger
 from libs.common.messages import ShopifyEvent
 from libs.common.messaging import Publisher
@@ -24,6 +25,9 @@ from services.ingest.webhook import WebhookDelivery, routing_key
 
 log = get_logger(__name__)
 
+# What made a published event that Shopify did not deliver (admin, reconciliation).
+SOURCE_HEADER = "x-fortbridge-source"
+
 
 async def store(
     pool: asyncpg.Pool,
@@ -32,15 +36,21 @@ async def store(
     trace_headers: dict[str, str],
     *,
     batch_id: str | None = None,
+    source: str | None = None,
 ) -> tuple[str, bool]:
-    """Store a delivery; returns (event uid, True if new, False if a duplicate)."""
+    """Store a delivery; returns (event uid, True if new, False if a duplicate).
+
+    ``source`` names what made an event Shopify did not deliver (``admin``, ``reconciliation``);
+    it travels with the published message as the ``x-fortbridge-source`` header.
+    """
     event_uid = str(uuid.uuid4())
     async with pool.acquire() as conn:
         inserted = await conn.fetchval(
             """
             INSERT INTO ingest.webhook_events (event_uid, shop, topic, webhook_id, event_id,
-                api_version, triggered_at, received_at, body, trace_headers, order_id, batch_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12)
+                api_version, triggered_at, received_at, body, trace_headers, order_id, batch_id,
+                source)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13)
             ON CONFLICT DO NOTHING
             RETURNING event_uid
             """,
@@ -56,6 +66,7 @@ async def store(
             json.dumps(trace_headers),
             order_id_of(delivery.topic, delivery.payload),
             uuid.UUID(batch_id) if batch_id else None,
+            source,
         )
         if inserted is not None:
             return event_uid, True
@@ -71,6 +82,44 @@ async def store(
             delivery.event_id,
         )
         return str(existing), False
+
+
+async def submit(
+    pool: asyncpg.Pool,
+    publisher: Publisher,
+    shop: str,
+    topic: str,
+    payload: dict[str, Any],
+    *,
+    webhook_id: str,
+    api_version: str,
+    source: str | None,
+    batch_id: str | None = None,
+) -> tuple[str, bool]:
+    """Store and publish an event Fortbridge made itself (not a Shopify delivery), exactly like
+    a received webhook: (event uid, True if new). A ``webhook_id`` seen before for the shop
+    stores nothing (deterministic ids make a repeated submit a no-op). Used by the order admin
+    endpoints, the catalog sync (``batch_id``) and reconciliation."""
+    delivery = WebhookDelivery(
+        shop=shop,
+        topic=topic,
+        webhook_id=webhook_id,
+        event_id=None,
+        api_version=api_version,
+        triggered_at=datetime.now(UTC),
+        payload=payload,
+    )
+    body = json.dumps(payload).encode()
+    trace_headers = dict(tracing.inject({}))
+    event_uid, new = await store(
+        pool, delivery, body, trace_headers, batch_id=batch_id, source=source
+    )
+    if new:
+        try:
+            await publish_event(pool, publisher, event_uid)
+        except Exception as exc:  # stored: the relay publishes it
+            log.warning("publish deferred to relay", event_uid=event_uid, error=str(exc))
+    return event_uid, new
 
 
 def order_id_of(topic: str, payload: dict[str, Any]) -> str | None:
@@ -139,6 +188,8 @@ async def _publish_row(conn: asyncpg.Connection, publisher: Publisher, row: asyn
     headers: dict[str, Any] = json.loads(row["trace_headers"])
     # End-to-end latency runs from here: when the webhook arrived.
     headers[ORIGIN_AT_HEADER] = int(row["received_at"].timestamp() * 1000)
+    if row["source"]:
+        headers[SOURCE_HEADER] = row["source"]
     await publisher.publish(
         message,
         routing_key(message.topic),

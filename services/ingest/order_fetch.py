@@ -44,7 +44,7 @@ class ShopifyRefused(Exception):
         self.revoked = revoked
 
 
-async def _call(
+async def shopify_call(
     admin: ShopifyAdmin,
     shop: str,
     token: str,
@@ -53,6 +53,8 @@ async def _call(
     variables: dict[str, Any],
     cost: float,
 ) -> dict[str, Any]:
+    """One Admin GraphQL call, Shopify's failures as :class:`ShopifyUnavailable` (retry later)
+    or :class:`ShopifyRefused` (``revoked``: the token no longer works)."""
     try:
         return await admin.graphql(shop, token, operation, query, variables, expected_cost=cost)
     except TransientError as exc:
@@ -67,7 +69,7 @@ async def fetch_order(
 ) -> dict[str, Any] | None:
     """The order's current state as a REST ``orders/*`` payload; None if Shopify lacks it."""
     gid = order_gid(order_id)
-    data = await _call(
+    data = await shopify_call(
         admin, shop, token, "fortbridgeOrder", ORDER_QUERY, {"id": gid}, ORDER_QUERY_COST
     )
     node = data.get("order")
@@ -82,7 +84,7 @@ async def fetch_order(
     for _ in range(MAX_LINE_ITEM_PAGES):
         if not page.get("hasNextPage"):
             break
-        more = await _call(
+        more = await shopify_call(
             admin,
             shop,
             token,

@@ -21,11 +21,9 @@ from typing import Any
 
 from aiohttp import web
 
-from libs.common import tracing
 from libs.common.access import authorize_for_shop
 from libs.common.http import json_error
 from libs.common.logs import get_logger
-from libs.common.messages import utcnow
 from libs.common.openapi import admin_api_spec
 from libs.common.service import Runtime, runtime_of
 from libs.common.shopify_admin import ShopifyAdmin
@@ -36,7 +34,6 @@ from services.ingest.order_fetch import (
     ShopifyUnavailable,
     fetch_order,
 )
-from services.ingest.webhook import WebhookDelivery
 
 log = get_logger(__name__)
 
@@ -92,21 +89,16 @@ def _pending(order_id: str, event_uid: str | None = None) -> dict[str, Any]:
 
 async def _submit(runtime: Runtime, shop: str, topic: str, payload: dict[str, Any]) -> str:
     """Store and publish an admin-triggered event, exactly like a received webhook."""
-    delivery = WebhookDelivery(
-        shop=shop,
-        topic=topic,
+    event_uid, _ = await events.submit(
+        runtime.pool,
+        runtime.publisher,
+        shop,
+        topic,
+        payload,
         webhook_id=f"admin-{uuid.uuid4()}",
-        event_id=None,
         api_version=runtime.settings.shopify_api_version,
-        triggered_at=utcnow(),
-        payload=payload,
+        source="admin",
     )
-    body = json.dumps(payload).encode()
-    event_uid, _ = await events.store(runtime.pool, delivery, body, dict(tracing.inject({})))
-    try:
-        await events.publish_event(runtime.pool, runtime.publisher, event_uid)
-    except Exception as exc:  # stored: the relay publishes it
-        log.warning("publish deferred to relay", event_uid=event_uid, error=str(exc))
     return event_uid
 
 

@@ -13,9 +13,12 @@ from libs.common.service import ConsumerSpec, Runtime, ServiceDefinition
 from services.ingest import events, install, orders_admin, privacy
 from services.ingest.catalog import routes as catalog_routes
 from services.ingest.catalog.runner import CatalogRunner
+from services.ingest.reconcile import routes as reconcile_routes
+from services.ingest.reconcile.runner import Reconciler
 from services.ingest.results import ResultProjection
 from services.ingest.routes import add_routes
 
+# Ingest's background loops: the outbox relay and the reconciliation rounds.
 RELAY_TASK = web.AppKey("outbox_relay", list[asyncio.Task[None]])
 
 
@@ -25,6 +28,7 @@ def _routes(app: web.Application) -> None:
     install.add_routes(app)
     privacy.add_routes(app)
     catalog_routes.add_routes(app)
+    reconcile_routes.add_routes(app)
     app[RELAY_TASK] = []
 
 
@@ -32,6 +36,10 @@ async def _start(runtime: Runtime, app: web.Application) -> None:
     runner = CatalogRunner(runtime)
     app[catalog_routes.RUNNER].append(runner)
     await runner.resume()
+    reconciler = Reconciler(runtime)
+    app[reconcile_routes.RECONCILER].append(reconciler)
+    if runtime.settings.reconcile_interval_seconds > 0:
+        app[RELAY_TASK].append(asyncio.create_task(reconciler.run_forever()))
     app[RELAY_TASK].append(
         asyncio.create_task(
             events.relay_forever(
@@ -47,6 +55,8 @@ async def _start(runtime: Runtime, app: web.Application) -> None:
 async def _stop(_runtime: Runtime, app: web.Application) -> None:
     for runner in app[catalog_routes.RUNNER]:
         await runner.stop()
+    for reconciler in app[reconcile_routes.RECONCILER]:
+        await reconciler.stop()
     for task in app[RELAY_TASK]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -52,6 +52,8 @@ SIM_PAYMENT_NOT_FOUND = 2999009
 SIM_NOT_FOUND = 2999010  # unknown path
 SIM_METHOD_NOT_ALLOWED = 2999011
 SIM_DOCUMENT_NUMBER_USED = 2999012
+SIM_PAYMENT_SIGN = 2999013  # a payment in the opposite direction to the invoice's balance
+SIM_INVOICE_HAS_PAYMENTS = 2999014  # cancelling an invoice that has payments
 
 MESSAGES: dict[int, str] = {
     SYSTEM_ERROR: "Systemfel. Försök igen senare.",
@@ -85,6 +87,8 @@ MESSAGES: dict[int, str] = {
     SIM_NOT_FOUND: "Resursen finns inte.",
     SIM_METHOD_NOT_ALLOWED: "Metoden är inte tillåten.",
     SIM_DOCUMENT_NUMBER_USED: "Dokumentnumret är redan upptaget.",
+    SIM_PAYMENT_SIGN: "Inbetalningens belopp har fel tecken i förhållande till fakturans saldo.",
+    SIM_INVOICE_HAS_PAYMENTS: "Fakturan har inbetalningar och kan inte makuleras.",
 }
 
 UNAUTHORIZED_BODY: dict[str, Any] = {"message": "unauthorized"}

@@ -8,7 +8,8 @@
 - ``PUT /3/invoices/{n}`` replaces the given fields (and all rows if InvoiceRows is given);
   refused once the invoice is booked or cancelled.
 - ``PUT /{n}/bookkeep``: unbooked, uncancelled invoices only.
-- ``PUT /{n}/cancel``: unbooked, uncancelled invoices only.
+- ``PUT /{n}/cancel``: unbooked, uncancelled invoices without payments only (code 2999014:
+  a paid invoice is credited instead).
 - ``PUT /{n}/credit``: booked, non-credit invoices, ONCE: creates a credit invoice (Credit
   "true", negated quantities/freight/fee, InvoiceReference -> original, header incl.
   ExternalInvoiceReference1 copied) and answers the ORIGINAL with CreditInvoiceReference set.
@@ -211,6 +212,8 @@ async def invoice_action(request: web.Request) -> web.Response:
     elif action == "cancel":
         if invoice.booked or invoice.cancelled:
             raise errors.bad_request(errors.SIM_INVALID_STATE, "bokförd eller makulerad")
+        if invoice.paid:
+            raise errors.bad_request(errors.SIM_INVOICE_HAS_PAYMENTS)
         invoice.cancelled = True
     elif action == "credit":
         credit_invoice(keys.tenant(request), invoice)

@@ -6,8 +6,12 @@ Invoice payments:
   CurrencyRate, PaymentDate, ModeOfPayment, ModeOfPaymentAccount, ...}}`` -> 201. The invoice
   must exist (400 code 2000434) and not be cancelled. Amount (SEK) is required; AmountCurrency
   is required when the invoice is not in SEK. The invoice's Balance drops by the amount in the
-  invoice currency (AmountCurrency, or Amount for SEK); FinalPayDate is set when it reaches 0.
-  Payments start unbooked.
+  invoice currency (AmountCurrency, or Amount for SEK); FinalPayDate is set when it reaches 0
+  (and ``?filter=fullypaid`` lists it). Payments start unbooked.
+  A credit invoice or negative invoice (negative Total) is settled by a NEGATIVE payment (money
+  paid back to the customer). A payment whose sign is opposite to the invoice's open balance
+  (to its Total once the balance is 0) is refused, 400 code 2999013 (simulator-chosen: the
+  real code is unknown). Paying beyond the balance in the same direction is allowed.
 - ``GET /3/invoicepayments`` (substring search ``invoicenumber``), ``GET /{Number}``,
   ``PUT /{Number}/bookkeep``, ``DELETE /{Number}`` (unbooked only; restores the balance).
 
@@ -89,6 +93,11 @@ def create_payment(tenant: Tenant, body: dict[str, Any]) -> Payment:
         if invoice.currency != "SEK":
             raise errors.bad_request(errors.SIM_REQUIRED_FIELD, "AmountCurrency")
         amount_currency = amount
+    direction = invoice.balance or invoice.total
+    if amount_currency * direction < 0 or amount * amount_currency < 0:
+        raise errors.bad_request(
+            errors.SIM_PAYMENT_SIGN, f"belopp {amount_currency}, saldo {invoice.balance}"
+        )
     payment = Payment(
         number=next_number(tenant.payments),
         invoice_number=invoice_number,

@@ -6,6 +6,7 @@ POST   /_sim/shops/{shop}/orders           a REST payload, {"order": {...}} or a
 POST   /_sim/shops/{shop}/products         (same, "product")
 POST   /_sim/shops/{shop}/customers        (same, "customer")
 GET    /_sim/shops/{shop}/orders/{id}      the stored REST payload (id: legacy id or gid)
+POST   /_sim/shops/{shop}/orders/{id}/refunds  a REST refund joins the order (no webhook sent)
 GET    /_sim/shops/{shop}/orders/{id}/tags {"id", "tags"}
 GET    /_sim/shops/{shop}/metafields       [{"ownerId","namespace","key","value","type",...}]
 POST   /_sim/shops/{shop}/bucket           {"available": n}: set the cost bucket level now
@@ -108,6 +109,17 @@ def control_routes(sim: ShopifySimulator) -> list[web.RouteDef]:
             return _error(404, "unknown order")
         return web.json_response(shop.orders[order_id])
 
+    async def add_refund(request: web.Request) -> web.Response:
+        shop = shop_of(request)
+        order_id = _order_id(request.match_info["id"])
+        if order_id is None or order_id not in shop.orders:
+            return _error(404, "unknown order")
+        try:
+            refund_gid = sim.add_refund(shop.domain, order_id, await _body(request))
+        except (ValueError, TypeError) as exc:
+            return _error(400, f"bad refund payload: {exc}")
+        return web.json_response({"id": refund_gid}, status=201)
+
     async def order_tags(request: web.Request) -> web.Response:
         shop = shop_of(request)
         order_id = _order_id(request.match_info["id"])
@@ -174,6 +186,7 @@ def control_routes(sim: ShopifySimulator) -> list[web.RouteDef]:
         web.post(f"{base}/customers", adder("customer", sim.add_customer)),
         web.get(f"{base}/orders/{{id}}", get_order),
         web.get(f"{base}/orders/{{id}}/tags", order_tags),
+        web.post(f"{base}/orders/{{id}}/refunds", add_refund),
         web.get(f"{base}/metafields", metafields),
         web.post(f"{base}/bucket", set_bucket),
         web.post("/_sim/faults", add_fault),

@@ -16,6 +16,7 @@ from aiohttp import web
 from ._state import Payload, RequestRecord, ShopState, check_token, gid, split_tags
 from .app import create_app
 from .faults import FaultSet
+from .mutations import touch
 from .oauth import DEFAULT_APP_SCOPES, OAuthState, RegisteredApp
 from .throttle import CostBucket
 from .webhooks import DEFAULT_API_VERSION, Webhook, build_webhook
@@ -118,7 +119,8 @@ class ShopifySimulator:
 
     def add_order(self, shop_domain: str, payload: Mapping[str, Any]) -> str:
         """Store (or replace) an order from its REST payload; returns its gid. Tags added
-        through the API since are kept."""
+        through the API since are kept. No webhook is sent (``order_webhook`` builds one), so
+        this is also an order whose webhooks Shopify never delivered."""
         shop = self.shop(shop_domain)
         order = _unwrap(payload, "order")
         order_gid = order.setdefault("admin_graphql_api_id", gid("Order", order["id"]))
@@ -129,6 +131,19 @@ class ShopifySimulator:
         shop.orders[order["id"]] = order
         shop.order_tags[order_gid] = tags
         return str(order_gid)
+
+    def add_refund(self, shop_domain: str, order_id: int, refund: Mapping[str, Any]) -> str:
+        """Refund a stored order (its REST refund payload joins the order's ``refunds``) and
+        move the order's updated_at forward, as Shopify does; no webhook is sent (the app's
+        reconciliation tests use it for a refunds/create that never came). Returns its gid."""
+        order = self.shop(shop_domain).orders[order_id]
+        stored = _unwrap(refund, "refund")
+        stored.setdefault("order_id", order_id)
+        stored.setdefault("admin_graphql_api_id", gid("Refund", stored["id"]))
+        refunds = [r for r in order.get("refunds") or [] if r.get("id") != stored["id"]]
+        order["refunds"] = [*refunds, stored]
+        touch(order, self.now())
+        return str(stored["admin_graphql_api_id"])
 
     def add_product(self, shop_domain: str, payload: Mapping[str, Any]) -> str:
         shop = self.shop(shop_domain)

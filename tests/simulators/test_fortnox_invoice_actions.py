@@ -1,4 +1,4 @@
-"""The simulator's invoice e-mail action, a credit of a credit, and payments' own reference."""
+"""The simulator's invoice e-mail action, credits, payments' own reference and their sign."""
 
 from __future__ import annotations
 
@@ -70,3 +70,57 @@ async def test_a_payment_keeps_its_external_reference(api: Api) -> None:
     assert "ExternalInvoiceReference1" not in listed["InvoicePayments"][0]  # list rows: a subset
     _, full = await api.call("GET", "/3/invoicepayments/1")
     assert full["InvoicePayment"]["ExternalInvoiceReference1"] == "tx-1"
+
+
+def _payment(invoice: int, amount: float) -> dict[str, object]:
+    return {
+        "InvoicePayment": {"InvoiceNumber": invoice, "Amount": amount, "PaymentDate": "2026-03-05"}
+    }
+
+
+async def test_a_credit_invoice_is_settled_by_a_negative_payment(api: Api) -> None:
+    await seed(api)
+    await api.call("POST", "/3/invoices", simple_invoice())  # total 125
+    await api.call("POST", "/3/invoicepayments", _payment(1, 125))
+    await api.call("PUT", "/3/invoices/1/bookkeep")
+    await api.call("PUT", "/3/invoices/1/credit")  # credit invoice 2, total -125
+
+    status, body = await api.call("POST", "/3/invoicepayments", _payment(2, 125))
+    assert status == 400 and body["ErrorInformation"]["code"] == 2999013  # wrong sign
+    status, body = await api.call("POST", "/3/invoicepayments", _payment(2, -100))
+    assert status == 201 and body["InvoicePayment"]["Amount"] == -100
+    _, credit = await api.call("GET", "/3/invoices/2")
+    assert credit["Invoice"]["Balance"] == -25 and credit["Invoice"]["FinalPayDate"] is None
+    await api.call("POST", "/3/invoicepayments", _payment(2, -25))
+    _, credit = await api.call("GET", "/3/invoices/2")
+    assert credit["Invoice"]["Balance"] == 0
+    assert credit["Invoice"]["FinalPayDate"] == "2026-03-05"
+    _, paid = await api.call("GET", "/3/invoices?filter=fullypaid")
+    assert [row["DocumentNumber"] for row in paid["Invoices"]] == ["1", "2"]
+    assert api.sim.tenant(TENANT).invoices[1].balance == 0  # the original stays paid
+
+
+async def test_a_payment_against_the_balance_is_refused(api: Api) -> None:
+    await seed(api)
+    await api.call("POST", "/3/invoices", simple_invoice())  # total 125
+    status, body = await api.call("POST", "/3/invoicepayments", _payment(1, -50))
+    assert status == 400 and body["ErrorInformation"]["code"] == 2999013
+    assert "saldo" in body["ErrorInformation"]["message"]
+    await api.call("POST", "/3/invoicepayments", _payment(1, 125))
+    # Fully paid: the direction is the invoice's total, so a negative one is still refused.
+    status, _ = await api.call("POST", "/3/invoicepayments", _payment(1, -1))
+    assert status == 400
+    assert len(api.sim.tenant(TENANT).payments) == 1
+    assert api.sim.tenant(TENANT).invoices[1].balance == 0
+
+
+async def test_an_invoice_with_payments_cannot_be_cancelled(api: Api) -> None:
+    await seed(api)
+    await api.call("POST", "/3/invoices", simple_invoice())
+    await api.call("POST", "/3/invoicepayments", _payment(1, 50))
+    status, body = await api.call("PUT", "/3/invoices/1/cancel")
+    assert status == 400 and body["ErrorInformation"]["code"] == 2999014
+    assert api.sim.tenant(TENANT).invoices[1].cancelled is False
+    assert (await api.call("DELETE", "/3/invoicepayments/1"))[0] == 204  # unbooked: removable
+    status, body = await api.call("PUT", "/3/invoices/1/cancel")
+    assert status == 200 and body["Invoice"]["Cancelled"] is True

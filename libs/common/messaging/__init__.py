@@ -2,7 +2,7 @@
 
 from libs.common.messaging.connection import connect
 from libs.common.messaging.consumer import Consumer, Delivery, Handler
-from libs.common.messaging.publisher import Publisher
+from libs.common.messaging.publisher import Publisher, PublishFailed
 from libs.common.messaging.topology import (
     INGEST_RESULTS,
     MAPPER_EVENTS,
@@ -20,6 +20,7 @@ __all__ = [
     "Consumer",
     "Delivery",
     "Handler",
+    "PublishFailed",
     "Publisher",
     "Topology",
     "WorkQueue",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -50,16 +51,25 @@ def origin_scope(origin_at: int | None) -> Iterator[None]:
         _origin_at.reset(token)
 
 
+class PublishFailed(ConnectionError):
+    """The broker did not confirm a message: it may or may not have it (publish it again)."""
+
+
 class Publisher:
     """Publishes on its own confirm-mode channel; an unroutable message raises.
 
     ``publish`` returns once the broker confirmed the message (written to a quorum of the
-    queue's replicas). Concurrent calls pipeline on the one channel.
+    queue's replicas). Concurrent calls pipeline on the one channel. Without a confirm within
+    ``timeout`` seconds (a partition, a blocked broker), or when the connection dies before it
+    comes, ``PublishFailed`` is raised: the caller still has the message and can try again.
     """
 
-    def __init__(self, connection: AbstractRobustConnection, events_exchange: str) -> None:
+    def __init__(
+        self, connection: AbstractRobustConnection, events_exchange: str, *, timeout: float = 10.0
+    ) -> None:
         self._connection = connection
         self._events_exchange = events_exchange
+        self._timeout = timeout
         self._channel: AbstractChannel | None = None
 
     async def start(self) -> None:
@@ -147,19 +157,29 @@ class Publisher:
             )
             msg_id = message_id or uuid.uuid4().hex
             trace.get_current_span().set_attribute("messaging.message.id", msg_id)
-            await target.publish(
-                aio_pika.Message(
-                    body,
-                    content_type="application/json",
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    message_id=msg_id,
-                    type=message_type,
-                    timestamp=datetime.now(UTC),
-                    headers=all_headers,
-                ),
-                routing_key=routing_key,
-                mandatory=True,
+            message = aio_pika.Message(
+                body,
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=msg_id,
+                type=message_type,
+                timestamp=datetime.now(UTC),
+                headers=all_headers,
             )
+            try:
+                await target.publish(
+                    message, routing_key=routing_key, mandatory=True, timeout=self._timeout
+                )
+            except TimeoutError:
+                raise PublishFailed(f"no broker confirm within {self._timeout} s") from None
+            except asyncio.CancelledError:
+                # A connection that dies cancels the pending confirm, which surfaces here as a
+                # CancelledError although nobody cancelled this task: that is a failed publish,
+                # and letting it through would silently end the loop that called us.
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                raise PublishFailed("the broker connection closed before the confirm") from None
             MESSAGES_PUBLISHED.labels(exchange=exchange or "default").inc()
 
 

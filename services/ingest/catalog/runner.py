@@ -12,11 +12,9 @@ import contextlib
 import json
 from typing import Any
 
-from libs.common import tracing
 from libs.common.crypto import TokenCipher
 from libs.common.errors import HandlerError, TransientError
 from libs.common.logs import get_logger
-from libs.common.messages import utcnow
 from libs.common.service import Runtime
 from libs.common.shopify_admin import ShopifyAdmin
 from libs.common.shops import ShopRegistry
@@ -33,7 +31,6 @@ from services.ingest.catalog.shapes import (
     payload_of,
     search_query,
 )
-from services.ingest.webhook import WebhookDelivery
 
 log = get_logger(__name__)
 QUERY_ATTEMPTS = 5
@@ -208,21 +205,17 @@ class CatalogRunner:
     async def _publish(self, job_id: str, shop: str, kind: str, node: dict[str, Any]) -> str:
         payload = payload_of(kind, node)
         item_id = str(payload["id"])
-        delivery = WebhookDelivery(
-            shop=shop,
-            topic=TOPICS[kind],
+        await events.submit(
+            self._runtime.pool,
+            self._runtime.publisher,
+            shop,
+            TOPICS[kind],
+            payload,
             webhook_id=f"sync-{job_id}-{item_id}",
-            event_id=None,
             api_version=self._runtime.settings.shopify_api_version,
-            triggered_at=utcnow(),
-            payload=payload,
+            source=None,
+            batch_id=job_id,
         )
-        body = json.dumps(payload).encode()
-        event_uid, new = await events.store(
-            self._runtime.pool, delivery, body, dict(tracing.inject({})), batch_id=job_id
-        )
-        if new:
-            await events.publish_event(self._runtime.pool, self._runtime.publisher, event_uid)
         return item_id
 
 

@@ -164,14 +164,16 @@ def payment_command(
     state: OrderState,
     payment: PaymentDraft,
     uid: str | None,
+    target: str | None = None,
 ) -> FortnoxCommand:
+    """A payment on the order's invoice, or on ``target`` (a refund's credit document)."""
     return FortnoxCommand(
         shop=shop,
         command_id=f"{key}:v1",
         action="register_payment",
         document_key=key,
         source=source,
-        target_document_key=state.invoice_key,
+        target_document_key=target or state.invoice_key,
         payment=payment,
         event_uid=uid,
     )

@@ -19,7 +19,7 @@ from services.mapper.accounting.settings import ShopSettings
 from services.mapper.accounting.state import OrderState
 
 
-def _draft(
+def payment_draft(
     state: OrderState,
     settings: ShopSettings,
     amount: Decimal,
@@ -40,7 +40,7 @@ def _draft(
     )
 
 
-def _transaction_amount(tx: dict[str, Any], state: OrderState, where: str) -> Decimal:
+def transaction_amount(tx: dict[str, Any], state: OrderState, where: str) -> Decimal:
     if tx.get("amount_set"):
         return pricing_of(state).amount(tx, "amount", where)
     currency = tx.get("currency") or state.currency
@@ -64,11 +64,13 @@ def planned_payments(
             if tx.get("kind") not in ("sale", "capture") or tx.get("status") != "success":
                 continue
             reference = str(tx.get("id", i))
-            amount = _transaction_amount(tx, state, f"transactions[{i}]")
+            amount = transaction_amount(tx, state, f"transactions[{i}]")
             tx_date = str(tx.get("processed_at") or tx.get("created_at") or date)[:10]
-            drafts.append(_draft(state, settings, amount, tx.get("gateway"), tx_date, reference))
+            drafts.append(
+                payment_draft(state, settings, amount, tx.get("gateway"), tx_date, reference)
+            )
     else:
         gateways = [str(g) for g in order.get("payment_gateway_names") or []]
         gateway = next((g for g in gateways if g != "gift_card"), gateways[0] if gateways else None)
-        drafts.append(_draft(state, settings, state.invoiced_total, gateway, date, "paid"))
+        drafts.append(payment_draft(state, settings, state.invoiced_total, gateway, date, "paid"))
     return [d for d in drafts if d.reference not in state.payments and d.amount > 0]

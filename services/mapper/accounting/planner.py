@@ -9,7 +9,9 @@ commands to send and the order's new state out. No I/O: the handler loads and st
   negative invoice for the remainder, else nothing).
 - orders/paid: ``register_payment`` per transaction not yet registered.
 - refunds/create: ``reverse_document`` for a first refund of everything, else a negative
-  invoice (refunds.py).
+  invoice (refunds.py); on an order paid through Fortbridge, a negative ``register_payment``
+  on that credit document per refund transaction (refund_payments.py). A paid invoice is
+  credited, never cancelled (by a refund or by orders/cancelled).
 
 Before the order's document exists, the settings' ``document_kind`` and ``trigger`` (set by the
 shop's rules, triggers.py) decide whether this event makes it: kind ``none`` never, trigger
@@ -41,6 +43,12 @@ from services.mapper.accounting.invoices import (
 )
 from services.mapper.accounting.money import UnmappableOrder
 from services.mapper.accounting.payments import planned_payments
+from services.mapper.accounting.refund_payments import (
+    cancel_key,
+    pays_back,
+    refund_payment_commands,
+    refund_payments,
+)
 from services.mapper.accounting.refunds import (
     CreditPlan,
     plan_credit,
@@ -201,13 +209,18 @@ def _cancel(
     source = order_source(order)
     if not state.anything_credited:
         credit = plan_credit(state, remainder_credits(state), settings)
-        state = credit.state.model_copy(update={"cancelled": True})
-        commands.append(reverse_command(shop, key, source, state, True, uid))
+        state = credit.state.model_copy(update={"cancelled": True, "cancel_document": True})
+        # A paid invoice cannot be cancelled in Fortnox: it is credited, and the refund's
+        # money back is registered on the credit invoice. Read from the order, not from the
+        # payments planned so far, so the documents do not depend on the events' order.
+        allow_cancel = not is_paid(order)
+        commands.append(reverse_command(shop, key, source, state, allow_cancel, uid))
         return Plan(commands, state)
     credit = plan_credit(state, remainder_credits(state), settings)
     state = credit.state.model_copy(update={"cancelled": True})
     if not credit.total:
         return Plan(commands, state, "nothing remains to credit")
+    state = state.model_copy(update={"cancel_document": True})
     remarks = f"Makulering av order {state.your_order_number}: kreditering av återstoden"
     commands.append(
         _negative_invoice(
@@ -238,13 +251,6 @@ def _refund(
         return Plan([], state, f"refund {refund_id} is already credited")
     credit = plan_credit(state, refund_credits(refund, state), settings)
     new_state = credit.state.model_copy(update={"refunds": [*state.refunds, refund_id]})
-    if not credit.total:
-        reason = (
-            "nothing remains to credit"
-            if state.cancelled or state.full_credit_used
-            else ("the refund credits no lines, shipping or amounts")
-        )
-        return Plan([], new_state, f"refund {refund_id}: {reason}")
     key = f"{shop}:refund:{refund_id}:credit"
     # The source is the refund; the timeline shows it on its order (order_id).
     source = SourceRef(
@@ -254,14 +260,36 @@ def _refund(
         name=state.name,
         updated_at=timestamp(refund.get("created_at")),
     )
+    money_back = refund_payments(refund, state, settings)
+    if not credit.total:
+        reason = (
+            "nothing remains to credit"
+            if state.cancelled or state.full_credit_used
+            else ("the refund credits no lines, shipping or amounts")
+        )
+        if money_back and state.cancel_document:
+            # The cancellation credited the order already: the money goes back on its document.
+            target = cancel_key(state)
+            payments = refund_payment_commands(
+                shop, refund_id, target, source, state, money_back, uid
+            )
+            return Plan(payments, new_state)
+        if money_back:
+            reason += "; the money paid back has no credit document to be registered on"
+        return Plan([], new_state, f"refund {refund_id}: {reason}")
     if credit.whole:
-        command = reverse_command(shop, key, source, state, settings.cancel_unbooked_on_refund, uid)
-        return Plan([command], new_state)
-    remarks = f"Kreditering av order {state.your_order_number} (Shopify-återbetalning {refund_id})"
-    command = _negative_invoice(
-        shop, key, f"shopify-refund-{refund_id}", source, credit, remarks, settings, uid
-    )
-    return Plan([command], new_state)
+        # A paid invoice is credited, never cancelled: the money back is paid on the credit.
+        allow_cancel = settings.cancel_unbooked_on_refund and not pays_back(refund)
+        command = reverse_command(shop, key, source, state, allow_cancel, uid)
+    else:
+        remarks = (
+            f"Kreditering av order {state.your_order_number} (Shopify-återbetalning {refund_id})"
+        )
+        command = _negative_invoice(
+            shop, key, f"shopify-refund-{refund_id}", source, credit, remarks, settings, uid
+        )
+    payments = refund_payment_commands(shop, refund_id, key, source, state, money_back, uid)
+    return Plan([command, *payments], new_state)
 
 
 def _negative_invoice(

@@ -103,6 +103,11 @@ class OrderState(BaseModel):
         default=False, description="Fortnox's one credit (or cancel) used."
     )
     cancelled: bool = False
+    cancel_document: bool = Field(
+        default=False,
+        description="orders/cancelled made a credit document (key ``...:cancel``): a later "
+        "refund's money back is registered on it.",
+    )
     refunds: list[str] = Field(default_factory=list, description="Refund ids already credited.")
     payments: list[str] = Field(default_factory=list, description="Payment references sent.")
 

@@ -192,6 +192,26 @@ class Order:
             payment=payment,
         )
 
+    def pay_back(
+        self, refund_id: str, credit_key: str, transaction: str, amount: str, **changes: Any
+    ) -> FortnoxCommand:
+        """A refund's money paid back: a NEGATIVE payment on its credit document's key."""
+        payment = PaymentDraft(
+            amount=-Decimal(amount),
+            currency=self.currency,
+            payment_date="2026-03-05",
+            mode_of_payment="CARD",
+            reference=transaction,
+            **changes,
+        )
+        return self.command(
+            "register_payment",
+            f"{self.stack.shop}:refund:{refund_id}:payment:{transaction}",
+            source=SourceRef(type="refund", id=refund_id),
+            target_document_key=credit_key,
+            payment=payment,
+        )
+
 
 async def send(stack: Stack, command: FortnoxCommand) -> None:
     """Publish the command to the writer, as the mapper does."""

@@ -152,3 +152,31 @@ def transaction(
         "currency": currency,
         "processed_at": "2026-11-15T12:05:00+01:00",
     }
+
+
+def money_back(
+    order: Payload, refund: Payload, tx_id: int, gateway: str, *, status: str = "success"
+) -> Payload:
+    """``refund`` with a ``kind: refund`` transaction paying back what it credits.
+
+    The amount is in the presentment currency (Shopify's transaction currency): the refunded
+    lines (with their tax when prices exclude it) and refunded shipping.
+    """
+    side = "presentment_money"
+    total = Decimal(0)
+    for entry in refund["refund_line_items"]:
+        total += _side(entry["subtotal_set"], side)
+        if not order["taxes_included"]:
+            total += _side(entry["total_tax_set"], side)
+    for adjustment in refund["order_adjustments"]:
+        total -= _side(adjustment["amount_set"], side)
+        if not order["taxes_included"]:
+            total -= _side(adjustment["tax_amount_set"], side)
+    out = copy.deepcopy(refund)
+    tx = transaction(
+        tx_id, _s(total), gateway, currency=order["presentment_currency"], kind="refund"
+    )
+    tx.update({"status": status, "order_id": order["id"], "parent_id": tx_id - 1})
+    tx["processed_at"] = refund["processed_at"]
+    out["transactions"] = [*refund["transactions"], tx]
+    return out

@@ -9,6 +9,7 @@ from typing import Any
 from tests.services.mapper.builders import refund_payload, transaction, with_refunds
 from tests.services.mapper.corpus import write
 from tests.services.mapper.corpus_cases import CREATED, build_orders, money_set, retotal
+from tests.services.mapper.corpus_refund_payments import refund_payment_events
 
 Payload = dict[str, Any]
 
@@ -313,4 +314,6 @@ def retotal_current(o: Payload) -> None:
 
 
 def build_all() -> None:
-    _events(build_orders())
+    made = build_orders()
+    _events(made)
+    refund_payment_events(made)
