@@ -9,7 +9,9 @@ come, deliveries are unacked, queries are cut mid-transaction.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from libs.common.messaging import Topology
@@ -40,6 +42,21 @@ class Trickle:
         return self.sent
 
 
+@contextlib.asynccontextmanager
+async def proxied_stack(
+    amqp_url: str, database_url: str, namespace: str, *, through: str, **settings: Any
+) -> AsyncIterator[tuple[TcpProxy, Stack]]:
+    """The stack with its ``through`` server ("broker" or "database") behind a TCP proxy."""
+    target = amqp_url if through == "broker" else database_url
+    async with tcp_proxy(target) as proxy:
+        urls = {
+            "amqp_url": proxy.url(amqp_url) if through == "broker" else amqp_url,
+            "database_url": proxy.url(database_url) if through == "database" else database_url,
+        }
+        async with running_stack(**urls, namespace=namespace, **settings) as stack:
+            yield proxy, stack
+
+
 async def assert_one_invoice_each(stack: Stack, orders: list[dict[str, Any]]) -> None:
     await stack.wait_for(
         lambda: all(len(stack.invoices_for(o["id"])) >= 1 for o in orders), timeout=120
@@ -64,14 +81,9 @@ async def cut_while_flowing(proxy: TcpProxy, stack: Stack, rounds: int, connecti
 async def test_broker_connections_reset_mid_flow_lose_and_double_nothing(
     amqp_url: str, database_url: str, broker_cleanup: Topology
 ) -> None:
-    async with (
-        tcp_proxy(amqp_url) as proxy,
-        running_stack(
-            amqp_url=proxy.url(amqp_url),
-            database_url=database_url,
-            namespace=broker_cleanup.namespace,
-        ) as stack,
-    ):
+    async with proxied_stack(
+        amqp_url, database_url, broker_cleanup.namespace, through="broker"
+    ) as (proxy, stack):
         assert proxy.live == 5  # one connection per service
         trickle = Trickle(stack)
         await cut_while_flowing(proxy, stack, rounds=3, connections=5)
@@ -85,14 +97,9 @@ async def test_broker_connections_reset_mid_flow_lose_and_double_nothing(
 async def test_database_connections_reset_mid_flow_lose_and_double_nothing(
     amqp_url: str, database_url: str, broker_cleanup: Topology
 ) -> None:
-    async with (
-        tcp_proxy(database_url) as proxy,
-        running_stack(
-            amqp_url=amqp_url,
-            database_url=proxy.url(database_url),
-            namespace=broker_cleanup.namespace,
-        ) as stack,
-    ):
+    async with proxied_stack(
+        amqp_url, database_url, broker_cleanup.namespace, through="database"
+    ) as (proxy, stack):
         trickle = Trickle(stack)
         await cut_while_flowing(proxy, stack, rounds=3, connections=5)
         sent = await trickle.stop()
@@ -106,15 +113,9 @@ async def test_database_connections_reset_mid_flow_lose_and_double_nothing(
 async def test_a_silent_partition_is_noticed_by_heartbeats_and_nothing_is_lost(
     amqp_url: str, database_url: str, broker_cleanup: Topology
 ) -> None:
-    async with (
-        tcp_proxy(amqp_url) as proxy,
-        running_stack(
-            amqp_url=proxy.url(amqp_url),
-            database_url=database_url,
-            namespace=broker_cleanup.namespace,
-            amqp_heartbeat_seconds=1,
-        ) as stack,
-    ):
+    async with proxied_stack(
+        amqp_url, database_url, broker_cleanup.namespace, through="broker", amqp_heartbeat_seconds=1
+    ) as (proxy, stack):
         assert proxy.live == 5
         before = [order_payload() for _ in range(3)]
         await asyncio.gather(*(stack.send_order(order) for order in before))

@@ -15,8 +15,9 @@ from ._state import Payload, ShopState, parse_gid, split_tags
 from .execution import Connection, Node
 from .metafields import metafield_node
 from .operation import GraphQLError
+from .order_shapes import order_node
 from .search import SearchField, compile_search, parse_time
-from .shapes import customer_node, line_item_node, order_node, product_node, shop_node, variant_node
+from .shapes import customer_node, line_item_node, product_node, shop_node, variant_node
 from .subscriptions import webhook_subscriptions
 
 

@@ -150,10 +150,24 @@ TYPES: dict[str, dict[str, F]] = {
     "TaxLine": {**_scalars("title rate ratePercentage channelLiable"), "priceSet": F("MoneyBag")},
     "DiscountAllocation": {"allocatedAmountSet": F("MoneyBag")},
     "Refund": {
-        **_scalars("id legacyResourceId createdAt note"),
+        **_scalars("id legacyResourceId createdAt updatedAt note"),
         "totalRefundedSet": F("MoneyBag"),
         "refundLineItems": F("RefundLineItemConnection", CONN),
+        "refundShippingLines": F("RefundShippingLineConnection", CONN),
+        "orderAdjustments": F("OrderAdjustmentConnection", CONN),
+        "duties": F("RefundDuty"),
+        "transactions": F("OrderTransactionConnection", CONN),
     },
+    "RefundShippingLine": {
+        **_scalars("id"),
+        "shippingLine": F("ShippingLine"),
+        **_typed("MoneyBag", "subtotalAmountSet taxAmountSet"),
+    },
+    "OrderAdjustment": {
+        **_scalars("id reason"),
+        **_typed("MoneyBag", "amountSet taxAmountSet"),
+    },
+    "RefundDuty": {"amountSet": F("MoneyBag"), "originalDuty": F("Duty")},
     "RefundLineItem": {
         **_scalars("id quantity restockType restocked"),
         **_typed("MoneyBag", "priceSet subtotalSet totalTaxSet"),
@@ -194,7 +208,7 @@ TYPES: dict[str, dict[str, F]] = {
 }
 _CONNECTION_NODES = (
     "Order LineItem ShippingLine Product ProductVariant Customer Metafield WebhookSubscription "
-    "RefundLineItem"
+    "RefundLineItem RefundShippingLine OrderAdjustment OrderTransaction"
 )
 for _node in _CONNECTION_NODES.split():
     TYPES[f"{_node}Connection"] = {
@@ -208,7 +222,7 @@ for _node in _CONNECTION_NODES.split():
 _METAFIELD_OWNERS = "Order Product ProductVariant Customer Shop"
 _NODE_TYPES = (
     "Order LineItem Product ProductVariant Customer Metafield Shop ShippingLine Refund "
-    "WebhookSubscription"
+    "WebhookSubscription RefundShippingLine OrderAdjustment OrderTransaction"
 )
 INTERFACES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "Node": (frozenset({"id"}), frozenset(_NODE_TYPES.split())),

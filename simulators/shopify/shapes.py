@@ -6,18 +6,16 @@ strings ("186.9"), as the Admin GraphQL API returns them - unlike the REST paylo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
-from ._money import cents, dec, gql_decimal
+from ._money import dec, gql_decimal
 from ._state import Payload, ShopState, gid, split_tags
 from .execution import Connection, Node
 from .metafields import metafield_fields
 from .search import parse_time
-
-_FULFILLMENT = {None: "UNFULFILLED", "fulfilled": "FULFILLED", "partial": "PARTIALLY_FULFILLED"}
 
 
 def utc(value: object) -> str | None:
@@ -56,7 +54,7 @@ def _scaled_bag(rest_set: Mapping[str, Any] | None, price: object, qty: int, cur
     return money_bag(scaled, dec(str(price or "0")) * qty, cur)
 
 
-def _sum_bags(sets: list[Mapping[str, Any]], cur: str, pcur: str) -> Node:
+def sum_bags(sets: Sequence[Mapping[str, Any]], cur: str, pcur: str) -> Node:
     shop = sum((dec(s["shop_money"]["amount"]) for s in sets), Decimal(0))
     pres = sum((dec(s["presentment_money"]["amount"]) for s in sets), Decimal(0))
     return {
@@ -211,7 +209,7 @@ def _allocations(allocations: list[Payload], cur: str) -> list[Node]:
     ]
 
 
-def _duty_node(rest: Payload, cur: str) -> Node:
+def duty_node(rest: Payload, cur: str) -> Node:
     """LineItem.duties: Duty {id, harmonizedSystemCode, countryCodeOfOrigin, price, taxLines}."""
     return {
         "__typename": "Duty",
@@ -244,12 +242,12 @@ def line_item_node(shop: ShopState, line: Payload, cur: str) -> Node:
         "vendor": line.get("vendor"),
         "originalUnitPriceSet": money_bag(line.get("price_set"), line.get("price"), cur),
         "originalTotalSet": _scaled_bag(line.get("price_set"), line.get("price"), qty, cur),
-        "totalDiscountSet": _sum_bags([a["amount_set"] for a in allocations], cur, pcur),
+        "totalDiscountSet": sum_bags([a["amount_set"] for a in allocations], cur, pcur),
         "taxLines": lambda args: [tax_line_node(t, cur) for t in line.get("tax_lines") or []][
             : args.get("first") or None
         ],
         "discountAllocations": _allocations(allocations, cur),
-        "duties": [_duty_node(d, cur) for d in line.get("duties") or []],
+        "duties": [duty_node(d, cur) for d in line.get("duties") or []],
         "customAttributes": [
             {"__typename": "Attribute", "key": p.get("name"), "value": p.get("value")}
             for p in line.get("properties") or []
@@ -259,7 +257,7 @@ def line_item_node(shop: ShopState, line: Payload, cur: str) -> Node:
     }
 
 
-def _shipping_line_node(rest: Payload, cur: str) -> Node:
+def shipping_line_node(rest: Payload, cur: str) -> Node:
     return {
         "__typename": "ShippingLine",
         "id": gid("ShippingLine", rest.get("id") or 0),
@@ -275,165 +273,6 @@ def _shipping_line_node(rest: Payload, cur: str) -> Node:
         "discountAllocations": _allocations(
             [a for a in rest.get("discount_allocations") or [] if a.get("amount_set")], cur
         ),
-    }
-
-
-def _refund_node(shop: ShopState, order: Payload, rest: Payload, cur: str) -> Node:
-    """Order.refunds: Refund {id, createdAt, note, totalRefundedSet, refundLineItems}."""
-    lines = {li.get("id"): li for li in order.get("line_items") or []}
-    items = list(rest.get("refund_line_items") or [])
-    refunded = [
-        t["amount_set"]
-        for t in rest.get("transactions") or []
-        if {"shop_money", "presentment_money"} <= set(t.get("amount_set") or {})
-    ]
-    pcur = order.get("presentment_currency") or cur
-
-    def item_node(entry: Payload) -> Node:
-        line = lines.get(entry.get("line_item_id")) or entry.get("line_item") or {}
-        qty = int(entry.get("quantity") or 0)
-        return {
-            "__typename": "RefundLineItem",
-            "id": gid("RefundLineItem", entry.get("id") or 0),
-            "quantity": qty,
-            "restockType": str(entry.get("restock_type") or "no_restock").upper(),
-            "restocked": entry.get("restock_type") in ("return", "cancel"),
-            "priceSet": money_bag(line.get("price_set"), line.get("price"), cur),
-            "subtotalSet": money_bag(entry.get("subtotal_set"), entry.get("subtotal"), cur),
-            "totalTaxSet": money_bag(entry.get("total_tax_set"), entry.get("total_tax"), cur),
-            "lineItem": line_item_node(shop, line, cur) if line.get("id") else None,
-        }
-
-    return {
-        "__typename": "Refund",
-        "id": gid("Refund", rest.get("id") or 0),
-        "legacyResourceId": str(rest.get("id") or 0),
-        "createdAt": utc(rest.get("created_at")),
-        "note": rest.get("note"),
-        "totalRefundedSet": _sum_bags(refunded, cur, pcur),
-        "refundLineItems": lambda _args: Connection.of(
-            "RefundLineItem", [item_node(e) for e in items], [int(e.get("id") or 0) for e in items]
-        ),
-    }
-
-
-def _transaction_node(order: Payload, rest: Payload, cur: str) -> Node:
-    """Order.transactions: OrderTransaction {id, kind, status, gateway, amountSet, ...}.
-
-    A REST transaction gives its amount in its own currency (the presentment currency); the
-    shop-money side is converted with the order's own total_price_set ratio."""
-    tx_cur = rest.get("currency") or order.get("presentment_currency") or cur
-    amount = dec(str(rest.get("amount") or "0"))
-    totals = order.get("total_price_set") or {}
-    shop_amount = amount
-    if tx_cur != cur and totals:
-        shop_total = dec(totals["shop_money"]["amount"])
-        pres_total = dec(totals["presentment_money"]["amount"])
-        shop_amount = shop_total if amount == pres_total else amount * shop_total / pres_total
-    bag = rest.get("amount_set") or {
-        "shop_money": {"amount": str(cents(shop_amount)), "currency_code": cur},
-        "presentment_money": {"amount": str(amount), "currency_code": tx_cur},
-    }
-    return {
-        "__typename": "OrderTransaction",
-        "id": gid("OrderTransaction", rest.get("id") or 0),
-        "kind": str(rest.get("kind") or "sale").upper(),
-        "status": str(rest.get("status") or "success").upper(),
-        "gateway": rest.get("gateway"),
-        "amountSet": money_bag(bag, None, cur),
-        "processedAt": utc(rest.get("processed_at") or rest.get("created_at")),
-        "createdAt": utc(rest.get("created_at") or rest.get("processed_at")),
-        "test": bool(rest.get("test")),
-        "errorCode": (rest.get("error_code") or "").upper() or None,
-    }
-
-
-def order_node(shop: ShopState, rest: Payload) -> Node:
-    order_gid = rest.get("admin_graphql_api_id") or gid("Order", rest["id"])
-    cur = rest.get("currency") or shop.currency
-    lines = list(rest.get("line_items") or [])
-    ships = list(rest.get("shipping_lines") or [])
-    customer = rest.get("customer")
-    if customer and customer.get("id") in shop.customers:
-        customer = shop.customers[customer["id"]]
-
-    def bag(name: str) -> Node:
-        return money_bag(rest.get(f"{name}_set"), rest.get(name), cur)
-
-    shipping = rest.get("total_shipping_price_set")
-    if not shipping:
-        total = sum((dec(s.get("price") or "0") for s in ships), Decimal(0))
-        shipping = {
-            "shop_money": {"amount": str(total), "currency_code": cur},
-            "presentment_money": {"amount": str(total), "currency_code": cur},
-        }
-    status = rest.get("financial_status")
-    return {
-        "__typename": "Order",
-        "id": order_gid,
-        "legacyResourceId": str(rest["id"]),
-        "name": rest.get("name"),
-        "email": rest.get("email"),
-        "phone": rest.get("phone"),
-        "createdAt": utc(rest.get("created_at")),
-        "updatedAt": utc(rest.get("updated_at")),
-        "processedAt": utc(rest.get("processed_at") or rest.get("created_at")),
-        "cancelledAt": utc(rest.get("cancelled_at")),
-        "closedAt": utc(rest.get("closed_at")),
-        "cancelReason": (rest.get("cancel_reason") or "").upper() or None,
-        "test": bool(rest.get("test")),
-        "confirmed": bool(rest.get("confirmed", True)),
-        "currencyCode": cur,
-        "presentmentCurrencyCode": rest.get("presentment_currency") or cur,
-        "taxesIncluded": bool(rest.get("taxes_included")),
-        "displayFinancialStatus": str(status).upper() if status else None,
-        "displayFulfillmentStatus": _FULFILLMENT.get(
-            rest.get("fulfillment_status"), str(rest.get("fulfillment_status")).upper()
-        ),
-        "note": rest.get("note"),
-        "tags": list(shop.order_tags.get(order_gid, [])),
-        "discountCodes": [d.get("code") for d in rest.get("discount_codes") or []],
-        "paymentGatewayNames": list(rest.get("payment_gateway_names") or []),
-        "sourceName": rest.get("source_name"),
-        "totalPriceSet": bag("total_price"),
-        "subtotalPriceSet": bag("subtotal_price"),
-        "totalTaxSet": bag("total_tax"),
-        "totalDiscountsSet": bag("total_discounts"),
-        "totalShippingPriceSet": money_bag(shipping, None, cur),
-        "currentTotalPriceSet": bag("current_total_price"),
-        "currentSubtotalPriceSet": bag("current_subtotal_price"),
-        "currentTotalTaxSet": bag("current_total_tax"),
-        "currentTotalDiscountsSet": bag("current_total_discounts"),
-        "totalOutstandingSet": money_bag(None, rest.get("total_outstanding"), cur),
-        "totalTipReceivedSet": bag("total_tip_received"),
-        "customAttributes": [
-            {"__typename": "Attribute", "key": a.get("name"), "value": a.get("value")}
-            for a in rest.get("note_attributes") or []
-        ],
-        "lineItems": lambda _args: Connection.of(
-            "LineItem", [line_item_node(shop, li, cur) for li in lines], [li["id"] for li in lines]
-        ),
-        "shippingLines": lambda args: Connection.of(
-            "ShippingLine",
-            [
-                _shipping_line_node(s, cur)
-                for s in ships
-                if args.get("includeRemovals") or not s.get("is_removed")
-            ],
-        ),
-        "taxLines": [tax_line_node(t, cur) for t in rest.get("tax_lines") or []],
-        "customer": customer_node(shop, customer) if customer else None,
-        "billingAddress": address_node(rest.get("billing_address")),
-        "shippingAddress": address_node(rest.get("shipping_address")),
-        "transactions": lambda args: [
-            _transaction_node(rest, t, cur)
-            for t in (rest.get("transactions") or [])[: args.get("first") or None]
-        ],
-        "refunds": lambda args: [
-            _refund_node(shop, rest, r, cur)
-            for r in (rest.get("refunds") or [])[: args.get("first") or None]
-        ],
-        **metafield_fields(shop, order_gid),
     }
 
 

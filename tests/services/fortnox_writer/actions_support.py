@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
+import pytest
 
 from fortbridge.localstack import REDIRECT_URI
 from libs.common.crypto import TokenCipher
@@ -27,6 +28,18 @@ from libs.common.service import STATE
 from services.fortnox_writer.connections import ConnectionStore, connect_with_code
 from simulators.fortnox._state import Invoice, Payment
 from tests.support.stack import Stack, running_stack
+
+# The faults every action is tried under: Fortnox commits and the connection drops before the
+# answer, or it answers after the writer's timeout (3 s in tests) and commits late (4 s).
+FAULTS = [
+    pytest.param({"kind": "drop_after_commit"}, id="drop_after_commit"),
+    pytest.param({"kind": "timeout", "delay": 4.0}, id="timeout"),
+]
+
+
+async def writer_failures(stack: Stack) -> list[dict[str, object]]:
+    return [job for job in await stack.failed_jobs() if job["service"] == "fortnox_writer"]
+
 
 SERVICES = ("fortnox_writer", "timeline", "replayer")
 EMAIL = "kund@example.com"

@@ -15,31 +15,25 @@ import pytest
 from libs.common.messaging import Topology
 from tests.services.fortnox_writer.actions_support import (
     EMAIL,
+    FAULTS,
     Order,
     done,
     invoice,
     invoices,
     last_result,
     payments,
+    writer_failures,
     writer_stack,
 )
 from tests.support.stack import Stack
 
 D = Decimal
-FAULTS = [
-    pytest.param({"kind": "drop_after_commit"}, id="drop_after_commit"),
-    pytest.param({"kind": "timeout", "delay": 4.0}, id="timeout"),
-]
 
 
 @pytest.fixture
 async def stack(amqp_url: str, database_url: str, broker_cleanup: Topology) -> AsyncIterator[Stack]:
     async with writer_stack(amqp_url, database_url, broker_cleanup.namespace) as stack:
         yield stack
-
-
-async def writer_failures(stack: Stack) -> list[dict[str, object]]:
-    return [job for job in await stack.failed_jobs() if job["service"] == "fortnox_writer"]
 
 
 def fault(stack: Stack, method: str, path_regex: str, spec: dict[str, object]) -> None:

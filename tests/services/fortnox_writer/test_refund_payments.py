@@ -9,6 +9,7 @@ import pytest
 
 from libs.common.messaging import Topology
 from tests.services.fortnox_writer.actions_support import (
+    FAULTS,
     Order,
     done,
     invoice,
@@ -16,25 +17,18 @@ from tests.services.fortnox_writer.actions_support import (
     last_result,
     payments,
     send,
+    writer_failures,
     writer_stack,
 )
 from tests.support.stack import Stack
 
 D = Decimal
-FAULTS = [
-    pytest.param({"kind": "drop_after_commit"}, id="drop_after_commit"),
-    pytest.param({"kind": "timeout", "delay": 4.0}, id="timeout"),
-]
 
 
 @pytest.fixture
 async def stack(amqp_url: str, database_url: str, broker_cleanup: Topology) -> AsyncIterator[Stack]:
     async with writer_stack(amqp_url, database_url, broker_cleanup.namespace) as stack:
         yield stack
-
-
-async def writer_failures(stack: Stack) -> list[dict[str, object]]:
-    return [job for job in await stack.failed_jobs() if job["service"] == "fortnox_writer"]
 
 
 async def test_money_back_settles_the_negative_invoice(stack: Stack) -> None:
