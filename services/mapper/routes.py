@@ -18,7 +18,7 @@ from libs.common.errors import PermanentError
 from libs.common.http import json_error
 from libs.common.service import runtime_of
 from services.mapper.rules.model import MAX_RULES, Rule, RuleSet, RuleValidationError, validate_rule
-from services.mapper.rules.preview import preview
+from services.mapper.rules.preview import DRAFT_RULE_ID, preview
 from services.mapper.rules.store import (
     change_rules,
     current_rule_set,
@@ -249,4 +249,26 @@ async def preview_order(request: web.Request) -> web.Response:
         except PermanentError as exc:
             return json_error(409, exc.message)
         rules = await current_rule_set(conn, shop)
+    if "mapping_rule" in body:
+        rules = _with_draft(rules, _rule_in(body), body.get("rule_id"), body.get("position"))
     return web.json_response(preview(shop, order, settings, rules))
+
+
+def _with_draft(rules: RuleSet, draft: Any, rule_id: Any, position: Any) -> RuleSet:
+    """The shop's rules with a draft rule (never saved) in them, so a preview shows what a rule
+    would do before it is created or changed: in place of the saved rule ``rule_id`` (an edit),
+    else at ``position`` (1 = first, the default; a new rule)."""
+    for name, value in (("rule_id", rule_id), ("position", position)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise _Problem(json_error(422, f"{name}: a whole number is required"))
+    rule = Rule(id=DRAFT_RULE_ID, **draft.model_dump())
+    if rule_id is not None:
+        if all(saved.id != rule_id for saved in rules.rules):
+            raise _Problem(json_error(404, "no such mapping rule"))
+        listed = [rule if saved.id == rule_id else saved for saved in rules.rules]
+    else:
+        if position is not None and position < 1:
+            raise _Problem(json_error(422, "position: a whole number from 1 (first) is required"))
+        index = 0 if position is None else min(position - 1, len(rules.rules))
+        listed = [*rules.rules[:index], rule, *rules.rules[index:]]
+    return rules.model_copy(update={"rules": listed})

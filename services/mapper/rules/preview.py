@@ -2,7 +2,8 @@
 
 Pure: the order, the shop's settings and its rule set in; the matched rule and the Fortnox
 commands out. Nothing is published, stored or sent to Fortnox. The document is planned as the
-order's first document (what its trigger event would create), whatever the trigger.
+order's first document (what its trigger event would create), whatever the trigger. The rule set
+may hold a draft rule (id ``DRAFT_RULE_ID``, never saved): a match on it says so.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from services.mapper.accounting.invoices import create_invoice
 from services.mapper.accounting.triggers import NO_DOCUMENT
 from services.mapper.rules.actions import Resolution, resolve
 from services.mapper.rules.model import RuleSet
+
+# The id a draft rule has in a preview; saved rules' ids start at 1.
+DRAFT_RULE_ID = 0
 
 
 def preview(
@@ -53,4 +57,8 @@ def preview(
 
 def _rule(resolution: Resolution) -> dict[str, Any] | None:
     rule = resolution.rule
-    return None if rule is None else {"id": rule.id, "name": rule.name}
+    if rule is None:
+        return None
+    if rule.id == DRAFT_RULE_ID:
+        return {"id": None, "name": rule.name, "draft": True}
+    return {"id": rule.id, "name": rule.name, "draft": False}

@@ -5,6 +5,7 @@ ids as 404, commands stamped with the rule version, and a preview without side e
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -262,3 +263,47 @@ async def test_preview_has_no_side_effects(stack: Stack, spy: Spy) -> None:
     assert await spy.messages() == []  # nothing published
     assert await counts() == rows_before  # nothing written
     assert len(stack.fortnox.requests_for(stack.tenant_id)) == before  # Fortnox untouched
+
+
+async def test_preview_of_a_draft_rule_saves_nothing(stack: Stack, spy: Spy) -> None:
+    status, created = await call(stack, "POST", f"{RULES}.json", {"mapping_rule": B2B})
+    assert status == 201
+    saved_id = created["mapping_rule"]["id"]
+    tagged = order_payload(tags="B2B")
+    versions = await stack.pool.fetchval("SELECT count(*) FROM mapper.rule_sets")
+    preview_url = f"{RULES}/preview.json"
+
+    # A new rule, first by default: it wins over the saved one.
+    draft = {"name": "Shop orders", "actions": {"cost_center": "SHOP"}}
+    status, new = await call(stack, "POST", preview_url, {"order": tagged, "mapping_rule": draft})
+    assert status == 200
+    assert new["matched_rule"] == {"id": None, "name": "Shop orders", "draft": True}
+    assert new["documents"][0]["document"]["fields"]["CostCenter"] == "SHOP"
+
+    # Placed after the saved rule, the saved rule still matches the tagged order.
+    body = {"order": tagged, "mapping_rule": draft, "position": 2}
+    status, after = await call(stack, "POST", preview_url, body)
+    assert status == 200 and after["matched_rule"]["id"] == saved_id
+    assert after["matched_rule"]["draft"] is False
+
+    # An edit of the saved rule, previewed in its place.
+    edited = {**B2B, "actions": {**B2B["actions"], "cost_center": "B2B-EDIT"}}
+    body = {"order": tagged, "mapping_rule": edited, "rule_id": saved_id}
+    status, edit = await call(stack, "POST", preview_url, body)
+    assert status == 200 and edit["matched_rule"]["draft"] is True
+    document = edit["documents"][0]["document"]
+    assert document["kind"] == "order" and document["fields"]["CostCenter"] == "B2B-EDIT"
+
+    # The draft is validated like a saved rule; an unknown rule id is 404.
+    bad = {"order": tagged, "mapping_rule": {"name": "x", "conditions": {"op": "nope"}}}
+    status, problem = await call(stack, "POST", preview_url, bad)
+    assert status == 422 and "mapping_rule.conditions" in json.dumps(problem)
+    body = {"order": tagged, "mapping_rule": draft, "rule_id": saved_id + 1000}
+    assert (await call(stack, "POST", preview_url, body))[0] == 404
+
+    # Nothing saved, published or sent: the saved rule is unchanged.
+    assert await stack.pool.fetchval("SELECT count(*) FROM mapper.rule_sets") == versions
+    status, listing = await call(stack, "GET", f"{RULES}.json")
+    assert [rule["name"] for rule in listing["mapping_rules"]] == ["B2B orders"]
+    assert listing["mapping_rules"][0]["actions"]["cost_center"] == "WEB"
+    assert await spy.messages() == []
