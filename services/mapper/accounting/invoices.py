@@ -200,6 +200,7 @@ def update_invoice(
             "credited_total": state.credited_total,
             "refunds": state.refunds,
             "payments": state.payments,
+            "pending_refund_payments": state.pending_refund_payments,
             "last_updated_at": updated_at,
         }
     )

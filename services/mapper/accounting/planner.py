@@ -10,8 +10,9 @@ commands to send and the order's new state out. No I/O: the handler loads and st
 - orders/paid: ``register_payment`` per transaction not yet registered.
 - refunds/create: ``reverse_document`` for a first refund of everything, else a negative
   invoice (refunds.py); on an order paid through Fortbridge, a negative ``register_payment``
-  on that credit document per refund transaction (refund_payments.py). A paid invoice is
-  credited, never cancelled (by a refund or by orders/cancelled).
+  on that credit document per refund transaction (refund_payments.py), or, before the order
+  is paid through Fortbridge, kept for the orders/paid that registers its payments. A paid
+  invoice is credited, never cancelled (by a refund or by orders/cancelled).
 
 Before the order's document exists, the settings' ``document_kind`` and ``trigger`` (set by the
 shop's rules, triggers.py) decide whether this event makes it: kind ``none`` never, trigger
@@ -45,8 +46,9 @@ from services.mapper.accounting.money import UnmappableOrder
 from services.mapper.accounting.payments import planned_payments
 from services.mapper.accounting.refund_payments import (
     cancel_key,
+    pay_back,
     pays_back,
-    refund_payment_commands,
+    pending_payment_commands,
     refund_payments,
 )
 from services.mapper.accounting.refunds import (
@@ -182,8 +184,6 @@ def _paid(
         reason = "payments are registered on invoices; this order's document is a Fortnox order"
         return Plan(commands, state, None if commands else reason)
     payments = planned_payments(order, state, settings)
-    if not payments:
-        return Plan(commands, state, None if commands else "every payment is already registered")
     source = order_source(order)
     base = key_base(state)
     for payment in payments:
@@ -192,7 +192,10 @@ def _paid(
     state = state.model_copy(
         update={"payments": [*state.payments, *(p.reference for p in payments)]}
     )
-    return Plan(commands, state)
+    # Refunds planned before the invoice was paid: their money back, after its payments.
+    money_back, state = pending_payment_commands(shop, state, uid)
+    commands.extend(money_back)
+    return Plan(commands, state, None if commands else "every payment is already registered")
 
 
 def _cancel(
@@ -270,11 +273,13 @@ def _refund(
         if money_back and state.cancel_document:
             # The cancellation credited the order already: the money goes back on its document.
             target = cancel_key(state)
-            payments = refund_payment_commands(
-                shop, refund_id, target, source, state, money_back, uid
+            payments, new_state = pay_back(
+                shop, refund_id, target, source, new_state, money_back, uid
             )
-            return Plan(payments, new_state)
-        if money_back:
+            if payments:
+                return Plan(payments, new_state)
+            reason += f"; the money paid back waits for the order's payments, then goes on {target}"
+        elif money_back:
             reason += "; the money paid back has no credit document to be registered on"
         return Plan([], new_state, f"refund {refund_id}: {reason}")
     if credit.whole:
@@ -288,7 +293,7 @@ def _refund(
         command = _negative_invoice(
             shop, key, f"shopify-refund-{refund_id}", source, credit, remarks, settings, uid
         )
-    payments = refund_payment_commands(shop, refund_id, key, source, state, money_back, uid)
+    payments, new_state = pay_back(shop, refund_id, key, source, new_state, money_back, uid)
     return Plan([command, *payments], new_state)
 
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from libs.common.messages import CustomerDraft
+from libs.common.messages import CustomerDraft, PaymentDraft, SourceRef
 from services.mapper.accounting.vat import Market
 
 DocumentKind = Literal["invoice", "order"]
@@ -75,6 +75,19 @@ class RowState(BaseModel):
         return (*content, sorted(self.fields.items())) if self.fields else content
 
 
+class PendingRefundPayments(BaseModel):
+    """A refund's money paid back, planned before the order's invoice was paid through
+    Fortbridge: registered on its credit document once orders/paid registers the invoice's
+    payments (refund_payments.py), so the payments do not depend on the events' order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    refund_id: str
+    target: str = Field(description="The key of the refund's credit document.")
+    source: SourceRef = Field(description="The refund, as its payment commands name it.")
+    payments: list[PaymentDraft] = Field(description="Negative payments, one per transaction.")
+
+
 class OrderState(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -110,6 +123,11 @@ class OrderState(BaseModel):
     )
     refunds: list[str] = Field(default_factory=list, description="Refund ids already credited.")
     payments: list[str] = Field(default_factory=list, description="Payment references sent.")
+    pending_refund_payments: list[PendingRefundPayments] = Field(
+        default_factory=list,
+        description="Money paid back by refunds planned before the invoice was paid through "
+        "Fortbridge, waiting for orders/paid.",
+    )
 
     @property
     def remaining_total(self) -> Decimal:

@@ -91,3 +91,29 @@ async def test_money_paid_back_settles_the_negative_invoice_of_a_paid_order(stac
     assert original.balance == 0 and not original.cancelled
     assert len(tenant.payments) == 2
     assert await stack.failed_jobs() == []
+
+
+async def test_money_paid_back_before_orders_paid_settles_the_credit_once_paid(
+    stack: Stack,
+) -> None:
+    """Webhooks out of order: the refund comes before orders/paid. Its money back waits in the
+    order's state and is registered with the invoice's payment."""
+    order = order_payload(lines=[LineSpec("Mugg", "129.00", 2, "0.25", "MUG-BLUE")])
+    await stack.send_order(order)
+    await stack.wait_for(lambda: len(stack.invoices_for(order["id"])) == 1)
+    refund = money_back(
+        order, refund_payload(order, 7_700_000_000_021, lines=[(0, 1)]), 7_800_000_000_021, "manual"
+    )
+    await stack.send_webhook("refunds/create", refund)
+    reference = f"shopify-refund-{refund['id']}"
+    await stack.wait_for(lambda: len(by_reference(stack, reference)) == 1, timeout=30)
+    tenant = stack.fortnox.tenant(stack.tenant_id)
+    assert len(tenant.payments) == 0
+
+    await stack.send_webhook("orders/paid", {**order, "financial_status": "partially_refunded"})
+    await stack.wait_for(lambda: len(tenant.payments) == 2, timeout=30)
+    [credit] = by_reference(stack, reference)
+    [original] = stack.invoices_for(order["id"])
+    assert credit.balance == 0 and credit.total == Decimal("-129.00")  # type: ignore[attr-defined]
+    assert original.balance == 0 and not original.cancelled
+    assert await stack.failed_jobs() == []
