@@ -1,5 +1,6 @@
-"""Reconciliation through the stack: orders and refunds Shopify never delivered by webhook
-become their Fortnox documents exactly once (ingest, mapper, writer; both simulators)."""
+"""Reconciliation through the stack: orders, payments, cancellations and refunds Shopify never
+delivered by webhook become their Fortnox documents and payments exactly once (ingest, mapper,
+writer; both simulators)."""
 
 from __future__ import annotations
 
@@ -37,9 +38,49 @@ def replica(stack: Stack) -> Reconciler:
     return Reconciler(stack.apps["ingest"][STATE].require_runtime())
 
 
-def new_order(minutes: int = 1) -> dict[str, Any]:
+def new_order(minutes: int = 1, financial_status: str = "paid") -> dict[str, Any]:
     now = datetime.now(UTC).replace(microsecond=0)
-    return order_payload(lines=LINES, created_at=now, updated_at=now + timedelta(minutes=minutes))
+    return order_payload(
+        lines=LINES,
+        created_at=now,
+        updated_at=now + timedelta(minutes=minutes),
+        financial_status=financial_status,
+    )
+
+
+async def deliver_paid(stack: Stack, order: dict[str, Any]) -> None:
+    """A paid order as Shopify delivers it: orders/create and orders/paid."""
+    assert await stack.send_order(order) == [200]
+    assert await stack.send_webhook("orders/paid", order) == [200]
+
+
+def cancel_in_shopify(stack: Stack, order: dict[str, Any], financial_status: str) -> None:
+    """Cancel the order in Shopify without a webhook: cancelled_at set, updated_at moved on."""
+    cancelled = copy.deepcopy(stack.shopify.shop(stack.shop).orders[order["id"]])
+    moment = datetime.fromisoformat(cancelled["updated_at"]) + timedelta(minutes=5)
+    cancelled.update(
+        cancelled_at=moment.isoformat(),
+        cancel_reason="customer",
+        updated_at=moment.isoformat(),
+        financial_status=financial_status,
+    )
+    stack.shopify.add_order(stack.shop, cancelled)
+
+
+def original_of(stack: Stack, order: dict[str, Any]) -> Any:
+    [invoice] = [i for i in stack.invoices_for(order["id"]) if not i.credit]
+    return invoice
+
+
+def payments_on(stack: Stack, invoice: Any) -> list[Any]:
+    tenant = stack.fortnox.tenant(stack.tenant_id)
+    return [p for p in tenant.payments.values() if p.invoice_number == invoice.document_number]
+
+
+def credits_of(stack: Stack, invoice: Any) -> list[Any]:
+    return [
+        i for i in stack.invoices() if i.credit and i.invoice_reference == invoice.document_number
+    ]
 
 
 async def stored_events(stack: Stack) -> list[tuple[str, str | None]]:
@@ -72,7 +113,9 @@ async def test_an_order_without_its_webhook_becomes_one_invoice_once(stack: Stac
     await stack.wait_for(lambda: len(stack.invoices_for(order["id"])) == 1, timeout=30)
     [invoice] = stack.invoices_for(order["id"])
     assert invoice.total == Decimal(order["total_price"])
-    assert await stored_events(stack) == [("orders/create", "reconciliation")]
+    await stack.wait_for(lambda: original_of(stack, order).balance == 0, timeout=30)
+    recovered = [("orders/create", "reconciliation"), ("orders/paid", "reconciliation")]
+    assert await stored_events(stack) == recovered
 
     # A second round, then two replicas at once: nothing new is stored or made.
     assert await replica(stack).reconcile_shop(stack.shop) == FINISHED
@@ -81,23 +124,24 @@ async def test_an_order_without_its_webhook_becomes_one_invoice_once(stack: Stac
     )
     assert FINISHED in outcomes
     await settled(stack)
-    assert await stored_events(stack) == [("orders/create", "reconciliation")]
+    assert await stored_events(stack) == recovered
     assert len(stack.invoices_for(order["id"])) == 1
+    assert len(payments_on(stack, invoice)) == 1
 
 
-async def test_an_order_whose_webhook_came_is_not_stored_again(stack: Stack) -> None:
+async def test_an_order_whose_webhooks_came_is_not_stored_again(stack: Stack) -> None:
     order = new_order()
-    assert await stack.send_order(order) == [200]
+    await deliver_paid(stack, order)
     await stack.wait_for(lambda: len(stack.invoices_for(order["id"])) == 1, timeout=30)
     assert await replica(stack).reconcile_shop(stack.shop) == FINISHED
     await settled(stack)
-    assert await stored_events(stack) == [("orders/create", None)]
+    assert await stored_events(stack) == [("orders/create", None), ("orders/paid", None)]
     assert len(stack.invoices_for(order["id"])) == 1
 
 
 async def test_a_missed_refund_becomes_its_negative_invoice_once(stack: Stack) -> None:
     order = new_order()
-    assert await stack.send_order(order) == [200]
+    await deliver_paid(stack, order)
     await stack.wait_for(lambda: len(stack.invoices_for(order["id"])) == 1, timeout=30)
     refund = refund_payload(order, 7_700_000_000_101, lines=[(0, 1)])
     stack.shopify.add_refund(stack.shop, order["id"], refund)  # refunds/create never comes
@@ -108,13 +152,14 @@ async def test_a_missed_refund_becomes_its_negative_invoice_once(stack: Stack) -
     assert credit.total == -refunded(refund)
     assert await stored_events(stack) == [
         ("orders/create", None),
+        ("orders/paid", None),
         ("orders/updated", "reconciliation"),  # the order moved on in Shopify
         ("refunds/create", "reconciliation"),
     ]
 
     assert await replica(stack).reconcile_shop(stack.shop) == FINISHED
     await settled(stack)
-    assert len(await stored_events(stack)) == 3
+    assert len(await stored_events(stack)) == 4
     assert len(credits_for(stack, refund["id"])) == 1
     [original] = stack.invoices_for(order["id"])
     assert original.total == Decimal(order["total_price"])  # the refund is not credited twice
@@ -122,7 +167,7 @@ async def test_a_missed_refund_becomes_its_negative_invoice_once(stack: Stack) -
 
 async def test_a_refund_missed_while_orders_updated_came_is_still_found(stack: Stack) -> None:
     order = new_order()
-    assert await stack.send_order(order) == [200]
+    await deliver_paid(stack, order)
     refund = refund_payload(order, 7_700_000_000_201, lines=[(1, 1)])
     stack.shopify.add_refund(stack.shop, order["id"], refund)
     current = stack.shopify.shop(stack.shop).orders[order["id"]]
@@ -148,6 +193,80 @@ async def test_an_order_never_received_with_its_refund_makes_invoice_and_credit(
     [invoice] = stack.invoices_for(order["id"])
     assert invoice.total == Decimal(order["total_price"])
     assert credits_for(stack, refund["id"])[0].total == -refunded(refund)
+    await stack.wait_for(lambda: original_of(stack, order).balance == 0, timeout=30)
+
+
+async def test_a_missed_orders_paid_registers_the_payment_once(stack: Stack) -> None:
+    order = new_order()
+    assert await stack.send_order(order) == [200]  # orders/paid never comes
+    await stack.wait_for(lambda: len(stack.invoices_for(order["id"])) == 1, timeout=30)
+    invoice = original_of(stack, order)
+    assert invoice.balance == invoice.total  # the invoice stays open without orders/paid
+
+    assert await replica(stack).reconcile_shop(stack.shop) == FINISHED
+    await stack.wait_for(lambda: original_of(stack, order).balance == 0, timeout=30)
+    [payment] = payments_on(stack, invoice)
+    assert payment.amount == Decimal(order["total_price"])
+    assert await stored_events(stack) == [
+        ("orders/create", None),
+        ("orders/paid", "reconciliation"),
+    ]
+
+    assert await replica(stack).reconcile_shop(stack.shop) == FINISHED
+    await settled(stack)
+    assert len(await stored_events(stack)) == 2
+    assert len(payments_on(stack, invoice)) == 1
+    assert original_of(stack, order).balance == 0
+
+
+async def test_a_missed_cancellation_of_an_unpaid_order_cancels_its_invoice_once(
+    stack: Stack,
+) -> None:
+    order = new_order(financial_status="pending")
+    assert await stack.send_order(order) == [200]
+    await stack.wait_for(lambda: len(stack.invoices_for(order["id"])) == 1, timeout=30)
+    cancel_in_shopify(stack, order, "voided")  # orders/cancelled never comes
+
+    assert await replica(stack).reconcile_shop(stack.shop) == FINISHED
+    await stack.wait_for(lambda: original_of(stack, order).cancelled, timeout=30)
+    assert await stored_events(stack) == [
+        ("orders/create", None),
+        ("orders/updated", "reconciliation"),
+        ("orders/cancelled", "reconciliation"),
+    ]
+
+    assert await replica(stack).reconcile_shop(stack.shop) == FINISHED
+    await settled(stack)
+    assert len(await stored_events(stack)) == 3
+    invoice = original_of(stack, order)
+    assert invoice.cancelled and credits_of(stack, invoice) == []
+
+
+async def test_a_missed_cancellation_of_a_paid_order_credits_it_once(stack: Stack) -> None:
+    order = new_order()
+    await deliver_paid(stack, order)
+    await stack.wait_for(
+        lambda: bool(stack.invoices_for(order["id"])) and original_of(stack, order).balance == 0,
+        timeout=30,
+    )
+    cancel_in_shopify(stack, order, "paid")  # cancelled, not refunded; no webhook
+
+    assert await replica(stack).reconcile_shop(stack.shop) == FINISHED
+    await stack.wait_for(lambda: len(credits_of(stack, original_of(stack, order))) == 1, timeout=30)
+    invoice = original_of(stack, order)
+    [credit] = credits_of(stack, invoice)
+    assert credit.total == -invoice.total
+    assert not invoice.cancelled  # a paid invoice is credited, never cancelled
+    events = await stored_events(stack)
+    assert events[2:] == [
+        ("orders/updated", "reconciliation"),
+        ("orders/cancelled", "reconciliation"),
+    ]
+
+    assert await replica(stack).reconcile_shop(stack.shop) == FINISHED
+    await settled(stack)
+    assert len(await stored_events(stack)) == 4
+    assert len(credits_of(stack, original_of(stack, order))) == 1
 
 
 def test_the_mapper_plans_the_same_documents_when_events_come_twice() -> None:

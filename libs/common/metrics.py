@@ -129,7 +129,8 @@ OUTBOX_UNPUBLISHED = Gauge(
 RECONCILE_RECOVERED = Counter(
     "fortbridge_reconcile_recovered_total",
     "Events ingest stored for orders and refunds Shopify never delivered by webhook, found by "
-    "reconciliation, by topic (orders/create, orders/updated, refunds/create)",
+    "reconciliation, by topic (orders/create, orders/updated, orders/paid, orders/cancelled, "
+    "refunds/create)",
     ["topic"],
 )
 RECONCILE_RUNS = Counter(

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         description="Each round re-reads orders updated this long before the checkpoint "
         "(Shopify's search index lags behind its writes).",
     )
+    reconcile_settle_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        description="Orders updated more recently than this are left to the next round: their "
+        "webhooks may still be on the way.",
+    )
 
     # HTTP
     http_host: str = "0.0.0.0"

@@ -1,5 +1,6 @@
 """The simulator's orders listing as reconciliation reads it: updated_at filter, UPDATED_AT
-order, cursor pages, cost-based throttling; orders and refunds stored without a webhook."""
+order, cursor pages, cost-based throttling; orders and refunds stored without a webhook; the
+financial status and cancellation in Shopify's spelling."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from services.ingest.reconcile.listing import ORDERS_BY_UPDATE_QUERY
 from simulators.shopify import ShopifySimulator
 from simulators.shopify.payloads import order_payload
 
@@ -30,8 +32,8 @@ class Shop:
     def __init__(self, sim: ShopifySimulator, url: str, http: aiohttp.ClientSession) -> None:
         self.sim, self.url, self.http = sim, url, http
 
-    async def post(self, variables: dict[str, Any]) -> dict[str, Any]:
-        body = {"query": QUERY, "variables": variables}
+    async def post(self, variables: dict[str, Any], query: str = QUERY) -> dict[str, Any]:
+        body = {"query": query, "variables": variables}
         headers = {"X-Shopify-Access-Token": TOKEN}
         async with self.http.post(self.url, json=body, headers=headers) as response:
             assert response.status == 200
@@ -112,3 +114,38 @@ async def test_a_refund_added_without_a_webhook_shows_on_the_order_and_moves_it(
     body = await shop.post({"first": 5, "query": f"updated_at:>='{order['updated_at']}'"})
     [node] = body["data"]["orders"]["nodes"]
     assert node["refunds"] == [{"id": refund_gid}]
+
+
+async def test_the_listing_shows_the_financial_status_and_cancellation_as_shopify(
+    shop: Shop,
+) -> None:
+    """Reconciliation's own listing query: ``displayFinancialStatus`` is an
+    OrderDisplayFinancialStatus value (PAID, PARTIALLY_REFUNDED, VOIDED, ...), ``cancelledAt``
+    a UTC DateTime or null; scalars add nothing to the cost (2 + 1 per node)."""
+    base = BASE + timedelta(minutes=1)
+    orders = [
+        order_payload(9001, created_at=BASE, updated_at=base, financial_status="paid"),
+        order_payload(9002, created_at=BASE, updated_at=base, financial_status="pending"),
+        order_payload(
+            9003, created_at=BASE, updated_at=base, financial_status="partially_refunded"
+        ),
+        order_payload(9004, created_at=BASE, updated_at=base, financial_status="voided"),
+    ]
+    orders[3]["cancelled_at"] = "2026-11-20T10:30:00+01:00"
+    orders[3]["cancel_reason"] = "customer"
+    for order in orders:
+        shop.sim.add_order(DOMAIN, order)
+    variables = {"first": 10, "query": "updated_at:>='2026-11-20T09:00:00Z'"}
+    body = await shop.post(variables, ORDERS_BY_UPDATE_QUERY)
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 2 + 10
+    nodes = {node["id"]: node for node in body["data"]["orders"]["nodes"]}
+    seen = {
+        gid.rsplit("/", 1)[1]: (node["displayFinancialStatus"], node["cancelledAt"])
+        for gid, node in nodes.items()
+    }
+    assert seen == {
+        "9001": ("PAID", None),
+        "9002": ("PENDING", None),
+        "9003": ("PARTIALLY_REFUNDED", None),
+        "9004": ("VOIDED", "2026-11-20T09:30:00Z"),
+    }

@@ -18,6 +18,8 @@ TEST_SETTINGS: dict[str, Any] = {
     "fortnox_timeout_seconds": 3.0,
     "outbox_relay_interval_seconds": 0.2,
     "outbox_relay_age_seconds": 1.0,
+    # Tests put an order in the Shopify simulator and reconcile at once.
+    "reconcile_settle_seconds": 0.0,
 }
 
 

@@ -1,4 +1,4 @@
-"""Reconciliation: orders and refunds Shopify changed but never delivered by webhook.
+"""Reconciliation: orders, payments, cancellations and refunds Shopify never delivered by webhook.
 
 Shopify delivers webhooks at least once, but not always (failed deliveries, subscriptions
 removed after repeated failures, an outage here). Every ``RECONCILE_INTERVAL_SECONDS`` each

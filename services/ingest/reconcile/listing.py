@@ -1,9 +1,12 @@
-"""One page of a shop's orders by update time: ids and timestamps only (a cheap query).
+"""One page of a shop's orders by update time: ids, timestamps and statuses (a cheap query).
 
 ``orders(first: N, after: cursor, query: "updated_at:>='…'", sortKey: UPDATED_AT)`` with each
 order's refund ids (a plain list, not a connection: a refund whose refunds/create never came
-shows even when an orders/updated did). Cost 2 + N by Shopify's calculated cost (no connection
-inside a node), so a page of 100 costs 102 points out of a bucket of 1,000 (Standard).
+shows even when an orders/updated did), its ``displayFinancialStatus`` (an
+``OrderDisplayFinancialStatus``: PAID, PARTIALLY_REFUNDED, ...) and ``cancelledAt``, so a paid
+or cancelled order whose orders/paid or orders/cancelled never came is found without reading
+it. Cost 2 + N by Shopify's calculated cost (scalars are free, no connection inside a node), so
+a page of 100 costs 102 points out of a bucket of 1,000 (Standard).
 Shopify's failures come out as the fetcher's ``ShopifyUnavailable`` (worth retrying next
 round) and ``ShopifyRefused``.
 """
@@ -20,10 +23,14 @@ from services.ingest.shopify_orders import legacy_id
 
 PAGE_SIZE = 100
 
+# Financial statuses (REST spelling) of an order whose money was captured: Shopify sent
+# orders/paid for it, and the mapper registers its payments (the mapper's PAID_STATUSES).
+PAID_STATUSES = frozenset({"paid", "partially_refunded", "refunded"})
+
 ORDERS_BY_UPDATE_QUERY = """
 query fortbridgeReconcileOrders($first: Int!, $after: String, $query: String) {
   orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
-    nodes { id createdAt updatedAt refunds { id } }
+    nodes { id createdAt updatedAt displayFinancialStatus cancelledAt refunds { id } }
     pageInfo { hasNextPage endCursor }
   }
 }
@@ -38,6 +45,16 @@ class OrderMark:
     created_at: datetime
     updated_at: datetime
     refund_ids: frozenset[str] = frozenset()
+    financial_status: str | None = None  # REST spelling: "paid", "partially_refunded", ...
+    cancelled_at: datetime | None = None
+
+    @property
+    def paid(self) -> bool:
+        return is_paid(self.financial_status)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancelled_at is not None
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,12 @@ def parse_time(value: Any) -> datetime | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
+def is_paid(financial_status: Any) -> bool:
+    """Was the order's money captured (a REST ``financial_status`` or a GraphQL
+    ``displayFinancialStatus``)?"""
+    return str(financial_status or "").lower() in PAID_STATUSES
+
+
 def search_query(since: datetime) -> str:
     """Shopify search syntax for orders updated at or after ``since`` (UTC, whole seconds)."""
     moment = since.astimezone(UTC).replace(microsecond=0)
@@ -73,8 +96,14 @@ def _mark(node: Any) -> OrderMark | None:
     if order_id is None or created is None or updated is None:
         return None
     refunds = {legacy_id(r.get("id")) for r in node.get("refunds") or [] if isinstance(r, dict)}
+    status = node.get("displayFinancialStatus")
     return OrderMark(
-        str(order_id), created, updated, frozenset(str(r) for r in refunds if r is not None)
+        str(order_id),
+        created,
+        updated,
+        frozenset(str(r) for r in refunds if r is not None),
+        financial_status=str(status).lower() if status else None,
+        cancelled_at=parse_time(node.get("cancelledAt")),
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
@@ -189,9 +189,14 @@ class Reconciler:
     ) -> None:
         """Every order of the page compared, what was missed stored; then the checkpoint moves."""
         pool = self._runtime.pool
-        known = await stored_orders(pool, shop, [mark.order_id for mark in page.orders])
+        # Orders updated within the settle time may have their webhooks on the way: they are
+        # left out, and the checkpoint stays before them, so the next round looks again.
+        settle = self._runtime.settings.reconcile_settle_seconds
+        settled_before = datetime.now(UTC) - timedelta(seconds=settle)
+        marks = [m for m in page.orders if not settle or m.updated_at <= settled_before]
+        known = await stored_orders(pool, shop, [mark.order_id for mark in marks])
         recovered = events = 0
-        for mark in page.orders:
+        for mark in marks:
             if mark.created_at < installed or not behind(mark, known.get(mark.order_id)):
                 continue  # from before the install, or nothing missed
             # A trace of its own per recovered order, as a webhook would start one.
@@ -212,9 +217,9 @@ class Reconciler:
             if recovery.recovered:
                 recovered += 1
                 events += len(recovery.topics)
-        newest = max((mark.updated_at for mark in page.orders), default=None)
+        newest = max((mark.updated_at for mark in marks), default=None)
         await checkpoints.page_done(
-            pool, shop, newest, checked=len(page.orders), recovered=recovered, events=events
+            pool, shop, newest, checked=len(marks), recovered=recovered, events=events
         )
 
 

@@ -1,4 +1,4 @@
-"""What ingest has stored for a page of orders: the newest order state and the refunds.
+"""What ingest has stored for a page of orders: the newest order state, the topics and refunds.
 
 Every accepted webhook and every event Fortbridge made itself is a row of
 ``ingest.webhook_events`` with its order id (``order_id``), so this is one query per page.
@@ -19,10 +19,13 @@ from services.ingest.reconcile.listing import parse_time
 @dataclass
 class StoredOrder:
     """An order as ingest knows it: the newest ``updated_at`` of its stored order payloads
-    (None: no orders/* event with a readable one) and the refund ids received as events."""
+    (None: no orders/* event with a readable one), the topics of its stored events (webhooks
+    and Fortbridge's own: ``orders/paid`` stored once is never missed again) and the refund
+    ids received as events."""
 
     updated_at: datetime | None = None
     refund_ids: set[str] = field(default_factory=set)
+    topics: set[str] = field(default_factory=set)
 
 
 async def stored_orders(
@@ -41,6 +44,7 @@ async def stored_orders(
     found: dict[str, StoredOrder] = {}
     for row in rows:
         known = found.setdefault(row["order_id"], StoredOrder())
+        known.topics.add(row["topic"])
         payload = _json(row["body"])
         if row["topic"] == "refunds/create":
             if payload.get("id") is not None:

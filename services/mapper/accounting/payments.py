@@ -5,6 +5,11 @@ its own amount, gateway and date; a gift-card transaction uses the gift-card mod
 its account is the gift-card liability (the debt recorded when the card was sold is settled).
 Without transactions, the invoiced total is registered once, reference ``paid``, with the mode
 of the first gateway that is not a gift card.
+
+The order is paid once, whichever way its payments were told: after ``paid`` nothing more is
+registered, and after transactions no ``paid`` (the same order can reach the mapper with its
+transactions, read from Shopify by reconciliation or "create now", and without them, as a
+webhook).
 """
 
 from __future__ import annotations
@@ -73,4 +78,10 @@ def planned_payments(
         gateways = [str(g) for g in order.get("payment_gateway_names") or []]
         gateway = next((g for g in gateways if g != "gift_card"), gateways[0] if gateways else None)
         drafts.append(payment_draft(state, settings, state.invoiced_total, gateway, date, "paid"))
+    if "paid" in state.payments:
+        return []  # the whole invoiced total was registered once, without transactions
+    if state.payments:
+        # Transactions were registered (a fetched order carries them; Shopify's webhook may
+        # not): the order is paid, so a later orders/paid without them adds nothing.
+        drafts = [d for d in drafts if d.reference != "paid"]
     return [d for d in drafts if d.reference not in state.payments and d.amount > 0]

@@ -32,11 +32,17 @@ def reconciler(stack: Stack, page_size: int = 2) -> Reconciler:
 
 
 def orders_in_shopify(stack: Stack, count: int, *, start: int = 1) -> list[dict[str, Any]]:
-    """Orders only Shopify has (no webhook), updated a minute apart, oldest first."""
+    """Orders only Shopify has (no webhook), updated a minute apart, oldest first; not paid
+    (a paid order's orders/paid is a missed webhook of its own, test_reconcile_topics.py)."""
     now = datetime.now(UTC).replace(microsecond=0)
     orders = []
     for n in range(start, start + count):
-        order = order_payload(lines=LINES, created_at=now, updated_at=now + timedelta(minutes=n))
+        order = order_payload(
+            lines=LINES,
+            created_at=now,
+            updated_at=now + timedelta(minutes=n),
+            financial_status="pending",
+        )
         stack.shopify.add_order(stack.shop, order)
         orders.append(order)
     return orders
@@ -176,3 +182,34 @@ async def test_recovered_events_are_published_marked_as_reconciliation(stack: St
 def test_the_search_query_is_whole_utc_seconds() -> None:
     since = datetime(2026, 11, 20, 10, 0, 5, 999_000, tzinfo=UTC) + timedelta(hours=0)
     assert search_query(since) == "updated_at:>='2026-11-20T10:00:05Z'"
+
+
+async def test_orders_updated_within_the_settle_time_wait_for_the_next_round(
+    stack_factory: StackFactory,
+) -> None:
+    stack = await stack_factory(
+        services=("ingest",), reconcile_interval_seconds=0, reconcile_settle_seconds=60
+    )
+    # Installed an hour ago, so an order updated minutes ago is after the install.
+    await stack.pool.execute(
+        "UPDATE shops.installations SET installed_at = now() - interval '1 hour' WHERE shop = $1",
+        stack.shop,
+    )
+    now = datetime.now(UTC).replace(microsecond=0)
+    settled, fresh = (
+        order_payload(
+            lines=LINES,
+            created_at=now - timedelta(minutes=10),
+            updated_at=now - age,
+            financial_status="pending",
+        )
+        for age in (timedelta(minutes=5), timedelta(seconds=5))
+    )
+    for order in (settled, fresh):
+        stack.shopify.add_order(stack.shop, order)
+    assert await reconciler(stack).reconcile_shop(stack.shop) == FINISHED
+    # The fresh order's webhook may be on the way: neither stored nor counted as checked.
+    assert await stored(stack) == [("orders/create", str(settled["id"]), "reconciliation")]
+    status = await checkpoints.status(stack.pool, stack.shop)
+    assert status is not None and status["last_run"]["orders_checked"] == 1
+    assert status["checkpoint"] == moment(settled).isoformat()

@@ -65,3 +65,27 @@ def test_a_pending_refund_transaction_pays_nothing_back() -> None:
     plan = plan_event(SHOP, "refunds/create", refund, SETTINGS, _paid_order())
     assert [c.action for c in plan.commands] == ["create_document"]
     assert plan.commands[0].expected_total == Decimal("-89.00")
+
+
+def test_an_order_is_paid_once_with_or_without_its_transactions() -> None:
+    """Reconciliation and "create now" read the order from Shopify with its transactions;
+    Shopify's orders/paid webhook may come without them. Either way round, one payment set."""
+    created = plan_event(
+        SHOP, "orders/create", load("orders/01_two_rates_vat_included.json"), SETTINGS, None
+    ).state
+    with_transactions = load("edits/09_paid_without_transactions.json")
+    with_transactions["transactions"] = [
+        {"id": 71, "kind": "sale", "status": "success", "amount": "500.00", "gateway": "card"},
+        {"id": 72, "kind": "capture", "status": "success", "amount": "36.00", "gateway": "card"},
+    ]
+    without = load("edits/09_paid_without_transactions.json")
+
+    first = plan_event(SHOP, "orders/paid", with_transactions, SETTINGS, created)
+    assert [c.payment.reference for c in first.commands if c.payment] == ["71", "72"]
+    late = plan_event(SHOP, "orders/paid", without, SETTINGS, first.state)
+    assert late.commands == []
+
+    first = plan_event(SHOP, "orders/paid", without, SETTINGS, created)
+    assert [c.payment.amount for c in first.commands if c.payment] == [Decimal("536.00")]
+    late = plan_event(SHOP, "orders/paid", with_transactions, SETTINGS, first.state)
+    assert late.commands == []
