@@ -26,6 +26,7 @@ import aiohttp
 
 from fortbridge.localstack import delete_namespace, local_stack, migrate_all
 from libs.common import database, tracing
+from libs.common.crypto import TokenCipher
 from libs.common.logs import configure_logging
 from libs.common.messaging import Topology
 from libs.common.settings import get_settings
@@ -48,6 +49,7 @@ async def ingest_throughput(webhooks: int, concurrency: int, namespace: str) -> 
         "LOG_LEVEL": "WARNING",
         "DATABASE_URL": settings.database_url,
         "AMQP_URL": settings.amqp_url,
+        "TOKEN_ENCRYPTION_KEYS": TokenCipher.generate_key(),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "services.ingest"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
@@ -62,7 +64,11 @@ async def ingest_throughput(webhooks: int, concurrency: int, namespace: str) -> 
                             break
                 except aiohttp.ClientError:
                     pass
+                if process.poll() is not None:
+                    raise SystemExit(f"ingest exited with {process.returncode} before it was ready")
                 await asyncio.sleep(0.1)
+            else:
+                raise SystemExit("ingest was not ready within 20 s")
             shop = f"bench-{uuid.uuid4().hex[:6]}.myshopify.com"
             hooks = [
                 build_webhook("orders/create", shop, order_payload(), SECRET)
