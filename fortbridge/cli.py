@@ -68,7 +68,8 @@ async def _migrate(settings: Settings, name: str) -> None:
 
 
 async def _connect(settings: Settings, args: argparse.Namespace) -> None:
-    from services.fortnox_writer.connections import ConnectionStore, connect_with_code
+    from services.fortnox_writer.connections import ConnectionStore
+    from services.fortnox_writer.switching import connect_with_code
 
     cipher = TokenCipher(settings.token_encryption_keys.get_secret_value())
     await _migrate(settings, "fortnox_writer" if args.target == "fortnox" else "timeline")
