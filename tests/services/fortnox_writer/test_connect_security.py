@@ -18,13 +18,22 @@ import jwt
 import pytest
 
 from fortbridge import fortnox_connect
-from fortbridge.localstack import LocalStack, command_publisher, order_command
+from fortbridge.localstack import (
+    CLIENT_ID,
+    REDIRECT_URI,
+    LocalStack,
+    command_publisher,
+    order_command,
+)
 from libs.common.access import ApiTokenStore
+from libs.common.crypto import TokenCipher
 from libs.common.messages import FortnoxCommand, SourceRef
 from libs.common.messaging import Delivery, Topology
 from libs.common.messaging.publisher import PUBLISHED_AT_HEADER
+from services.fortnox_writer.connections import ConnectionStore
 from services.fortnox_writer.deferred import Admission, DeferredStore
 from services.fortnox_writer.scheduler import _made_before_switch
+from services.fortnox_writer.switching import ConnectRefused, connect_with_code
 from simulators.shopify.payloads import order_payload
 from tests.services.fortnox_writer.writer_support import (
     dead_letters,
@@ -455,3 +464,30 @@ async def _release(stack: LocalStack, body: dict[str, Any]) -> dict[str, Any]:
 def _command_for(order: dict[str, Any], status: dict[str, Any], command_id: str) -> bool:
     held = next(h for h in status["held"] if h["command_id"] == command_id)
     return f":order:{order['id']}:" in held["document_key"]
+
+
+async def test_the_cli_path_keeps_the_same_rule(stack: LocalStack) -> None:
+    """``fortbridge connect fortnox`` (a code obtained by hand) switches only when asked."""
+    other = new_tenant(stack, "Other AB")
+    cipher = TokenCipher(stack.settings.token_encryption_keys.get_secret_value())
+    store = ConnectionStore(stack.pool, cipher, stack.http, stack.settings)
+    scopes = ["invoice", "customer", "article", "companyinformation"]
+
+    async def connect(switch: bool) -> str:
+        code = stack.fortnox.issue_authorization_code(CLIENT_ID, other, REDIRECT_URI, scopes)
+        return await connect_with_code(
+            store,
+            stack.http,
+            stack.settings,
+            shop=stack.shop,
+            code=code,
+            redirect_uri=REDIRECT_URI,
+            switch_company=switch,
+            actor="cli",
+        )
+
+    with pytest.raises(ConnectRefused, match="another Fortnox company"):
+        await connect(False)
+    assert (await connection(stack, stack.shop))["tenant_id"] == stack.tenant_id
+    assert await connect(True) == other
+    assert (await connection(stack, stack.shop))["switched_from_tenant"] == stack.tenant_id
