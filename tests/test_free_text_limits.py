@@ -150,11 +150,18 @@ async def test_oversized_free_text_is_refused_naming_the_field(stack: Stack) -> 
 
     # Nothing was stored: the job is still open, no note, no rule, no sync job, no ticket.
     assert [j["status"] for j in await stack.failed_jobs()] == ["open"]
-    assert not await stack.pool.fetchval("SELECT count(*) FROM timeline.events WHERE kind = 'note'")
+    # (The run's tests share a database: count this stack's shop only.)
     async with stack.pool.acquire() as conn:
-        assert not await conn.fetchval("SELECT count(*) FROM ingest.sync_jobs")
         assert not await conn.fetchval(
-            "SELECT count(*) FROM fortnox_writer.connect_tickets WHERE principal = 'operator'"
+            "SELECT count(*) FROM timeline.events WHERE shop = $1 AND kind = 'note'", stack.shop
+        )
+        assert not await conn.fetchval(
+            "SELECT count(*) FROM ingest.sync_jobs WHERE shop = $1", stack.shop
+        )
+        assert not await conn.fetchval(
+            "SELECT count(*) FROM fortnox_writer.connect_tickets"
+            " WHERE shop = $1 AND principal = 'operator'",
+            stack.shop,
         )
     _, rules = await send(stack, "GET", "mapper", f"{FORTNOX}/mapping_rules.json")
     assert rules["mapping_rules"] == []
