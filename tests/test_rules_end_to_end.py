@@ -97,7 +97,7 @@ async def test_a_b2b_rule_makes_tagged_orders_fortnox_orders(stack: Stack) -> No
 TEMPLATE_RULE = {
     "name": "Projects per line, phone on the customer",
     "actions": {
-        "row_fields": {"Project": "{{ property.project | default('WEB') | upper }}", "Unit": "st"},
+        "row_fields": {"Project": "{{ property.project | default: 'WEB' | upcase }}", "Unit": "st"},
         "customer_fields": {
             "Phone1": "{{ billing_address.phone | digits }}",
             "Comments": "Shopify {{ name }}",

@@ -107,7 +107,7 @@ async def test_row_and_customer_templates_reach_the_command(
         {
             "name": "Projects per line",
             "actions": {
-                "row_fields": {"Project": "{{ property.project | default('WEB') }}"},
+                "row_fields": {"Project": "{{ property.project | default: 'WEB' }}"},
                 "customer_fields": {"Phone1": "{{ billing_address.phone | digits }}"},
             },
         },

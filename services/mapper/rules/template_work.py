@@ -1,0 +1,161 @@
+"""The caps on what field templates may do, and the per-order work counter that enforces them.
+
+Every value a template sees or makes is text of at most ``MAX_VALUE`` characters or a list of at
+most ``MAX_ITEMS`` items: the order is read through a bounded view (``bounded_view``), and every
+filter's result is measured (and, where it could grow by a factor, predicted) before the next
+filter runs. Each filter call is charged to two budgets: the template's (one field) and the
+order's (every template of the rule, every line item's row templates together). A template
+that would go over any cap stops with ``TemplateLimitError``, a reason in plain English. So a
+template's work is bounded whatever it says and whatever the order holds: there are no loops,
+every step is linear in capped sizes, and the number of steps is capped.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from liquid import Undefined
+
+MAX_VALUE = 4_000  # characters of any text a template reads or a filter makes
+MAX_ITEMS = 1_000  # items of any list a template reads or a filter makes
+MAX_DEPTH = 16  # levels of the order a template can reach (deeper objects read as empty)
+MAX_TEMPLATE_CALLS = 100  # filter calls and outputs in one rendering of one template
+MAX_TEMPLATE_WORK = 200_000  # characters (and list items) handled by one rendering
+MAX_ORDER_CALLS = 20_000  # ... by all the templates of one order together
+MAX_ORDER_WORK = 2_000_000
+# What a missing value reads as when a template is tried on the sample order at save time, so a
+# template that amplifies whatever it is given is refused even when the sample lacks its field.
+PROBE_TEXT = "Sample text"
+
+
+class TemplateLimitError(ValueError):
+    """A template went over a cap; the message says which, in plain English."""
+
+
+def _number(value: int | float | Decimal) -> str:
+    if isinstance(value, float):
+        return str(Decimal(str(value)))
+    return str(value)
+
+
+def as_text(value: Any, *, probe: bool = False) -> str:
+    """What ``value`` shows as in a Fortnox field (at most ``MAX_VALUE`` characters).
+
+    Missing: empty; true/false; numbers as written; an object (an address, a customer) shows
+    nothing (name the field you want); a list shows its plain items separated by ", ".
+    """
+    if isinstance(value, str):
+        return value[:MAX_VALUE]
+    if isinstance(value, Undefined):
+        return PROBE_TEXT if probe else ""
+    if value is None or isinstance(value, dict):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return _number(value)[:MAX_VALUE]
+    if isinstance(value, list | tuple):
+        parts: list[str] = []
+        size = 0
+        for item in value:
+            if isinstance(item, dict | list | tuple):
+                continue
+            text = as_text(item, probe=probe)
+            parts.append(text)
+            size += len(text) + 2
+            if size > MAX_VALUE:
+                break
+        return ", ".join(parts)[:MAX_VALUE]
+    if isinstance(value, range):
+        return f"{value.start}..{value.stop - 1}"
+    return str(value)[:MAX_VALUE]
+
+
+def bounded_view(value: Any, depth: int = 0) -> Any:
+    """A copy of an order payload (JSON data) that a template can read: texts cut to
+    ``MAX_VALUE`` characters, lists to ``MAX_ITEMS`` items, objects to ``MAX_DEPTH`` levels."""
+    if isinstance(value, str):
+        return value[:MAX_VALUE]
+    if isinstance(value, dict):
+        if depth >= MAX_DEPTH:
+            return {}
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if len(out) >= MAX_ITEMS:
+                break
+            out[str(key)[:MAX_VALUE]] = bounded_view(item, depth + 1)
+        return out
+    if isinstance(value, list | tuple):
+        if depth >= MAX_DEPTH:
+            return []
+        return [bounded_view(item, depth + 1) for item in value[:MAX_ITEMS]]
+    if value is None or isinstance(value, bool | int | float | Decimal):
+        return value
+    return str(value)[:MAX_VALUE]
+
+
+def _count(number: int) -> str:
+    return f"{number:,}"
+
+
+class Work:
+    """The work the templates of one order have done (one per order; never shared).
+
+    ``probe``: the template is being tried on the sample order when saved (missing values read
+    as ``PROBE_TEXT``).
+    """
+
+    def __init__(self, *, probe: bool = False) -> None:
+        self.probe = probe
+        self.order_calls = 0
+        self.order_units = 0
+        self.template_calls = 0
+        self.template_units = 0
+
+    def start_template(self) -> None:
+        self.template_calls = 0
+        self.template_units = 0
+
+    def text(self, value: Any) -> str:
+        return as_text(value, probe=self.probe)
+
+    def charge(self, what: str, units: int, *, calls: int = 1) -> None:
+        """Count ``calls`` steps (a filter call or an output) that handle ``units`` characters
+        or items; over a budget it stops."""
+        self.template_calls += calls
+        self.order_calls += calls
+        self.template_units += units
+        self.order_units += units
+        if self.template_calls > MAX_TEMPLATE_CALLS:
+            raise TemplateLimitError(
+                f"the template has more than {_count(MAX_TEMPLATE_CALLS)} filters and outputs "
+                "to run"
+            )
+        if self.template_units > MAX_TEMPLATE_WORK:
+            raise TemplateLimitError(
+                f"the template does too much work: at {what} its filters had handled more than "
+                f"{_count(MAX_TEMPLATE_WORK)} characters"
+            )
+        if self.order_calls > MAX_ORDER_CALLS or self.order_units > MAX_ORDER_WORK:
+            raise TemplateLimitError(
+                "the rule's templates together do too much work for this order: more than "
+                f"{_count(MAX_ORDER_CALLS)} filter calls or {_count(MAX_ORDER_WORK)} characters "
+                "over all its fields and line items"
+            )
+
+    @staticmethod
+    def check_text(what: str, size: int) -> None:
+        if size > MAX_VALUE:
+            raise TemplateLimitError(
+                f"{what} would make a text of {_count(size)} characters; a value in a template "
+                f"may have at most {_count(MAX_VALUE)}"
+            )
+
+    @staticmethod
+    def check_items(what: str, size: int) -> None:
+        if size > MAX_ITEMS:
+            raise TemplateLimitError(
+                f"{what} would make a list of {_count(size)} items; a list in a template may "
+                f"have at most {_count(MAX_ITEMS)}"
+            )
