@@ -15,6 +15,7 @@ text), ``sort``, ``concat``, ``reverse``, base64, and everything that reads anyt
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from liquid import RenderContext, Undefined
@@ -192,12 +193,16 @@ def size(value: Any, *, context: RenderContext) -> int:
 def default(
     value: Any, fallback: Any = "", *, context: RenderContext, allow_false: bool = False
 ) -> Any:
-    """Liquid's default (nil, false, an empty text or list get ``fallback``); a text of only
-    spaces counts as empty too: a Fortnox field of spaces holds nothing."""
-    work_of(context).charge("'default'", 1)
-    if isinstance(value, str) and not value.strip():
-        return fallback
-    return liquid_default(value, fallback, allow_false=allow_false is True)
+    """Liquid's default: nil, false (unless ``allow_false``) and empty values get ``fallback``;
+    so does any value that would show as nothing in a Fortnox field (a text of only spaces, an
+    object, a list of objects)."""
+    work = work_of(context)
+    work.charge("'default'", 1)
+    if value is False:
+        return value if allow_false is True else fallback
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return value  # Liquid: 0 is a value
+    return fallback if not work.text(value).strip() else liquid_default(value, fallback)
 
 
 @with_context
