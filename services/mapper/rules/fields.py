@@ -108,7 +108,10 @@ def _legacy_hint(template: str) -> str:
     """For a template in the syntax before Liquid: the Liquid that says the same."""
     try:
         liquid = legacy_templates.to_liquid(template)
-        check(liquid)
-    except (legacy_templates.TemplateError, legacy_templates.UntranslatableTemplate, TemplateError):
+    except (legacy_templates.TemplateError, legacy_templates.UntranslatableTemplate):
         return ""
+    try:
+        check(liquid)
+    except TemplateError as exc:
+        return f"; templates are Liquid now: in Liquid this reads {liquid}, refused too: {exc}"
     return f"; templates are Liquid now: write {liquid}"
