@@ -413,3 +413,10 @@ async def test_request_and_rule_sizes_are_capped(stack: Stack) -> None:
         assert response.status == 413
         assert "larger than 2,097,152 bytes" in (await response.json())["error"]
     assert (await call(stack, "GET", f"{RULES}.json"))[1]["rule_set_version"] == 0
+    async with stack.http.put(
+        stack.url("mapper", f"{RULES}/order.json"),
+        params={"shop": stack.shop},
+        data='{"rule_ids": [' + "9" * 5000 + "]}",  # past Python's integer digit limit
+        headers={"Content-Type": "application/json"},
+    ) as response:
+        assert response.status == 400, await response.text()
