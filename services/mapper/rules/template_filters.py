@@ -98,7 +98,7 @@ def _key(item: Any, key: str) -> Any:
 def join(value: Any, separator: Any = " ", *, context: RenderContext) -> str:
     work = work_of(context)
     items, sep = _items(value), work.text(separator)
-    work.charge("'join'", len(items) + len(sep))
+    work.charge_items("'join'", len(items))
     parts: list[str] = []
     size = 0
     for item in items:
@@ -106,7 +106,7 @@ def join(value: Any, separator: Any = " ", *, context: RenderContext) -> str:
         size += len(text) + (len(sep) if parts else 0)
         Work.check_text("the filter 'join'", size)
         parts.append(text)
-    work.charge("'join'", size, calls=0)
+    work.charge("'join'", size + len(sep), calls=0)
     return sep.join(parts)
 
 
@@ -120,7 +120,7 @@ def split(value: Any, separator: Any = "", *, context: RenderContext) -> list[st
         count = len(text.split()) if sep == " " else count
     Work.check_items("the filter 'split'", count)
     result: list[str] = liquid_string.split(text, sep)
-    work.charge("'split'", len(result), calls=0)
+    work.charge_items("'split'", len(result), calls=0)
     return result
 
 
@@ -131,7 +131,7 @@ def _list_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             work.charge(f"'{name}'", 1)
             return None  # Liquid: a text has no first or last item
         items = _items(value)
-        work.charge(f"'{name}'", len(items) + 1)
+        work.charge_items(f"'{name}'", len(items) + 1)
         args = tuple(work.text(a) for a in args)
         result = func(items, *args)
         if isinstance(result, list):
@@ -232,7 +232,7 @@ def slice_(value: Any, start: Any, length: Any = 1, *, context: RenderContext) -
     work = work_of(context)
     if isinstance(value, list | tuple | range):
         items = _items(value)
-        work.charge("'slice'", len(items))
+        work.charge_items("'slice'", len(items))
         return liquid_string.slice_(items, start, length)
     text = work.text(value)
     work.charge("'slice'", len(text))
