@@ -30,6 +30,7 @@ from services.mapper.rules.templates import (
     TemplateLimitError,
     Work,
     bounded_view,
+    parse,
     render,
 )
 
@@ -93,6 +94,16 @@ def run(repeat: int) -> dict[str, Any]:
     miss = {"not": {"all": [tags, sources]}}
     rules = _rule_set([{"name": f"r{i}", "conditions": miss, "actions": {}} for i in range(200)])
     many_tags = {**SAMPLE_ORDER, "tags": ", ".join(f"tag{i}" for i in range(250))}
+    # The most template text one rule can hold (16 KB), none of it cached: what saving it or
+    # rendering it after the parse cache dropped it costs.
+    heavy_fields = "{{ name" + " | replace: 'a', 'b'" * 45 + " }}"
+    counter = iter(range(10**9))
+
+    def parse_a_full_rule() -> None:
+        run_id = next(counter)
+        for field in range(16):
+            parse(f"{heavy_fields}{run_id}-{field}")
+
     return {
         "typical_template": timed(lambda: render(TYPICAL, view), repeat),
         "issue_12_old_bomb_migrated": timed(lambda: render(to_liquid(OLD_BOMB), view), repeat),
@@ -109,6 +120,7 @@ def run(repeat: int) -> dict[str, Any]:
             lambda: first_match(rules, many_tags, ShopSettings()), repeat
         ),
         "bounded_view_1000_lines": timed(lambda: bounded_view(big_order), repeat),
+        "parse_16_kb_of_templates_uncached": timed(parse_a_full_rule, max(1, repeat // 4)),
         "machine": {
             "python": sys.version.split()[0],
             "platform": platform.platform(),

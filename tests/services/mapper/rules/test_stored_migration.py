@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
 
+from services.mapper import service
 from services.mapper.accounting import ShopSettings
 from services.mapper.accounting.rows import line_key
 from services.mapper.rules.actions import first_match, line_context, resolve
@@ -185,3 +187,13 @@ async def test_a_row_an_older_release_writes_later_is_read_as_liquid(
     )
     assert await migrate_shop(mapper_pool, shop) is True
     assert [v for v, _, _ in await versions(mapper_pool, shop)] == [1, 2, 3]
+
+
+async def test_the_mapper_migrates_before_its_consumers_start(
+    mapper_pool: asyncpg.Pool, shop: str
+) -> None:
+    """The service's start hook (run before the consumers start) is the migration."""
+    await store_legacy(mapper_pool, shop, 1, OLD_RULES)
+    assert service.definition.on_start is not None
+    await service.definition.on_start(SimpleNamespace(pool=mapper_pool), None)  # type: ignore[arg-type]
+    assert (await versions(mapper_pool, shop))[-1] == (2, "liquid", MIGRATION_ACTOR)

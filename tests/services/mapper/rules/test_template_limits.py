@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from services.mapper.rules.actions import FieldTemplateFailed, line_fields
+from services.mapper.accounting import ShopSettings
+from services.mapper.rules.actions import FieldTemplateFailed, line_fields, resolve
 from services.mapper.rules.legacy_templates import to_liquid
 from services.mapper.rules.template_work import MAX_ITEMS, MAX_VALUE, as_text
 from services.mapper.rules.templates import (
@@ -22,6 +23,8 @@ from services.mapper.rules.templates import (
     check,
     render,
 )
+from simulators.shopify.payloads import order_payload
+from tests.services.mapper.rules.support import rule, rule_set
 
 ORDER: dict[str, Any] = {"name": "#1001", "note": "ok", "line_items": [{"sku": "A"}]}
 
@@ -146,3 +149,29 @@ def test_budgets_are_per_order_and_never_shared() -> None:
     assert first.order_calls == 300 and second.order_calls == 0
     render("{{ name | strip }}", ORDER, second)
     assert second.order_calls == 2
+
+
+def test_the_rules_engine_renders_over_the_bounded_view() -> None:
+    """What a rule's templates see of an order is the bounded view: a 10,000-character note is
+    4,000 characters to them, in headers, on the new customer and on every row."""
+    order = order_payload()
+    order["note"] = "n" * 10_000
+    for line in order["line_items"]:
+        line["title"] = "t" * 10_000
+    rules = rule_set(
+        rule(
+            {
+                "fields": {"Remarks": "{{ note | size }}"},
+                "customer_fields": {
+                    "Comments": "{% if note contains 'nnnn' %}{{ note.size }}{% endif %}"
+                },
+                "row_fields": {"Unit": "{{ title | size }}/{{ order.note | size }}"},
+            }
+        )
+    )
+    settings = resolve(rules, order, ShopSettings()).settings
+    assert settings.document_fields["Remarks"] == str(MAX_VALUE)
+    assert settings.customer_fields["Comments"] == str(MAX_VALUE)
+    assert list(settings.line_fields.values()) == [{"Unit": f"{MAX_VALUE}/{MAX_VALUE}"}] * len(
+        order["line_items"]
+    )
