@@ -247,9 +247,12 @@ def render(text: str, data: Mapping[str, Any], work: Work | None = None) -> str:
     Raises TemplateError (does not parse), TemplateLimitError (over a cap) or
     TemplateRenderError (could not be filled from this data).
     """
-    template = parse(text)
     work = work or Work()
     work.start_template()
+    if "{" not in text and len(text) <= MAX_TEMPLATE_LENGTH:  # plain text: nothing to fill
+        work.charge("an output", len(text))
+        return text
+    template = parse(text)
     context = _Context(template, globals=data)
     context.tag_namespace[WORK] = work
     buffer = LimitedStringIO(limit=_environment().output_stream_limit or MAX_TEMPLATE_WORK)
