@@ -20,7 +20,8 @@ from liquid import Undefined
 MAX_VALUE = 4_000  # characters of any text a template reads or a filter makes
 MAX_ITEMS = 1_000  # items of any list a template reads or a filter makes
 MAX_DEPTH = 16  # levels of the order a template can reach (deeper objects read as empty)
-MAX_TEMPLATE_CALLS = 100  # filter calls and outputs in one rendering of one template
+MAX_VIEW_NODES = 200_000  # values of the order a template can reach (later ones read as empty)
+MAX_TEMPLATE_CALLS = 100  # filter calls, outputs and conditions in one rendering
 MAX_TEMPLATE_WORK = 200_000  # characters (and list items) handled by one rendering
 MAX_ORDER_CALLS = 12_000  # ... by all the templates of one order together
 MAX_ORDER_WORK = 2_000_000
@@ -75,27 +76,107 @@ def as_text(value: Any, *, probe: bool = False) -> str:
     return str(value)[:MAX_VALUE]
 
 
+class OrderObject(dict[str, Any]):
+    """An object of the order as a template reads it (a plain dict by key, nothing else).
+
+    It equals only itself and shows as nothing: a template comparing two objects (``==``,
+    ``contains``, ``case``) costs one step, never a walk of both."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __ne__(self, other: object) -> bool:
+        return self is not other
+
+    __hash__ = object.__hash__  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        return ""
+
+    __repr__ = __str__
+
+
+class OrderList(list[Any]):
+    """A list of the order as a template reads it: equal only to itself, shown as its items
+    (as_text), and ``x in list`` answered from a set made once, so conditions that test
+    membership cost one step each however often they ask."""
+
+    __slots__ = ("_members",)
+
+    def __init__(self, items: list[Any]) -> None:
+        super().__init__(items)
+        self._members: tuple[frozenset[Any], frozenset[int]] | None = None
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __ne__(self, other: object) -> bool:
+        return self is not other
+
+    __hash__ = object.__hash__  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        return as_text(self)
+
+    __repr__ = __str__
+
+    def __contains__(self, item: object) -> bool:
+        if self._members is None:
+            plain, objects = set(), set()
+            for entry in self:
+                if isinstance(entry, dict | list):
+                    objects.add(id(entry))
+                else:
+                    plain.add(entry)
+            self._members = (frozenset(plain), frozenset(objects))
+        if isinstance(item, dict | list):
+            return id(item) in self._members[1]
+        try:
+            return item in self._members[0]
+        except TypeError:  # unhashable: not a value of the order
+            return False
+
+
 def bounded_view(value: Any, depth: int = 0) -> Any:
     """A copy of an order payload (JSON data) that a template can read: texts cut to
-    ``MAX_VALUE`` characters, lists to ``MAX_ITEMS`` items, objects to ``MAX_DEPTH`` levels."""
-    if isinstance(value, str):
-        return value[:MAX_VALUE]
-    if isinstance(value, dict):
-        if depth >= MAX_DEPTH:
-            return {}
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if len(out) >= MAX_ITEMS:
-                break
-            out[str(key)[:MAX_VALUE]] = bounded_view(item, depth + 1)
-        return out
-    if isinstance(value, list | tuple):
-        if depth >= MAX_DEPTH:
-            return []
-        return [bounded_view(item, depth + 1) for item in value[:MAX_ITEMS]]
-    if value is None or isinstance(value, bool | int | float | Decimal):
-        return value
-    return str(value)[:MAX_VALUE]
+    ``MAX_VALUE`` characters, lists to ``MAX_ITEMS`` items, objects to ``MAX_DEPTH`` levels, at
+    most ``MAX_VIEW_NODES`` values in all; objects and lists compare by identity
+    (OrderObject, OrderList)."""
+    return _View().copy(value, depth)
+
+
+class _View:
+    """One copy's count of the values it made."""
+
+    def __init__(self) -> None:
+        self.left = MAX_VIEW_NODES
+
+    def copy(self, value: Any, depth: int) -> Any:
+        self.left -= 1
+        if isinstance(value, str):
+            return value[:MAX_VALUE]
+        if isinstance(value, dict):
+            out = OrderObject()
+            if depth >= MAX_DEPTH:
+                return out
+            for key, item in value.items():
+                if len(out) >= MAX_ITEMS or self.left <= 0:
+                    break
+                out[str(key)[:MAX_VALUE]] = self.copy(item, depth + 1)
+            return out
+        if isinstance(value, list | tuple):
+            items: list[Any] = []
+            if depth < MAX_DEPTH:
+                for item in value[:MAX_ITEMS]:
+                    if self.left <= 0:
+                        break
+                    items.append(self.copy(item, depth + 1))
+            return OrderList(items)
+        if value is None or isinstance(value, bool | int | float | Decimal):
+            return value
+        return str(value)[:MAX_VALUE]
 
 
 def _count(number: int) -> str:
@@ -132,8 +213,8 @@ class Work:
         self.order_units += units
         if self.template_calls > MAX_TEMPLATE_CALLS:
             raise TemplateLimitError(
-                f"the template has more than {_count(MAX_TEMPLATE_CALLS)} filters and outputs "
-                "to run"
+                f"the template has more than {_count(MAX_TEMPLATE_CALLS)} filters, outputs and "
+                "conditions to run"
             )
         if self.template_units > MAX_TEMPLATE_WORK:
             raise TemplateLimitError(

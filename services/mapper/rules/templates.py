@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
 from liquid import BoundTemplate, Environment, RenderContext
-from liquid.ast import Node
+from liquid.ast import ConditionalBlockNode, Node
 from liquid.builtin import content, illegal
 from liquid.builtin.expressions.arguments import KeywordArgument
 from liquid.builtin.expressions.filtered import (
@@ -197,6 +197,42 @@ def _check_filter(flt: Filter) -> None:
         )
 
 
+class _CountedCondition(Expression):
+    """A tag's condition, counted as one step of the template's and the order's budgets (with
+    the order read through bounded_view, each comparison costs at most a few thousand
+    character steps)."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: Expression) -> None:
+        super().__init__(inner.token)
+        self.inner = inner
+
+    def evaluate(self, context: RenderContext) -> object:
+        context.tag_namespace[WORK].charge("a condition", 100)
+        return self.inner.evaluate(context)
+
+    def children(self) -> list[Expression]:
+        return [self.inner]
+
+
+_CONDITION_NODES = (
+    if_tag.IfNode,
+    unless_tag.UnlessNode,
+    ConditionalBlockNode,
+    case_tag.MultiExpressionBlockNode,
+)
+
+
+def _count_conditions(template: BoundTemplate) -> None:
+    for node in _nodes(template):
+        if isinstance(node, _CONDITION_NODES):
+            attribute = "condition" if hasattr(node, "condition") else "expression"
+            inner = getattr(node, attribute)
+            if not isinstance(inner, _CountedCondition):
+                setattr(node, attribute, _CountedCondition(inner))
+
+
 def _check_expressions(template: BoundTemplate) -> None:
     """What the parser lets through but field templates refuse: ranges (a range is a list of
     any length), unknown filters and filters given the wrong number of arguments."""
@@ -229,6 +265,7 @@ def parse(text: str) -> BoundTemplate:
     except RecursionError as exc:
         raise TemplateError("the template nests too deeply") from exc
     _check_expressions(template)
+    _count_conditions(template)
     return template
 
 

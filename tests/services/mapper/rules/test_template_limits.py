@@ -5,6 +5,7 @@ budget, and what a template reads is bounded. Outcomes and sizes are asserted, n
 from __future__ import annotations
 
 import contextlib
+import json
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +15,13 @@ import pytest
 from services.mapper.accounting import ShopSettings
 from services.mapper.rules.actions import FieldTemplateFailed, line_fields, resolve
 from services.mapper.rules.legacy_templates import to_liquid
-from services.mapper.rules.template_work import MAX_ITEMS, MAX_VALUE, as_text
+from services.mapper.rules.template_work import (
+    MAX_DEPTH,
+    MAX_ITEMS,
+    MAX_VALUE,
+    MAX_VIEW_NODES,
+    as_text,
+)
 from services.mapper.rules.templates import (
     TemplateError,
     TemplateLimitError,
@@ -103,7 +110,7 @@ def test_a_replace_is_refused_before_its_result_is_made() -> None:
 
 def test_a_template_with_too_many_steps_stops() -> None:
     template = "{{ name" + " | size" * 101 + " }}"
-    with pytest.raises(TemplateLimitError, match="more than 100 filters and outputs"):
+    with pytest.raises(TemplateLimitError, match="more than 100 filters, outputs and conditions"):
         render(template, ORDER)
     assert render("{{ name" + " | size" * 98 + " }}", ORDER) == "0"  # the size of a number
 
@@ -175,3 +182,50 @@ def test_the_rules_engine_renders_over_the_bounded_view() -> None:
     assert list(settings.line_fields.values()) == [{"Unit": f"{MAX_VALUE}/{MAX_VALUE}"}] * len(
         order["line_items"]
     )
+
+
+def test_conditions_compare_order_objects_by_identity_and_count_as_steps() -> None:
+    """Two deep objects compared in a condition cost one step (not a walk of both), a list
+    membership test is answered from a set made once, and every condition counts."""
+    tree = json.dumps({"rows": [{"n": i, "text": "x" * 50} for i in range(20_000)]})
+    view = bounded_view(
+        {
+            "one": json.loads(tree),
+            "two": json.loads(tree),  # equal to one, but another object
+            "names": ["gift_card", "klarna"],
+            "none": [],
+        }
+    )
+    same = "{% if one == one %}same{% endif %}"
+    equal = "{% if one == two %}equal{% endif %}{% if one != two %}different{% endif %}"
+    assert render(same, view) == "same" and render(equal, view) == "different"
+    assert render("{% if names contains 'klarna' %}yes{% endif %}", view) == "yes"
+    assert render("{% if names contains one %}yes{% else %}no{% endif %}", view) == "no"
+    emptiness = "{% if none == empty %}empty{% endif %}{% if names == empty %}!{% endif %}"
+    assert render(emptiness, view) == "empty"
+    assert render("{% case names.first %}{% when 'gift_card' %}gift{% endcase %}", view) == "gift"
+    assert render("{{ one }}|{{ names }}", view) == "|gift_card, klarna"
+    walks = "{% if one.rows contains two.rows[5] %}x{% endif %}"
+    walks += "{% if one.rows == two.rows %}y{% endif %}"
+    peak = peak_memory(lambda: render(walks * 8, view))
+    assert peak < 200_000  # no copy or repr of the 20,000 rows
+    work = Work()
+    render("{% if names %}{% endif %}" * 30, view, work)
+    assert work.order_calls == 30
+
+
+def test_the_view_of_an_order_is_bounded_in_values() -> None:
+    shared: dict[str, Any] = {"leaf": "x"}
+    for _ in range(14):
+        shared = {"a": shared, "b": [shared] * 8}  # 9 ** 14 values if copied out
+    view = bounded_view({"deep": shared})
+    count = 0
+    pending: list[Any] = [view]
+    while pending:
+        value = pending.pop()
+        count += 1
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    assert count <= MAX_VIEW_NODES + MAX_DEPTH + 2
