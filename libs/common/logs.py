@@ -15,6 +15,8 @@ from typing import Any
 import structlog
 from opentelemetry import trace
 
+from libs.common.emails import redact_emails
+
 # Keys whose values never reach a log line.
 _SECRET_KEYS = re.compile(r"(token|secret|password|authorization|hmac|api_key|code_verifier)", re.I)
 # Personal data of customers (GDPR): redacted wherever it appears as a key.
@@ -23,13 +25,12 @@ _PERSONAL_KEYS = re.compile(
     r"customer_name|billing_address|shipping_address|organisation_number|vat_number)$",
     re.I,
 )
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 REDACTED = "[redacted]"
 
 
 def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
-        return _EMAIL.sub(REDACTED, value)
+        return redact_emails(value, REDACTED)
     if isinstance(value, Mapping):
         return redact(dict(value))
     if isinstance(value, list | tuple):
@@ -42,7 +43,7 @@ def redact(event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event):
         if key in ("event", "level", "timestamp", "trace_id", "span_id", "service", "logger"):
             if key == "event" and isinstance(event[key], str):
-                event[key] = _EMAIL.sub(REDACTED, event[key])
+                event[key] = redact_emails(event[key], REDACTED)
             continue
         if _SECRET_KEYS.search(key) or _PERSONAL_KEYS.match(key):
             event[key] = REDACTED
