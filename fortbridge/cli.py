@@ -20,6 +20,7 @@ from fortbridge import ops, tokens
 from fortbridge.output import NO, OK, UNAVAILABLE, USAGE, Output, json_flag
 from libs.common import database
 from libs.common.crypto import TokenCipher
+from libs.common.logs import configure_logging
 from libs.common.service import run_until_signalled
 from libs.common.settings import Settings, get_settings
 from libs.common.shared_schemas import migrate_shared
@@ -229,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         from fortbridge.demo import run_demo
 
         sys.exit(asyncio.run(run_demo(orders=args.orders)))
+    configure_logging("fortbridge", settings.log_level, stream=sys.stderr)
     out = Output(getattr(args, "json", False))
     try:
         code = asyncio.run(_command(settings, args, out))
