@@ -17,6 +17,9 @@ fi
 
 if ! port_open 5672; then
   echo "starting RabbitMQ"
+  # Every quorum queue reserves file handles: with the default 1024 a few dozen test namespaces
+  # exhaust them and new connections hang in the handshake.
+  ulimit -n 65536 2>/dev/null || true
   rabbitmq-server -detached
   for _ in $(seq 1 60); do port_open 5672 && break; sleep 1; done
   rabbitmqctl await_startup >/dev/null 2>&1 || true
