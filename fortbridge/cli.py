@@ -15,6 +15,7 @@ from typing import Any
 import aio_pika
 import aiohttp
 import asyncpg
+import structlog
 
 from fortbridge import ops, tokens
 from fortbridge.output import NO, OK, UNAVAILABLE, USAGE, Output, json_flag
@@ -230,7 +231,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         from fortbridge.demo import run_demo
 
         sys.exit(asyncio.run(run_demo(orders=args.orders)))
-    configure_logging("fortbridge", settings.log_level, stream=sys.stderr)
+    if not structlog.is_configured():  # a process of its own (not a test calling main)
+        # Logs to stderr: stdout holds only the command's result.
+        configure_logging("fortbridge", settings.log_level, stream=sys.__stderr__ or sys.stderr)
     out = Output(getattr(args, "json", False))
     try:
         code = asyncio.run(_command(settings, args, out))
