@@ -10,7 +10,7 @@ import logging
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from opentelemetry import trace
@@ -68,8 +68,10 @@ def _trace_ids(
     return event
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
-    """Route structlog and stdlib logging to one JSON line per event on stdout."""
+def configure_logging(service: str, level: str = "INFO", *, stream: TextIO | None = None) -> None:
+    """Route structlog and stdlib logging to one JSON line per event on stdout (``stream``:
+    elsewhere; the CLI logs to stderr, so its stdout holds only its result)."""
+    stream = stream or sys.stdout
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         _trace_ids,
@@ -84,11 +86,11 @@ def configure_logging(service: str, level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(service=service)
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[
