@@ -294,8 +294,13 @@ async def one_run(target: str, mode: str, load: Load, args: argparse.Namespace) 
                 figures["database_backends_cpu_ms_per_webhook"] = round(
                     (db_after - db_before) * 1000 / accepted, 3
                 )
-            figures["after_stop"] = await asyncio.wait_for(
+            after = await asyncio.wait_for(
                 stored_and_queued(target, database_url, namespace), BROKER_TIMEOUT
+            )
+            figures["after_stop"] = after
+            # A 200 means stored; every stored event reached the queue (once or more).
+            figures["every_200_stored_and_queued"] = (
+                after["stored"] >= accepted and after["queued"] >= after["stored"]
             )
         finally:
             await asyncio.wait_for(clean_broker(target, namespace), BROKER_TIMEOUT)

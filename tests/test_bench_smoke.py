@@ -28,6 +28,25 @@ SMALL_RUNS = [
         id="writer_replicas",
     ),
     pytest.param(["bench.catalog_sync", "--products", "3"], None, id="catalog_sync"),
+    pytest.param(
+        [
+            "bench.ingest_vs_reference",
+            "--duration",
+            "1",
+            "--connections",
+            "2",
+            "--rounds",
+            "1",
+            "--rate",
+            "20",
+            "--rate-duration",
+            "1",
+            "--rate-connections",
+            "2",
+        ],
+        {"closed_loop", "fixed_rate"},
+        id="ingest_vs_reference",
+    ),
 ]
 
 
@@ -50,3 +69,6 @@ def test_the_benchmark_prints_its_figures(
     assert isinstance(figures, dict) and figures
     if keys is not None:
         assert keys <= set(figures)
+    for mode in ("closed_loop", "fixed_rate"):  # bench.ingest_vs_reference: a 200 was stored
+        for run in figures.get(mode, {}).get("runs", []):
+            assert all(target["every_200_stored_and_queued"] for target in run.values()), run

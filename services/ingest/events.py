@@ -14,8 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from aio_pika.exceptions import DeliveryError
-from aiormq.exceptions import AMQPError
 
 from libs.common import tracing
 from libs.common.logs import get_logger
@@ -134,11 +132,12 @@ def order_id_of(topic: str, payload: dict[str, Any]) -> str | None:
 async def latest_order_payload(
     pool: asyncpg.Pool, shop: str, order_id: str
 ) -> dict[str, Any] | None:
-    """The newest order payload received for an order (by its updated_at), if any."""
+    """The newest order payload received for an order (by its updated_at), if any; events the
+    relay set aside (no valid message can be made of them) do not count."""
     rows = await pool.fetch(
         """
         SELECT body FROM ingest.webhook_events
-        WHERE shop = $1 AND order_id = $2 AND topic LIKE 'orders/%'
+        WHERE shop = $1 AND order_id = $2 AND topic LIKE 'orders/%' AND set_aside_at IS NULL
         ORDER BY received_at DESC
         LIMIT 50
         """,
@@ -189,8 +188,6 @@ UPDATE ingest.webhook_events AS e SET set_aside_at = now(), set_aside_reason = a
 FROM unnest($1::uuid[], $2::text[]) AS a (event_uid, reason)
 WHERE e.event_uid = a.event_uid
 """
-# The broker did not take a message: nothing to do with the row, the next pass tries again.
-_BROKER_TROUBLE = (PublishFailed, ConnectionError, TimeoutError, AMQPError, DeliveryError)
 
 
 async def relay_once(
@@ -199,12 +196,12 @@ async def relay_once(
     """Publish stored events left unpublished for ``older_than`` seconds; returns how many.
 
     One row never blocks the others: a row no valid message can be made of (a body nested too
-    deep, not strict JSON, unreadable columns), or whose publish fails for a reason of its own,
-    is set aside with the reason (``set_aside_at``, ``set_aside_reason``; listed by
-    ``GET /admin/api/webhooks/set_aside.json``, counted by ``fortbridge_ingest_outbox_set_aside``,
-    logged once) and never taken again; the rest are published. When the broker itself does
-    not take messages, the rows stay for the next pass and :class:`PublishFailed` is raised
-    after the confirmed ones were marked.
+    deep, not strict JSON, unreadable columns) is set aside with the reason (``set_aside_at``,
+    ``set_aside_reason``; listed by ``GET /admin/api/webhooks/set_aside.json``, counted by
+    ``fortbridge_ingest_outbox_set_aside``, logged once) and never taken again; the rest are
+    published, all at once. A publish the broker does not confirm (a closed channel, no confirm
+    in time) is the broker's doing, not the row's: the row stays for the next pass, and
+    :class:`PublishFailed` is raised after the confirmed ones were marked.
     """
     broker_error: BaseException | None = None
     try:
@@ -228,10 +225,8 @@ async def relay_once(
             for event, outcome in zip(ready, outcomes, strict=True):
                 if outcome is None:
                     confirmed.append(uuid.UUID(event.event_uid))
-                elif isinstance(outcome, _BROKER_TROUBLE) or not isinstance(outcome, Exception):
+                else:  # the broker's doing (a closed channel, no confirm): the next pass
                     broker_error = outcome
-                else:
-                    set_aside[uuid.UUID(event.event_uid)] = f"the publish failed: {outcome!r}"
             if confirmed:
                 await conn.execute(
                     "UPDATE ingest.webhook_events SET published_at = now()"
