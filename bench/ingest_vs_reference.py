@@ -1,7 +1,7 @@
 """Fortbridge's ingest against the least a correct ingest must do, in the same run.
 
     .venv/bin/python -m bench.ingest_vs_reference [--duration 20] [--connections 32]
-        [--rounds 3] [--rate 1000] [--rate-duration 20] [--rate-connections 64]
+        [--rounds 3] [--rate 1000] [--rate-duration 20] [--rate-connections 128]
 
 Two endpoints, one process each, on the same asyncio event loop: ``services.ingest`` and
 ``bench/reference_ingest.py`` (HMAC, deduplicated inbox INSERT, persistent confirmed publish to a
@@ -128,7 +128,9 @@ async def fresh_database(server_url: str) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def endpoint(target: str, database_url: str, namespace: str) -> AsyncIterator[Any]:
+async def endpoint(
+    target: str, database_url: str, namespace: str, extra_env: dict[str, str]
+) -> AsyncIterator[Any]:
     """Start one endpoint process; yields (base url, process) once it is ready."""
     settings = get_settings()
     port = free_port()
@@ -141,6 +143,7 @@ async def endpoint(target: str, database_url: str, namespace: str) -> AsyncItera
         "HTTP_PORT": str(port),
         "SHOPIFY_API_SECRET": SECRET,
         "TOKEN_ENCRYPTION_KEYS": TokenCipher.generate_key(),
+        **extra_env,
     }
     module = "services.ingest" if target == "ingest" else "bench.reference_ingest"
     process = await asyncio.create_subprocess_exec(
@@ -272,7 +275,10 @@ async def one_run(target: str, mode: str, load: Load, args: argparse.Namespace) 
     settings = get_settings()
     async with fresh_database(settings.database_url) as database_url:
         try:
-            async with endpoint(target, database_url, namespace) as (base, process):
+            extra_env = {}
+            if target == "ingest" and args.sampler_ratio is not None:
+                extra_env["OTEL_TRACES_SAMPLER_RATIO"] = str(args.sampler_ratio)
+            async with endpoint(target, database_url, namespace, extra_env) as (base, process):
                 backends = await database_backends(database_url)
                 cpu_before = cpu_seconds(process.pid)
                 db_before = total_cpu(backends)
@@ -333,8 +339,14 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rate", type=int, default=1000, help="webhooks per second, fixed rate")
     parser.add_argument("--rate-duration", type=int, default=20)
-    parser.add_argument("--rate-connections", type=int, default=64)
+    parser.add_argument("--rate-connections", type=int, default=128)
     parser.add_argument("--skip-fixed-rate", action="store_true")
+    parser.add_argument(
+        "--sampler-ratio",
+        type=float,
+        default=None,
+        help="OTEL_TRACES_SAMPLER_RATIO for ingest (default: the deployment's, 1.0)",
+    )
     args = parser.parse_args()
     for tool in ("wrk", "node"):
         if shutil.which(tool) is None:
@@ -362,6 +374,7 @@ async def main() -> None:
         f"{platform.python_version()}",
         "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "body_bytes": len(body),
+        "ingest_traces_sampler_ratio": 1.0 if args.sampler_ratio is None else args.sampler_ratio,
         "closed_loop": {
             "load": f"wrk -t1 -c{args.connections} -d{args.duration}s",
             "accepted_per_second": summary(results["closed_loop"], "accepted_per_second"),
@@ -373,6 +386,17 @@ async def main() -> None:
         figures["fixed_rate"] = {
             "load": f"autocannon -R {args.rate} -c{args.rate_connections} "
             f"-d{args.rate_duration}s, 5 s timeout",
+            "summary": {
+                target: {
+                    "achieved_rate": [r[target]["achieved_rate"] for r in results["fixed_rate"]],
+                    "p50_ms": [r[target]["latency_ms"]["p50"] for r in results["fixed_rate"]],
+                    "p99_ms": [r[target]["latency_ms"]["p99"] for r in results["fixed_rate"]],
+                    "share_answered_within_5s": [
+                        r[target]["share_answered_within_5s"] for r in results["fixed_rate"]
+                    ],
+                }
+                for target in TARGETS
+            },
             "runs": results["fixed_rate"],
         }
     print(json.dumps(figures, indent=2))
