@@ -304,10 +304,11 @@ async def one_run(target: str, mode: str, load: Load, args: argparse.Namespace) 
                 stored_and_queued(target, database_url, namespace), BROKER_TIMEOUT
             )
             figures["after_stop"] = after
-            # A 200 means stored; every stored event reached the queue (once or more).
-            figures["every_200_stored_and_queued"] = (
-                after["stored"] >= accepted and after["queued"] >= after["stored"]
-            )
+            # A 200 means stored (the guarantee). Whether every stored event also reached the
+            # queue before the process stopped is a figure, not a guarantee: what was not is in
+            # the outbox, and the relay publishes it (ingest's publishes outlast the answer).
+            figures["every_200_stored"] = after["stored"] >= accepted
+            figures["all_stored_queued_before_stop"] = after["queued"] >= after["stored"]
         finally:
             await asyncio.wait_for(clean_broker(target, namespace), BROKER_TIMEOUT)
     return figures

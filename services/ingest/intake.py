@@ -23,7 +23,8 @@ delivery and writes those that arrive together in one statement:
   dedupe (the mapper's inbox).
 - At most ``max_in_flight`` events are being published at once; beyond that new deliveries
   wait before they are written (the broker's pace holds back the HTTP answers, and memory
-  stays bounded).
+  stays bounded). 500 keeps a confirm's wait well under ``AMQP_PUBLISH_TIMEOUT_SECONDS`` even
+  when the broker confirms only a few hundred messages a second.
 
 Every accepted webhook is counted (``fortbridge_webhooks_received_total``), and each batch
 writes one log line naming its webhook ids and event uids (docs/operations.md).
@@ -103,7 +104,7 @@ class Intake:
         *,
         max_batch: int = 256,
         writers: int = 6,
-        max_in_flight: int = 2000,
+        max_in_flight: int = 500,
         publish_wait: float = 2.0,
     ) -> None:
         self._pool = pool
