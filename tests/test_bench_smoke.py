@@ -33,6 +33,25 @@ SMALL_RUNS = [
         {"issue_12_old_bomb_migrated", "worst_row_templates_1000_lines"},
         id="templates",
     ),
+    pytest.param(
+        [
+            "bench.ingest_vs_reference",
+            "--duration",
+            "1",
+            "--connections",
+            "2",
+            "--rounds",
+            "1",
+            "--rate",
+            "20",
+            "--rate-duration",
+            "1",
+            "--rate-connections",
+            "2",
+        ],
+        {"closed_loop", "fixed_rate"},
+        id="ingest_vs_reference",
+    ),
 ]
 
 
@@ -55,3 +74,6 @@ def test_the_benchmark_prints_its_figures(
     assert isinstance(figures, dict) and figures
     if keys is not None:
         assert keys <= set(figures)
+    for mode in ("closed_loop", "fixed_rate"):  # bench.ingest_vs_reference: a 200 was stored
+        for run in figures.get(mode, {}).get("runs", []):
+            assert all(target["every_200_stored"] for target in run.values()), run

@@ -135,7 +135,7 @@ async def test_logs_never_carry_tokens_or_personal_data(
     lines = [line for line in text.splitlines() if line.strip()]
     events = {json.loads(line).get("event") for line in lines if line.startswith("{")}
     # The run's own story is in the captured logs (so the checks below look at real output).
-    assert {"webhook accepted", "duplicate webhook", "webhook rejected", "message failed"} <= events
+    assert {"webhooks stored", "duplicate webhook", "webhook rejected", "message failed"} <= events
 
     leaks = [name for name, value in secrets.items() if value and value in text]
     assert not leaks, f"secrets in the logs: {leaks}"

@@ -182,7 +182,7 @@ async def test_an_order_moves_the_dashboard_metrics(
     assert sample("fortbridge_messages_processed_total", processed) >= 1
     waited = {"queue": f"{ns}.fortnox_writer.commands"}
     assert sample("fortbridge_message_wait_seconds_count", waited) >= 1
-    webhook = {"topic": "orders/create", "outcome": "published"}
+    webhook = {"topic": "orders/create", "outcome": "stored"}
     assert sample("fortbridge_webhooks_received_total", webhook) >= 1
     http = {"service": "ingest", "route": "/webhooks/shopify", "method": "POST", "status": "200"}
     assert sample("fortbridge_http_requests_total", http) >= 1

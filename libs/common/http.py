@@ -21,10 +21,12 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from libs.common import tracing
+from libs.common.json_depth import depth_error, nests_deeper_than
 from libs.common.limits import MAX_QUERY_VALUE
 from libs.common.metrics import HTTP_REQUEST_SECONDS, HTTP_REQUESTS
 
@@ -34,6 +36,8 @@ SERVICE_NAME = web.AppKey("service_name", str)
 READINESS = web.AppKey("readiness", list[ReadinessCheck])
 FATAL = web.AppKey("fatal", list[str])
 
+# Set to True on a request whose handler logs it in an aggregated line (see AccessLogger).
+LOGGED_ELSEWHERE = web.RequestKey("logged_elsewhere", bool)
 _UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
 _tracer = tracing.get_tracer(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -42,7 +46,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def create_app(service: str) -> web.Application:
     """An app with the standard endpoints; services add their routes and readiness checks."""
     app = web.Application(
-        client_max_size=5 * 1024 * 1024, middlewares=[_observe, _limit_query, _refuse_nul]
+        client_max_size=5 * 1024 * 1024,
+        middlewares=[_observe, _limit_query, _refuse_unsafe_input],
     )
     app[SERVICE_NAME] = service
     app[READINESS] = []
@@ -85,7 +90,7 @@ async def _observe(request: web.Request, handler: Handler) -> web.StreamResponse
             return response
         with _tracer.start_as_current_span(
             f"{request.method} {route}" if route else request.method,
-            context=tracing.extract({k.lower(): v for k, v in request.headers.items()}),
+            context=_caller_context(request),
             kind=SpanKind.SERVER,
             attributes=_server_attributes(request, route),
         ) as span:
@@ -131,10 +136,14 @@ class AccessLogger(AbstractAccessLogger):
     """One line per request without its query string: ``GET /auth/fortnox/callback 302 ...``.
 
     aiohttp's default access log writes the whole request line and the Referer, which would
-    put OAuth codes and states in the logs.
+    put OAuth codes and states in the logs. Requests whose handler logged them in an aggregated
+    line of its own (:data:`LOGGED_ELSEWHERE`: ingest's accepted webhooks, logged once per group
+    commit in services/ingest/intake.py) are left out; refused and failed ones never are.
     """
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        if request.get(LOGGED_ELSEWHERE) and response.status < 400:
+            return
         if not self.logger.isEnabledFor(logging.INFO):
             return
         self.logger.info(
@@ -149,11 +158,15 @@ class AccessLogger(AbstractAccessLogger):
 
 
 @web.middleware
-async def _refuse_nul(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """400 for NUL characters in the path, query or body: no text column can store them.
+async def _refuse_unsafe_input(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """400 before any handler runs for input nothing after it could store or carry:
+
+    - NUL characters in the path, query or body (no text column can store them);
+    - a body nested deeper than ``MAX_JSON_DEPTH`` levels (libs/common/json_depth.py: pydantic,
+      jsonb and the publisher fail on it later, as a 500).
 
     Webhooks are exempt: their HMAC is checked first (a bad one is 401), then ingest refuses
-    NUL characters itself.
+    the same things itself (services/ingest/webhook.py).
     """
     texts = [*request.query.values(), *request.match_info.values()]
     verified_later = request.path.startswith("/webhooks/")
@@ -161,7 +174,19 @@ async def _refuse_nul(request: web.Request, handler: Handler) -> web.StreamRespo
     body = await request.read() if request.body_exists and not verified_later else b""
     if any("\x00" in text for text in texts) or b"\x00" in body or b"\\u0000" in body:
         return json_error(400, "NUL characters are not allowed in a request")
+    if nests_deeper_than(body):
+        return json_error(400, depth_error())
     return await handler(request)
+
+
+def _caller_context(request: web.Request) -> Context | None:
+    """The trace context the caller sent (W3C ``traceparent``), if any."""
+    headers = request.headers
+    if "traceparent" not in headers:
+        return None
+    return tracing.extract(
+        {name: headers[name] for name in ("traceparent", "tracestate") if name in headers}
+    )
 
 
 def _server_attributes(request: web.Request, route: str | None) -> dict[str, str | int]:

@@ -21,13 +21,22 @@ _WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 36
 # --- the edge -------------------------------------------------------------------------------------
 WEBHOOKS_RECEIVED = Counter(
     "fortbridge_webhooks_received_total",
-    "Shopify webhooks answered, by topic and outcome (published, stored, duplicate, rejected)",
+    "Shopify webhooks answered, by topic and outcome (stored, duplicate, rejected)",
     ["topic", "outcome"],
 )
 WEBHOOKS_REJECTED = Counter(
     "fortbridge_webhooks_rejected_total",
     "Shopify webhooks refused, by topic ('unverified' before the HMAC passed) and reason",
     ["topic", "reason"],
+)
+INGEST_BATCH_SIZE = Histogram(
+    "fortbridge_ingest_batch_size",
+    "Webhooks written by one group commit of ingest's inbox (one INSERT, one commit)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+INGEST_PUBLISH_DEFERRED = Counter(
+    "fortbridge_ingest_publish_deferred_total",
+    "Stored webhook events ingest's fast path could not publish (the outbox relay publishes them)",
 )
 HTTP_REQUESTS = Counter(
     "fortbridge_http_requests_total",
@@ -122,7 +131,13 @@ FAILED_JOBS_OPEN = Gauge("fortbridge_failed_jobs_open", "Failed jobs not yet res
 REPLAYS = Counter("fortbridge_replays_total", "Failed jobs re-queued", ["mode"])
 OUTBOX_UNPUBLISHED = Gauge(
     "fortbridge_ingest_outbox_unpublished",
-    "Webhook events stored by ingest but not yet published (the outbox relay's backlog)",
+    "Webhook events stored by ingest but not yet published (the outbox relay's backlog), "
+    "not counting events set aside",
+)
+OUTBOX_SET_ASIDE = Gauge(
+    "fortbridge_ingest_outbox_set_aside",
+    "Stored webhook events the outbox relay set aside because no valid message can be made of "
+    "them (listed by GET /admin/api/webhooks/set_aside.json)",
 )
 
 # --- reconciliation (ingest) ----------------------------------------------------------------------

@@ -17,16 +17,13 @@ import asyncpg
 
 from libs.common import tracing
 from libs.common.logs import get_logger
-from libs.common.messages import ShopifyEvent
 from libs.common.messaging import Publisher
-from libs.common.messaging.publisher import ORIGIN_AT_HEADER
-from libs.common.metrics import OUTBOX_UNPUBLISHED
-from services.ingest.webhook import WebhookDelivery, routing_key
+from libs.common.messaging.publisher import PublishFailed
+from libs.common.metrics import OUTBOX_SET_ASIDE, OUTBOX_UNPUBLISHED
+from services.ingest import publishing
+from services.ingest.webhook import WebhookDelivery
 
 log = get_logger(__name__)
-
-# What made a published event that Shopify did not deliver (admin, reconciliation).
-SOURCE_HEADER = "x-fortbridge-source"
 
 
 async def store(
@@ -41,7 +38,9 @@ async def store(
     """Store a delivery; returns (event uid, True if new, False if a duplicate).
 
     ``source`` names what made an event Shopify did not deliver (``admin``, ``reconciliation``);
-    it travels with the published message as the ``x-fortbridge-source`` header.
+    it travels with the published message as the ``x-fortbridge-source`` header. Webhooks take
+    the group commit instead (services/ingest/intake.py); this is the path of the events
+    Fortbridge makes itself.
     """
     event_uid = str(uuid.uuid4())
     async with pool.acquire() as conn:
@@ -133,11 +132,12 @@ def order_id_of(topic: str, payload: dict[str, Any]) -> str | None:
 async def latest_order_payload(
     pool: asyncpg.Pool, shop: str, order_id: str
 ) -> dict[str, Any] | None:
-    """The newest order payload received for an order (by its updated_at), if any."""
+    """The newest order payload received for an order (by its updated_at), if any; events the
+    relay set aside (no valid message can be made of them) do not count."""
     rows = await pool.fetch(
         """
         SELECT body FROM ingest.webhook_events
-        WHERE shop = $1 AND order_id = $2 AND topic LIKE 'orders/%'
+        WHERE shop = $1 AND order_id = $2 AND topic LIKE 'orders/%' AND set_aside_at IS NULL
         ORDER BY received_at DESC
         LIMIT 50
         """,
@@ -157,77 +157,119 @@ def _updated_at(payload: dict[str, Any]) -> datetime:
         return datetime.min.replace(tzinfo=UTC)
 
 
-def to_message(row: asyncpg.Record) -> ShopifyEvent:
-    return ShopifyEvent(
-        shop=row["shop"],
-        event_uid=str(row["event_uid"]),
-        topic=row["topic"],
-        webhook_id=row["webhook_id"],
-        event_id=row["event_id"],
-        api_version=row["api_version"],
-        triggered_at=row["triggered_at"],
-        received_at=row["received_at"],
-        payload=json.loads(row["body"]),
-        batch_id=str(row["batch_id"]) if row["batch_id"] else None,
-    )
-
-
 async def publish_event(pool: asyncpg.Pool, publisher: Publisher, event_uid: str) -> None:
-    """Publish one stored event (fast path) and mark it published."""
-    async with pool.acquire() as conn:
-        row = await conn.fetchrow(
-            "SELECT * FROM ingest.webhook_events WHERE event_uid = $1", uuid.UUID(event_uid)
-        )
-        if row is None or row["published_at"] is not None:
-            return
-        await _publish_row(conn, publisher, row)
+    """Publish one stored event (an event Fortbridge made itself) and mark it published.
 
-
-async def _publish_row(conn: asyncpg.Connection, publisher: Publisher, row: asyncpg.Record) -> None:
-    message = to_message(row)
-    headers: dict[str, Any] = json.loads(row["trace_headers"])
-    # End-to-end latency runs from here: when the webhook arrived.
-    headers[ORIGIN_AT_HEADER] = int(row["received_at"].timestamp() * 1000)
-    if row["source"]:
-        headers[SOURCE_HEADER] = row["source"]
-    await publisher.publish(
-        message,
-        routing_key(message.topic),
-        headers=headers,
-        message_id=message.event_uid,
+    Raises :class:`publishing.Unpublishable` for a row no valid message can be made of (the
+    relay then sets it aside) and the publisher's errors when the broker does not confirm.
+    """
+    row = await pool.fetchrow(
+        "SELECT * FROM ingest.webhook_events WHERE event_uid = $1", uuid.UUID(event_uid)
     )
-    await conn.execute(
+    if row is None or row["published_at"] is not None:
+        return
+    await publishing.publish(publisher, publishing.checked(publishing.StoredEvent.from_row(row)))
+    await pool.execute(
         "UPDATE ingest.webhook_events SET published_at = now() WHERE event_uid = $1",
         row["event_uid"],
     )
 
 
+_RELAY_ROWS = """
+SELECT * FROM ingest.webhook_events
+WHERE published_at IS NULL AND set_aside_at IS NULL
+  AND received_at < now() - make_interval(secs => $1)
+ORDER BY received_at
+LIMIT $2
+FOR UPDATE SKIP LOCKED
+"""
+_SET_ASIDE = """
+UPDATE ingest.webhook_events AS e SET set_aside_at = now(), set_aside_reason = a.reason
+FROM unnest($1::uuid[], $2::text[]) AS a (event_uid, reason)
+WHERE e.event_uid = a.event_uid
+"""
+
+
 async def relay_once(
     pool: asyncpg.Pool, publisher: Publisher, *, older_than: float = 5.0, batch: int = 100
 ) -> int:
-    """Publish stored events left unpublished for ``older_than`` seconds; returns how many."""
-    async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
+    """Publish stored events left unpublished for ``older_than`` seconds; returns how many.
+
+    One row never blocks the others: a row no valid message can be made of (a body nested too
+    deep, not strict JSON, unreadable columns) is set aside with the reason (``set_aside_at``,
+    ``set_aside_reason``; listed by ``GET /admin/api/webhooks/set_aside.json``, counted by
+    ``fortbridge_ingest_outbox_set_aside``, logged once) and never taken again; the rest are
+    published, all at once. A publish the broker does not confirm (a closed channel, no confirm
+    in time) is the broker's doing, not the row's: the row stays for the next pass, and
+    :class:`PublishFailed` is raised after the confirmed ones were marked.
+    """
+    broker_error: BaseException | None = None
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(_RELAY_ROWS, older_than, batch)
+            ready: list[publishing.StoredEvent] = []
+            set_aside: dict[uuid.UUID, str] = {}
+            for row in rows:
+                try:
+                    ready.append(publishing.checked(publishing.StoredEvent.from_row(row)))
+                except publishing.Unpublishable as exc:
+                    set_aside[row["event_uid"]] = str(exc)
+            tasks = [
+                asyncio.create_task(
+                    publishing.publish(publisher, event), context=publishing.in_trace_of(event)
+                )
+                for event in ready
+            ]
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+            confirmed: list[uuid.UUID] = []
+            for event, outcome in zip(ready, outcomes, strict=True):
+                if outcome is None:
+                    confirmed.append(uuid.UUID(event.event_uid))
+                else:  # the broker's doing (a closed channel, no confirm): the next pass
+                    broker_error = outcome
+            if confirmed:
+                await conn.execute(
+                    "UPDATE ingest.webhook_events SET published_at = now()"
+                    " WHERE event_uid = ANY($1::uuid[])",
+                    confirmed,
+                )
+            if set_aside:
+                await conn.execute(_SET_ASIDE, list(set_aside), list(set_aside.values()))
+        by_uid = {row["event_uid"]: row for row in rows}
+        for event_uid, reason in set_aside.items():
+            row = by_uid[event_uid]
+            log.warning(
+                "stored event set aside: no valid message can be made of it",
+                event_uid=str(event_uid),
+                shop=row["shop"],
+                topic=row["topic"],
+                webhook_id=row["webhook_id"],
+                reason=reason,
+            )
+        if confirmed:
+            log.info("relay published stored events", count=len(confirmed))
+    finally:
+        await _count_outbox(pool)
+    if broker_error is not None:
+        raise PublishFailed(f"the broker did not take stored events: {broker_error}")
+    return len(confirmed)
+
+
+async def _count_outbox(pool: asyncpg.Pool) -> None:
+    """The outbox gauges: events waiting for the relay, and events it set aside."""
+    try:
+        row = await pool.fetchrow(
             """
-            SELECT * FROM ingest.webhook_events
-            WHERE published_at IS NULL
-              AND received_at < now() - make_interval(secs => $1)
-            ORDER BY received_at
-            LIMIT $2
-            FOR UPDATE SKIP LOCKED
-            """,
-            older_than,
-            batch,
+            SELECT count(*) FILTER (WHERE set_aside_at IS NULL) AS waiting,
+                   count(*) FILTER (WHERE set_aside_at IS NOT NULL) AS set_aside
+            FROM ingest.webhook_events WHERE published_at IS NULL
+            """
         )
-        for row in rows:
-            await _publish_row(conn, publisher, row)
-        backlog = await conn.fetchval(
-            "SELECT count(*) FROM ingest.webhook_events WHERE published_at IS NULL"
-        )
-    OUTBOX_UNPUBLISHED.set(backlog)
-    if rows:
-        log.info("relay published stored events", count=len(rows))
-    return len(rows)
+    except Exception as exc:  # the database is away: the gauges keep their last value
+        log.warning("counting the outbox failed", error=str(exc))
+        return
+    OUTBOX_UNPUBLISHED.set(row["waiting"])
+    OUTBOX_SET_ASIDE.set(row["set_aside"])
 
 
 async def relay_forever(

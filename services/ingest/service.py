@@ -10,13 +10,14 @@ from aiohttp import web
 
 from libs.common.messaging import INGEST_RESULTS
 from libs.common.service import ConsumerSpec, Runtime, ServiceDefinition
-from services.ingest import events, install, orders_admin, privacy
+from services.ingest import events, install, orders_admin, privacy, set_aside
 from services.ingest.catalog import routes as catalog_routes
 from services.ingest.catalog.runner import CatalogRunner
+from services.ingest.intake import Intake
 from services.ingest.reconcile import routes as reconcile_routes
 from services.ingest.reconcile.runner import Reconciler
 from services.ingest.results import ResultProjection
-from services.ingest.routes import add_routes
+from services.ingest.routes import INTAKE, add_routes
 
 # Ingest's background loops: the outbox relay and the reconciliation rounds.
 RELAY_TASK = web.AppKey("outbox_relay", list[asyncio.Task[None]])
@@ -29,10 +30,12 @@ def _routes(app: web.Application) -> None:
     privacy.add_routes(app)
     catalog_routes.add_routes(app)
     reconcile_routes.add_routes(app)
+    set_aside.add_routes(app)
     app[RELAY_TASK] = []
 
 
 async def _start(runtime: Runtime, app: web.Application) -> None:
+    app[INTAKE].append(Intake(runtime.pool, runtime.publisher))
     runner = CatalogRunner(runtime)
     app[catalog_routes.RUNNER].append(runner)
     await runner.resume()
@@ -53,6 +56,8 @@ async def _start(runtime: Runtime, app: web.Application) -> None:
 
 
 async def _stop(_runtime: Runtime, app: web.Application) -> None:
+    for intake in app[INTAKE]:
+        await intake.close()
     for runner in app[catalog_routes.RUNNER]:
         await runner.stop()
     for reconciler in app[reconcile_routes.RECONCILER]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from libs.common.json_depth import depth_error, nests_deeper_than
+
 SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 TOPIC = re.compile(r"^[a-z_]+/[a-z_]+$")
 
@@ -43,16 +45,28 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     return value.strip() if value else None
 
 
-def verify_hmac(body: bytes, signature: str | None, secret: str) -> bool:
-    """Base64 HMAC-SHA256 of the raw body, compared in constant time."""
+def verify_hmac(body: bytes, signature: str | None, secret: str | bytes) -> bool:
+    """Base64 HMAC-SHA256 of the raw body, compared in constant time.
+
+    A signature that is not ASCII (base64 never is anything else) simply does not match.
+    """
     if not signature:
         return False
-    expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
-    return hmac.compare_digest(expected, signature.encode())
+    try:
+        given = signature.encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    key = secret if isinstance(secret, bytes) else secret.encode()
+    expected = base64.b64encode(hmac.new(key, body, hashlib.sha256).digest())
+    return hmac.compare_digest(expected, given)
 
 
-def parse_delivery(headers: Mapping[str, str], body: bytes, secret: str) -> WebhookDelivery:
-    """Verify and parse a delivery; raises :class:`WebhookRejected` with a reason."""
+def parse_delivery(headers: Mapping[str, str], body: bytes, secret: str | bytes) -> WebhookDelivery:
+    """Verify and parse a delivery; raises :class:`WebhookRejected` with a reason.
+
+    The HMAC first (401, before anything else is looked at), then the headers, then the body
+    (:func:`parse_body`).
+    """
     if not verify_hmac(body, header(headers, "Hmac-Sha256"), secret):
         raise WebhookRejected(
             401, "HMAC signature is missing or does not match the body", "bad_hmac"
@@ -76,14 +90,7 @@ def parse_delivery(headers: Mapping[str, str], body: bytes, secret: str) -> Webh
         raise WebhookRejected(
             400, f"X-Shopify-Topic is not a topic like orders/create: {topic!r}", "bad_topic"
         )
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WebhookRejected(400, f"body is not valid JSON: {exc}", "bad_json") from exc
-    if b"\x00" in body or b"\\u0000" in body:
-        raise WebhookRejected(400, "body contains NUL characters, which cannot be stored", "nul")
-    if not isinstance(payload, dict):
-        raise WebhookRejected(400, "body must be a JSON object", "not_an_object")
+    payload = parse_body(body)
     return WebhookDelivery(
         shop=shop,
         topic=topic,
@@ -93,6 +100,49 @@ def parse_delivery(headers: Mapping[str, str], body: bytes, secret: str) -> Webh
         triggered_at=_parse_time(header(headers, "Triggered-At")),
         payload=payload,
     )
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, if every later step can carry it (else 400 with the reason).
+
+    UTF-8 (it is stored as text), no NUL characters (no text column stores them), nested at most
+    ``MAX_JSON_DEPTH`` levels, strict JSON (no NaN or Infinity, no unpaired surrogate escapes:
+    the message carries the body as received and consumers parse it strictly), an object.
+    """
+    try:
+        text = body.decode()
+    except UnicodeDecodeError as exc:
+        raise WebhookRejected(400, f"body is not UTF-8: {exc}", "bad_json") from exc
+    if "\x00" in text or "\\u0000" in text:
+        raise WebhookRejected(400, "body contains NUL characters, which cannot be stored", "nul")
+    if nests_deeper_than(body):
+        raise WebhookRejected(400, depth_error(), "too_deep")
+    try:
+        payload = json.loads(text, parse_constant=_refuse_constant)
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise WebhookRejected(400, f"body is not valid JSON: {exc}", "bad_json") from exc
+    if not isinstance(payload, dict):
+        raise WebhookRejected(400, "body must be a JSON object", "not_an_object")
+    if ("\\ud" in text or "\\uD" in text) and _has_lone_surrogate(payload):
+        raise WebhookRejected(
+            400,
+            "body is not valid JSON: an escaped surrogate (\\uD800-\\uDFFF) is unpaired",
+            "bad_json",
+        )
+    return payload
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _has_lone_surrogate(payload: dict[str, Any]) -> bool:
+    """An escaped surrogate without its pair: Python's json accepts it, strict parsers do not."""
+    try:
+        json.dumps(payload, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _parse_time(value: str | None) -> datetime | None:

@@ -14,6 +14,7 @@ from .webhooks import (
     WebhookSender,
     build_webhook,
     deliver,
+    redelivery,
     sign,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "WebhookSender",
     "build_webhook",
     "deliver",
+    "redelivery",
     "sign",
 ]

@@ -4,6 +4,7 @@ Used by the simulator and directly by the app's tests and demo:
 
     hook = build_webhook("orders/create", "demo.myshopify.com", order_payload(), secret)
     statuses = await deliver(session, url, hook, copies=3)   # at-least-once duplicates
+    again = redelivery(hook)        # the same event under a new webhook id (another subscription)
 
 The body is compact UTF-8 JSON (ids stay ints, money stays strings, non-ASCII unescaped) and
 X-Shopify-Hmac-Sha256 is base64(HMAC-SHA256(secret, raw body)).
@@ -102,6 +103,22 @@ def build_webhook(
     )
 
 
+def redelivery(webhook: Webhook, *, webhook_id: str | None = None) -> Webhook:
+    """The same event delivered again under a new webhook id.
+
+    Shopify sends one webhook per subscription for an event, and duplicates that share only the
+    X-Shopify-Event-Id ("the same value across more than one webhook indicates a duplicate",
+    shopify.dev, Ignore duplicate webhooks). The body, its HMAC, the topic, the event id and
+    X-Shopify-Triggered-At stay; X-Shopify-Webhook-Id is new.
+    """
+    new_id = webhook_id or str(uuid.uuid4())
+    if new_id == webhook.webhook_id:
+        raise ValueError("a redelivery has a webhook id of its own")
+    headers = dict(webhook.headers)
+    headers["X-Shopify-Webhook-Id"] = new_id
+    return replace(webhook, headers=headers, webhook_id=new_id)
+
+
 async def _post(
     session: aiohttp.ClientSession, url: str, webhook: Webhook, timeout: float
 ) -> tuple[int | None, str | None]:
@@ -194,6 +211,11 @@ class WebhookSender:
         self.backoff = backoff
         self._sleep = sleep
         self.attempts: list[DeliveryAttempt] = []
+
+    async def redeliver(self, url: str, webhook: Webhook) -> DeliveryResult:
+        """Deliver ``webhook``'s event once more under a new webhook id (:func:`redelivery`),
+        with the same retries as :meth:`send`."""
+        return await self.send(url, redelivery(webhook))
 
     async def send(self, url: str, webhook: Webhook) -> DeliveryResult:
         result = DeliveryResult(webhook)

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from simulators.shopify import WebhookSender, build_webhook, deliver, sign
+from simulators.shopify import WebhookSender, build_webhook, deliver, redelivery, sign
 from simulators.shopify.payloads import (
     DiscountSpec,
     LineSpec,
@@ -110,6 +110,27 @@ async def test_webhook_sender_retries_failures_with_the_same_delivery() -> None:
     assert result.attempts[1].error is not None and "timeout" in result.attempts[1].error
     assert {h["X-Shopify-Webhook-Id"] for h, _ in rx.seen} == {hook.webhook_id}
     assert sender.attempts == result.attempts
+
+
+async def test_an_event_is_redelivered_under_a_new_webhook_id() -> None:
+    """As Shopify does for a second subscription or a duplicate: only the event id is shared."""
+    hook = build_webhook("orders/paid", DOMAIN, order_payload(), "simsecret_x")
+    async with receiver() as rx, aiohttp.ClientSession() as session:
+        sender = WebhookSender(session, timeout=1.0, backoff=lambda n: 0.01)
+        first = await sender.send(rx.url, hook)
+        again = await sender.redeliver(rx.url, hook)
+    assert first.delivered and again.delivered
+    [(original, body), (repeated, body_again)] = rx.seen
+    assert original["X-Shopify-Webhook-Id"] == hook.webhook_id
+    assert repeated["X-Shopify-Webhook-Id"] not in (hook.webhook_id, "")
+    assert again.webhook.webhook_id == repeated["X-Shopify-Webhook-Id"]
+    for name in ("X-Shopify-Event-Id", "X-Shopify-Topic", "X-Shopify-Triggered-At"):
+        assert repeated[name] == original[name]
+    assert body_again == body == hook.body
+    assert repeated["X-Shopify-Hmac-Sha256"] == sign(body, "simsecret_x")
+    assert redelivery(hook, webhook_id="wh-2").headers["X-Shopify-Webhook-Id"] == "wh-2"
+    with pytest.raises(ValueError):
+        redelivery(hook, webhook_id=hook.webhook_id)
 
 
 # ---------------------------------------------------------------- payloads

@@ -9,9 +9,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-import aio_pika
+import aiormq
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind
@@ -28,6 +28,7 @@ ORIGIN_AT_HEADER = "x-fortbridge-origin-at"
 # When this copy was published (epoch ms): the consumer measures the time it waited in the queue.
 PUBLISHED_AT_HEADER = "x-fortbridge-published-at"
 
+PERSISTENT = 2  # AMQP delivery mode: written to disk (quorum queues keep every message anyway)
 _tracer = tracing.get_tracer(__name__)
 _origin_at: ContextVar[int | None] = ContextVar("fortbridge_origin_at", default=None)
 
@@ -71,6 +72,7 @@ class Publisher:
         self._events_exchange = events_exchange
         self._timeout = timeout
         self._channel: AbstractChannel | None = None
+        self._server = _server_attributes(connection)
 
     async def start(self) -> None:
         self._channel = await self._connection.channel(
@@ -80,6 +82,11 @@ class Publisher:
     async def close(self) -> None:
         if self._channel is not None and not self._channel.is_closed:
             await self._channel.close()
+
+    @property
+    def events_exchange(self) -> str:
+        """The name of the events exchange :meth:`publish` sends to."""
+        return self._events_exchange
 
     @property
     def channel(self) -> AbstractChannel:
@@ -140,7 +147,7 @@ class Publisher:
                 "messaging.destination.name": exchange,
                 "messaging.rabbitmq.destination.routing_key": routing_key,
                 "messaging.message.body.size": len(body),
-                **_server_attributes(self._connection),
+                **self._server,
             },
         ):
             all_headers: dict[str, Any] = dict(headers or {})
@@ -150,25 +157,30 @@ class Publisher:
             if origin is not None and ORIGIN_AT_HEADER not in all_headers:
                 all_headers[ORIGIN_AT_HEADER] = origin
             all_headers[PUBLISHED_AT_HEADER] = now_ms()
-            target = (
-                self.channel.default_exchange
-                if exchange == ""
-                else await self.channel.get_exchange(exchange, ensure=False)
-            )
             msg_id = message_id or uuid.uuid4().hex
             trace.get_current_span().set_attribute("messaging.message.id", msg_id)
-            message = aio_pika.Message(
-                body,
+            properties = aiormq.spec.Basic.Properties(
                 content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                delivery_mode=PERSISTENT,
                 message_id=msg_id,
-                type=message_type,
+                message_type=message_type,
                 timestamp=datetime.now(UTC),
                 headers=all_headers,
             )
             try:
-                await target.publish(
-                    message, routing_key=routing_key, mandatory=True, timeout=self._timeout
+                # aiormq's channel directly (aio-pika's Exchange.publish adds a Message object
+                # and waits until the frames are written, holding the channel's lock): the
+                # frames are queued in order and the confirm is awaited, so concurrent
+                # publishes pipeline on the one channel.
+                channel = cast(aiormq.Channel, await self.channel.get_underlay_channel())
+                await channel.basic_publish(
+                    body,
+                    exchange=exchange,
+                    routing_key=routing_key,
+                    properties=properties,
+                    mandatory=True,
+                    timeout=self._timeout,
+                    wait=False,
                 )
             except TimeoutError:
                 raise PublishFailed(f"no broker confirm within {self._timeout} s") from None

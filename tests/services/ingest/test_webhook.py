@@ -88,3 +88,36 @@ def test_nul_characters_are_refused_after_the_hmac_check() -> None:
     with pytest.raises(WebhookRejected) as unsigned:
         parse_delivery(forged, body, SECRET)
     assert unsigned.value.status == 401
+
+
+def test_a_signature_that_is_not_ascii_is_a_bad_signature() -> None:
+    body = b'{"id": 1}'
+    assert not verify_hmac(body, "sïgnätürë", SECRET)
+    assert not verify_hmac(body, "\udcff\udcfe", SECRET)  # undecodable bytes, as aiohttp keeps them
+    with pytest.raises(WebhookRejected) as caught:
+        parse_delivery(signed_headers(body, **{"X-Shopify-Hmac-Sha256": "ä" * 44}), body, SECRET)
+    assert caught.value.status == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "reason", "code"),
+    [
+        (b'{"a":' * 65 + b"1" + b"}" * 65, "deeper than 64", "too_deep"),
+        (b'{"total": NaN}', "NaN is not a JSON value", "bad_json"),
+        (b'{"total": -Infinity}', "-Infinity is not a JSON value", "bad_json"),
+        (b'{"note": "\\ud800"}', "unpaired", "bad_json"),
+        (b'{"note": "\xff"}', "not UTF-8", "bad_json"),
+    ],
+)
+def test_signed_bodies_later_steps_cannot_carry_are_400(
+    body: bytes, reason: str, code: str
+) -> None:
+    with pytest.raises(WebhookRejected) as caught:
+        parse_delivery(signed_headers(body), body, SECRET)
+    assert (caught.value.status, caught.value.code) == (400, code)
+    assert reason in caught.value.reason
+
+
+def test_a_body_at_the_depth_limit_and_a_paired_surrogate_are_accepted() -> None:
+    deep = b'{"a":' * 63 + b'{"b": "\\ud83d\\ude00"}' + b"}" * 63
+    assert parse_delivery(signed_headers(deep), deep, SECRET).payload["a"]["a"]

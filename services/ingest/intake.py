@@ -1,0 +1,287 @@
+"""Group commit of verified webhooks, and their publishes confirmed together.
+
+A webhook is answered 200 only once its row is committed; what a webhook costs is mostly that
+commit and the publish after it. One :class:`Intake` per ingest process takes every verified
+delivery and writes those that arrive together in one statement:
+
+- Deliveries queue; a writer takes everything queued (at most ``max_batch``) as one batch. Up to
+  ``writers`` batches are written at once; when all writers are busy, new deliveries wait for
+  the next free one and make its batch bigger. Nothing waits for a timer: a lone webhook is
+  written at once, a burst is written in few statements. A batch is sorted by shop and webhook
+  id, so two batches holding the same two redeliveries lock them in the same order.
+- One ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING event_uid`` per batch,
+  committed on its own. Each delivery learns from ``RETURNING`` whether it is new; one that is
+  not (its webhook id, or its topic and event id, are stored already, possibly by another
+  delivery in the same batch) is a duplicate and learns the stored event's uid.
+- When the statement fails for a reason other than a lost connection, each delivery of the
+  batch is written alone, so one bad row cannot fail the others.
+- The new events of a batch are published together (each with its own PRODUCER span, in its
+  webhook's trace) and their confirms awaited together; then one UPDATE marks them published.
+  The webhook is answered once its row is committed (routes.py): the commit is what makes a
+  200 safe, since the outbox relay publishes whatever a crash leaves unpublished. An event
+  published but not yet marked is published again by the relay at worst, which consumers
+  dedupe (the mapper's inbox).
+- At most ``max_in_flight`` events are being published at once; beyond that new deliveries
+  wait before they are written (the broker's pace holds back the HTTP answers, and memory
+  stays bounded). 500 keeps a confirm's wait well under ``AMQP_PUBLISH_TIMEOUT_SECONDS`` even
+  when the broker confirms only a few hundred messages a second.
+
+Every accepted webhook is counted (``fortbridge_webhooks_received_total``), and each batch
+writes one log line naming its webhook ids and event uids (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import uuid
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from libs.common import tracing
+from libs.common.logs import get_logger
+from libs.common.messaging import Publisher
+from libs.common.metrics import INGEST_BATCH_SIZE, INGEST_PUBLISH_DEFERRED
+from services.ingest import publishing
+from services.ingest.events import order_id_of
+from services.ingest.webhook import WebhookDelivery
+
+log = get_logger(__name__)
+
+_INSERT = """
+INSERT INTO ingest.webhook_events (event_uid, shop, topic, webhook_id, event_id, api_version,
+    triggered_at, received_at, body, trace_headers, order_id)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+    $7::timestamptz[], $8::timestamptz[], $9::text[], $10::jsonb[], $11::text[])
+ON CONFLICT DO NOTHING
+RETURNING event_uid
+"""
+_DUPLICATE = """
+UPDATE ingest.webhook_events SET duplicates = duplicates + 1
+WHERE shop = $1 AND (webhook_id = $2 OR (topic = $3 AND event_id = $4))
+RETURNING event_uid
+"""
+_MARK_PUBLISHED = """
+UPDATE ingest.webhook_events SET published_at = now()
+WHERE event_uid = ANY($1::uuid[]) AND published_at IS NULL
+"""
+# A lost connection fails the whole batch at once; anything else may be one row's fault.
+_CONNECTION_ERRORS = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What happened to one delivery: its event uid, whether it is new, and for a new event
+    a future that tells whether its publish was confirmed within the intake's
+    ``publish_wait`` (False: not yet or not at all; the relay publishes what never was)."""
+
+    event_uid: str
+    new: bool
+    published: asyncio.Future[bool] | None = None
+
+
+@dataclass
+class _Entry:
+    delivery: WebhookDelivery
+    event: publishing.StoredEvent
+    context: contextvars.Context
+    stored: asyncio.Future[Stored]
+    published: asyncio.Future[bool] | None = field(default=None)
+
+
+class Intake:
+    """The group commit of one ingest process (see the module's docstring)."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        publisher: Publisher,
+        *,
+        max_batch: int = 256,
+        writers: int = 6,
+        max_in_flight: int = 500,
+        publish_wait: float = 2.0,
+    ) -> None:
+        self._pool = pool
+        self._publisher = publisher
+        self._max_batch = max_batch
+        self._writers = writers
+        self._publish_wait = publish_wait
+        self._max_in_flight = max_in_flight
+        self._in_flight = 0
+        self._room = asyncio.Event()
+        self._room.set()
+        self._queue: list[_Entry] = []
+        self._writing: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+
+    async def store(self, delivery: WebhookDelivery, body: bytes) -> Stored:
+        """Queue a verified delivery; returns once its row is committed (or was a duplicate)."""
+        while self._in_flight >= self._max_in_flight:
+            await self._room.wait()
+        loop = asyncio.get_running_loop()
+        trace_headers: dict[str, str] = {}
+        tracing.inject(trace_headers)
+        event = publishing.StoredEvent(
+            event_uid=str(uuid.uuid4()),
+            shop=delivery.shop,
+            topic=delivery.topic,
+            webhook_id=delivery.webhook_id,
+            event_id=delivery.event_id,
+            api_version=delivery.api_version,
+            triggered_at=delivery.triggered_at,
+            received_at=datetime.now(UTC),
+            body=body,
+            trace_headers=trace_headers,
+        )
+        entry = _Entry(delivery, event, contextvars.copy_context(), loop.create_future())
+        self._queue.append(entry)
+        if len(self._writing) < self._writers:
+            writer = loop.create_task(self._write_queued())
+            self._writing.add(writer)
+            writer.add_done_callback(self._writing.discard)
+        # A request that goes away cancels only its own future, never the batch.
+        return await entry.stored
+
+    async def close(self) -> None:
+        """Wait for the batches and publishes under way (shutdown)."""
+        while self._writing or self._background:
+            await asyncio.gather(*self._writing, *self._background, return_exceptions=True)
+
+    async def _write_queued(self) -> None:
+        while self._queue:
+            batch = self._queue[: self._max_batch]
+            del self._queue[: self._max_batch]
+            batch.sort(key=lambda entry: (entry.event.shop, entry.event.webhook_id))
+            await self._write(batch)
+
+    async def _write(self, batch: list[_Entry]) -> None:
+        try:
+            inserted = await self._insert(batch)
+        except Exception as exc:
+            if len(batch) > 1 and not isinstance(exc, _CONNECTION_ERRORS):
+                log.warning("batch insert failed, writing each alone", error=str(exc))
+                for entry in batch:
+                    await self._write([entry])
+                return
+            for entry in batch:
+                _fail(entry.stored, exc)
+            return
+        fresh = [entry for entry in batch if entry.event.event_uid in inserted]
+        duplicates = [entry for entry in batch if entry.event.event_uid not in inserted]
+        INGEST_BATCH_SIZE.observe(len(batch))
+        loop = asyncio.get_running_loop()
+        for entry in fresh:
+            entry.published = loop.create_future()
+            _resolve(entry.stored, Stored(entry.event.event_uid, True, entry.published))
+        if fresh:
+            self._spawn(self._publish(fresh))
+        for entry in duplicates:
+            try:
+                existing = await self._pool.fetchval(
+                    _DUPLICATE,
+                    entry.delivery.shop,
+                    entry.delivery.webhook_id,
+                    entry.delivery.topic,
+                    entry.delivery.event_id,
+                )
+            except Exception as exc:
+                _fail(entry.stored, exc)
+                continue
+            if existing is None:  # the stored event was deleted meanwhile (shop/redact)
+                _fail(entry.stored, RuntimeError("the duplicate's stored event disappeared"))
+            else:
+                _resolve(entry.stored, Stored(str(existing), False))
+        log.info(
+            "webhooks stored",
+            count=len(fresh),
+            duplicates=len(duplicates),
+            webhook_ids=" ".join(entry.delivery.webhook_id for entry in fresh),
+            event_uids=" ".join(entry.event.event_uid for entry in fresh),
+        )
+
+    async def _insert(self, batch: Sequence[_Entry]) -> set[str]:
+        events = [entry.event for entry in batch]
+        rows = await self._pool.fetch(
+            _INSERT,
+            [uuid.UUID(e.event_uid) for e in events],
+            [e.shop for e in events],
+            [e.topic for e in events],
+            [e.webhook_id for e in events],
+            [e.event_id for e in events],
+            [e.api_version for e in events],
+            [e.triggered_at for e in events],
+            [e.received_at for e in events],
+            [e.body.decode() for e in events],
+            [json.dumps(e.trace_headers) for e in events],
+            [order_id_of(entry.delivery.topic, entry.delivery.payload) for entry in batch],
+        )
+        return {str(row["event_uid"]) for row in rows}
+
+    async def _publish(self, entries: list[_Entry]) -> None:
+        """Publish a batch's new events together, each in its webhook's context; mark the
+        confirmed ones published with one UPDATE."""
+        self._in_flight += len(entries)
+        if self._in_flight >= self._max_in_flight:
+            self._room.clear()
+        try:
+            await self._publish_batch(entries)
+        finally:
+            self._in_flight -= len(entries)
+            if self._in_flight < self._max_in_flight:
+                self._room.set()
+
+    async def _publish_batch(self, entries: list[_Entry]) -> None:
+        tasks = [
+            asyncio.create_task(
+                publishing.publish(self._publisher, entry.event), context=entry.context
+            )
+            for entry in entries
+        ]
+        # Answers wait for their confirm at most publish_wait (Shopify waits 5 s in all).
+        expiry = asyncio.get_running_loop().call_later(self._publish_wait, _expire, entries)
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        expiry.cancel()
+        confirmed: list[uuid.UUID] = []
+        for entry, outcome in zip(entries, outcomes, strict=True):
+            ok = outcome is None
+            if ok:
+                confirmed.append(uuid.UUID(entry.event.event_uid))
+            else:
+                INGEST_PUBLISH_DEFERRED.inc()
+                log.warning(
+                    "publish deferred to relay", event_uid=entry.event.event_uid, error=str(outcome)
+                )
+            if entry.published is not None and not entry.published.done():
+                entry.published.set_result(ok)
+        if confirmed:
+            try:
+                await self._pool.execute(_MARK_PUBLISHED, confirmed)
+            except Exception as exc:  # published, not marked: the relay publishes them again
+                log.warning("marking events published failed", count=len(confirmed), error=str(exc))
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+def _expire(entries: list[_Entry]) -> None:
+    for entry in entries:
+        if entry.published is not None and not entry.published.done():
+            entry.published.set_result(False)
+
+
+def _resolve(future: asyncio.Future[Stored], value: Stored) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _fail(future: asyncio.Future[Stored], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
