@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="the whole stack with simulators, end to end")
     demo.add_argument("--orders", type=int, default=4)
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="then keep the stack running and serve the app on one local origin (the gateway)",
+    )
+    demo.add_argument("--port", type=int, default=8000, help="the gateway's port (--serve)")
     return parser
 
 
@@ -134,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.command == "demo":
         from fortbridge.demo import run_demo
 
-        sys.exit(asyncio.run(run_demo(orders=args.orders)))
+        sys.exit(asyncio.run(run_demo(orders=args.orders, serve=args.serve, port=args.port)))
 
 
 if __name__ == "__main__":

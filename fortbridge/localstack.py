@@ -153,8 +153,10 @@ async def local_stack(
     services: Sequence[str] = tuple(SERVICES),
     fortnox: FortnoxSimulator | None = None,
     shopify: ShopifySimulator | None = None,
+    fortnox_connected: bool = True,
     **overrides: Any,
 ) -> AsyncIterator[LocalStack]:
+    """The stack; ``fortnox_connected=False`` leaves the shop to connect Fortnox itself."""
     fortnox = fortnox or FortnoxSimulator()
     shopify = shopify or ShopifySimulator()
     shop = f"shop-{uuid.uuid4().hex[:8]}.myshopify.com"
@@ -192,7 +194,8 @@ async def local_stack(
             try:
                 cipher = TokenCipher(key)
                 store = ConnectionStore(pool, cipher, http, settings)
-                await connect_fortnox(fortnox_url, tenant_id, store, http, settings, shop)
+                if fortnox_connected:
+                    await connect_fortnox(fortnox_url, tenant_id, store, http, settings, shop)
                 await ShopRegistry(pool, cipher).install(shop, shopify_token)
                 yield LocalStack(settings, apps, fortnox, shopify, shop, tenant_id, http, pool)
             finally:
