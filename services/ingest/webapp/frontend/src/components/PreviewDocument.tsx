@@ -1,5 +1,5 @@
 // A planned Fortnox document (a preview): its kind, customer, rows and totals; or why none.
-import { Banner, BlockStack, DataTable, InlineStack, Text, Badge } from "@shopify/polaris";
+import { Badge, Banner, BlockStack, InlineStack, Text } from "@shopify/polaris";
 import { money } from "../format";
 import type { Preview } from "../types";
 
@@ -38,21 +38,20 @@ export function PreviewDocument({ preview, heading }: { preview: Preview; headin
               command?.customer?.match_key === "organisation_number" ? "organisation number" : "e-mail"
             }${command?.customer?.fields?.Name ? ` (${command.customer.fields.Name})` : ""}.`}
           </Text>
-          <DataTable
-            columnContentTypes={["text", "text", "numeric", "numeric", "numeric", "numeric"]}
-            headings={["Article", "Description", "Quantity", "Price", "VAT %", "Account"]}
-            rows={document.rows.map((row) => [
-              row.article_number ?? "—",
-              row.description,
-              row.quantity,
-              money(row.price),
-              row.vat,
-              row.account_number ?? "—",
-            ])}
-            totals={["", "", "", "", "", money(command?.expected_total ?? null, document.currency)]}
-            totalsName={{ singular: "Total", plural: "Total" }}
-            showTotalsInFooter
-          />
+          <ul aria-label="Rows" style={{ margin: 0, paddingInlineStart: "1.25rem" }}>
+            {document.rows.map((row, index) => (
+              <li key={index}>
+                <Text as="span">
+                  {`${row.description}: ${row.quantity} × ${money(row.price)}, VAT ${row.vat} %, account ${
+                    row.account_number ?? "—"
+                  }${row.article_number ? `, article ${row.article_number}` : ""}`}
+                </Text>
+              </li>
+            ))}
+          </ul>
+          <Text as="p" fontWeight="semibold">
+            {`Total ${money(command?.expected_total ?? null, document.currency)}`}
+          </Text>
           {Object.keys(document.fields).length > 0 && (
             <Text as="p" tone="subdued">
               {`Other fields: ${Object.entries(document.fields)

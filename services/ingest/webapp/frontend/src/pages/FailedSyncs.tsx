@@ -104,10 +104,12 @@ export function FailedSyncs() {
       await api.put(`${API}/failed_jobs/${job.id}/retry.json`);
       const label = job.object.name ?? job.object.id ?? "the job";
       if (orderId) {
+        // Followed in its own banner until Fortnox has it, or it fails again.
         const item = { jobId: job.id, orderId, label, before, document: null };
         setFollowed((all) => [...all.filter((f) => f.jobId !== job.id), item]);
+      } else {
+        setNotice({ tone: "info", text: `Retrying ${label}. If it fails again it comes back to this list.` });
       }
-      setNotice({ tone: "info", text: `Retrying ${label}. If it fails again it comes back to this list.` });
       await list.reload();
     });
 
@@ -351,7 +353,7 @@ function RetryOutcome({ item, onDismiss }: { item: Followed; onDismiss(): void }
   if (!document || !settled(item)) {
     return (
       <Banner tone="info" onDismiss={onDismiss}>
-        <p>{`Order ${item.label}: retrying…`}</p>
+        <p>{`Order ${item.label}: retrying… If it fails again it comes back to this list.`}</p>
       </Banner>
     );
   }

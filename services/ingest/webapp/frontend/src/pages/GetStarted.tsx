@@ -204,8 +204,9 @@ export function GetStarted() {
                         {fortnox.what_to_do && <Text as="p">{fortnox.what_to_do}</Text>}
                         {!!fortnox.parked_commands && (
                           <Text as="p" tone="subdued">
-                            {fortnox.parked_commands} sync{fortnox.parked_commands === 1 ? " is" : "s are"} waiting and
-                            will run by themselves once you reconnect.
+                            {fortnox.parked_commands === 1
+                              ? "1 sync is waiting and will run by itself once you reconnect."
+                              : `${fortnox.parked_commands} syncs are waiting and will run by themselves once you reconnect.`}
                           </Text>
                         )}
                       </BlockStack>
@@ -232,7 +233,7 @@ export function GetStarted() {
                   <Step
                     id="first-order"
                     state={orderState}
-                    title="Your first order in Fortnox"
+                    title="Orders in Fortnox"
                     action={
                       <>
                         {config.devLogin && (
@@ -248,7 +249,7 @@ export function GetStarted() {
                   >
                     <Text as="p" tone="subdued">
                       {firstSynced
-                        ? `Order ${firstSynced.order_name ?? firstSynced.order_id} became Fortnox ${firstSynced.document_kind ?? "invoice"} ${firstSynced.document_number}.`
+                        ? `The latest: order ${firstSynced.order_name ?? firstSynced.order_id} became Fortnox ${firstSynced.document_kind ?? "invoice"} ${firstSynced.document_number}.`
                         : "When your shop's next order comes in, it appears here with its Fortnox invoice."}
                     </Text>
                     {testOrder && (

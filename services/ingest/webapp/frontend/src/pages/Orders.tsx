@@ -16,11 +16,11 @@ import {
   Text,
   TextField,
 } from "@shopify/polaris";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { errorText, query } from "../api";
 import { useApp } from "../context";
 import { money, statusOf, when } from "../format";
-import { useLoad } from "../hooks";
+import { useInterval, useLoad } from "../hooks";
 import type { OrderDocument } from "../types";
 
 const LIST = "/admin/api/orders/fortnox_invoices.json";
@@ -46,12 +46,22 @@ export function Orders() {
   const [notice, setNotice] = useState<{ tone: "success" | "critical"; text: string } | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [orderId, setOrderId] = useState("");
+  const [refreshSoon, setRefreshSoon] = useState(0); // after a sync request: follow for a while
   const cursor = cursors[cursors.length - 1];
   const status = FILTERS[tab].status;
   const list = useLoad(
     () => api.get<{ orders: OrderDocument[]; next_cursor: string | null }>(LIST + query({ status, limit: PAGE_SIZE, cursor })),
     [status, cursor],
   );
+
+  // While an order waits for Fortnox, the list follows it closely; otherwise every 15 s.
+  const waiting = (list.data?.orders ?? []).some((order) => order.status === "pending");
+  useInterval(() => void list.reload(), waiting || refreshSoon > 0 ? 2000 : 15_000, !list.loading);
+  useEffect(() => {
+    if (refreshSoon === 0) return;
+    const id = window.setTimeout(() => setRefreshSoon(0), 10_000);
+    return () => window.clearTimeout(id);
+  }, [refreshSoon]);
 
   const sync = async (id: string, method: "POST" | "PUT", label: string) => {
     setBusy(`${method}:${id}`);
@@ -65,7 +75,7 @@ export function Orders() {
             ? `Order ${label} is already in Fortnox: nothing new was made.`
             : `Order ${label} is being synced. Its status updates here in a moment.`,
       });
-      window.setTimeout(() => void list.reload(), 1500);
+      setRefreshSoon((n) => n + 1);
     } catch (error) {
       setNotice({ tone: "critical", text: errorText(error) });
     } finally {

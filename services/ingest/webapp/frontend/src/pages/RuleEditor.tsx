@@ -352,7 +352,7 @@ export function RuleEditor({ ruleId }: { ruleId: number | null }) {
                     multiline={6}
                     autoComplete="off"
                     monospaced
-                    helpText='{"all": [...]}, {"any": [...]}, {"not": {...}} or {"field", "op", "value"}; see docs/rules.md.'
+                    helpText={`{"all": [...]}, {"any": [...]}, {"not": {...}} or {"field", "op", "value"}, as Fortbridge's documentation on rules describes.`}
                   />
                 )}
                 {conditionErrors.map(([path, message]) => (
@@ -422,8 +422,8 @@ export function RuleEditor({ ruleId }: { ruleId: number | null }) {
                     Fortnox fields from the order
                   </Text>
                   <Text as="p" tone="subdued">
-                    Each template is text with placeholders for the order's values (see docs/rules.md for the syntax).
-                    They are checked when you preview or save.
+                    Each template is text with placeholders for the order's values, written as Fortbridge's
+                    documentation on rules describes. They are checked when you preview or save.
                   </Text>
                 </BlockStack>
                 {TEMPLATES.map((group) => (

@@ -22,6 +22,19 @@ export function Rules() {
   const [failure, setFailure] = useState<string | null>(null);
   const [deleting, setDeleting] = useState<MappingRule | null>(null);
   const [announce, setAnnounce] = useState("");
+  const [focusAfter, setFocusAfter] = useState<{ id: number; direction: "up" | "down" } | null>(null);
+
+  // Keep the keyboard on the rule that moved (its other arrow when it reached an end).
+  useEffect(() => {
+    if (busy !== null || !focusAfter) return;
+    const other = focusAfter.direction === "up" ? "down" : "up";
+    const wanted = document.getElementById(`move-${focusAfter.direction}-${focusAfter.id}`) as HTMLButtonElement | null;
+    const fallback = document.getElementById(`move-${other}-${focusAfter.id}`) as HTMLButtonElement | null;
+    // Polaris keeps a disabled button focusable (aria-disabled): the usable arrow gets the focus.
+    const usable = wanted && !wanted.disabled && wanted.getAttribute("aria-disabled") !== "true";
+    (usable ? wanted : fallback)?.focus();
+    setFocusAfter(null);
+  }, [busy, focusAfter]);
 
   useEffect(() => {
     if (loaded.data) {
@@ -52,8 +65,7 @@ export function Rules() {
       setRules(answer.mapping_rules);
       setVersion(answer.rule_set_version);
       setAnnounce(`${rules[index].name} moved to position ${index + by + 1}.`);
-      // Keep the keyboard on the rule that moved.
-      window.setTimeout(() => document.getElementById(`move-${by < 0 ? "up" : "down"}-${id}`)?.focus(), 0);
+      setFocusAfter({ id, direction: by < 0 ? "up" : "down" });
     });
 
   const toggle = (rule: MappingRule) =>

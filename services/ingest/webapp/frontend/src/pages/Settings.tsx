@@ -8,7 +8,6 @@ import {
   Card,
   Checkbox,
   ChoiceList,
-  DataTable,
   FormLayout,
   InlineGrid,
   InlineStack,
@@ -571,20 +570,33 @@ export function Settings() {
   );
 }
 
+// The document's own kind repeats the first line ("Fortnox document: invoice → order").
+function shownChanges(preview: SettingsPreview): SettingsPreview["changes"] {
+  const kindChanged = preview.changes.some((change) => change.path === "document_kind");
+  return preview.changes.filter((change) => !(kindChanged && /^documents\[\d+\]\.document\.kind$/.test(change.path)));
+}
+
 function SettingsPreviewView({ preview }: { preview: SettingsPreview }) {
   return (
     <BlockStack gap="300">
       <section aria-label="What changes">
-        {preview.changes.length === 0 ? (
+        {shownChanges(preview).length === 0 ? (
           <Banner tone="info">
             <p>This order would come out the same as with the saved settings.</p>
           </Banner>
         ) : (
-          <DataTable
-            columnContentTypes={["text", "text", "text"]}
-            headings={["What changes", "Now", "With your changes"]}
-            rows={preview.changes.map((change) => [changeLabel(change.path), changeValue(change.saved), changeValue(change.draft)])}
-          />
+          <BlockStack gap="100">
+            <Text as="h3" variant="headingSm">
+              What changes
+            </Text>
+            <ul style={{ margin: 0, paddingInlineStart: "1.25rem" }}>
+              {shownChanges(preview).map((change) => (
+                <li key={change.path} data-change={change.path}>
+                  <Text as="span">{`${changeLabel(change.path)}: ${changeValue(change.saved)} → ${changeValue(change.draft)}`}</Text>
+                </li>
+              ))}
+            </ul>
+          </BlockStack>
         )}
       </section>
       <PreviewDocument preview={preview.draft} heading="With your changes" />
