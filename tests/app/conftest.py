@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
@@ -44,6 +45,7 @@ AXE = (
 SCREENSHOTS = Path(
     os.environ.get("APP_SCREENSHOTS") or Path(tempfile.gettempdir()) / "fortbridge-app-screenshots"
 )
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 WAIT_MS = 30_000  # for what the pipeline does (an order through five services and Fortnox)
 
 
@@ -98,6 +100,27 @@ async def axe_violations(page: Page) -> list[str]:
         }"""
     )
     return list(results)
+
+
+def watch(page: Page, problems: list[str]) -> None:
+    """Script errors, CSP violations and any request off this machine (no CDN) are problems."""
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(f"CSP: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    page.on(
+        "request",
+        lambda request: (
+            None
+            if urlsplit(request.url).hostname in LOCAL_HOSTS or request.url.startswith("data:")
+            else problems.append(f"a request off this machine: {request.url}")
+        ),
+    )
 
 
 def screenshot_folder(request: pytest.FixtureRequest) -> Path:
@@ -163,15 +186,7 @@ async def browse(browser: Browser, request: pytest.FixtureRequest) -> AsyncItera
         page = await context.new_page()
         page.set_default_timeout(WAIT_MS)
         tab = Browsing(app, page, screenshot_folder(request))
-        page.on("pageerror", lambda error: tab.problems.append(f"script error: {error}"))
-        page.on(
-            "console",
-            lambda message: (
-                tab.problems.append(f"CSP: {message.text}")
-                if "Content Security Policy" in message.text
-                else None
-            ),
-        )
+        watch(page, tab.problems)
         await page.goto(app.app_url(f"/app/?shop={app.stack.shop}"))
         await page.get_by_label("Shop domain").fill(app.stack.shop)
         await page.get_by_role("button", name="Sign in").click()

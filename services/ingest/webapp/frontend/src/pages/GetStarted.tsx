@@ -55,6 +55,16 @@ export function GetStarted() {
     if (returned) void connection.reload();
   }, []);
 
+  // Inside Shopify admin, a shop Shopify installed the app on (managed install) but that
+  // Fortbridge holds no access token for yet gets one now, from the session token.
+  const [exchanged, setExchanged] = useState(false);
+  useEffect(() => {
+    const status = installation.data?.installation.status;
+    if (!config.embedded || exchanged || !status || status === "installed") return;
+    setExchanged(true);
+    void finishInstall();
+  }, [installation.data, config.embedded, exchanged]);
+
   const act = async (name: string, work: () => Promise<void>) => {
     setBusy(name);
     setFailure(null);
