@@ -34,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     fortnox.add_argument("--shop", required=True)
     fortnox.add_argument("--code", required=True)
     fortnox.add_argument("--redirect-uri", required=True)
+    fortnox.add_argument(
+        "--switch-company",
+        action="store_true",
+        help="allow replacing the Fortnox company the shop is connected to (audited; the "
+        "shop's waiting syncs are held back until released)",
+    )
     shopify = targets.add_parser("shopify", help="store a shop's Admin API access token")
     shopify.add_argument("--shop", required=True)
     shopify.add_argument("--access-token", required=True)
@@ -73,8 +79,9 @@ async def _migrate(settings: Settings, name: str) -> None:
         await pool.close()
 
 
-async def _connect(settings: Settings, args: argparse.Namespace) -> None:
-    from services.fortnox_writer.connections import ConnectionStore, connect_with_code
+async def _connect(settings: Settings, args: argparse.Namespace) -> int:
+    from services.fortnox_writer.connections import ConnectionStore
+    from services.fortnox_writer.switching import ConnectRefused, connect_with_code
 
     cipher = TokenCipher(settings.token_encryption_keys.get_secret_value())
     await _migrate(settings, "fortnox_writer" if args.target == "fortnox" else "timeline")
@@ -84,18 +91,25 @@ async def _connect(settings: Settings, args: argparse.Namespace) -> None:
             await migrate_shared(pool)
             await ShopRegistry(pool, cipher).install(args.shop, args.access_token)
             print(f"stored the Shopify access token of {args.shop}")
-            return
+            return 0
         async with aiohttp.ClientSession() as http:
             store = ConnectionStore(pool, cipher, http, settings)
-            tenant = await connect_with_code(
-                store,
-                http,
-                settings,
-                shop=args.shop,
-                code=args.code,
-                redirect_uri=args.redirect_uri,
-            )
+            try:
+                tenant = await connect_with_code(
+                    store,
+                    http,
+                    settings,
+                    shop=args.shop,
+                    code=args.code,
+                    redirect_uri=args.redirect_uri,
+                    switch_company=args.switch_company,
+                    actor="cli",
+                )
+            except ConnectRefused as exc:
+                print(f"not connected: {exc.message}", file=sys.stderr)
+                return 1
         print(f"connected {args.shop} to Fortnox tenant {tenant}")
+        return 0
     finally:
         await pool.close()
 
@@ -130,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.command == "migrate":
         asyncio.run(_migrate(settings, args.service))
     elif args.command == "connect":
-        asyncio.run(_connect(settings, args))
+        sys.exit(asyncio.run(_connect(settings, args)))
     elif args.command == "keys" and args.action == "rotate":
         sys.exit(asyncio.run(_rotate_keys(settings)))
     elif args.command == "keys":

@@ -12,7 +12,8 @@ import pytest
 
 from fortbridge.localstack import CLIENT_ID, REDIRECT_URI
 from libs.common.crypto import TokenCipher
-from services.fortnox_writer.connections import ConnectionStore, connect_with_code
+from services.fortnox_writer.connections import ConnectionStore
+from services.fortnox_writer.switching import connect_with_code
 from services.mapper.store import save_shop_settings
 from simulators.shopify.payloads import LineSpec, order_payload
 from tests.conftest import StackFactory

@@ -23,7 +23,7 @@ from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
 from libs.common import database, messaging, tracing
-from libs.common.http import FATAL, READINESS, client_session, create_app
+from libs.common.http import FATAL, READINESS, AccessLogger, client_session, create_app
 from libs.common.logs import configure_logging, get_logger
 from libs.common.messaging import Consumer, Handler, Publisher, Topology, WorkQueue
 from libs.common.settings import Settings
@@ -216,7 +216,9 @@ async def serve(
     try:
         for definition in definitions:
             app = build_app(definition, settings)
-            runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=30)
+            runner = web.AppRunner(
+                app, handle_signals=False, shutdown_timeout=30, access_log_class=AccessLogger
+            )
             await runner.setup()
             runners.append(runner)
             port = (ports or {}).get(definition.name)

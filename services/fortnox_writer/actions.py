@@ -108,6 +108,7 @@ class Actions:
         async with self._leases.hold(
             f"document:{target}", ttl=TARGET_LEASE_TTL, wait=TARGET_LEASE_WAIT
         ):
+            await self.same_company(target, session)
             if command.action == "create_document":
                 return await self.create(command, session)
             if command.action == "reverse_document":
@@ -115,6 +116,27 @@ class Actions:
             if command.action == "update_document":
                 return await self._updates.update(command, session)
             return await self.pay(command, session)
+
+    async def same_company(self, target: str, session: Session) -> None:
+        """A document made in the shop's previous Fortnox company is not credited, paid or
+        changed in the company the shop is connected to now (switching.py)."""
+        made_in = await self._ledger.made_in(target)
+        if made_in is None:
+            return
+        connected = (await session.client()).tenant_id
+        if made_in != connected:
+            raise PermanentError(
+                f"the document {target} was made in Fortnox company {made_in}; the shop is now"
+                f" connected to company {connected}",
+                code="document_in_other_company",
+                explanation=(
+                    "The document this change applies to was made in the Fortnox company the"
+                    f" shop was connected to before (DatabaseNumber {made_in}); the shop is now"
+                    f" connected to another one ({connected}). Fortbridge does not apply it to"
+                    " the new company. Record it in the previous company by hand, or connect"
+                    " that company again and retry this job."
+                ),
+            )
 
     async def current(self, command: FortnoxCommand) -> Current:
         target = command.target_document_key

@@ -50,6 +50,14 @@ class CreatedDocument:
     total: Decimal | None
 
 
+# The company a document is made in: the shop's connection when it is recorded as made (a
+# switch in between is refused mid-command, handler.py).
+MADE_IN = (
+    "(SELECT c.tenant_id FROM fortnox_writer.connections c"
+    " WHERE c.shop = fortnox_writer.documents.shop)"
+)
+
+
 class DocumentLedger:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -88,6 +96,13 @@ class DocumentLedger:
         )
         return _record(row)
 
+    async def made_in(self, key: str) -> str | None:
+        """The Fortnox company (tenant) the key's document was made in, if known."""
+        tenant: str | None = await self._pool.fetchval(
+            "SELECT tenant_id FROM fortnox_writer.documents WHERE document_key = $1", key
+        )
+        return tenant
+
     async def get(self, key: str) -> DocumentRecord | None:
         row = await self._pool.fetchrow(
             "SELECT * FROM fortnox_writer.documents WHERE document_key = $1", key
@@ -108,11 +123,11 @@ class DocumentLedger:
     ) -> None:
         """The Fortnox write of this key is made (its follow-ups may still be to do)."""
         await self._pool.execute(
-            """
+            f"""
             UPDATE fortnox_writer.documents
             SET status = 'created', document_number = $2, fortnox_total = $3, outcome = $4,
                 finished_at = CASE WHEN $5 THEN now() ELSE finished_at END,
-                last_error = NULL, updated_at = now()
+                last_error = NULL, updated_at = now(), tenant_id = COALESCE(tenant_id, {MADE_IN})
             WHERE document_key = $1
             """,
             key,
@@ -175,10 +190,10 @@ class DocumentLedger:
 
     async def mark_created(self, key: str, created: CreatedDocument) -> None:
         await self._pool.execute(
-            """
+            f"""
             UPDATE fortnox_writer.documents
             SET status = 'created', document_number = $2, fortnox_total = $3, last_error = NULL,
-                updated_at = now()
+                updated_at = now(), tenant_id = COALESCE(tenant_id, {MADE_IN})
             WHERE document_key = $1
             """,
             key,

@@ -74,7 +74,14 @@ class CommandHandler:
             connection = await self._connections.get(command.shop)
 
             async def token(force: bool) -> str:
-                return (await self._connections.get(command.shop, force_refresh=force)).access_token
+                current = await self._connections.get(command.shop, force_refresh=force)
+                if current.tenant_id != connection.tenant_id:
+                    # The shop switched companies mid-command: never finish it in the new one.
+                    raise TransientError(
+                        "the shop's Fortnox company changed while this command ran",
+                        code="company_switched",
+                    )
+                return current.access_token
 
             return FortnoxClient(
                 http=self._runtime.http,

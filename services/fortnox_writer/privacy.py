@@ -2,9 +2,10 @@
 
 ``customers/redact``: the customer's e-mail in the customer-number cache is deleted (the next
 order of that e-mail is matched in Fortnox again). ``shop/redact``: everything the writer holds
-for the shop goes: its Fortnox tokens, caches, set-aside commands and the document ledger. Booked
-documents in Fortnox stay (bookkeeping law); see docs/shopify-app.md. Commands still waiting to
-run keep their data until they have run: they make the books.
+for the shop goes: its Fortnox tokens, caches, set-aside commands, the document ledger, its
+connect attempts and the audit of its connections. Booked documents in Fortnox stay
+(bookkeeping law); see docs/shopify-app.md. Commands still waiting to run keep their data until
+they have run: they make the books.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from libs.common.privacy import Redaction
 log = get_logger(__name__)
 
 SHOP_TABLES = (
+    "connect_tickets",
+    "oauth_states",
+    "connection_audit",
     "deferred_commands",
     "customers",
     "articles",

@@ -32,17 +32,21 @@ from libs.common.logs import get_logger
 from libs.common.messages import FortnoxCommand
 from libs.common.messaging import WRITER_COMMANDS, Delivery
 from libs.common.messaging.consumer import ATTEMPT_HEADER, ERROR_HEADER_PREFIX, FAILED_QUEUE_HEADER
+from libs.common.messaging.publisher import PUBLISHED_AT_HEADER
 from libs.common.metrics import COMMANDS_DEFERRED, FORTNOX_CONNECTIONS_NEEDING_RECONNECTION
 from services.fortnox_writer.deferred import (
     CLAIM_SECONDS,
+    HELD_EXPLANATION,
     PARKED,
     RATE_LIMIT,
     RETRY,
+    Admission,
     DeferredCommand,
     DeferredStore,
     backoff,
 )
 from services.fortnox_writer.ratelimit import RateLimiter
+from services.fortnox_writer.switching import held_result
 
 if TYPE_CHECKING:
     from libs.common.service import Runtime
@@ -60,6 +64,18 @@ SWEEP_SECONDS = 1.0
 # settling, another writer holds the document): retried after a while, attempts not used up.
 # A ``retry_after`` in the error's details overrides the wait.
 WAITING_CODES = {"settling": 5.0, "busy": 1.0}
+
+
+def _made_before_switch(delivery: Delivery, admission: Admission) -> bool:
+    """The command was published before the shop's last Fortnox company switch."""
+    if admission.switched_at is None or admission.switched_from_tenant is None:
+        return False
+    value = delivery.headers.get(PUBLISHED_AT_HEADER)
+    try:
+        published_ms = int(value.decode() if isinstance(value, bytes) else str(value))
+    except (TypeError, ValueError):
+        return False  # no publish time (an old message): only a replay re-publishes without it
+    return published_ms < admission.switched_at.timestamp() * 1000
 
 
 def waiting_time(exc: TransientError) -> float | None:
@@ -113,6 +129,23 @@ class CommandRunner:
         command = delivery.parse(FortnoxCommand)
         admission = await self.store.admission(command.shop)
         tenant = admission.tenant_id
+        if _made_before_switch(delivery, admission):
+            # Made for the company the shop was connected to before a switch: held back until
+            # the merchant releases it (switching.py), never sent to the new company unseen.
+            await self._defer(
+                delivery,
+                command,
+                tenant,
+                PARKED,
+                error=HELD_EXPLANATION,
+                held_from_tenant=admission.switched_from_tenant,
+            )
+            result = held_result(command, "parked", HELD_EXPLANATION)
+            try:
+                await self._runtime.publisher.publish(result, "fortnox.result.parked")
+            except Exception as publish_error:  # the command stays held all the same
+                log.warning("could not publish held result", error=type(publish_error).__name__)
+            return
         if tenant is None or not admission.connected:
             await self._defer(delivery, command, tenant, PARKED)
             await self._handler.publish_parked(command, admission.reason)
@@ -157,6 +190,7 @@ class CommandRunner:
         attempts: int = 0,
         error: str | None = None,
         due_in: float | None = None,
+        held_from_tenant: str | None = None,
     ) -> None:
         if due_in is None:
             due_in = self._backoff(attempts) if reason == RETRY else 0.0
@@ -173,6 +207,7 @@ class CommandRunner:
             attempts=attempts,
             due_in=due_in,
             error=error,
+            held_from_tenant=held_from_tenant,
         )
         if stored:
             COMMANDS_DEFERRED.labels(reason=reason).inc()

@@ -28,6 +28,7 @@ from services.mapper.rules.store import (
 from services.mapper.store import load_shop_settings
 
 BASE = "/admin/api/integrations/fortnox/mapping_rules"
+MAX_ID = 20  # Shopify ids reach 2^63: 19 digits
 READ = ("read_integrations",)
 WRITE = ("write_integrations",)
 
@@ -237,8 +238,14 @@ async def preview_order(request: web.Request) -> web.Response:
     defaults = {"guest_customer_name": runtime.settings.default_guest_customer_name}
     async with runtime.pool.acquire() as conn:
         if order_id is not None:
-            if isinstance(order_id, bool) or not isinstance(order_id, int | str):
-                return json_error(422, "order_id: Shopify's order id is required")
+            if (
+                isinstance(order_id, bool)
+                or not isinstance(order_id, int | str)
+                or len(str(order_id)) > MAX_ID
+            ):
+                return json_error(
+                    422, f"order_id: Shopify's order id (at most {MAX_ID} digits) is required"
+                )
             order = await load_order_payload(conn, shop, str(order_id))
             if order is None:
                 return json_error(404, "the mapper has not received that order for this shop")

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from libs.common.limits import MAX_NAME
+
 STATUSES = ("open", "queued", "retrying", "discarded")
 _TEXT_FIELDS = ("shop", "status", "cause", "error_code", "error_class", "service")
 _COLUMNS = {
@@ -55,6 +57,8 @@ class JobFilter:
             if value is not None and not isinstance(value, str | int):
                 raise FilterError(f"{name} must be a string")
             text[name] = str(value) if value not in (None, "") else None
+            if text[name] is not None and len(str(text[name])) > MAX_NAME:
+                raise FilterError(f"{name}: at most {MAX_NAME} characters")
         status = text["status"]
         if status is not None and status not in STATUSES:
             raise FilterError(f"status must be one of {', '.join(STATUSES)}")

@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from libs.common.http import json_error
+from libs.common.limits import MAX_REASON
 from libs.common.service import runtime_of
 from services.replayer import access, audit, jobs
 from services.replayer.filters import (
@@ -121,9 +122,13 @@ async def discard_failed_job(request: web.Request) -> web.Response:
         return json_error(400, 'the body must be a JSON object: {"reason": "..."}')
     reason = body.get("reason")
     if not isinstance(reason, str) or not reason.strip():
-        return json_error(400, "a reason is required to discard a job")
+        return json_error(400, "a reason is required to discard a job", field="reason")
+    if len(reason) > MAX_REASON:
+        return json_error(
+            422, f"reason: at most {MAX_REASON} characters (got {len(reason)})", field="reason"
+        )
     try:
-        job = await jobs.discard(runtime.pool, job_id, actor=actor, reason=reason.strip()[:2000])
+        job = await jobs.discard(runtime.pool, job_id, actor=actor, reason=reason.strip())
     except jobs.JobStateError as exc:
         return json_error(409, str(exc), failed_job=exc.job)
     if job is None:

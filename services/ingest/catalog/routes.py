@@ -42,8 +42,11 @@ def parse_filter(body: Any) -> dict[str, Any]:
     if ids is not None:
         if not isinstance(ids, list) or not ids or len(ids) > MAX_IDS:
             raise ValueError(f"ids: a list of 1 to {MAX_IDS} numeric ids")
-        if not all(isinstance(i, int | str) and str(i).isdigit() for i in ids):
-            raise ValueError("ids: every id must be a Shopify numeric id")
+        if not all(
+            isinstance(i, int | str) and str(i).isascii() and str(i).isdigit() and len(str(i)) <= 20
+            for i in ids
+        ):
+            raise ValueError("ids: every id must be a Shopify numeric id (at most 20 digits)")
         filters["ids"] = [str(i) for i in ids]
     since = body.get("updated_since")
     if since is not None:
