@@ -43,6 +43,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/admin/api/integrations/fortnox/retry.json", "Exact", "replayer"),
     Route("/auth/fortnox", "Prefix", "fortnox_writer"),
     Route("/admin/api/integrations/fortnox/connection.json", "Exact", "fortnox_writer"),
+    Route("/admin/api/integrations/fortnox/connection", "Prefix", "fortnox_writer"),
     Route("/admin/api/openapi.json", "Exact", "ingest"),
     Route("/auth/shopify", "Prefix", "ingest"),
     Route("/admin/api/integrations/fortnox/reconciliation.json", "Exact", "ingest"),

@@ -28,6 +28,7 @@ PENDING_DAYS = 30
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
 _CURSOR = "ol1"
+MAX_CURSOR = 200
 
 # Orders with a document state, and recent orders without one ("pending"), in one order.
 _QUERY = f"""
@@ -71,6 +72,8 @@ def encode_cursor(at: datetime, order_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    if len(cursor) > MAX_CURSOR:
+        raise _BadRequest("cursor is not one this API returned")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, at, order_id = raw.split("|")

@@ -50,6 +50,8 @@ NULLABLE = frozenset({"article_metafield", "accounts.shipping"})
 # Command fields that differ whenever anything does; not worth listing as a change.
 _NOISE = frozenset({"command_id", "document_key", "event_uid", "rule_version"})
 MAX_CHANGES = 100
+MAX_GATEWAYS = 50  # payment methods a shop maps
+MAX_VAT_RATES = 20  # Swedish VAT rates with an account
 
 
 def _code(description: str) -> Any:
@@ -73,7 +75,7 @@ class SettingsPatch(BaseModel):
     bookkeep_payments: bool | None = None
     send_email: bool | None = None
     accounts: AccountsPatch | None = None
-    payment_modes: dict[str, str] | None = None
+    payment_modes: dict[str, str] | None = Field(default=None, max_length=MAX_GATEWAYS)
     default_payment_mode: str | None = _code("ModeOfPayment for gateways not listed.")
     gift_card_payment_mode: str | None = _code("ModeOfPayment for gift card payments.")
     customer_match: Literal["email", "organisation_number"] | None = None
@@ -148,6 +150,8 @@ def parse_patch(raw: Any) -> tuple[SettingsPatch, dict[str, Any]]:
         if value is None and f"accounts.{name}" not in NULLABLE:
             problems.append((f"settings.accounts.{name}", "null is not allowed here"))
     problems += _gateway_problems(given.get("payment_modes") or {})
+    if len((given.get("accounts") or {}).get("sweden") or {}) > MAX_VAT_RATES:
+        problems.append(("settings.accounts.sweden", f"at most {MAX_VAT_RATES} VAT rates"))
     if problems:
         raise SettingsProblems(problems)
     return patch, given

@@ -1,11 +1,11 @@
-"""Connecting Fortnox from the Get started page.
+"""Connecting Fortnox from the Get started page, through the writer's connect flow.
 
-The connect flow is being rebuilt (branch ``sec``): ``POST /auth/fortnox/start.json`` with the
-session token and ``{"features": [...], "switch_company": false}`` answers ``{"launch_url",
-"expires_in"}``; the page opens ``launch_url`` top-level; it redirects to Fortnox, back to
-``/auth/fortnox/callback``, and then to ``{SHOPIFY_APP_URL}/app/`` with a success flag or an
-error code. The page's side of that contract is tested here now; the whole flow through the
-writer waits for it (skipped below, with the reason).
+``POST /auth/fortnox/start.json`` with the session token and ``{"features": [...],
+"switch_company": false}`` answers ``{"launch_url", "expires_in"}``; the page opens
+``launch_url`` top-level; the writer sets its cookie and sends the browser to Fortnox (the
+simulator consents for its only company), Fortnox back to ``/auth/fortnox/callback``, and the
+writer on to ``{SHOPIFY_APP_URL}/app/?fortnox=connected`` (or ``?fortnox=error&reason=...``).
+Everything goes through the development gateway, one origin as the Ingress makes it.
 """
 
 from __future__ import annotations
@@ -76,18 +76,13 @@ async def test_coming_back_with_an_error_says_so(
 ) -> None:
     app = await app_factory(fortnox_connected=False)
     tab = await browse(app)
-    await tab.page.goto(app.app_url("/app/?fortnox_error=access_denied"))
+    await tab.page.goto(app.app_url("/app/?fortnox=error&reason=denied"))
     await expect(tab.page.get_by_text("Fortnox was not connected")).to_be_visible()
-    await expect(tab.page.get_by_text("(access_denied)")).to_be_visible()
+    await expect(tab.page.get_by_text("(you did not allow Fortbridge in Fortnox)")).to_be_visible()
     await expect(step(tab, "fortnox")).to_have_attribute("data-state", "todo")
     await tab.shot("get-started-connect-refused")
 
 
-@pytest.mark.skip(
-    reason="needs the rebuilt Fortnox connect flow (branch sec: POST /auth/fortnox/start.json, "
-    "GET /auth/fortnox/launch, the callback redirecting to the app's Get started page and the "
-    "company name in connection.json); main does not have it yet"
-)
 async def test_connect_fortnox_from_get_started_through_the_writer(
     app_factory: AppFactory, browse: BrowseFactory
 ) -> None:
@@ -97,11 +92,65 @@ async def test_connect_fortnox_from_get_started_through_the_writer(
     await expect(fortnox).to_have_attribute("data-state", "todo")
     # Launch, Fortnox's consent (the simulator consents for its only company), the callback,
     # and back on Get started.
+    order = sample_order()  # an order that comes before Fortnox is connected waits for it
+    await app.stack.send_order(order)
+    fortnox_pages: list[str] = []
+    tab.page.on(
+        "request",
+        lambda r: fortnox_pages.append(r.url) if "/oauth-v1/auth" in r.url else None,
+    )
     await fortnox.get_by_role("button", name="Connect Fortnox").click()
     await expect(tab.page.get_by_text("Fortnox is connected")).to_be_visible(timeout=WAIT_MS)
+    assert len(fortnox_pages) == 1  # the browser itself went to Fortnox's consent page
+    assert "fortnox=" not in tab.page.url
     await expect(fortnox).to_have_attribute("data-state", "done")
     await expect(fortnox).to_contain_text("Connected to Demo AB")
     await tab.shot("get-started-connected")
-    order = sample_order()
-    await app.stack.send_order(order)
+    await tab.check_accessibility("Get started, connected")
+    # The waiting order goes on to Fortnox by itself.
     await app.stack.wait_for(lambda: len(app.stack.invoices_for(order["id"])) == 1, 30)
+
+
+async def test_switching_company_is_never_silent_and_held_syncs_go_where_the_merchant_says(
+    app_factory: AppFactory, browse: BrowseFactory
+) -> None:
+    app = await app_factory()
+    stack = app.stack
+    stack.fortnox.revoke(stack.tenant_id)  # the first company's connection stops working
+    waiting = sample_order()
+    await stack.send_order(waiting)
+    tab = await browse(app)
+    page = tab.page
+    fortnox = step(tab, "fortnox")
+    await expect(fortnox).to_have_attribute("data-state", "attention", timeout=WAIT_MS)
+    other = str(int(stack.tenant_id) + 1)
+    stack.fortnox.add_tenant(tenant_id=other, company_name="Other AB")
+    stack.fortnox.default_tenant_for_consent = other  # the merchant signs in to another company
+
+    # Reconnecting is not switching: Fortnox's other company is refused, and the page says so.
+    await fortnox.get_by_role("button", name="Reconnect Fortnox").click()
+    refused = page.get_by_text("You signed in to another Fortnox company")
+    await expect(refused).to_be_visible(timeout=WAIT_MS)
+    await tab.shot("connect-other-company-refused")
+    await page.get_by_role("button", name="Switch to the other company").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Switch company").click()
+    await expect(page.get_by_text("Fortnox is connected to the new company")).to_be_visible(
+        timeout=WAIT_MS
+    )
+    await expect(fortnox).to_contain_text("Connected to Other AB")
+    # The order made for the first company is held back until the merchant decides.
+    await expect(fortnox).to_contain_text("1 sync was made for the Fortnox company you used before")
+    await expect(fortnox).to_have_attribute("data-state", "attention")  # a decision is needed
+    await tab.shot("switched-held-back")
+    await tab.check_accessibility("Get started, held back")
+    assert stack.invoices_for(waiting["id"]) == []
+    await fortnox.get_by_role("button", name="Send to Other AB").click()
+    await expect(fortnox).not_to_contain_text("held back", timeout=WAIT_MS)
+    await expect(fortnox).to_have_attribute("data-state", "done")
+    await stack.wait_for(
+        lambda: any(
+            i.get("ExternalInvoiceReference1") == f"shopify-{waiting['id']}"
+            for i in stack.fortnox.tenant(other).invoices.values()
+        ),
+        30,
+    )

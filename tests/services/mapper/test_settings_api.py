@@ -135,6 +135,12 @@ async def test_every_problem_is_listed_with_its_field_and_nothing_is_stored(stac
         "settings.payment_modes.klarna",
     }
     assert await history(stack) == []
+    too_many = {"payment_modes": {f"gateway{n}": "KORT" for n in range(51)}}
+    status, body = await call(stack, "PUT", SETTINGS, {"settings": too_many, "version": 0})
+    assert status == 422 and body["errors"][0]["path"] == "settings.payment_modes"
+    rates = {"accounts": {"sweden": {str(n): 3001 for n in range(21)}}}
+    status, body = await call(stack, "PUT", SETTINGS, {"settings": rates, "version": 0})
+    assert status == 422 and body["errors"][0]["path"] == "settings.accounts.sweden"
 
 
 async def test_a_combination_that_cannot_work_is_refused_by_its_field(stack: Stack) -> None:

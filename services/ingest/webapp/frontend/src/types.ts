@@ -37,6 +37,8 @@ export interface Connection {
   what_to_do?: string;
   parked_commands?: number;
   waiting_commands?: number;
+  held_commands?: number; // made for the previous company before a switch: release or discard
+  switched_from_tenant_id?: string | null;
 }
 
 export interface Accounts {

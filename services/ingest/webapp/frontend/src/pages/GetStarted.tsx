@@ -19,17 +19,30 @@ const SYNCED = "/admin/api/orders/fortnox_invoices.json?status=synced&limit=1";
 const START = "/auth/fortnox/start.json";
 const TEST_ORDER = "/_dev/test_order.json";
 
-// What the Fortnox callback says when it sends the merchant back here.
-function returnedFromFortnox(): { connected: boolean; error: string | null } | null {
+// What the Fortnox callback says when it sends the merchant back here:
+// ?fortnox=connected[&switched=1] or ?fortnox=error&reason=<code> (read once, then removed).
+function returnedFromFortnox(): { connected: boolean; switched: boolean; error: string | null } | null {
   const params = new URLSearchParams(window.location.search);
   const flag = params.get("fortnox");
-  const error = params.get("fortnox_error") ?? (flag && flag !== "connected" ? flag : null);
-  if (!flag && !error) return null;
-  for (const name of ["fortnox", "fortnox_error"]) params.delete(name);
+  if (!flag) return null;
+  const error = flag === "connected" ? null : (params.get("reason") ?? flag);
+  const switched = params.get("switched") === "1";
+  for (const name of ["fortnox", "reason", "switched"]) params.delete(name);
   const search = params.toString();
   window.history.replaceState(null, "", `${window.location.pathname}${search ? `?${search}` : ""}`);
-  return { connected: flag === "connected" && !error, error };
+  return { connected: error === null, switched, error };
 }
+
+// The writer's reasons (services/fortnox_writer: routes.py, switching.py, connect_flow.py).
+const REASONS: Record<string, string> = {
+  denied: "you did not allow Fortbridge in Fortnox",
+  expired: "the connection took too long",
+  state_used: "that sign-in was already used",
+  invalid_state: "the sign-in could not be checked, perhaps it was started in another browser",
+  no_code: "Fortnox sent no authorization",
+  company_mismatch: "you signed in to another Fortnox company than the one the shop uses",
+  company_changed: "the shop's connection changed meanwhile",
+};
 
 function companyOf(connection: Connection): string {
   if (connection.company_name) return connection.company_name;
@@ -46,6 +59,7 @@ export function GetStarted() {
   const [busy, setBusy] = useState<string | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
   const [confirmSwitch, setConfirmSwitch] = useState(false);
+  const [confirmDiscard, setConfirmDiscard] = useState(false);
   const [testOrder, setTestOrder] = useState<{ name: string; id: string } | null>(null);
 
   // After a test order, follow it until it has synced.
@@ -84,6 +98,12 @@ export function GetStarted() {
       // Fortnox's consent page cannot be framed: a new tab inside Shopify admin, else this window.
       if (session.embedded) window.open(answer.launch_url, "_blank", "noopener");
       else window.open(answer.launch_url, "_top");
+    });
+
+  const release = (action: "release" | "discard") =>
+    act(action, async () => {
+      await api.post("/admin/api/integrations/fortnox/connection/release.json", { action });
+      await connection.reload();
     });
 
   const featuresNeeded = async (): Promise<string[]> => {
@@ -130,7 +150,9 @@ export function GetStarted() {
     : !fortnox
       ? "loading"
       : fortnox.status === "connected"
-        ? "done"
+        ? fortnox.held_commands
+          ? "attention"
+          : "done"
         : fortnox.status === "needs_reconnection"
           ? "attention"
           : "todo";
@@ -146,13 +168,26 @@ export function GetStarted() {
         <Layout.Section>
           <BlockStack gap="400">
             {returned?.connected && (
-              <Banner tone="success" title="Fortnox is connected">
+              <Banner tone="success" title={returned.switched ? "Fortnox is connected to the new company" : "Fortnox is connected"}>
                 <p>New orders now become documents in Fortnox.</p>
               </Banner>
             )}
             {returned?.error && (
               <Banner tone="critical" title="Fortnox was not connected">
-                <p>Fortnox sent you back without a connection ({returned.error}). Try connecting again.</p>
+                <BlockStack gap="200">
+                  <p>
+                    {returned.error === "company_mismatch"
+                      ? `You signed in to another Fortnox company than the one the shop uses${
+                          fortnox?.tenant_id ? ` (${companyOf(fortnox)})` : ""
+                        }; nothing was changed. To sync to that company from now on, switch companies.`
+                      : `Fortnox sent you back without a connection (${REASONS[returned.error] ?? returned.error}). Try connecting again.`}
+                  </p>
+                  {returned.error === "company_mismatch" && (
+                    <InlineStack>
+                      <Button onClick={() => setConfirmSwitch(true)}>Switch to the other company</Button>
+                    </InlineStack>
+                  )}
+                </BlockStack>
               </Banner>
             )}
             {failure && (
@@ -193,9 +228,16 @@ export function GetStarted() {
                             Switch Fortnox company
                           </Button>
                         ) : (
-                          <Button variant="primary" onClick={() => connect(false)} loading={busy === "connect"}>
-                            {fortnox.status === "needs_reconnection" ? "Reconnect Fortnox" : "Connect Fortnox"}
-                          </Button>
+                          <>
+                            <Button variant="primary" onClick={() => connect(false)} loading={busy === "connect"}>
+                              {fortnox.status === "needs_reconnection" ? "Reconnect Fortnox" : "Connect Fortnox"}
+                            </Button>
+                            {fortnox.status === "needs_reconnection" && (
+                              <Button onClick={() => setConfirmSwitch(true)} disabled={busy !== null}>
+                                Connect another company
+                              </Button>
+                            )}
+                          </>
                         )
                       ) : undefined
                     }
@@ -205,6 +247,23 @@ export function GetStarted() {
                       <Text as="p">
                         Connected to <strong>{companyOf(fortnox)}</strong>.
                       </Text>
+                    )}
+                    {!!fortnox?.held_commands && (
+                      <BlockStack gap="200">
+                        <Text as="p" tone="caution">
+                          {`${fortnox.held_commands} sync${fortnox.held_commands === 1 ? " was" : "s were"} made for the Fortnox company you used before (${
+                            fortnox.switched_from_tenant_id ? `company ${fortnox.switched_from_tenant_id}` : "the previous one"
+                          }) and ${fortnox.held_commands === 1 ? "is" : "are"} held back. Send ${fortnox.held_commands === 1 ? "it" : "them"} to ${companyOf(fortnox)}, or discard ${fortnox.held_commands === 1 ? "it" : "them"}.`}
+                        </Text>
+                        <InlineStack gap="200">
+                          <Button onClick={() => release("release")} loading={busy === "release"}>
+                            {`Send to ${companyOf(fortnox)}`}
+                          </Button>
+                          <Button tone="critical" onClick={() => setConfirmDiscard(true)} loading={busy === "discard"}>
+                            {fortnox.held_commands === 1 ? "Discard it" : "Discard them"}
+                          </Button>
+                        </InlineStack>
+                      </BlockStack>
                     )}
                     {fortnox?.status === "needs_reconnection" && (
                       <BlockStack gap="100">
@@ -292,6 +351,27 @@ export function GetStarted() {
           </Card>
         </Layout.Section>
       </Layout>
+      <Modal
+        open={confirmDiscard}
+        onClose={() => setConfirmDiscard(false)}
+        title="Discard the held-back syncs?"
+        primaryAction={{
+          content: "Discard them",
+          destructive: true,
+          onAction: () => {
+            setConfirmDiscard(false);
+            void release("discard");
+          },
+        }}
+        secondaryActions={[{ content: "Cancel", onAction: () => setConfirmDiscard(false) }]}
+      >
+        <Modal.Section>
+          <Text as="p">
+            They are not sent to any Fortnox company. Each order's history says so; book them by hand if they belong in
+            your books.
+          </Text>
+        </Modal.Section>
+      </Modal>
       <Modal
         open={confirmSwitch}
         onClose={() => setConfirmSwitch(false)}
