@@ -43,6 +43,11 @@ async def test_orders_show_their_invoice_and_a_failure_is_explained_retried_and_
     await expect(row.get_by_text("Differs")).to_have_count(0)
     await tab.shot("orders-synced")
     await tab.check_accessibility("Orders")
+    # Re-sync asks Shopify for the order's current state; nothing changed, so nothing new.
+    await row.get_by_role("button", name=f"Re-sync order {good['name']}").click()
+    await expect(page.get_by_text(f"Order {good['name']} is being synced")).to_be_visible()
+    await expect(row).to_contain_text("Synced")
+    assert len(stack.invoices_for(good["id"])) == 1
 
     failing = [beer(1), beer(2), beer(3)]
     for order in failing:

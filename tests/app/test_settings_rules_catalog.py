@@ -143,14 +143,23 @@ async def test_a_rule_is_made_with_the_form_previewed_on_an_order_and_saved(
     await expect(rules.filter(has_text="B2B orders")).to_contain_text("Disabled")
     await tab.shot("rules-reordered")
     await tab.check_accessibility("Rules")
+    # Edit: the form opens with the saved rule, and saving keeps its place.
+    await page.get_by_role("link", name="Edit Everything else").click()
+    await expect(page.get_by_label("Name")).to_have_value("Everything else")
+    await expect(page.get_by_label("Our reference")).to_have_value("Webbshop")
+    await page.get_by_label("Name").fill("All other orders")
+    await page.get_by_role("button", name="Save rule").first.click()
+    await expect(rules.first).to_contain_text("All other orders")
     async with app.stack.http.get(
         app.stack.url("mapper", f"{RULES}.json"), params={"shop": app.stack.shop}
     ) as response:
         saved = (await response.json())["mapping_rules"]
     assert [(r["name"], r["enabled"]) for r in saved] == [
-        ("Everything else", True),
+        ("All other orders", True),
         ("B2B orders", False),
     ]
+    assert saved[0]["actions"]["our_reference"] == "Webbshop"
+    assert not saved[0]["actions"]["fields"] and saved[0]["conditions"] is None
     assert saved[1]["actions"]["fields"] == {"Remarks": "Shopify order {{ name }}"}
     assert saved[1]["conditions"] == {"all": [{"field": "tags", "op": "contains", "value": "B2B"}]}
 

@@ -31,7 +31,7 @@ export function Step({
       <Box paddingBlock="300">
         <InlineStack gap="300" wrap={false} blockAlign="start">
           <Box>
-            <Icon source={look.icon} tone={look.tone} accessibilityLabel={look.label} />
+            <Icon source={look.icon} tone={look.tone} />
           </Box>
           <Box width="100%">
             <BlockStack gap="200">
@@ -39,7 +39,10 @@ export function Step({
                 <Text as="h3" variant="headingSm" id={`${id}-title`}>
                   {title}
                 </Text>
-                <Badge tone={state === "done" ? "success" : state === "attention" ? "critical" : undefined}>
+                <Badge
+                  tone={state === "done" ? "success" : state === "attention" ? "critical" : undefined}
+                  toneAndProgressLabelOverride="Status:"
+                >
                   {look.label}
                 </Badge>
               </InlineStack>
