@@ -35,6 +35,7 @@ from libs.common.access import ApiTokenStore
 from libs.common.crypto import TokenCipher
 from libs.common.messages import FortnoxCommand
 from libs.common.messaging import Publisher, Topology
+from libs.common.messaging.namespace import delete_namespace
 from libs.common.service import STATE, serve
 from libs.common.settings import Settings
 from libs.common.shared_schemas import migrate_shared
@@ -45,6 +46,8 @@ from services.mapper.accounting import ShopSettings, invoice_command
 from simulators.fortnox import FortnoxSimulator
 from simulators.shopify import ShopifySimulator
 from simulators.shopify.webhooks import build_webhook, deliver
+
+__all__ = ["LocalStack", "delete_namespace", "local_stack", "migrate_all"]
 
 SHOPIFY_SECRET = "local-shopify-secret"
 CLIENT_ID = "fortbridge-local"
@@ -248,21 +251,6 @@ async def migrate_all(database_url: str) -> None:
                 await database.migrate(pool, definition.name, definition.migrations)
     finally:
         await pool.close()
-
-
-async def delete_namespace(amqp_url: str, topology: Topology) -> None:
-    """Remove a namespace's exchanges and queues from the broker (demo and test clean-up)."""
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        names = [topology.dead_letter_queue]
-        for queue in topology.work_queues:
-            names.append(topology.queue_name(queue))
-            names.extend(topology.wait_queue_name(queue, d) for d in topology.retry_delays)
-        for name in names:
-            await channel.queue_delete(name)
-        for exchange in (topology.events_exchange, topology.dead_letter_exchange):
-            await channel.exchange_delete(exchange)
 
 
 async def add_connected_shop(stack: LocalStack, company_name: str = "Other AB") -> tuple[str, str]:

@@ -238,8 +238,13 @@ async def serve(
             await runner.cleanup()
 
 
-async def run_until_signalled(definitions: Sequence[ServiceDefinition], settings: Settings) -> None:
-    """Run services until SIGTERM or SIGINT, then shut down gracefully."""
+async def run_until_signalled(
+    definitions: Sequence[ServiceDefinition],
+    settings: Settings,
+    *,
+    ports: dict[str, int] | None = None,
+) -> None:
+    """Run services until SIGTERM or SIGINT, then shut down gracefully (``ports``: see serve)."""
     name = definitions[0].name if len(definitions) == 1 else "fortbridge"
     configure_logging(name, settings.log_level)
     tracing.configure_tracing(
@@ -251,7 +256,7 @@ async def run_until_signalled(definitions: Sequence[ServiceDefinition], settings
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with serve(definitions, settings, wait_started=None) as apps:
+    async with serve(definitions, settings, ports=ports, wait_started=None) as apps:
         log.info("serving", services=list(apps))
         fatal = asyncio.create_task(_watch_fatal(apps))
         stop_task = asyncio.create_task(stop.wait())

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         description="Delays (s) of the retry wait queues; attempt n waits the n-th delay.",
     )
     amqp_max_attempts: int = 6
+    amqp_management_url: str = Field(
+        default="",
+        description="RabbitMQ's management API (http://host:15672), for the unacknowledged "
+        "messages `quiet` reports; credentials from the URL, else AMQP_URL's. Empty: not used.",
+    )
     database_url: str = "postgresql://postgres@127.0.0.1:5432/fortbridge"
     database_pool_max: int = 10
 

@@ -11,6 +11,7 @@ from libs.common.service import ConsumerSpec, Runtime, ServiceDefinition
 from services.mapper import settings_api
 from services.mapper.handler import EventHandler
 from services.mapper.routes import add_routes
+from services.mapper.rules.migrate_liquid import migrate_stored_rules
 
 
 def _routes(app: web.Application) -> None:
@@ -22,10 +23,17 @@ def _consumers(runtime: Runtime) -> list[ConsumerSpec]:
     return [ConsumerSpec(MAPPER_EVENTS, EventHandler(runtime))]
 
 
+async def _on_start(runtime: Runtime, _app: web.Application) -> None:
+    """Before the consumers start: stored rules still in the old template syntax become Liquid
+    (once per shop, under its rule lock; replicas starting together do it once)."""
+    await migrate_stored_rules(runtime.pool)
+
+
 definition = ServiceDefinition(
     name="mapper",
     default_port=8081,
     migrations=Path(__file__).parent / "migrations",
     consumers=_consumers,
     routes=_routes,
+    on_start=_on_start,
 )

@@ -121,3 +121,18 @@ async def authorize_for_shop(
 def shop_in_scope(principal: Principal, request: web.Request) -> str | None:
     """The shop a call is about: the caller's own shop, else ``?shop=`` (operator)."""
     return principal.shop or request.query.get("shop") or None
+
+
+async def authorize_operator(
+    request: web.Request, settings: Settings, pool: asyncpg.Pool
+) -> Principal:
+    """The deployment's operator only (ADMIN_API_TOKEN; locally, loopback without one), for
+    deployment-wide views: no shop's credentials may see every shop's traffic."""
+    principal = await authorize(request, settings, pool, "manage_apps")
+    if principal.shop is not None:
+        raise _error(
+            web.HTTPForbidden,
+            "only the deployment's operator (ADMIN_API_TOKEN) may call this: it reports the "
+            "whole deployment, every shop's traffic",
+        )
+    return principal
