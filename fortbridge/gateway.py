@@ -41,6 +41,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/admin/api/integrations/fortnox/failed_jobs.json", "Exact", "replayer"),
     Route("/admin/api/integrations/fortnox/failed_jobs", "Prefix", "replayer"),
     Route("/admin/api/integrations/fortnox/retry.json", "Exact", "replayer"),
+    Route("/admin/api/quiet.json", "Exact", "replayer"),
     Route("/auth/fortnox", "Prefix", "fortnox_writer"),
     Route("/admin/api/integrations/fortnox/connection.json", "Exact", "fortnox_writer"),
     Route("/admin/api/integrations/fortnox/connection", "Prefix", "fortnox_writer"),
