@@ -1,11 +1,22 @@
 # syntax=docker/dockerfile:1
-# Fortbridge: one image for the five services (and the simulators used by local stacks).
+# Fortbridge: one image for the five services (and the simulators used by local stacks), with
+# the merchant's app (its pages, served by ingest at /app/).
 #   docker build -t fortbridge:latest .
 #   docker run --rm fortbridge:latest run ingest      # one service
 #   docker run --rm fortbridge:latest migrate all     # apply every migration and exit
 # No secrets are baked in: every setting comes from the environment at run time.
 
 ARG PYTHON_IMAGE=python:3.11-slim
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# --- app: the merchant's pages (Polaris, React), built with Vite --------------------------------
+FROM ${NODE_IMAGE} AS app
+WORKDIR /src/frontend
+COPY services/ingest/webapp/frontend/package.json services/ingest/webapp/frontend/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY services/ingest/webapp/frontend/ ./
+# Vite writes to ../static, i.e. /src/static.
+RUN npm run build
 
 # --- build: the locked dependencies into a venv, then a wheel of the project without deps -------
 # Every dependency comes from requirements/ (scripts/lock.sh: versions pinned, files hashed,
@@ -26,6 +37,8 @@ COPY fortbridge ./fortbridge
 COPY libs ./libs
 COPY services ./services
 COPY simulators ./simulators
+# The built pages go into the package, so the wheel serves them (package-data).
+COPY --from=app /src/static ./services/ingest/webapp/static
 RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
  && /opt/fortbridge/bin/pip install --no-deps /wheels/fortbridge-*.whl
 

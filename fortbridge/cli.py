@@ -89,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="the whole stack with simulators, end to end")
     demo.add_argument("--orders", type=int, default=4)
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="then keep the stack running and serve the app on one local origin (the gateway)",
+    )
+    demo.add_argument("--port", type=int, default=8000, help="the gateway's port (--serve)")
     return parser
 
 
@@ -239,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "demo":
         from fortbridge.demo import run_demo
 
-        sys.exit(asyncio.run(run_demo(orders=args.orders)))
+        sys.exit(asyncio.run(run_demo(orders=args.orders, serve=args.serve, port=args.port)))
     if not structlog.is_configured():  # a process of its own (not a test calling main)
         # Logs to stderr: stdout holds only the command's result.
         configure_logging("fortbridge", settings.log_level, stream=sys.__stderr__ or sys.stderr)

@@ -5,15 +5,24 @@ PostgreSQL, connects a shop (Fortnox through the OAuth code flow), sends signed 
 webhooks (one of them delivered three times, as Shopify may), and prints for each order the
 Fortnox invoice, its total against the order total, the status written back to Shopify and the
 trace id that follows it through every service.
+
+With ``--serve`` it then keeps everything running behind the development gateway and prints the
+app's local URL (devserver.py): the merchant's pages against the same stack and simulators.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import signal
+import sys
 import uuid
 from decimal import Decimal
 from typing import Any
 
+from fortbridge.devserver import AppStack, app_stack
+from fortbridge.gateway import free_socket
 from fortbridge.localstack import LocalStack, delete_namespace, local_stack
 from libs.common import database, tracing
 from libs.common.logs import configure_logging
@@ -41,13 +50,32 @@ def sample_orders(count: int) -> list[dict[str, Any]]:
     return [makers[i % len(makers)]() for i in range(count)]
 
 
+async def serve_until_stopped(app: AppStack) -> None:
+    """Keep the stack and the gateway up for the browser until Ctrl-C (or SIGTERM)."""
+    print(
+        f"\nThe app: {app.app_url('/app/')}?shop={app.stack.shop}\n"
+        f"  Sign in (development login) as {app.stack.shop}; everything runs on this machine,\n"
+        "  Fortnox and Shopify are the simulators. Ctrl-C stops it."
+    )
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopped.set)
+    try:
+        await stopped.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    print("stopping")
+
+
 def _metafield(stack: LocalStack, order_id: int) -> dict[str, Any] | None:
     key = (f"gid://shopify/Order/{order_id}", "fortbridge", "sync_status")
     value = stack.shopify.shop(stack.shop).metafields.get(key)
     return None if value is None else dict(json.loads(value["value"]))
 
 
-async def run_demo(orders: int = 4) -> int:
+async def run_demo(orders: int = 4, serve: bool = False, port: int = 8000) -> int:
     settings = get_settings()
     configure_logging("demo", "WARNING")
     tracing.configure_tracing("fortbridge-demo")
@@ -56,9 +84,23 @@ async def run_demo(orders: int = 4) -> int:
     print(f"Fortbridge demo: broker {settings.amqp_url.split('@')[-1]}, namespace {namespace}")
     failures = 0
     try:
-        async with local_stack(
-            amqp_url=settings.amqp_url, database_url=settings.database_url, namespace=namespace
-        ) as stack:
+        async with contextlib.AsyncExitStack() as running:
+            where: dict[str, Any] = {
+                "amqp_url": settings.amqp_url,
+                "database_url": settings.database_url,
+                "namespace": namespace,
+            }
+            app: AppStack | None = None
+            if serve:
+                try:
+                    sock = free_socket(port=port)
+                except OSError as exc:
+                    print(f"port {port} is not free ({exc.strerror}): use --port", file=sys.stderr)
+                    return 2
+                app = await running.enter_async_context(app_stack(sock=sock, **where))
+                stack = app.stack
+            else:
+                stack = await running.enter_async_context(local_stack(**where))
             print(f"shop {stack.shop} connected to Fortnox tenant {stack.tenant_id} (simulated)\n")
             batch = sample_orders(orders)
             for index, order in enumerate(batch):
@@ -90,6 +132,8 @@ async def run_demo(orders: int = 4) -> int:
                 f"(the first was delivered 3 times); {calls} Fortnox requests, "
                 f"{stack.fortnox.count_429} answered 429."
             )
+            if app is not None:
+                await serve_until_stopped(app)
     finally:
         await delete_namespace(settings.amqp_url, Topology(namespace=namespace))
     print("demo OK" if failures == 0 else f"demo FAILED for {failures} order(s)")

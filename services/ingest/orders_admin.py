@@ -55,8 +55,11 @@ async def _document(runtime: Runtime, shop: str, order_id: str) -> dict[str, Any
     row = await runtime.pool.fetchrow(
         "SELECT * FROM ingest.order_documents WHERE shop = $1 AND order_id = $2", shop, order_id
     )
-    if row is None:
-        return None
+    return None if row is None else document_json(row, order_id)
+
+
+def document_json(row: Any, order_id: str) -> dict[str, Any]:
+    """An ``order_documents`` row as the API answers it."""
     return {
         "order_id": order_id,
         "order_name": row["order_name"],

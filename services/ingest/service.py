@@ -10,7 +10,15 @@ from aiohttp import web
 
 from libs.common.messaging import INGEST_RESULTS
 from libs.common.service import ConsumerSpec, Runtime, ServiceDefinition
-from services.ingest import events, install, orders_admin, privacy, set_aside
+from services.ingest import (
+    events,
+    install,
+    installation,
+    order_list,
+    orders_admin,
+    privacy,
+    set_aside,
+)
 from services.ingest.catalog import routes as catalog_routes
 from services.ingest.catalog.runner import CatalogRunner
 from services.ingest.intake import Intake
@@ -18,6 +26,8 @@ from services.ingest.reconcile import routes as reconcile_routes
 from services.ingest.reconcile.runner import Reconciler
 from services.ingest.results import ResultProjection
 from services.ingest.routes import INTAKE, add_routes
+from services.ingest.webapp import devlogin
+from services.ingest.webapp import routes as webapp
 
 # Ingest's background loops: the outbox relay and the reconciliation rounds.
 RELAY_TASK = web.AppKey("outbox_relay", list[asyncio.Task[None]])
@@ -26,11 +36,15 @@ RELAY_TASK = web.AppKey("outbox_relay", list[asyncio.Task[None]])
 def _routes(app: web.Application) -> None:
     add_routes(app)
     orders_admin.add_routes(app)
+    order_list.add_routes(app)
+    installation.add_routes(app)
     install.add_routes(app)
     privacy.add_routes(app)
     catalog_routes.add_routes(app)
     reconcile_routes.add_routes(app)
     set_aside.add_routes(app)
+    webapp.add_routes(app)
+    devlogin.add_routes(app)
     app[RELAY_TASK] = []
 
 

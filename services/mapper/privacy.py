@@ -14,7 +14,13 @@ from typing import Any
 from libs.common.messages import ShopifyEvent
 
 PRIVACY_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
-SHOP_TABLES = ("order_payloads", "order_state", "shop_settings", "rule_sets")
+SHOP_TABLES = (
+    "order_payloads",
+    "order_state",
+    "shop_settings",
+    "shop_settings_versions",
+    "rule_sets",
+)
 
 
 def _order_ids(payload: dict[str, Any], key: str) -> list[str]:

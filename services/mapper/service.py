@@ -8,9 +8,15 @@ from aiohttp import web
 
 from libs.common.messaging import MAPPER_EVENTS
 from libs.common.service import ConsumerSpec, Runtime, ServiceDefinition
+from services.mapper import settings_api
 from services.mapper.handler import EventHandler
 from services.mapper.routes import add_routes
 from services.mapper.rules.migrate_liquid import migrate_stored_rules
+
+
+def _routes(app: web.Application) -> None:
+    add_routes(app)
+    settings_api.add_routes(app)
 
 
 def _consumers(runtime: Runtime) -> list[ConsumerSpec]:
@@ -28,6 +34,6 @@ definition = ServiceDefinition(
     default_port=8081,
     migrations=Path(__file__).parent / "migrations",
     consumers=_consumers,
-    routes=add_routes,
+    routes=_routes,
     on_start=_on_start,
 )

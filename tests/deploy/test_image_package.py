@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,9 @@ from tests.support.infra import broker_and_database
 from tests.test_deploy_files import DOCKERFILE, ROOT, dockerfile_instructions
 
 RUNTIME_SUFFIXES = {".py", ".sql", ".yaml", ".yml", ".json"}
+# The app's sources (built into services/ingest/webapp/static by the Dockerfile's app stage).
+NOT_RUNTIME = {"__pycache__", "frontend", "node_modules"}
+APP_PAGES = ROOT / "services" / "ingest" / "webapp" / "static"
 # Offline: the venv's own setuptools builds, and nothing is fetched from an index.
 PIP = [sys.executable, "-m", "pip", "--no-input", "--disable-pip-version-check"]
 
@@ -49,7 +53,10 @@ def runtime_files(paths: list[str]) -> set[str]:
         top = ROOT / name
         if top.is_dir():
             for path in top.rglob("*"):
-                if path.suffix in RUNTIME_SUFFIXES and "__pycache__" not in path.parts:
+                if (
+                    path.suffix in RUNTIME_SUFFIXES
+                    and not set(path.relative_to(ROOT).parts) & NOT_RUNTIME
+                ):
                     files.add(path.relative_to(ROOT).as_posix())
     return files
 
@@ -60,11 +67,16 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in copied_by_dockerfile():
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(
-                source, context / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-            )
+            ignored = shutil.ignore_patterns("__pycache__", "*.egg-info", "node_modules")
+            shutil.copytree(source, context / name, ignore=ignored, dirs_exist_ok=True)
         else:
+            (context / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, context / name)
+    # The Dockerfile's app stage builds the pages into the package (COPY --from=app); here the
+    # pages scripts/setup.sh built are in the checkout, and came along with services/.
+    assert (context / APP_PAGES.relative_to(ROOT) / "index.html").is_file(), (
+        "the app's pages are not built: run scripts/setup.sh"
+    )
     out = tmp_path_factory.mktemp("wheels")
     done = subprocess.run(
         [
@@ -143,6 +155,27 @@ def test_the_wheel_holds_every_module_migration_and_document(wheel: Path) -> Non
     assert any(name.endswith("admin_api.yaml") for name in expected)
     assert sorted(expected - packaged) == []
     assert any(name.endswith("entry_points.txt") for name in packaged)
+
+
+def test_the_wheel_holds_the_apps_built_pages(wheel: Path) -> None:
+    """ingest serves /app/ from the installed package: its page and every asset it names."""
+    with zipfile.ZipFile(wheel) as archive:
+        packaged = set(archive.namelist())
+        page = archive.read("services/ingest/webapp/static/index.html").decode()
+    assets = re.findall(r'(?:src|href)="/app/(assets/[^"]+)"', page)
+    assert assets, page
+    for asset in assets:
+        assert f"services/ingest/webapp/static/{asset}" in packaged, asset
+    assert not any("node_modules" in name or "/frontend/" in name for name in packaged)
+
+
+def test_the_dockerfile_builds_the_app_and_puts_it_in_the_package() -> None:
+    instructions = dockerfile_instructions()
+    assert ("RUN", "npm ci --no-audit --no-fund") in instructions
+    assert ("COPY", "--from=app /src/static ./services/ingest/webapp/static") in instructions
+    copy_at = instructions.index(("COPY", "--from=app /src/static ./services/ingest/webapp/static"))
+    wheel_at = next(i for i, (op, args) in enumerate(instructions) if "pip wheel" in args)
+    assert copy_at < wheel_at
 
 
 def test_the_installed_wheel_migrates_a_new_database_alone(

@@ -9,6 +9,8 @@ from typing import Any
 import asyncpg
 
 ITEM_STATES = {"synced": "done", "already_synced": "done", "failed": "failed", "skipped": "skipped"}
+# A progress answer lists this many of the items that did not sync.
+MAX_FAILURES_LISTED = 50
 
 
 class JobRunning(Exception):
@@ -151,6 +153,15 @@ async def progress(
     )
     if row is None:
         return None
+    failures = await conn.fetch(
+        """
+        SELECT item_id, status, error FROM ingest.sync_items
+        WHERE job_id = $1 AND status IN ('failed', 'skipped')
+        ORDER BY status, updated_at, item_id LIMIT $2
+        """,
+        row["id"],
+        MAX_FAILURES_LISTED,
+    )
     return {
         "id": str(row["id"]),
         "kind": row["kind"],
@@ -165,4 +176,9 @@ async def progress(
         "error": row["error"],
         "started_at": row["started_at"].isoformat(),
         "finished_at": row["finished_at"].isoformat() if row["finished_at"] else None,
+        # The items that did not sync (failed first), with why: the first MAX_FAILURES_LISTED.
+        "failures": [
+            {"id": item["item_id"], "status": item["status"], "error": item["error"]}
+            for item in failures
+        ],
     }

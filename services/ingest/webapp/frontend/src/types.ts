@@ -1,0 +1,216 @@
+// The admin API's answers the pages read (libs/common/openapi/admin_api.yaml).
+
+export type DocumentStatus = "pending" | "synced" | "failed" | "needs_reconnection" | "skipped";
+
+export interface OrderDocument {
+  order_id: string;
+  order_name: string | null;
+  status: DocumentStatus;
+  document_kind: string | null;
+  document_number: string | null;
+  fortnox_total: string | null;
+  order_total: string | null;
+  currency: string | null;
+  last_error: { code: string | null; message: string | null; explanation: string | null } | null;
+  rule_version: number | null;
+  trace_id: string | null;
+  updated_at: string;
+}
+
+export interface Installation {
+  shop: string;
+  status: "installed" | "uninstalled" | "not_installed";
+  meaning: string;
+  scopes?: string[];
+  missing_scopes?: string[];
+  installed_at?: string;
+  what_to_do?: string;
+}
+
+export interface Connection {
+  shop: string;
+  status: "connected" | "needs_reconnection" | "not_connected" | string;
+  meaning: string;
+  tenant_id?: string;
+  company_name?: string | null;
+  reason?: string | null;
+  what_to_do?: string;
+  parked_commands?: number;
+  waiting_commands?: number;
+  held_commands?: number; // made for the previous company before a switch: release or discard
+  switched_from_tenant_id?: string | null;
+}
+
+export interface Accounts {
+  sweden: Record<string, number>;
+  eu_vat: number;
+  eu_vat_free: number;
+  export: number;
+  shipping: number | null;
+  tips: number;
+  duties: number;
+  rounding: number;
+  gift_card_liability: number;
+}
+
+export interface ShopSettings {
+  document_kind: "invoice" | "order" | "none";
+  trigger: "create" | "paid" | "fulfilled";
+  bookkeep_invoices: boolean;
+  bookkeep_payments: boolean;
+  send_email: boolean;
+  accounts: Accounts;
+  payment_modes: Record<string, string>;
+  default_payment_mode: string;
+  gift_card_payment_mode: string;
+  customer_match: "email" | "organisation_number";
+  guest_customer_name: string;
+  article_number_source: "sku" | "barcode" | "variant_id" | "metafield";
+  article_metafield: string | null;
+  sku_policy: "variant_id" | "no_article" | "fail";
+  document_currency: "presentment" | "shop";
+  currency_rate: "explicit" | "fortnox";
+  shipping_as: "row" | "freight";
+}
+
+export interface SettingsAnswer {
+  settings: ShopSettings;
+  defaults: ShopSettings;
+  version: number;
+  updated_at: string | null;
+  updated_by: string | null;
+}
+
+export interface PreviewRow {
+  article_number: string | null;
+  description: string;
+  quantity: string;
+  price: string;
+  vat: string;
+  discount: string;
+  account_number: number | null;
+}
+
+export interface PreviewCommand {
+  action: string;
+  customer?: { match_key: string; match_value: string | null; fields: Record<string, string> } | null;
+  document?: {
+    kind: string;
+    currency: string;
+    rows: PreviewRow[];
+    fields: Record<string, string>;
+    bookkeep: boolean;
+    send_email: boolean;
+  } | null;
+  expected_total?: string | null;
+}
+
+export interface Preview {
+  rule_set_version: number;
+  matched_rule: { id: number | null; name: string; draft: boolean } | null;
+  document_kind: string;
+  trigger: string;
+  bookkeep: boolean;
+  send_email: boolean;
+  documents: PreviewCommand[];
+  skipped: string | null;
+  error: { code: string | null; message: string } | null;
+  payment_modes?: Record<string, string>;
+}
+
+export interface SettingsPreview {
+  saved: Preview;
+  draft: Preview;
+  changes: { path: string; saved: unknown; draft: unknown }[];
+  version: number;
+}
+
+export interface FailedJob {
+  id: string;
+  status: string;
+  status_reason: string | null;
+  object: { type: string | null; id: string | null; name: string | null };
+  cause: { key: string; title: string };
+  error_code: string | null;
+  fortnox_code: string | null;
+  fortnox_message: string | null;
+  explanation: string | null;
+  fix: string | null;
+  failures: number;
+  retries: number;
+  last_failed_at: string;
+}
+
+export interface Cause {
+  cause: string;
+  title: string;
+  summary: string;
+  fix: string | null;
+  jobs: number;
+  open: number;
+  retrying: number;
+  discarded: number;
+  last_failed_at: string;
+}
+
+export interface AuditEntry {
+  id?: number;
+  at: string;
+  actor: string;
+  action: string;
+  reason?: string | null;
+  job_id?: string | null;
+  job_count?: number | null;
+}
+
+export interface Condition {
+  field?: string;
+  op?: string;
+  value?: unknown;
+  all?: Condition[];
+  any?: Condition[];
+  not?: Condition;
+}
+
+export interface RuleActions {
+  document_kind?: string;
+  trigger?: string;
+  bookkeep?: boolean;
+  send_email?: boolean;
+  terms_of_payment?: string;
+  our_reference?: string;
+  cost_center?: string;
+  project?: string;
+  price_list?: string;
+  language?: string;
+  customer_match?: string;
+  fields?: Record<string, string>;
+  customer_fields?: Record<string, string>;
+  row_fields?: Record<string, string>;
+  [key: string]: unknown;
+}
+
+export interface MappingRule {
+  id: number;
+  position: number;
+  name: string;
+  enabled: boolean;
+  conditions: Condition | null;
+  actions: RuleActions;
+}
+
+export interface CatalogSync {
+  id: string;
+  kind: "products" | "customers";
+  status: "running" | "finished" | "failed";
+  total: number;
+  done: number;
+  failed: number;
+  skipped: number;
+  pending: number;
+  paged_all: boolean;
+  error: string | null;
+  started_at: string;
+  finished_at: string | null;
+  failures?: { id: string; status: string; error: string | null }[];
+}
