@@ -42,8 +42,8 @@ async def test_customer_redact_then_shop_redact(stack: Stack) -> None:
         json={"timeline_event": {"message": "Anna called about the delivery"}},
     ) as response:
         assert response.status == 201
-    cache = "SELECT count(*) FROM fortnox_writer.customers WHERE shop = $1 AND match_value = $2"
-    assert await count(stack, cache, stack.shop, EMAIL) == 1
+    cache = "SELECT count(*) FROM fortnox_writer.customer_register WHERE shop = $1 AND email = $2"
+    assert await count(stack, cache, stack.shop, EMAIL.lower()) == 1
     await ApiTokenStore(stack.pool).create(stack.shop, "read_orders")
 
     await stack.send_webhook(
@@ -62,7 +62,7 @@ async def test_customer_redact_then_shop_redact(stack: Stack) -> None:
         jobs = await stack.failed_jobs()
         return (
             [n["message"] for n in notes] == [REDACTED]
-            and await count(stack, cache, stack.shop, EMAIL) == 0
+            and await count(stack, cache, stack.shop, EMAIL.lower()) == 0
             and all(job["status"] == "discarded" for job in jobs)
         )
 
@@ -81,6 +81,7 @@ async def test_customer_redact_then_shop_redact(stack: Stack) -> None:
     tables = (
         "fortnox_writer.connections",
         "fortnox_writer.documents",
+        "fortnox_writer.customer_register",
         "timeline.events",
         "timeline.order_status",
         "replayer.failed_jobs",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -29,9 +30,10 @@ RETRY = "retry"
 
 
 @dataclass(frozen=True)
-class Admission:
+class ShopFacts:
     """What the writer knows about a shop when a command arrives (one query)."""
 
+    now: datetime  # the database's clock: when the command was received
     tenant_id: str | None
     connected: bool
     backlog: bool  # the tenant already has commands waiting for slots
@@ -51,6 +53,7 @@ class DeferredCommand:
     headers: dict[str, Any]
     reason: str
     attempts: int
+    created_at: datetime  # when the writer received it
 
 
 @dataclass(frozen=True)
@@ -81,22 +84,26 @@ class DeferredStore:
         self._pool = pool
         self._holder = holder
 
-    async def admission(self, shop: str) -> Admission:
+    async def facts(self, shop: str) -> ShopFacts:
         row = await self._pool.fetchrow(
             """
-            SELECT c.tenant_id, c.status = 'connected' AS connected, c.status_reason,
+            SELECT clock_timestamp() AS now, c.tenant_id, c.status = 'connected' AS connected,
+                   c.status_reason,
                    EXISTS (SELECT 1 FROM fortnox_writer.deferred_commands d
                            WHERE d.tenant_id = c.tenant_id AND d.reason <> 'parked') AS backlog,
                    greatest(0, extract(epoch FROM (r.tat - clock_timestamp())))::float8 AS wait
-            FROM fortnox_writer.connections c
+            FROM (SELECT 1) one
+            LEFT JOIN fortnox_writer.connections c ON c.shop = $1
             LEFT JOIN fortnox_writer.rate_limits r ON r.tenant_id = c.tenant_id
-            WHERE c.shop = $1
             """,
             shop,
         )
-        if row is None:
-            return Admission(None, False, False, 0.0, "the shop has not connected Fortnox yet")
-        return Admission(
+        if row["tenant_id"] is None:
+            return ShopFacts(
+                row["now"], None, False, False, 0.0, "the shop has not connected Fortnox yet"
+            )
+        return ShopFacts(
+            row["now"],
             row["tenant_id"],
             bool(row["connected"]),
             bool(row["backlog"]),
@@ -287,4 +294,5 @@ def _deferred(row: asyncpg.Record) -> DeferredCommand:
         headers=json.loads(headers) if isinstance(headers, str) else dict(headers),
         reason=row["reason"],
         attempts=row["attempts"],
+        created_at=row["created_at"],
     )

@@ -1,8 +1,10 @@
 """Shopify's redact webhooks, for what the writer holds outside Fortnox.
 
-``customers/redact``: the customer's e-mail in the customer-number cache is deleted (the next
-order of that e-mail is matched in Fortnox again). ``shop/redact``: everything the writer holds
-for the shop goes: its Fortnox tokens, caches, set-aside commands and the document ledger. Booked
+``customers/redact``: the customer's rows in the customer register mirror are deleted, and the
+mirror is marked for a full re-read from Fortnox (which keeps its own customer by bookkeeping
+law), so a later order of that e-mail is still matched, never duplicated. ``shop/redact``:
+everything the writer holds for the shop goes: its Fortnox tokens, mirrors, set-aside commands
+and the document ledger. Booked
 documents in Fortnox stay (bookkeeping law); see docs/shopify-app.md. Commands still waiting to
 run keep their data until they have run: they make the books.
 """
@@ -13,14 +15,16 @@ import asyncpg
 
 from libs.common.logs import get_logger
 from libs.common.privacy import Redaction
+from services.fortnox_writer.registers import CUSTOMERS, normal
 
 log = get_logger(__name__)
 
 SHOP_TABLES = (
     "deferred_commands",
-    "customers",
+    "customer_register",
+    "register_creations",
+    "registers",
     "articles",
-    "article_index",
     "documents",
     "connections",
 )
@@ -39,9 +43,19 @@ async def redact(pool: asyncpg.Pool, redaction: Redaction) -> None:
                 )
         elif redaction.email:
             await conn.execute(
-                "DELETE FROM fortnox_writer.customers"
+                "DELETE FROM fortnox_writer.customer_register WHERE shop = $1 AND email = $2",
+                redaction.shop,
+                normal(redaction.email),
+            )
+            await conn.execute(
+                "DELETE FROM fortnox_writer.register_creations"
                 " WHERE shop = $1 AND match_key = 'email' AND match_value = $2",
                 redaction.shop,
-                redaction.email,
+                normal(redaction.email),
+            )
+            await conn.execute(
+                "DELETE FROM fortnox_writer.registers WHERE shop = $1 AND register = $2",
+                redaction.shop,
+                CUSTOMERS,
             )
     log.info("redaction applied", shop=redaction.shop, scope=redaction.scope)

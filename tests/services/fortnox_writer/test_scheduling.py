@@ -13,8 +13,8 @@ import pytest
 from fortbridge.localstack import LocalStack, add_connected_shop, command_publisher, order_command
 from libs.common.messaging import Topology
 from libs.common.metrics import FORTNOX_429
+from services.fortnox_writer.admission import TenantGate
 from services.fortnox_writer.deferred import backoff
-from services.fortnox_writer.scheduler import TenantGate
 from simulators.shopify.payloads import order_payload
 from tests.services.fortnox_writer.writer_support import (
     dead_letters,
