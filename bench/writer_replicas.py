@@ -183,8 +183,8 @@ async def saturation(
     span = window_end - window_start
     in_window = [r for r in sim.requests_for(since=window_start) if r.time <= window_end]
     in_window = [r for r in in_window if r.tenant_id in (heavy, light)]
-    heavy_requests = [r for r in in_window if r.tenant_id == heavy]
-    heavy_times = [r.time for r in sim.requests_for(heavy)]
+    heavy_requests = [r for r in in_window if r.tenant_id == heavy and r.path.startswith("/3/")]
+    heavy_times = [r.time for r in sim.requests_for(heavy) if r.path.startswith("/3/")]
     return {
         "heavy_commands": heavy_count,
         "backlog_absorbed_seconds": round(absorbed, 2),

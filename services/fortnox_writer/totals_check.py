@@ -66,6 +66,7 @@ def _is_rounding(row: InvoiceRowDraft, account: int) -> bool:
 
 def mismatch_message(number: str, fortnox_total: Decimal, expected: Decimal, currency: str) -> str:
     return (
-        f"Fortnox computed a total of {fortnox_total} {currency} for document {number} but the"
-        f" order's total is {expected} {currency} (a difference of {expected - fortnox_total})"
+        f"Fortnox computed a total of {fortnox_total:.2f} {currency} for document {number} but"
+        f" the order's total is {expected:.2f} {currency} (a difference of"
+        f" {expected - fortnox_total:.2f})"
     )
