@@ -21,6 +21,7 @@ from tests.services.fortnox_writer.writer_support import (
     deferred_counts,
     forget_deferred,
     invoices_of,
+    settled,
     with_vat,
 )
 from tests.support.stack import running_stack
@@ -170,7 +171,7 @@ async def test_customer_and_articles_gone_from_fortnox_are_recreated_and_invoice
         second = order_payload()
         await publish(order_command(stack.shop, second))
         await _wait(lambda: invoices_of(stack, stack.tenant_id, second["id"]), 30, "second")
-    await asyncio.sleep(0.5)
+    await stack.wait_for(lambda: settled(stack.pool, stack.shop), 30)
     assert len(invoices_of(stack, stack.tenant_id, second["id"])) == 1
     assert len(tenant.customers) == 1 and tenant.articles  # re-created
     paths = [(r.method, r.path, r.status) for r in stack.fortnox.requests_for(stack.tenant_id)]
@@ -213,7 +214,7 @@ async def test_every_kind_is_made_once_when_fortnox_commits_then_drops_the_conne
             30,
             "order",
         )
-    await asyncio.sleep(0.5)
+    await stack.wait_for(lambda: settled(stack.pool, stack.shop), 30)
     assert all(fault.fired == 1 for fault in sim.faults)  # each kind's first POST was dropped
     emails = [c.fields.get("Email") for c in tenant.customers.values()]
     assert emails.count(source["email"]) == 1
