@@ -302,7 +302,11 @@ class CustomerRegister:
             draft.match_key,
             normal(draft.match_value),
         )
-        answer = await client.request("POST", "/3/customers", body={"Customer": draft.fields})
+        try:
+            answer = await client.request("POST", "/3/customers", body={"Customer": draft.fields})
+        except FortnoxApiError:
+            await self._forget_intent(shop, draft)  # refused: certainly not created
+            raise
         customer = answer["Customer"]
         number = str(customer["CustomerNumber"])
         async with self._pool.acquire() as conn, conn.transaction():
