@@ -146,6 +146,7 @@ async def saturation(
     published = time.monotonic()
     for start in range(0, heavy_count, 250):
         await asyncio.gather(*(publish(c) for c in commands[start : start + 250]))
+    publish_seconds = time.monotonic() - published
     behind = order_payload()
     behind_started = time.monotonic()
     await publish(order_command(light_shop, behind))
@@ -187,6 +188,7 @@ async def saturation(
     heavy_times = [r.time for r in sim.requests_for(heavy) if r.path.startswith("/3/")]
     return {
         "heavy_commands": heavy_count,
+        "heavy_publish_seconds": round(publish_seconds, 2),
         "backlog_absorbed_seconds": round(absorbed, 2),
         "light_latency_ms_right_behind_the_burst": round(behind_burst * 1000, 1),
         "window_seconds": round(span, 1),

@@ -51,3 +51,36 @@ DROP TABLE article_index;
 ALTER TABLE documents ADD COLUMN totals_ok boolean;
 -- When Fortbridge bookkept the document (a later full refund credits it in one call).
 ALTER TABLE documents ADD COLUMN booked_at timestamptz;
+
+-- Reserve a tenant's next send slot in one round trip (see ratelimit.py): lock the tenant's
+-- row, then, on the clock of after the lock, grant the first time that is at least p_gap after
+-- the latest slot and p_span after the slot p_limit places back. Returns the seconds until the
+-- slot and the seconds this call waited for the lock.
+CREATE FUNCTION reserve_slot(p_tenant text, p_limit integer, p_gap float8, p_span float8,
+                             OUT wait float8, OUT queued float8)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_tat  timestamptz;
+    v_sent timestamptz[];
+    v_now  timestamptz;
+    v_slot timestamptz;
+    v_n    integer;
+BEGIN
+    INSERT INTO fortnox_writer.rate_limits (tenant_id, tat) VALUES (p_tenant, '-infinity')
+        ON CONFLICT (tenant_id) DO NOTHING;
+    SELECT r.tat, r.sent INTO v_tat, v_sent
+        FROM fortnox_writer.rate_limits r WHERE r.tenant_id = p_tenant FOR UPDATE;
+    v_now := clock_timestamp();
+    v_n := cardinality(v_sent);
+    v_slot := greatest(v_now, v_tat + make_interval(secs => p_gap));
+    IF v_n >= p_limit THEN
+        v_slot := greatest(v_slot, v_sent[v_n - p_limit + 1] + make_interval(secs => p_span));
+    END IF;
+    UPDATE fortnox_writer.rate_limits
+        SET tat = v_slot,
+            sent = (array_append(v_sent, v_slot))[greatest(1, v_n + 2 - p_limit) : v_n + 1]
+        WHERE tenant_id = p_tenant;
+    wait := extract(epoch FROM (v_slot - v_now));
+    queued := extract(epoch FROM (v_now - statement_timestamp()));
+END;
+$$;
