@@ -18,8 +18,6 @@ slow database answer) would eat into the margin, so it takes a fresh slot instea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import asyncpg
 
 from libs.common.metrics import FORTNOX_RATE_LIMIT_WAIT
@@ -29,11 +27,30 @@ from services.fortnox_writer.clock import Clock, SystemClock
 # Fresh slots a late caller takes before it sends anyway.
 MAX_LATE = 3
 
-
-@dataclass(frozen=True)
-class Slot:
-    sleep_until: float  # send no earlier than this (this process's monotonic clock)
-    earliest: float  # the earliest the slot can be; lateness is counted from it
+_RESERVE = """
+WITH now AS (SELECT clock_timestamp() AS t),
+slot AS (
+    SELECT greatest(
+        now.t,
+        r.tat + make_interval(secs => $3),
+        CASE WHEN cardinality(r.sent) >= $2
+             THEN r.sent[cardinality(r.sent) - $2 + 1] + make_interval(secs => $4)
+        END
+    ) AS s, r.sent
+    FROM now, fortnox_writer.rate_limits r WHERE r.tenant_id = $1
+),
+updated AS (
+    UPDATE fortnox_writer.rate_limits r
+    SET tat = slot.s,
+        sent = (array_append(slot.sent, slot.s))[
+            greatest(1, cardinality(slot.sent) + 2 - $2) : cardinality(slot.sent) + 1]
+    FROM slot WHERE r.tenant_id = $1
+    RETURNING r.tat
+)
+SELECT extract(epoch FROM (updated.tat - now.t))::float8 AS wait,
+       extract(epoch FROM (now.t - transaction_timestamp()))::float8 AS queued
+FROM updated, now
+"""
 
 
 class RateLimiter:
@@ -59,42 +76,37 @@ class RateLimiter:
 
     async def reserve(self, tenant_id: str) -> float:
         """Reserve the tenant's next slot; returns the seconds to wait for it."""
-        slot = await self._reserve_due(tenant_id)
-        return max(0.0, slot.sleep_until - self._clock.monotonic())
+        due = await self._reserve_due(tenant_id)
+        return max(0.0, due - self._clock.monotonic())
 
-    async def _reserve_due(self, tenant_id: str) -> Slot:
-        """Reserve the tenant's next slot; when it is due on this process's clock.
+    async def _reserve_due(self, tenant_id: str) -> float:
+        """Reserve the tenant's next slot; returns when it is due on this process's clock.
 
-        The database computes the slot after the row lock (other replicas' reservations) was
-        granted and says how long the lock took. On this side the slot lies between two times:
-        counted from the answer (never early: the caller sleeps until then) and counted from
-        the question plus the lock wait (the earliest it can be: lateness is measured from it,
-        so a slow answer is noticed).
+        The slot is computed after the row lock (other replicas' reservations) was granted;
+        the database says how long that took, so neither a lock wait (which would make the
+        slot look due too early) nor a slow answer (which would hide that we are late) skews it.
         """
-        async with self._pool.acquire() as conn:  # (a wait for a connection is not counted)
+        async with self._pool.acquire() as conn, conn.transaction():
             began = self._clock.monotonic()
-            # One round trip (fortnox_writer.reserve_slot, migration 0005): the tenant's row
-            # is locked, then the slot computed on the clock of after the lock.
-            row = await conn.fetchrow(
-                "SELECT wait, queued FROM fortnox_writer.reserve_slot($1, $2, $3, $4)",
+            # Lock the tenant's row first (creating it), so the slot is computed from the
+            # latest slots and on the clock of after the lock.
+            await conn.execute(
+                "INSERT INTO fortnox_writer.rate_limits AS r (tenant_id, tat)"
+                " VALUES ($1, '-infinity') ON CONFLICT (tenant_id) DO UPDATE SET tat = r.tat",
                 tenant_id,
-                self.limit,
-                self.gap,
-                self.span,
             )
-        wait = max(0.0, float(row["wait"]))
-        earliest = began + max(0.0, float(row["queued"])) + wait
-        return Slot(sleep_until=self._clock.monotonic() + wait, earliest=earliest)
+            row = await conn.fetchrow(_RESERVE, tenant_id, self.limit, self.gap, self.span)
+        return began + max(0.0, float(row["queued"])) + max(0.0, float(row["wait"]))
 
     async def acquire(self, tenant_id: str) -> float:
         """Wait for the tenant's next slot; returns the time waited."""
         clock = self._clock
         started = clock.monotonic()
         for _ in range(MAX_LATE + 1):
-            slot = await self._reserve_due(tenant_id)
-            if slot.sleep_until > clock.monotonic():
-                await clock.sleep(slot.sleep_until - clock.monotonic())
-            if clock.monotonic() - slot.earliest <= self.late_tolerance:
+            due = await self._reserve_due(tenant_id)
+            if due > clock.monotonic():
+                await clock.sleep(due - clock.monotonic())
+            if clock.monotonic() - due <= self.late_tolerance:
                 break
         waited = clock.monotonic() - started
         FORTNOX_RATE_LIMIT_WAIT.observe(waited)

@@ -13,7 +13,7 @@ import pytest
 
 from fortbridge.localstack import migrate_all
 from libs.common.settings import Settings
-from services.fortnox_writer.ratelimit import RateLimiter, Slot, rate_limiter
+from services.fortnox_writer.ratelimit import RateLimiter, rate_limiter
 
 
 class RecordingClock:
@@ -94,11 +94,11 @@ async def test_a_caller_late_for_its_slot_takes_a_fresh_one(migrated: asyncpg.Po
 
         calls = 0
 
-        async def _reserve_due(self, tenant_id: str) -> Slot:
+        async def _reserve_due(self, tenant_id: str) -> float:
             self.calls += 1
-            slot = await super()._reserve_due(tenant_id)
+            due = await super()._reserve_due(tenant_id)
             await asyncio.sleep(0.2 if self.calls <= 2 else 0)
-            return slot
+            return due
 
     limiter = SlowReplies(migrated, limit=10, window=1.0, margin=0.3)  # late after 0.1 s
     await limiter.acquire(uuid.uuid4().hex)
