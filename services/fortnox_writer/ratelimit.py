@@ -10,7 +10,7 @@ any ``limit + 1`` consecutive requests span at least ``window + margin`` when se
 Slots are also at least ``window / limit / 2`` apart, so a full window's budget is not sent in
 one burst. With 25 per 5 s and a 0.3 s margin that is 25 / 5.3 s = 94 % of Fortnox's rate.
 
-Each reservation is one atomic statement on PostgreSQL's clock (the one clock every replica
+Each reservation is one short transaction on PostgreSQL's clock (the one clock every replica
 shares). A caller that wakes up later than ``margin / 3`` after its slot (a busy event loop, a
 slow database answer) would eat into the margin, so it takes a fresh slot instead (at most
 ``MAX_LATE`` times). A 429 pushes the tenant's next slot a whole window out (``penalize``).
