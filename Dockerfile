@@ -7,20 +7,27 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
-# --- build: a wheel of the project, installed with its dependencies into a venv ---------------
+# --- build: the locked dependencies into a venv, then a wheel of the project without deps -------
+# Every dependency comes from requirements/ (scripts/lock.sh: versions pinned, files hashed,
+# wheels only), so two builds of one commit install the same packages.
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-RUN python -m venv /opt/fortbridge
+COPY requirements ./requirements
+RUN python -m venv /opt/fortbridge \
+ && /opt/fortbridge/bin/pip install --require-hashes --only-binary=:all: \
+      -r requirements/runtime.txt \
+ && python -m venv /opt/build \
+ && /opt/build/bin/pip install --require-hashes --only-binary=:all: -r requirements/build.txt
 COPY pyproject.toml ./
 COPY fortbridge ./fortbridge
 COPY libs ./libs
 COPY services ./services
 COPY simulators ./simulators
-RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
- && /opt/fortbridge/bin/pip install /wheels/fortbridge-*.whl
+RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
+ && /opt/fortbridge/bin/pip install --no-deps /wheels/fortbridge-*.whl
 
 # --- runtime: the venv only, run as an unprivileged user -----------------------------------------
 # The same base image as the build stage, so the venv's interpreter links resolve.

@@ -1,8 +1,14 @@
 """The whole stack in one event loop: five services, both simulators, one connected shop.
 
 Used by ``fortbridge demo``, the benchmarks and the end-to-end tests. The shop is connected the
-way a merchant connects it: Fortnox through the OAuth authorization-code flow against the
-simulator, Shopify with an offline access token.
+way a merchant connects it: Fortnox through the writer's connect flow (start.json with the
+shop's API token, launch, the simulator's consent, the callback with the browser's cookie;
+fortnox_connect.py), Shopify with an offline access token. A stack without the writer stores the
+connection from an authorization code directly (the CLI's path).
+
+The stack turns on ADMIN_API_ALLOW_LOOPBACK (local development only): the demo's and the tests'
+calls from this machine without credentials act as the operator, unless a test sets
+ADMIN_API_TOKEN or turns the switch off.
 """
 
 from __future__ import annotations
@@ -22,20 +28,26 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 
+from fortbridge import fortnox_connect
 from fortbridge.registry import SERVICES
 from libs.common import database
+from libs.common.access import ApiTokenStore
 from libs.common.crypto import TokenCipher
 from libs.common.messages import FortnoxCommand
 from libs.common.messaging import Publisher, Topology
+from libs.common.messaging.namespace import delete_namespace
 from libs.common.service import STATE, serve
 from libs.common.settings import Settings
 from libs.common.shared_schemas import migrate_shared
 from libs.common.shops import ShopRegistry
-from services.fortnox_writer.connections import ConnectionStore, connect_with_code
+from services.fortnox_writer.connections import ConnectionStore
+from services.fortnox_writer.switching import connect_with_code
 from services.mapper.accounting import ShopSettings, invoice_command
 from simulators.fortnox import FortnoxSimulator
 from simulators.shopify import ShopifySimulator
 from simulators.shopify.webhooks import build_webhook, deliver
+
+__all__ = ["LocalStack", "delete_namespace", "local_stack", "migrate_all"]
 
 SHOPIFY_SECRET = "local-shopify-secret"
 CLIENT_ID = "fortbridge-local"
@@ -118,6 +130,27 @@ class LocalStack:
             await asyncio.sleep(0.05)
 
 
+async def connect_through_writer(
+    pool: asyncpg.Pool,
+    http: aiohttp.ClientSession,
+    writer_url: str,
+    shop: str,
+    tenant_id: str,
+    *,
+    switch_company: bool = False,
+) -> dict[str, Any]:
+    """The merchant connects Fortnox from the app: an API token of the shop starts the flow."""
+    issued = await ApiTokenStore(pool).create(shop, "write_integrations", label="local stack")
+    return await fortnox_connect.connect(
+        http,
+        writer_url,
+        {"Authorization": f"Bearer {issued.token}"},
+        tenant_id,
+        features=("orders", "payments"),
+        switch_company=switch_company,
+    )
+
+
 async def connect_fortnox(
     fortnox_url: str,
     tenant_id: str,
@@ -126,7 +159,7 @@ async def connect_fortnox(
     settings: Settings,
     shop: str,
 ) -> None:
-    """The merchant's consent (the simulator consents at once), then the code exchange."""
+    """The CLI's path: the simulator's consent, then the code exchange (no writer needed)."""
     params = {
         "client_id": settings.fortnox_client_id,
         "redirect_uri": REDIRECT_URI,
@@ -182,6 +215,7 @@ async def local_stack(
                 "fortnox_client_id": CLIENT_ID,
                 "fortnox_client_secret": CLIENT_SECRET,
                 "token_encryption_keys": key,
+                "admin_api_allow_loopback": True,
                 **overrides,
             }
         )
@@ -191,8 +225,13 @@ async def local_stack(
             pool = await database.create_pool(database_url, max_size=4)
             try:
                 cipher = TokenCipher(key)
-                store = ConnectionStore(pool, cipher, http, settings)
-                await connect_fortnox(fortnox_url, tenant_id, store, http, settings, shop)
+                if "fortnox_writer" in apps:
+                    writer_url = apps["fortnox_writer"][STATE].base_url
+                    assert writer_url is not None
+                    await connect_through_writer(pool, http, writer_url, shop, tenant_id)
+                else:
+                    store = ConnectionStore(pool, cipher, http, settings)
+                    await connect_fortnox(fortnox_url, tenant_id, store, http, settings, shop)
                 await ShopRegistry(pool, cipher).install(shop, shopify_token)
                 yield LocalStack(settings, apps, fortnox, shopify, shop, tenant_id, http, pool)
             finally:
@@ -211,26 +250,15 @@ async def migrate_all(database_url: str) -> None:
         await pool.close()
 
 
-async def delete_namespace(amqp_url: str, topology: Topology) -> None:
-    """Remove a namespace's exchanges and queues from the broker (demo and test clean-up)."""
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        names = [topology.dead_letter_queue]
-        for queue in topology.work_queues:
-            names.append(topology.queue_name(queue))
-            names.extend(topology.wait_queue_name(queue, d) for d in topology.retry_delays)
-        for name in names:
-            await channel.queue_delete(name)
-        for exchange in (topology.events_exchange, topology.dead_letter_exchange):
-            await channel.exchange_delete(exchange)
-
-
 async def add_connected_shop(stack: LocalStack, company_name: str = "Other AB") -> tuple[str, str]:
     """Another shop connected to its own Fortnox tenant (company); returns (shop, tenant id)."""
     shop = f"shop-{uuid.uuid4().hex[:8]}.myshopify.com"
     tenant_id = str(1_000_000 + uuid.uuid4().int % 1_000_000)
     stack.fortnox.add_tenant(tenant_id=tenant_id, company_name=company_name)
+    if "fortnox_writer" in stack.apps:
+        writer_url = stack.url("fortnox_writer", "")
+        await connect_through_writer(stack.pool, stack.http, writer_url, shop, tenant_id)
+        return shop, tenant_id
     cipher = TokenCipher(stack.settings.token_encryption_keys.get_secret_value())
     store = ConnectionStore(stack.pool, cipher, stack.http, stack.settings)
     await connect_fortnox(

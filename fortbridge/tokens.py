@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from fortbridge.output import NO, OK, USAGE, Output, json_flag
 from libs.common import access, database
 from libs.common.access import ApiTokenStore
 from libs.common.settings import Settings
@@ -14,7 +15,9 @@ from libs.common.shared_schemas import migrate_shared
 def add_parser(commands: Any) -> None:
     tokens = commands.add_parser("tokens", help="operator API tokens for the admin API")
     actions = tokens.add_subparsers(dest="action", required=True)
-    create = actions.add_parser("create", help="create a token (printed once, stored hashed)")
+    create = actions.add_parser(
+        "create", parents=[json_flag()], help="create a token (printed once, stored hashed)"
+    )
     create.add_argument("--shop", required=True)
     create.add_argument(
         "--scopes",
@@ -22,13 +25,14 @@ def add_parser(commands: Any) -> None:
         help=f"comma separated: {', '.join(sorted(access.SCOPES))}",
     )
     create.add_argument("--label", default="")
-    listing = actions.add_parser("list", help="list tokens (never their values)")
+    listing = actions.add_parser("list", parents=[json_flag()], help="list tokens (never values)")
     listing.add_argument("--shop")
-    revoke = actions.add_parser("revoke", help="revoke a token by id")
+    revoke = actions.add_parser("revoke", parents=[json_flag()], help="revoke a token by id")
     revoke.add_argument("id", type=int)
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
+    out = Output(args.json)
     pool = await database.create_pool(settings.database_url)
     try:
         await migrate_shared(pool)
@@ -37,23 +41,52 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
             try:
                 issued = await store.create(args.shop, args.scopes, args.label)
             except ValueError as exc:
-                print(f"error: {exc}")
-                return 2
-            print(f"token {issued.id} for {issued.shop} ({', '.join(sorted(issued.scopes))}):")
-            print(issued.token)
-            print("Store it now: it is not shown again.")
+                return out.error(str(exc), USAGE)
+            scopes = sorted(issued.scopes)
+            out.result(
+                {
+                    "id": issued.id,
+                    "shop": issued.shop,
+                    "scopes": scopes,
+                    "label": args.label,
+                    "token": issued.token,
+                },
+                [
+                    f"token {issued.id} for {issued.shop} ({', '.join(scopes)}):",
+                    issued.token,
+                    "Store it now: it is not shown again.",
+                ],
+            )
         elif args.action == "list":
-            for info in await store.tokens(args.shop):
-                state = f"revoked {info.revoked_at:%Y-%m-%d}" if info.revoked_at else "active"
-                print(
+            found = await store.tokens(args.shop)
+            out.result(
+                {
+                    "tokens": [
+                        {
+                            "id": info.id,
+                            "shop": info.shop,
+                            "prefix": info.prefix,
+                            "scopes": sorted(info.scopes),
+                            "label": info.label,
+                            "revoked_at": info.revoked_at,
+                        }
+                        for info in found
+                    ]
+                },
+                [
                     f"{info.id}\t{info.shop}\t{info.prefix}...\t{','.join(sorted(info.scopes))}"
-                    f"\t{state}\t{info.label}"
-                )
+                    f"\t{_state(info.revoked_at)}\t{info.label}"
+                    for info in found
+                ],
+            )
         elif not await store.revoke(args.id):
-            print(f"error: no active token {args.id}")
-            return 1
+            return out.error(f"no active token {args.id}", NO)
         else:
-            print(f"revoked token {args.id}")
-        return 0
+            out.result({"revoked": args.id}, f"revoked token {args.id}")
+        return OK
     finally:
         await pool.close()
+
+
+def _state(revoked_at: Any) -> str:
+    return f"revoked {revoked_at:%Y-%m-%d}" if revoked_at else "active"

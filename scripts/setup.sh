@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prepare this machine: the local RabbitMQ and PostgreSQL running, the project in .venv,
+# Prepare this machine: the local RabbitMQ and PostgreSQL running, the project in .venv from the
+# lock (requirements/dev.txt),
 # checkov (the manifests' security scan) in a venv of its own, .venv-tools, and the Compose schema.
 # Safe to run again; installs what is missing (Debian, PyPI and npm packages) and nothing else.
 set -euo pipefail
@@ -16,6 +17,9 @@ fi
 
 if ! port_open 5672; then
   echo "starting RabbitMQ"
+  # Every quorum queue reserves file handles: with the default 1024 a few dozen test namespaces
+  # exhaust them and new connections hang in the handshake.
+  ulimit -n 65536 2>/dev/null || true
   rabbitmq-server -detached
   for _ in $(seq 1 60); do port_open 5672 && break; sleep 1; done
   rabbitmqctl await_startup >/dev/null 2>&1 || true
@@ -28,11 +32,32 @@ fi
 port_open 5672 || { echo "RabbitMQ is not listening on 127.0.0.1:5672" >&2; exit 1; }
 port_open 5432 || { echo "PostgreSQL is not listening on 127.0.0.1:5432" >&2; exit 1; }
 
+# RabbitMQ's management API gives each queue's unacknowledged messages (fortbridge quiet); the
+# plugin ships with the server. Production brokers have it on (docs/operations.md).
+if ! port_open 15672 && command -v rabbitmq-plugins >/dev/null; then
+  echo "enabling RabbitMQ's management plugin"
+  rabbitmq-plugins enable rabbitmq_management >/dev/null \
+    || echo "could not enable rabbitmq_management: quiet reports unacked messages as unmeasured" >&2
+fi
+
+# The project from the lock (every version pinned, every file hashed; scripts/lock.sh makes it),
+# then the project itself without dependencies, so nothing unlocked comes in.
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[dev]'
+.venv/bin/python -m pip install -q --require-hashes --only-binary=:all: -r requirements/dev.txt
+.venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+
+# promtool (Debian's prometheus package) tests the alert rules against each scrape setup's labels
+# (tests/deploy/test_alert_rules.py); installed when the package is available.
+if ! command -v promtool >/dev/null && command -v apt-get >/dev/null; then
+  apt-cache show prometheus >/dev/null 2>&1 || apt-get update -q >/dev/null 2>&1 || true
+  if apt-cache show prometheus >/dev/null 2>&1; then
+    echo "installing promtool (Debian's prometheus package)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus \
+      >/dev/null || echo "could not install prometheus: promtool is missing" >&2
+  fi
+fi
 
 # checkov pins many packages of its own: a separate venv keeps them out of the project's.
 CHECKOV_VERSION=3.3.30

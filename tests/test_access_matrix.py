@@ -72,6 +72,11 @@ async def test_every_secured_operation_needs_its_scope_and_the_callers_shop(stac
         assert status == 403, f"{method} {path} for another shop: {status}"
         operations_checked += 1
     assert operations_checked >= 25
+    # Connecting Fortnox and releasing held work are secured operations (issue 12: the start
+    # was anonymous), so they are in the loop above.
+    checked = {(method, path) for method, path, _, _ in secured()}
+    assert ("POST", "/auth/fortnox/start.json") in checked
+    assert ("POST", "/admin/api/integrations/fortnox/connection/release.json") in checked
 
 
 async def test_another_shops_ids_are_not_found(stack: Stack) -> None:

@@ -28,6 +28,11 @@ SMALL_RUNS = [
         id="writer_replicas",
     ),
     pytest.param(["bench.catalog_sync", "--products", "3"], None, id="catalog_sync"),
+    pytest.param(
+        ["bench.templates", "--repeat", "1"],
+        {"issue_12_old_bomb_migrated", "worst_row_templates_1000_lines"},
+        id="templates",
+    ),
 ]
 
 

@@ -5,6 +5,7 @@ customer templates reach the invoice rows and the new customer in the simulator.
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +13,8 @@ import pytest
 
 from fortbridge.localstack import CLIENT_ID, REDIRECT_URI
 from libs.common.crypto import TokenCipher
-from services.fortnox_writer.connections import ConnectionStore, connect_with_code
+from services.fortnox_writer.connections import ConnectionStore
+from services.fortnox_writer.switching import connect_with_code
 from services.mapper.store import save_shop_settings
 from simulators.shopify.payloads import LineSpec, order_payload
 from tests.conftest import StackFactory
@@ -97,7 +99,7 @@ async def test_a_b2b_rule_makes_tagged_orders_fortnox_orders(stack: Stack) -> No
 TEMPLATE_RULE = {
     "name": "Projects per line, phone on the customer",
     "actions": {
-        "row_fields": {"Project": "{{ property.project | default('WEB') | upper }}", "Unit": "st"},
+        "row_fields": {"Project": "{{ property.project | default: 'WEB' | upcase }}", "Unit": "st"},
         "customer_fields": {
             "Phone1": "{{ billing_address.phone | digits }}",
             "Comments": "Shopify {{ name }}",
@@ -145,3 +147,44 @@ async def test_row_and_customer_templates_reach_fortnox(stack: Stack) -> None:
     assert customer.fields["Comments"] == f"Shopify {order['name']}"
     assert customer.fields["Email"] == "templates@example.com"
     assert await stack.failed_jobs() == []
+
+
+async def test_a_template_too_costly_for_one_order_fails_that_order_only(stack: Stack) -> None:
+    """Issue 12 at run time: a rule whose template grows on orders with a certain PO saves
+    (harmless on the sample order); such an order becomes a failed job that names the rule, the
+    field and the cap, and the shop's other order is invoiced as usual."""
+    template = "{{ note_attributes | where: 'name', 'PO' | map: 'value' | first" + (
+        " | replace: 'Z', 'ZZZZZZZZZZ'" * 6 + " }}"
+    )
+    rule = {"name": "PO in remarks", "actions": {"fields": {"Remarks": template}}}
+    async with stack.http.post(
+        stack.url("mapper", f"{RULES}.json"),
+        params={"shop": stack.shop},
+        json={"mapping_rule": rule},
+    ) as response:
+        assert response.status == 201, await response.text()
+    costly = order_payload()
+    costly["note_attributes"] = [{"name": "PO", "value": "ZZZZ"}]
+    fine = order_payload()
+    fine["note_attributes"] = [{"name": "PO", "value": "4711"}]
+    await stack.send_order(costly)
+    await stack.send_order(fine)
+
+    await stack.wait_for(lambda: len(stack.invoices_for(fine["id"])) == 1, timeout=30)
+    [invoice] = stack.invoices_for(fine["id"])
+    assert invoice.get("Remarks") == "4711"
+    found: list[dict[str, Any]] = []
+    for _ in range(100):
+        found = await stack.failed_jobs()
+        if found:
+            break
+        await asyncio.sleep(0.2)
+    [job] = found
+    assert job["object"]["id"] == str(costly["id"]) and job["service"] == "mapper"
+    assert job["error_code"] == "template_limit"
+    assert job["cause"]["title"] == "A mapping rule's template is too costly for the order"
+    assert (
+        "'PO in remarks'" in job["explanation"] and "actions.fields.Remarks" in job["explanation"]
+    )
+    assert "would make a text of" in job["explanation"]
+    assert stack.invoices_for(costly["id"]) == []

@@ -97,7 +97,11 @@ async def test_span_names_and_attributes_follow_the_conventions(
     clients = [s for s in spans if s.kind is SpanKind.CLIENT]
     fortnox = [s for s in clients if s.name.startswith(("GET /3/", "POST /3/", "PUT /3/"))]
     shopify = [s for s in clients if s.name.endswith("/graphql.json")]
-    assert fortnox and shopify and len(fortnox) + len(shopify) == len(clients)
+    database = [s for s in clients if attrs(s).get("db.system.name") == "postgresql"]
+    assert fortnox and shopify and database
+    assert len(fortnox) + len(shopify) + len(database) == len(clients)
+    for span in database:  # tests/test_database_spans.py checks them in detail
+        assert attrs(span)["db.operation.name"] == span.name.split()[0]
     for span in fortnox:
         a = attrs(span)
         assert a["http.request.method"] == span.name.split()[0]
@@ -127,10 +131,17 @@ async def test_admin_requests_are_server_spans_and_health_checks_are_not(
     async with stack.http.get(stack.url("timeline", "/nowhere"), headers=headers) as response:
         assert response.status == 404
     spans = span_exporter.get_finished_spans()
+    # The admin request's database calls are its children (tests/test_database_spans.py).
+    database = [s for s in spans if attrs(s).get("db.system.name") == "postgresql"]
+    spans = [s for s in spans if s not in database]
     assert {s.name for s in spans} == {
         "GET /admin/api/orders/{order_id}/timeline_events.json",
         "GET",
     }
+    [admin] = [s for s in spans if s.name.startswith("GET /admin/")]
+    assert database and all(
+        s.parent is not None and s.parent.span_id == admin.context.span_id for s in database
+    )
     [unmatched] = [s for s in spans if s.name == "GET"]
     assert format(unmatched.context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
     assert attrs(unmatched)["http.response.status_code"] == 404

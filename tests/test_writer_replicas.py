@@ -16,11 +16,11 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
 
+from fortbridge import fortnox_connect
 from fortbridge.localstack import (
     LocalStack,
     add_connected_shop,
@@ -210,18 +210,12 @@ async def test_an_invalid_refresh_token_parks_commands_until_reconnection(
             assert connection["parked_commands"] == 20
             assert not any(stack.invoices_for(o["id"]) for o in orders)
 
-            # The merchant reconnects through the writer's OAuth routes.
-            async with http.get(
-                writers.url("/auth/fortnox/start"),
-                params={"shop": stack.shop},
-                allow_redirects=False,
-            ) as response:
-                authorize = response.headers["Location"]
-            async with http.get(authorize, allow_redirects=False) as response:
-                callback = response.headers["Location"]
-            query = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
-            async with http.get(writers.url("/auth/fortnox/callback"), params=query) as response:
-                assert response.status == 200, await response.text()
+            # The merchant reconnects through the writer's connect flow (start, launch, consent,
+            # callback), the same company again.
+            reconnected = await fortnox_connect.connect(
+                http, writers.url(""), {}, stack.tenant_id, shop=stack.shop
+            )
+            assert reconnected["action"] == "reconnected"
 
             await _until(
                 lambda: all(stack.invoices_for(o["id"]) for o in orders), 60, "resumed invoices"

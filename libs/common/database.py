@@ -3,20 +3,147 @@
 Each service owns a schema named after it and keeps its migrations as numbered SQL files
 (``services/<name>/migrations/0001_init.sql``). Migrations run under an advisory lock, so
 replicas starting together apply each file exactly once.
+
+Every statement a pool's connection runs inside a trace is a CLIENT span (:class:`TracedConnection`)
+named after the statement, ``{operation} {table}`` (``SELECT ingest.webhook_events``), with
+``db.system.name``, ``db.operation.name``, ``db.collection.name``, ``db.namespace`` and the calling
+function (``code.function.name``): a slow order shows which statement its time went to. Never the
+query's values: not its parameters, not its text, not an error's message (which can quote a
+row). Statements outside a trace (pollers, the scheduler's idle rounds) make no span at all.
+OpenTelemetry's asyncpg instrumentation would do the first part, but its latest release pins an
+older opentelemetry-semantic-conventions than our SDK, and it records the full query text and
+starts a new trace for every statement a poller runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import re
+import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from libs.common import tracing
 from libs.common.logs import get_logger
 
 log = get_logger(__name__)
+_tracer = tracing.get_tracer(__name__)
+_untraced: ContextVar[bool] = ContextVar("fortbridge_database_untraced", default=False)
+_LEADING_COMMENTS = re.compile(r"^\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*", re.S)
+_IDENT = r'((?:"?[A-Za-z_][A-Za-z0-9_]*"?\.)?"?[A-Za-z_][A-Za-z0-9_]*"?)'
+_TARGETS = {
+    "INSERT": re.compile(r"\bINTO\s+" + _IDENT, re.I),
+    "UPDATE": re.compile(r"\bUPDATE\s+(?:ONLY\s+)?" + _IDENT, re.I),
+    "DELETE": re.compile(r"\bDELETE\s+FROM\s+(?:ONLY\s+)?" + _IDENT, re.I),
+    "SELECT": re.compile(r"\bFROM\s+" + _IDENT, re.I),
+}
+_SKIPPED_MODULES = ("asyncpg", __name__, "contextlib")
+
+
+@functools.lru_cache(maxsize=1024)
+def describe_statement(query: str) -> tuple[str, str | None]:
+    """(operation, table) of a statement, from its keywords only: ``("SELECT",
+    "ingest.webhook_events")``; a ``WITH`` query is named after its main statement."""
+    text = _LEADING_COMMENTS.sub("", query)
+    words = text.split(None, 1)
+    operation = words[0].upper().rstrip(";") if words else ""
+    if operation == "WITH":
+        found = re.search(r"\)\s*(INSERT|UPDATE|DELETE|SELECT)\b", text, re.I)
+        operation = found.group(1).upper() if found else operation
+    pattern = _TARGETS.get(operation)
+    match = pattern.search(text) if pattern else None
+    return operation, match.group(1).replace('"', "") if match else None
+
+
+def _caller() -> str | None:
+    frame = sys._getframe(2)
+    for _ in range(12):
+        if frame is None:
+            return None
+        module = str(frame.f_globals.get("__name__", ""))
+        if not module.startswith(_SKIPPED_MODULES):
+            return f"{module}.{frame.f_code.co_qualname}"
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+@contextlib.contextmanager
+def _statement_span(connection: Any, query: str) -> Iterator[None]:
+    if _untraced.get() or not trace.get_current_span().is_recording():
+        yield
+        return
+    operation, table = describe_statement(query)
+    name = f"{operation} {table}" if table else operation or "postgresql"
+    attributes: dict[str, str] = {"db.system.name": "postgresql", "db.query.summary": name}
+    if operation:
+        attributes["db.operation.name"] = operation
+    if table:
+        attributes["db.collection.name"] = table
+    database = getattr(getattr(connection, "_params", None), "database", None)
+    if database:
+        attributes["db.namespace"] = str(database)
+    caller = _caller()
+    if caller:
+        attributes["code.function.name"] = caller
+    with _tracer.start_as_current_span(
+        name,
+        kind=SpanKind.CLIENT,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            yield
+        except BaseException as exc:
+            span.set_status(Status(StatusCode.ERROR))  # no description: messages quote rows
+            span.set_attribute("error.type", type(exc).__qualname__)
+            raise
+
+
+class TracedConnection(asyncpg.Connection):  # type: ignore[misc]
+    """An asyncpg connection whose statements are spans (see the module's docstring)."""
+
+    async def execute(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        with _statement_span(self, query):
+            return await super().execute(query, *args, **kwargs)
+
+    async def executemany(self, command: str, *args: Any, **kwargs: Any) -> Any:
+        with _statement_span(self, command):
+            return await super().executemany(command, *args, **kwargs)
+
+    async def fetch(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        with _statement_span(self, query):
+            return await super().fetch(query, *args, **kwargs)
+
+    async def fetchval(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        with _statement_span(self, query):
+            return await super().fetchval(query, *args, **kwargs)
+
+    async def fetchrow(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        with _statement_span(self, query):
+            return await super().fetchrow(query, *args, **kwargs)
+
+    async def fetchmany(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        with _statement_span(self, query):
+            return await super().fetchmany(query, *args, **kwargs)
+
+    async def reset(self, *args: Any, **kwargs: Any) -> None:
+        """The pool's clean-up on release is not the application's statement: no span."""
+        token = _untraced.set(True)
+        try:
+            await super().reset(*args, **kwargs)
+        finally:
+            _untraced.reset(token)
+
 
 Pool = asyncpg.Pool
 _MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -27,7 +154,9 @@ async def create_pool(dsn: str, *, max_size: int = 10, attempts: int = 60) -> as
     delay = 0.2
     for attempt in range(1, attempts + 1):
         try:
-            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max_size)
+            pool = await asyncpg.create_pool(
+                dsn, min_size=1, max_size=max_size, connection_class=TracedConnection
+            )
             assert pool is not None
             return pool
         except (OSError, asyncpg.PostgresError) as exc:

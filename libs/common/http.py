@@ -4,19 +4,28 @@ Every request is counted and timed (``fortbridge_http_requests_total``,
 ``fortbridge_http_request_seconds``, by route template); every request but the health and
 metrics endpoints is a SERVER span named ``{method} {route}`` with the HTTP semantic-convention
 attributes, continuing a ``traceparent`` the caller sent.
+
+Query strings never reach a log line or a span: they carry OAuth codes, states and launch
+tickets (``/auth/*``). Spans record ``url.path`` only, and the access log
+(:class:`AccessLogger`) writes the method, the path, the status, the size and the time, never
+the query string, the Referer or a header. Every query parameter value is at most
+``MAX_QUERY_VALUE`` characters (400 naming the parameter).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from libs.common import tracing
+from libs.common.limits import MAX_QUERY_VALUE
 from libs.common.metrics import HTTP_REQUEST_SECONDS, HTTP_REQUESTS
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
@@ -32,7 +41,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def create_app(service: str) -> web.Application:
     """An app with the standard endpoints; services add their routes and readiness checks."""
-    app = web.Application(client_max_size=5 * 1024 * 1024, middlewares=[_observe, _refuse_nul])
+    app = web.Application(
+        client_max_size=5 * 1024 * 1024, middlewares=[_observe, _limit_query, _refuse_nul]
+    )
     app[SERVICE_NAME] = service
     app[READINESS] = []
     app[FATAL] = []
@@ -100,6 +111,40 @@ async def _observe(request: web.Request, handler: Handler) -> web.StreamResponse
         ).inc()
         HTTP_REQUEST_SECONDS.labels(service=service, route=label).observe(
             time.perf_counter() - started
+        )
+
+
+@web.middleware
+async def _limit_query(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """400 for a query parameter longer than MAX_QUERY_VALUE, naming the parameter."""
+    for name, value in request.query.items():
+        if len(value) > MAX_QUERY_VALUE:
+            return json_error(
+                400,
+                f"query parameter {name[:64]}: at most {MAX_QUERY_VALUE} characters",
+                field=name[:64],
+            )
+    return await handler(request)
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One line per request without its query string: ``GET /auth/fortnox/callback 302 ...``.
+
+    aiohttp's default access log writes the whole request line and the Referer, which would
+    put OAuth codes and states in the logs.
+    """
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        if not self.logger.isEnabledFor(logging.INFO):
+            return
+        self.logger.info(
+            "%s %s %s %s %d %.3fs",
+            request.remote or "-",
+            request.method,
+            request.path,
+            response.status,
+            response.body_length,
+            time,
         )
 
 

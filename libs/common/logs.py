@@ -10,10 +10,12 @@ import logging
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from opentelemetry import trace
+
+from libs.common.emails import redact_emails
 
 # Keys whose values never reach a log line.
 _SECRET_KEYS = re.compile(r"(token|secret|password|authorization|hmac|api_key|code_verifier)", re.I)
@@ -23,13 +25,12 @@ _PERSONAL_KEYS = re.compile(
     r"customer_name|billing_address|shipping_address|organisation_number|vat_number)$",
     re.I,
 )
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 REDACTED = "[redacted]"
 
 
 def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
-        return _EMAIL.sub(REDACTED, value)
+        return redact_emails(value, REDACTED)
     if isinstance(value, Mapping):
         return redact(dict(value))
     if isinstance(value, list | tuple):
@@ -42,7 +43,7 @@ def redact(event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event):
         if key in ("event", "level", "timestamp", "trace_id", "span_id", "service", "logger"):
             if key == "event" and isinstance(event[key], str):
-                event[key] = _EMAIL.sub(REDACTED, event[key])
+                event[key] = redact_emails(event[key], REDACTED)
             continue
         if _SECRET_KEYS.search(key) or _PERSONAL_KEYS.match(key):
             event[key] = REDACTED
@@ -67,8 +68,10 @@ def _trace_ids(
     return event
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
-    """Route structlog and stdlib logging to one JSON line per event on stdout."""
+def configure_logging(service: str, level: str = "INFO", *, stream: TextIO | None = None) -> None:
+    """Route structlog and stdlib logging to one JSON line per event on stdout (``stream``:
+    elsewhere; the CLI logs to stderr, so its stdout holds only its result)."""
+    stream = stream or sys.stdout
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         _trace_ids,
@@ -83,11 +86,11 @@ def configure_logging(service: str, level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(service=service)
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[

@@ -23,7 +23,7 @@ from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
 from libs.common import database, messaging, tracing
-from libs.common.http import FATAL, READINESS, client_session, create_app
+from libs.common.http import FATAL, READINESS, AccessLogger, client_session, create_app
 from libs.common.logs import configure_logging, get_logger
 from libs.common.messaging import Consumer, Handler, Publisher, Topology, WorkQueue
 from libs.common.settings import Settings
@@ -221,7 +221,9 @@ async def serve(
     try:
         for definition in definitions:
             app = build_app(definition, settings)
-            runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=30)
+            runner = web.AppRunner(
+                app, handle_signals=False, shutdown_timeout=30, access_log_class=AccessLogger
+            )
             await runner.setup()
             runners.append(runner)
             port = (ports or {}).get(definition.name)
@@ -241,8 +243,13 @@ async def serve(
             await runner.cleanup()
 
 
-async def run_until_signalled(definitions: Sequence[ServiceDefinition], settings: Settings) -> None:
-    """Run services until SIGTERM or SIGINT, then shut down gracefully."""
+async def run_until_signalled(
+    definitions: Sequence[ServiceDefinition],
+    settings: Settings,
+    *,
+    ports: dict[str, int] | None = None,
+) -> None:
+    """Run services until SIGTERM or SIGINT, then shut down gracefully (``ports``: see serve)."""
     name = definitions[0].name if len(definitions) == 1 else "fortbridge"
     configure_logging(name, settings.log_level)
     tracing.configure_tracing(
@@ -254,7 +261,7 @@ async def run_until_signalled(definitions: Sequence[ServiceDefinition], settings
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with serve(definitions, settings, wait_started=None) as apps:
+    async with serve(definitions, settings, ports=ports, wait_started=None) as apps:
         log.info("serving", services=list(apps))
         fatal = asyncio.create_task(_watch_fatal(apps))
         stop_task = asyncio.create_task(stop.wait())

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
         description="Delays (s) of the retry wait queues; attempt n waits the n-th delay.",
     )
     amqp_max_attempts: int = 6
+    amqp_management_url: str = Field(
+        default="",
+        description="RabbitMQ's management API (http://host:15672), for the unacknowledged "
+        "messages `quiet` reports; credentials from the URL, else AMQP_URL's. Empty: not used.",
+    )
     database_url: str = "postgresql://postgres@127.0.0.1:5432/fortbridge"
     database_pool_max: int = 10
 
@@ -125,7 +130,22 @@ class Settings(BaseSettings):
         default=SecretStr(""),
         description="HMAC key signing the OAuth state; empty: derived from the client secret.",
     )
-    fortnox_state_ttl_seconds: float = 600.0
+    fortnox_state_ttl_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a connect attempt's OAuth state (and its nonce) stays valid.",
+    )
+    fortnox_connect_ticket_ttl_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long the single-use launch ticket of POST /auth/fortnox/start.json "
+        "stays valid.",
+    )
+    fortnox_connect_return_url: str = Field(
+        default="",
+        description="Where the browser goes after the Fortnox callback (with ?fortnox=connected "
+        "or ?fortnox=error&reason=...); empty: {SHOPIFY_APP_URL}/app/.",
+    )
     fortnox_refresh_margin_seconds: float = Field(
         default=120.0, description="Refresh an access token this long before it expires."
     )
@@ -140,8 +160,14 @@ class Settings(BaseSettings):
     # Secrets at rest: comma separated Fernet keys, newest first (rotation: prepend a new key).
     token_encryption_keys: SecretStr = SecretStr("")
 
-    # Admin API: operator bearer token (empty = open, for local runs only)
+    # Admin API: the deployment's operator bearer token. Empty: no operator access at all,
+    # unless ADMIN_API_ALLOW_LOOPBACK is on (local development only).
     admin_api_token: SecretStr = SecretStr("")
+    admin_api_allow_loopback: bool = Field(
+        default=False,
+        description="Local development only: with ADMIN_API_TOKEN unset, a request without "
+        "credentials from a loopback address (and no proxy headers) acts as the operator.",
+    )
 
     # Replayer: a bulk retry re-queues failed jobs at this pace, all replicas together
     replay_rate: float = Field(

@@ -92,21 +92,34 @@ class ConnectionStore:
         except aiohttp.ClientError as exc:
             raise TransientError(f"Fortnox token endpoint unreachable: {exc}") from exc
 
-    async def save(self, shop: str, tenant_id: str, tokens: dict[str, Any]) -> None:
-        """Store (or replace) a shop's connection from a token response."""
+    async def save(
+        self,
+        shop: str,
+        tenant_id: str,
+        tokens: dict[str, Any],
+        *,
+        company_name: str | None = None,
+        conn: asyncpg.Connection | None = None,
+    ) -> None:
+        """Store (or replace) a shop's connection from a token response.
+
+        Whether a replacement is allowed (same company, or a switch the merchant asked for) is
+        decided before, by ``switching.complete_connection``; pass its transaction as ``conn``.
+        """
         expires_at = datetime.now(UTC) + timedelta(seconds=int(tokens.get("expires_in", 3600)))
         refresh = tokens.get("refresh_token")
-        await self._pool.execute(
+        await (conn or self._pool).execute(
             """
             INSERT INTO fortnox_writer.connections
                 (shop, tenant_id, access_token, refresh_token, expires_at, scopes, status,
-                 status_reason, refreshed_at, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, 'connected', NULL, now(), now())
+                 status_reason, refreshed_at, updated_at, company_name)
+            VALUES ($1, $2, $3, $4, $5, $6, 'connected', NULL, now(), now(), $7)
             ON CONFLICT (shop) DO UPDATE SET
                 tenant_id = EXCLUDED.tenant_id, access_token = EXCLUDED.access_token,
                 refresh_token = EXCLUDED.refresh_token, expires_at = EXCLUDED.expires_at,
                 scopes = EXCLUDED.scopes, status = 'connected', status_reason = NULL,
-                refreshed_at = now(), updated_at = now()
+                refreshed_at = now(), updated_at = now(),
+                company_name = COALESCE(EXCLUDED.company_name, connections.company_name)
             """,
             shop,
             tenant_id,
@@ -114,6 +127,7 @@ class ConnectionStore:
             self._cipher.encrypt(refresh) if refresh else None,
             expires_at,
             str(tokens.get("scope", "")),
+            company_name,
         )
 
     async def get(self, shop: str, *, force_refresh: bool = False) -> Connection:
@@ -216,8 +230,8 @@ class ConnectionStore:
         """The connection's row without its tokens (for the admin API)."""
         return await self._pool.fetchrow(
             """
-            SELECT shop, tenant_id, status, status_reason, scopes, expires_at, refreshed_at,
-                   updated_at
+            SELECT shop, tenant_id, company_name, status, status_reason, scopes, expires_at,
+                   refreshed_at, updated_at, switched_at, switched_from_tenant
             FROM fortnox_writer.connections WHERE shop = $1
             """,
             shop,
@@ -273,7 +287,16 @@ def refresh_margin(
     return min(configured, max(timedelta(0), lifetime * REFRESH_MARGIN_SHARE))
 
 
-async def connect_with_code(
+@dataclass(frozen=True)
+class Grant:
+    """What an authorization code gave: tokens for one Fortnox company (tenant)."""
+
+    tokens: dict[str, Any]
+    tenant_id: str
+    company_name: str | None
+
+
+async def exchange_code(
     store: ConnectionStore,
     http: aiohttp.ClientSession,
     settings: Settings,
@@ -282,8 +305,8 @@ async def connect_with_code(
     code: str,
     redirect_uri: str,
     limiter: RateLimiter | None = None,
-) -> str:
-    """Exchange an authorization code, read the tenant id, store the connection; returns it.
+) -> Grant:
+    """Exchange an authorization code and read which company it is for; stores nothing.
 
     The companyinformation call is a Fortnox request like any other: it takes a rate-limit
     slot of the tenant named in the access token's JWT claim.
@@ -296,15 +319,23 @@ async def connect_with_code(
     )
     await limiter.acquire(jwt_tenant(str(tokens["access_token"])) or f"shop:{shop}")
     url = settings.fortnox_api_url.rstrip("/") + "/3/companyinformation"
-    async with http.get(
-        url, headers={"Authorization": f"Bearer {tokens['access_token']}"}
-    ) as response:
-        payload = await response.json(content_type=None)
-        if response.status != 200:
-            raise TokenEndpointError(response.status, "companyinformation", str(payload))
-    tenant_id = str(payload["CompanyInformation"]["DatabaseNumber"])
-    await store.save(shop, tenant_id, tokens)
-    return tenant_id
+    try:
+        async with http.get(
+            url, headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        ) as response:
+            payload = await response.json(content_type=None)
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise TransientError(f"Fortnox companyinformation unreachable: {exc}") from exc
+    information = payload.get("CompanyInformation") if isinstance(payload, dict) else None
+    if status != 200 or not isinstance(information, dict) or not information.get("DatabaseNumber"):
+        raise TokenEndpointError(status, "companyinformation", "the company could not be read")
+    name = information.get("CompanyName")
+    return Grant(
+        tokens=tokens,
+        tenant_id=str(information["DatabaseNumber"]),
+        company_name=str(name)[:200] if name else None,
+    )
 
 
 def jwt_tenant(access_token: str) -> str | None:

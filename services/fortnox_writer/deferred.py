@@ -27,6 +27,12 @@ CLAIM_SECONDS = 10.0
 PARKED = "parked"
 RATE_LIMIT = "rate_limit"
 RETRY = "retry"
+# Why a command made for the shop's previous Fortnox company is parked (switching.py).
+HELD_EXPLANATION = (
+    "the shop's Fortnox company was switched after this sync was made for the previous company; "
+    "it is held back until the merchant releases it to the new company, discards it, or "
+    "connects the previous company again"
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,8 @@ class ShopFacts:
     backlog: bool  # the tenant already has commands waiting for slots
     next_slot_in: float  # seconds until the tenant's next rate-limit slot
     reason: str | None = None  # why the shop is not connected, in plain English
+    switched_at: datetime | None = None  # the shop's last company switch
+    switched_from_tenant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,7 @@ class DeferredStore:
         row = await self._pool.fetchrow(
             """
             SELECT clock_timestamp() AS now, c.tenant_id, c.status = 'connected' AS connected,
-                   c.status_reason,
+                   c.status_reason, c.switched_at, c.switched_from_tenant,
                    EXISTS (SELECT 1 FROM fortnox_writer.deferred_commands d
                            WHERE d.tenant_id = c.tenant_id AND d.reason <> 'parked') AS backlog,
                    greatest(0, extract(epoch FROM (r.tat - clock_timestamp())))::float8 AS wait
@@ -109,6 +117,8 @@ class DeferredStore:
             bool(row["backlog"]),
             row["wait"] or 0.0,
             row["status_reason"],
+            row["switched_at"],
+            row["switched_from_tenant"],
         )
 
     async def put(
@@ -126,15 +136,20 @@ class DeferredStore:
         attempts: int = 0,
         due_in: float = 0.0,
         error: str | None = None,
+        held_from_tenant: str | None = None,
     ) -> bool:
-        """Store a command; False if it was already stored (a redelivery)."""
+        """Store a command; False if it was already stored (a redelivery).
+
+        ``held_from_tenant``: the command was made for that company before the shop switched
+        to another one; it stays parked until released (switching.py).
+        """
         status: str = await self._pool.execute(
             """
             INSERT INTO fortnox_writer.deferred_commands
                 (command_id, shop, tenant_id, document_key, routing_key, message_id, body,
-                 headers, reason, attempts, due_at, last_error)
+                 headers, reason, attempts, due_at, last_error, held_from_tenant)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10,
-                    clock_timestamp() + make_interval(secs => $11), $12)
+                    clock_timestamp() + make_interval(secs => $11), $12, $13)
             ON CONFLICT (command_id) DO NOTHING
             """,
             command_id,
@@ -149,6 +164,7 @@ class DeferredStore:
             attempts,
             due_in,
             error,
+            held_from_tenant,
         )
         return status == "INSERT 0 1"
 
@@ -213,13 +229,26 @@ class DeferredStore:
         )
 
     async def reschedule(
-        self, row_id: int, *, reason: str, attempts: int, due_in: float, error: str | None
+        self,
+        row_id: int,
+        *,
+        reason: str,
+        attempts: int,
+        due_in: float,
+        error: str | None,
+        held_from_tenant: str | None = None,
     ) -> None:
+        """Back to waiting after a run. A row a company switch held back meanwhile (or one
+        ``held_from_tenant`` holds now) stays parked, whatever the run's outcome."""
         await self._pool.execute(
             """
             UPDATE fortnox_writer.deferred_commands
-            SET reason = $2, attempts = $3, due_at = clock_timestamp() + make_interval(secs => $4),
-                last_error = $5, claimed_by = NULL, claimed_until = NULL
+            SET held_from_tenant = COALESCE(held_from_tenant, $6),
+                reason = CASE WHEN COALESCE(held_from_tenant, $6) IS NULL THEN $2
+                              ELSE 'parked' END,
+                attempts = $3, due_at = clock_timestamp() + make_interval(secs => $4),
+                last_error = CASE WHEN held_from_tenant IS NULL THEN $5 ELSE last_error END,
+                claimed_by = NULL, claimed_until = NULL
             WHERE id = $1
             """,
             row_id,
@@ -227,13 +256,15 @@ class DeferredStore:
             attempts,
             due_in,
             error,
+            held_from_tenant,
         )
 
     async def sweep(self) -> tuple[int, int]:
         """Park the commands of shops that must reconnect; resume those of reconnected shops.
 
-        Returns (parked now, resumed now). Resumed commands take the tenant of the new
-        connection (a merchant may reconnect to another Fortnox company).
+        Returns (parked now, resumed now). Resumed commands take the tenant of the connection.
+        Commands held back by a company switch resume only when released, or when the shop is
+        connected to the company they were made for again (switching.py).
         """
         async with self._pool.acquire() as conn, conn.transaction():
             parked = await conn.execute(
@@ -250,17 +281,20 @@ class DeferredStore:
                 """
                 UPDATE fortnox_writer.deferred_commands d
                 SET reason = 'retry', tenant_id = c.tenant_id, due_at = clock_timestamp(),
-                    claimed_by = NULL, claimed_until = NULL
+                    claimed_by = NULL, claimed_until = NULL, held_from_tenant = NULL
                 FROM fortnox_writer.connections c
                 WHERE d.reason = 'parked' AND c.shop = d.shop AND c.status = 'connected'
+                  AND (d.held_from_tenant IS NULL OR d.held_from_tenant = c.tenant_id)
                 """
             )
         return _count(parked), _count(resumed)
 
     async def counts(self, shop: str) -> dict[str, int]:
+        """Commands by reason; those held back by a company switch count as ``held``."""
         rows = await self._pool.fetch(
-            "SELECT reason, count(*) AS n FROM fortnox_writer.deferred_commands"
-            " WHERE shop = $1 GROUP BY reason",
+            "SELECT CASE WHEN held_from_tenant IS NULL THEN reason ELSE 'held' END AS reason,"
+            " count(*) AS n FROM fortnox_writer.deferred_commands"
+            " WHERE shop = $1 GROUP BY 1",
             shop,
         )
         return {row["reason"]: int(row["n"]) for row in rows}

@@ -7,6 +7,10 @@ aside) both apply:
 - done: the result is published (synced, already_synced, skipped);
 - park: Fortnox refused the shop's connection; it is marked ``needs_reconnection`` and a
   ``parked`` result tells the timeline; the command waits for the reconnection;
+- held: the shop was switched to another Fortnox company than the one the command was admitted
+  for (before it started, or while it ran and before it needed a new token): it is not finished
+  in the new company; a ``parked`` result says so and the caller holds it back for the previous
+  company (``held_from_tenant``) until the merchant releases or discards it (switching.py);
 - rate_limited: Fortnox answered 429 (the client already pushed the tenant's next slot out);
 - wait: "not yet" (an earlier attempt's outcome is settling, another writer holds the
   document): retried after ``due_in`` without using up an attempt;
@@ -31,6 +35,7 @@ from services.fortnox_writer import results
 from services.fortnox_writer.client import FortnoxClient
 from services.fortnox_writer.clock import Clock
 from services.fortnox_writer.connections import ConnectionStore
+from services.fortnox_writer.deferred import HELD_EXPLANATION
 from services.fortnox_writer.leases import Leases
 from services.fortnox_writer.ledger import DocumentLedger
 from services.fortnox_writer.links import DocumentLinks
@@ -49,8 +54,10 @@ TARGET_LEASE_WAIT = 20.0
 # Transient errors that mean "not yet" rather than "failed", with their default wait; a
 # ``retry_after`` in the error's details overrides it.
 WAITING_CODES = {"settling": 5.0, "busy": 1.0}
+# The shop's Fortnox company is not the one the command was admitted for any more.
+COMPANY_SWITCHED = "company_switched"
 
-DispositionKind = Literal["done", "park", "rate_limited", "wait", "retry", "failed"]
+DispositionKind = Literal["done", "park", "held", "rate_limited", "wait", "retry", "failed"]
 
 
 @dataclass(frozen=True)
@@ -103,10 +110,14 @@ class Executor:
         )
         self._operations: dict[CommandAction, Operation] = operations_for(steps, leases)
 
-    async def run(self, command: FortnoxCommand, *, received_at: datetime) -> Disposition:
-        """Run the command now; never raises a HandlerError (it becomes the disposition)."""
+    async def run(
+        self, command: FortnoxCommand, *, received_at: datetime, tenant_id: str
+    ) -> Disposition:
+        """Run the command now, in the Fortnox company ``tenant_id`` it was admitted for (the
+        intake's) or set aside for (the scheduler's); never raises a HandlerError (it becomes
+        the disposition)."""
         try:
-            session = Session(lambda: self._client(command.shop))
+            session = Session(lambda: self._client(command.shop, tenant_id))
             async with self._locked(command):
                 outcome = await self._operations[command.action].run(
                     Run(command, session, received_at)
@@ -131,6 +142,9 @@ class Executor:
             await self.publish_parked(command, exc.explanation or exc.message)
             return Disposition("park", exc, reason=exc.message)
         except TransientError as exc:
+            if exc.code == COMPANY_SWITCHED:
+                await self.publish(results.held(command, "parked", HELD_EXPLANATION))
+                return Disposition("held", exc)
             if exc.code == "429":
                 return Disposition("rate_limited", exc)
             wait = waiting_time(exc)
@@ -158,17 +172,26 @@ class Executor:
             ):
                 yield
 
-    async def _client(self, shop: str) -> FortnoxClient:
+    async def _client(self, shop: str, tenant_id: str) -> FortnoxClient:
+        """A client of the company ``tenant_id``. Every request takes its token here, so none
+        goes out once the shop is connected to another company, whether it was switched before
+        the command started or while it ran: ``company_switched`` instead."""
         settings = self._runtime.settings
-        connection = await self._connections.get(shop)
 
         async def token(force: bool) -> str:
-            return (await self._connections.get(shop, force_refresh=force)).access_token
+            current = await self._connections.get(shop, force_refresh=force)
+            if current.tenant_id != tenant_id:
+                # Never start or finish in the new company what was meant for the previous one.
+                raise TransientError(
+                    f"the shop's Fortnox company changed from {tenant_id} to {current.tenant_id}",
+                    code=COMPANY_SWITCHED,
+                )
+            return current.access_token
 
         return FortnoxClient(
             http=self._runtime.http,
             base_url=settings.fortnox_api_url,
-            tenant_id=connection.tenant_id,
+            tenant_id=tenant_id,
             token=token,
             limiter=self._limiter,
             timeout=settings.fortnox_timeout_seconds,
@@ -182,6 +205,11 @@ class Executor:
     async def publish_parked(self, command: FortnoxCommand, reason: str | None) -> None:
         """Tell the timeline (and the order status) the command waits for a reconnection."""
         await self._publish(results.parked(command, reason), quiet=True)
+
+    async def publish(self, result: SyncResult) -> None:
+        """Publish a result the caller made (a command held back at admission); the command is
+        kept all the same if this fails."""
+        await self._publish(result, quiet=True)
 
     async def _publish(self, result: SyncResult, *, quiet: bool = False) -> None:
         try:

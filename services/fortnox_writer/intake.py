@@ -3,7 +3,8 @@
 Nothing waits in the broker: a command that cannot run soon (admission.py) is stored in
 ``deferred_commands`` (one committed INSERT, unique on the command id) and only then acked; the
 scheduler runs it later. A command run now goes to the executor; what it says happened decides
-the rest: set aside for a retry, parked, or raised for the consumer runner to dead-letter.
+the rest: set aside for a retry, parked, held back for the company it was made for (a company
+switch, switching.py), or raised for the consumer runner to dead-letter.
 Shopify's redact webhooks (forwarded to the writer's queue) are applied here too (privacy.py).
 """
 
@@ -19,9 +20,16 @@ from libs.common.messaging import Delivery
 from libs.common.metrics import COMMANDS_DEFERRED
 from libs.common.privacy import redaction_of
 from libs.common.settings import Settings
-from services.fortnox_writer import privacy
-from services.fortnox_writer.admission import Admission, TenantGate
-from services.fortnox_writer.deferred import PARKED, RATE_LIMIT, RETRY, DeferredStore, backoff
+from services.fortnox_writer import privacy, results
+from services.fortnox_writer.admission import Admission, Arrival, TenantGate
+from services.fortnox_writer.deferred import (
+    HELD_EXPLANATION,
+    PARKED,
+    RATE_LIMIT,
+    RETRY,
+    DeferredStore,
+    backoff,
+)
 from services.fortnox_writer.executor import Executor
 
 log = get_logger(__name__)
@@ -53,9 +61,21 @@ class CommandIntake:
         if redaction is not None:
             await privacy.redact(self._pool, redaction)
             return
-        command = delivery.parse(FortnoxCommand)
-        facts, aside = await self._admission.decide(command)
+        arrival = Arrival.of(delivery)
+        command = arrival.command
+        facts, aside = await self._admission.decide(arrival)
         tenant = facts.tenant_id
+        if aside is not None and aside.held_from_tenant is not None:
+            await self._set_aside(
+                delivery,
+                command,
+                tenant,
+                PARKED,
+                error=aside.explanation,
+                held_from_tenant=aside.held_from_tenant,
+            )
+            await self._executor.publish(results.held(command, "parked", HELD_EXPLANATION))
+            return
         if aside is not None:
             await self._set_aside(delivery, command, tenant, aside.reason)
             if aside.reason == PARKED:
@@ -66,14 +86,18 @@ class CommandIntake:
             await self._set_aside(delivery, command, tenant, RATE_LIMIT)
             return
         try:
-            outcome = await self._executor.run(command, received_at=facts.now)
+            outcome = await self._executor.run(command, received_at=facts.now, tenant_id=tenant)
         finally:
             self._gate.leave(tenant)
         error = outcome.error
         message = None if error is None else error.message
         if outcome.kind == "done":
             return
-        if outcome.kind == "park":
+        if outcome.kind == "held":  # the executor published the held result
+            await self._set_aside(
+                delivery, command, tenant, PARKED, error=HELD_EXPLANATION, held_from_tenant=tenant
+            )
+        elif outcome.kind == "park":
             await self._set_aside(delivery, command, tenant, PARKED, error=message)
         elif outcome.kind == "rate_limited":
             await self._set_aside(delivery, command, tenant, RATE_LIMIT, error=message)
@@ -102,6 +126,7 @@ class CommandIntake:
         attempts: int = 0,
         error: str | None = None,
         due_in: float | None = None,
+        held_from_tenant: str | None = None,
     ) -> None:
         if due_in is None:
             due_in = self._backoff(attempts) if reason == RETRY else 0.0
@@ -118,6 +143,7 @@ class CommandIntake:
             attempts=attempts,
             due_in=due_in,
             error=error,
+            held_from_tenant=held_from_tenant,
         )
         if stored:
             COMMANDS_DEFERRED.labels(reason=reason).inc()

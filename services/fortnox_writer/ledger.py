@@ -6,7 +6,9 @@ attempt is counted here (committed); if a later attempt finds the count above ze
 call may have reached Fortnox (timeout, dropped connection after commit, writer killed), so the
 operation searches Fortnox by the reference (``fortnox_documents.find``) and adopts what it finds
 instead of creating another. Only one replica works on a key at a time (a lease). The row also
-says whether the document's totals were checked against the order's (``totals_ok``).
+says whether the document's totals were checked against the order's (``totals_ok``), and in which
+Fortnox company (tenant) the document was made (``tenant_id``): a later credit, payment or edit
+of it is refused in any other company (``operations/base.py``, ``document_in_other_company``).
 """
 
 from __future__ import annotations
@@ -89,6 +91,13 @@ class DocumentLedger:
         )
         return _record(row)
 
+    async def made_in(self, key: str) -> str | None:
+        """The Fortnox company (tenant) the key's document was made in, if known."""
+        tenant: str | None = await self._pool.fetchval(
+            "SELECT tenant_id FROM fortnox_writer.documents WHERE document_key = $1", key
+        )
+        return tenant
+
     async def get(self, key: str) -> DocumentRecord | None:
         row = await self._pool.fetchrow(
             "SELECT * FROM fortnox_writer.documents WHERE document_key = $1", key
@@ -105,15 +114,25 @@ class DocumentLedger:
         )
 
     async def mark_done(
-        self, key: str, made: CreatedDocument, outcome: str, *, finished: bool = False
+        self,
+        key: str,
+        made: CreatedDocument,
+        outcome: str,
+        *,
+        made_in: str | None,
+        finished: bool = False,
     ) -> None:
-        """The Fortnox write of this key is made (its follow-ups may still be to do)."""
+        """The Fortnox write of this key is made (its follow-ups may still be to do).
+
+        ``made_in``: the Fortnox company (tenant) the write went to (None: nothing was written,
+        e.g. a stale edit skipped); the first one recorded stays.
+        """
         await self._pool.execute(
             """
             UPDATE fortnox_writer.documents
             SET status = 'created', document_number = $2, fortnox_total = $3, outcome = $4,
                 finished_at = CASE WHEN $5 THEN now() ELSE finished_at END,
-                last_error = NULL, updated_at = now()
+                last_error = NULL, updated_at = now(), tenant_id = COALESCE(tenant_id, $6)
             WHERE document_key = $1
             """,
             key,
@@ -121,6 +140,7 @@ class DocumentLedger:
             made.total,
             outcome,
             finished,
+            made_in,
         )
 
     async def mark_timed_out(self, key: str) -> None:

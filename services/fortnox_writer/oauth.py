@@ -1,11 +1,15 @@
-"""Connecting a shop to Fortnox: the authorization URL, a signed state, the callback.
+"""Connecting a shop to Fortnox, the pure parts: scopes, the signed state, the browser cookie.
 
-``GET /auth/fortnox/start?shop=`` answers 302 to Fortnox's ``/oauth-v1/auth`` with the scopes the
-shop's features need, ``access_type=offline`` and a state that names the shop, expires and is
-signed with HMAC-SHA256 (``FORTNOX_STATE_SIGNING_KEY``). ``GET /auth/fortnox/callback`` checks
-the state (a forged, altered or expired one is a 400 that says so), exchanges the code with
-Basic client authentication, reads the tenant (companyinformation, through the rate limiter) and
-stores the connection encrypted. Parked commands of the shop then resume by themselves.
+The flow (routes.py, connect_flow.py): an authenticated caller gets a single-use launch ticket
+(``POST /auth/fortnox/start.json``); the browser redeems it at ``GET /auth/fortnox/launch``,
+which stores a nonce, sets a cookie bound to it and answers 302 to Fortnox's ``/oauth-v1/auth``
+with the scopes the shop's features need, ``access_type=offline`` and the state made here; the
+callback checks all of it (routes.py).
+
+The state names the shop, the nonce, the tenant the shop was connected to when the flow
+started (or none) and its expiry, and is signed with HMAC-SHA256 (``FORTNOX_STATE_SIGNING_KEY``).
+The cookie is an HMAC of the nonce under the same key (with its own label), so only the browser
+that launched the flow holds it; someone who merely knows the state cannot make it.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ class OAuthState:
     shop: str
     expires_at: float
     features: tuple[str, ...] = ()
+    nonce: str = ""
+    tenant: str | None = None  # the tenant the shop was connected to when the flow started
 
 
 def valid_shop(shop: str) -> bool:
@@ -79,14 +85,47 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def new_secret() -> str:
+    """A random single-use value (launch ticket, state nonce): 256 bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def digest(secret: str) -> bytes:
+    """What the database keeps of a ticket or a nonce."""
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def browser_binding(key: bytes, nonce: str) -> str:
+    """The cookie value that binds the browser which launched the flow to the state's nonce."""
+    return _b64(
+        hmac.new(key, b"fortbridge-fortnox-browser:" + nonce.encode(), hashlib.sha256).digest()
+    )
+
+
+def binding_matches(key: bytes, nonce: str, cookie: str | None) -> bool:
+    if not cookie or not nonce:
+        return False
+    return hmac.compare_digest(
+        browser_binding(key, nonce).encode(), cookie.encode("utf-8", "replace")
+    )
+
+
 def sign_state(
-    key: bytes, shop: str, ttl: float, features: Iterable[str] = (), *, now: float | None = None
+    key: bytes,
+    shop: str,
+    ttl: float,
+    features: Iterable[str] = (),
+    *,
+    nonce: str | None = None,
+    tenant: str | None = None,
+    now: float | None = None,
 ) -> str:
     claims = {
         "shop": shop,
         "exp": int((now if now is not None else time.time()) + ttl),
         "features": list(features),
-        "nonce": secrets.token_urlsafe(12),
+        "nonce": nonce if nonce is not None else new_secret(),
+        "tenant": tenant,
     }
     payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
     signature = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
@@ -105,11 +144,13 @@ def verify_state(key: bytes, state: str, *, now: float | None = None) -> OAuthSt
         claims = json.loads(_unb64(payload))
         shop, expires_at = str(claims["shop"]), float(claims["exp"])
         features = tuple(str(f) for f in claims.get("features", []))
-    except (ValueError, KeyError, TypeError) as exc:
+        nonce = str(claims["nonce"])
+        tenant = None if claims.get("tenant") is None else str(claims["tenant"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise StateError("the state parameter cannot be read") from exc
     if expires_at < (now if now is not None else time.time()):
         raise StateError("the connection attempt expired; start connecting Fortnox again")
-    return OAuthState(shop, expires_at, features)
+    return OAuthState(shop, expires_at, features, nonce, tenant)
 
 
 def authorize_url(settings: Settings, state: str, scopes: Iterable[str]) -> str:

@@ -3,10 +3,10 @@
 ``customers/redact``: the customer's rows in the customer register mirror are deleted, and the
 mirror is marked for a full re-read from Fortnox (which keeps its own customer by bookkeeping
 law), so a later order of that e-mail is still matched, never duplicated. ``shop/redact``:
-everything the writer holds for the shop goes: its Fortnox tokens, mirrors, set-aside commands
-and the document ledger. Booked
-documents in Fortnox stay (bookkeeping law); see docs/shopify-app.md. Commands still waiting to
-run keep their data until they have run: they make the books.
+everything the writer holds for the shop goes: its Fortnox tokens, mirrors, set-aside commands,
+the document ledger, its connect attempts and the audit of its connections. Booked documents in
+Fortnox stay (bookkeeping law); see docs/shopify-app.md. Commands still waiting to run keep their
+data until they have run: they make the books.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from services.fortnox_writer.registers import CUSTOMERS, normal
 log = get_logger(__name__)
 
 SHOP_TABLES = (
+    "connect_tickets",
+    "oauth_states",
+    "connection_audit",
     "deferred_commands",
     "customer_register",
     "register_creations",

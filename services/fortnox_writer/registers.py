@@ -27,6 +27,11 @@ duplicate.
 Articles. The article number is the SKU, chosen by us, so no search is needed: the article list
 is read once (pages of 500), then an unknown SKU costs one create; a create refused because the
 number exists (made elsewhere meanwhile) is checked with one GET and adopted.
+
+Companies. Every mirrored row (and every create intent) is keyed by the Fortnox company
+(tenant) it was read from or made in, and only the connected company's rows are ever matched:
+after a company switch (switching.py, which also clears the shop's mirrors) no number of the
+previous company is reused, even one a command still running in that company writes late.
 """
 
 from __future__ import annotations
@@ -145,18 +150,19 @@ class CustomerRegister:
         self, shop: str, client: FortnoxClient, draft: CustomerDraft, received_at: datetime
     ) -> str:
         """The Fortnox number of the order's customer, created if Fortnox has none."""
+        tenant = client.tenant_id
         state = await self._states.get(shop, CUSTOMERS)
-        if state is not None and state.tenant_id == client.tenant_id:
-            number = await self.match(shop, draft)
+        if state is not None and state.tenant_id == tenant:
+            number = await self.match(shop, tenant, draft)
             if number is not None:
                 return number
         key = f"customer:{shop}:{draft.match_key}:{normal(draft.match_value)}"
         async with self._leases.hold(key, wait=CREATE_LEASE_WAIT):
             await self.ensure_current(shop, client, received_at)
-            number = await self.match(shop, draft)
+            number = await self.match(shop, tenant, draft)
             if number is not None:
                 return number
-            intent = await self._intent(shop, draft)
+            intent = await self._intent(shop, tenant, draft)
             if intent is not None:  # an earlier create may have reached Fortnox
                 elapsed = await self._states.now() - intent
                 if elapsed < self._settle:
@@ -166,18 +172,20 @@ class CustomerRegister:
                         details={"retry_after": (self._settle - elapsed).total_seconds()},
                     )
                 await self.ensure_current(shop, client, await self._states.now(), force=True)
-                number = await self.match(shop, draft)
+                number = await self.match(shop, tenant, draft)
                 if number is not None:
-                    await self._forget_intent(shop, draft)
+                    await self._forget_intent(shop, tenant, draft)
                     return number
             return await self._create(shop, client, draft)
 
-    async def match(self, shop: str, draft: CustomerDraft) -> str | None:
+    async def match(self, shop: str, tenant_id: str, draft: CustomerDraft) -> str | None:
+        """The number of the company's customer the draft matches, if the mirror has one."""
         column = _MATCH_COLUMN[draft.match_key]
         rows = await self._pool.fetch(
             f"SELECT customer_number FROM fortnox_writer.customer_register"
-            f" WHERE shop = $1 AND {column} = $2",
+            f" WHERE shop = $1 AND tenant_id = $2 AND {column} = $3",
             shop,
+            tenant_id,
             normal(draft.match_value),
         )
         numbers = sorted((str(row["customer_number"]) for row in rows), key=_number_sort_key)
@@ -196,11 +204,13 @@ class CustomerRegister:
             )
         return numbers[0]
 
-    async def forget(self, shop: str, customer_number: str) -> None:
+    async def forget(self, shop: str, tenant_id: str, customer_number: str) -> None:
         """Fortnox no longer has this customer (deleted there)."""
         await self._pool.execute(
-            "DELETE FROM fortnox_writer.customer_register WHERE shop = $1 AND customer_number = $2",
+            "DELETE FROM fortnox_writer.customer_register"
+            " WHERE shop = $1 AND tenant_id = $2 AND customer_number = $3",
             shop,
+            tenant_id,
             customer_number,
         )
 
@@ -229,12 +239,13 @@ class CustomerRegister:
         rows = await list_all(client, "/3/customers", "Customers")
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
-                "DELETE FROM fortnox_writer.customer_register WHERE shop = $1"
-                " AND NOT (customer_number = ANY($2))",
+                "DELETE FROM fortnox_writer.customer_register WHERE shop = $1 AND tenant_id = $2"
+                " AND NOT (customer_number = ANY($3))",
                 shop,
+                client.tenant_id,
                 [str(row.get("CustomerNumber")) for row in rows],
             )
-            await self._upsert(conn, shop, rows)
+            await self._upsert(conn, shop, client.tenant_id, rows)
 
     async def _read_changes(self, shop: str, client: FortnoxClient, current_at: datetime) -> bool:
         """Read the customers changed since the mirror was current; False if the answer shows
@@ -249,8 +260,9 @@ class CustomerRegister:
         seen = {str(row.get("CustomerNumber")) for row in rows}
         ours = await self._pool.fetch(
             "SELECT customer_number FROM fortnox_writer.customer_register"
-            " WHERE shop = $1 AND created_here_at >= $2",
+            " WHERE shop = $1 AND tenant_id = $2 AND created_here_at >= $3",
             shop,
+            client.tenant_id,
             current_at - self._overlap + timedelta(minutes=1),
         )
         missing = [row["customer_number"] for row in ours if row["customer_number"] not in seen]
@@ -263,24 +275,25 @@ class CustomerRegister:
             )
             return False
         async with self._pool.acquire() as conn, conn.transaction():
-            await self._upsert(conn, shop, rows)
+            await self._upsert(conn, shop, client.tenant_id, rows)
         return True
 
     async def _upsert(
-        self, conn: asyncpg.Connection, shop: str, rows: Iterable[dict[str, Any]]
+        self, conn: asyncpg.Connection, shop: str, tenant_id: str, rows: Iterable[dict[str, Any]]
     ) -> None:
         await conn.executemany(
             """
             INSERT INTO fortnox_writer.customer_register
-                (shop, customer_number, email, organisation_number, name, seen_at)
-            VALUES ($1, $2, $3, $4, $5, now())
-            ON CONFLICT (shop, customer_number) DO UPDATE SET email = EXCLUDED.email,
+                (shop, tenant_id, customer_number, email, organisation_number, name, seen_at)
+            VALUES ($1, $2, $3, $4, $5, $6, now())
+            ON CONFLICT (shop, tenant_id, customer_number) DO UPDATE SET email = EXCLUDED.email,
                 organisation_number = EXCLUDED.organisation_number, name = EXCLUDED.name,
                 seen_at = now()
             """,
             [
                 (
                     shop,
+                    tenant_id,
                     str(row.get("CustomerNumber")),
                     normal(row.get("Email")),
                     normal(row.get("OrganisationNumber")),
@@ -292,20 +305,23 @@ class CustomerRegister:
 
     # --- creating ------------------------------------------------------------------------
     async def _create(self, shop: str, client: FortnoxClient, draft: CustomerDraft) -> str:
+        tenant = client.tenant_id
         await self._pool.execute(
             """
-            INSERT INTO fortnox_writer.register_creations (shop, match_key, match_value)
-            VALUES ($1, $2, $3) ON CONFLICT (shop, match_key, match_value)
+            INSERT INTO fortnox_writer.register_creations
+                (shop, tenant_id, match_key, match_value)
+            VALUES ($1, $2, $3, $4) ON CONFLICT (shop, tenant_id, match_key, match_value)
             DO UPDATE SET started_at = clock_timestamp()
             """,
             shop,
+            tenant,
             draft.match_key,
             normal(draft.match_value),
         )
         try:
             answer = await client.request("POST", "/3/customers", body={"Customer": draft.fields})
         except FortnoxApiError:
-            await self._forget_intent(shop, draft)  # refused: certainly not created
+            await self._forget_intent(shop, tenant, draft)  # refused: certainly not created
             raise
         customer = answer["Customer"]
         number = str(customer["CustomerNumber"])
@@ -313,13 +329,16 @@ class CustomerRegister:
             await conn.execute(
                 """
                 INSERT INTO fortnox_writer.customer_register
-                    (shop, customer_number, email, organisation_number, name, created_here_at)
-                VALUES ($1, $2, $3, $4, $5, clock_timestamp())
-                ON CONFLICT (shop, customer_number) DO UPDATE SET email = EXCLUDED.email,
-                    organisation_number = EXCLUDED.organisation_number, name = EXCLUDED.name,
-                    created_here_at = EXCLUDED.created_here_at, seen_at = now()
+                    (shop, tenant_id, customer_number, email, organisation_number, name,
+                     created_here_at)
+                VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp())
+                ON CONFLICT (shop, tenant_id, customer_number) DO UPDATE SET
+                    email = EXCLUDED.email, organisation_number = EXCLUDED.organisation_number,
+                    name = EXCLUDED.name, created_here_at = EXCLUDED.created_here_at,
+                    seen_at = now()
                 """,
                 shop,
+                tenant,
                 number,
                 normal(customer.get("Email")),
                 normal(customer.get("OrganisationNumber")),
@@ -327,28 +346,31 @@ class CustomerRegister:
             )
             await conn.execute(
                 "DELETE FROM fortnox_writer.register_creations"
-                " WHERE shop = $1 AND match_key = $2 AND match_value = $3",
+                " WHERE shop = $1 AND tenant_id = $2 AND match_key = $3 AND match_value = $4",
                 shop,
+                tenant,
                 draft.match_key,
                 normal(draft.match_value),
             )
         return number
 
-    async def _intent(self, shop: str, draft: CustomerDraft) -> datetime | None:
+    async def _intent(self, shop: str, tenant_id: str, draft: CustomerDraft) -> datetime | None:
         value: datetime | None = await self._pool.fetchval(
             "SELECT started_at FROM fortnox_writer.register_creations"
-            " WHERE shop = $1 AND match_key = $2 AND match_value = $3",
+            " WHERE shop = $1 AND tenant_id = $2 AND match_key = $3 AND match_value = $4",
             shop,
+            tenant_id,
             draft.match_key,
             normal(draft.match_value),
         )
         return value
 
-    async def _forget_intent(self, shop: str, draft: CustomerDraft) -> None:
+    async def _forget_intent(self, shop: str, tenant_id: str, draft: CustomerDraft) -> None:
         await self._pool.execute(
             "DELETE FROM fortnox_writer.register_creations"
-            " WHERE shop = $1 AND match_key = $2 AND match_value = $3",
+            " WHERE shop = $1 AND tenant_id = $2 AND match_key = $3 AND match_value = $4",
             shop,
+            tenant_id,
             draft.match_key,
             normal(draft.match_value),
         )
@@ -370,64 +392,76 @@ class ArticleRegister:
             if state is not None and state.tenant_id == client.tenant_id:
                 return
             started = await self._states.now()
+            tenant = client.tenant_id
             rows = await list_all(client, "/3/articles", "Articles")
             async with self._pool.acquire() as conn, conn.transaction():
-                await conn.execute("DELETE FROM fortnox_writer.articles WHERE shop = $1", shop)
+                await conn.execute(
+                    "DELETE FROM fortnox_writer.articles WHERE shop = $1 AND tenant_id = $2",
+                    shop,
+                    tenant,
+                )
                 await conn.executemany(
-                    "INSERT INTO fortnox_writer.articles (shop, article_number) VALUES ($1, $2)"
-                    " ON CONFLICT DO NOTHING",
-                    [(shop, str(row["ArticleNumber"])) for row in rows],
+                    "INSERT INTO fortnox_writer.articles (shop, tenant_id, article_number)"
+                    " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    [(shop, tenant, str(row["ArticleNumber"])) for row in rows],
                 )
             await self._states.set(shop, ARTICLES, client.tenant_id, started)
 
-    async def known(self, shop: str, article_number: str) -> bool:
+    async def known(self, shop: str, tenant_id: str, article_number: str) -> bool:
         return bool(
             await self._pool.fetchval(
-                "SELECT 1 FROM fortnox_writer.articles WHERE shop = $1 AND article_number = $2",
+                "SELECT 1 FROM fortnox_writer.articles"
+                " WHERE shop = $1 AND tenant_id = $2 AND article_number = $3",
                 shop,
+                tenant_id,
                 article_number,
             )
         )
 
-    async def remember(self, shop: str, article_number: str) -> None:
+    async def remember(self, shop: str, tenant_id: str, article_number: str) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
-                "INSERT INTO fortnox_writer.articles (shop, article_number) VALUES ($1, $2)"
-                " ON CONFLICT DO NOTHING",
+                "INSERT INTO fortnox_writer.articles (shop, tenant_id, article_number)"
+                " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 shop,
+                tenant_id,
                 article_number,
             )
             await conn.execute(
-                "DELETE FROM fortnox_writer.register_creations"
-                " WHERE shop = $1 AND match_key = 'article' AND match_value = $2",
+                "DELETE FROM fortnox_writer.register_creations WHERE shop = $1"
+                " AND tenant_id = $2 AND match_key = 'article' AND match_value = $3",
                 shop,
+                tenant_id,
                 article_number,
             )
 
-    async def forget(self, shop: str, article_numbers: list[str]) -> None:
+    async def forget(self, shop: str, tenant_id: str, article_numbers: list[str]) -> None:
         await self._pool.execute(
-            "DELETE FROM fortnox_writer.articles WHERE shop = $1 AND article_number = ANY($2)",
+            "DELETE FROM fortnox_writer.articles"
+            " WHERE shop = $1 AND tenant_id = $2 AND article_number = ANY($3)",
             shop,
+            tenant_id,
             article_numbers,
         )
 
     async def ensure(self, shop: str, client: FortnoxClient, draft: ArticleDraft) -> None:
         """The article exists in Fortnox: known, or created now (one call)."""
+        tenant = client.tenant_id
         await self.ensure_loaded(shop, client)
-        if await self.known(shop, draft.article_number):
+        if await self.known(shop, tenant, draft.article_number):
             return
         async with self._leases.hold(
             f"article:{shop}:{draft.article_number}", wait=CREATE_LEASE_WAIT
         ):
-            if await self.known(shop, draft.article_number):
+            if await self.known(shop, tenant, draft.article_number):
                 return
             if not (
-                await _intended(self._pool, shop, draft)
+                await _intended(self._pool, shop, tenant, draft)
                 and await exists(client, draft.article_number)
             ):
-                await _intend(self._pool, shop, draft)
+                await _intend(self._pool, shop, tenant, draft)
                 await self.create(client, draft)
-            await self.remember(shop, draft.article_number)
+            await self.remember(shop, tenant, draft.article_number)
 
     async def create(self, client: FortnoxClient, draft: ArticleDraft) -> str:
         """POST the article; "created", or "exists" when Fortnox had it already."""
@@ -450,23 +484,25 @@ async def exists(client: FortnoxClient, article_number: str) -> bool:
     return True
 
 
-async def _intended(pool: asyncpg.Pool, shop: str, draft: ArticleDraft) -> bool:
+async def _intended(pool: asyncpg.Pool, shop: str, tenant_id: str, draft: ArticleDraft) -> bool:
     """An earlier attempt began creating this article (its answer may have been lost)."""
     return bool(
         await pool.fetchval(
-            "SELECT 1 FROM fortnox_writer.register_creations"
-            " WHERE shop = $1 AND match_key = 'article' AND match_value = $2",
+            "SELECT 1 FROM fortnox_writer.register_creations WHERE shop = $1"
+            " AND tenant_id = $2 AND match_key = 'article' AND match_value = $3",
             shop,
+            tenant_id,
             draft.article_number,
         )
     )
 
 
-async def _intend(pool: asyncpg.Pool, shop: str, draft: ArticleDraft) -> None:
+async def _intend(pool: asyncpg.Pool, shop: str, tenant_id: str, draft: ArticleDraft) -> None:
     await pool.execute(
-        "INSERT INTO fortnox_writer.register_creations (shop, match_key, match_value)"
-        " VALUES ($1, 'article', $2) ON CONFLICT DO NOTHING",
+        "INSERT INTO fortnox_writer.register_creations (shop, tenant_id, match_key, match_value)"
+        " VALUES ($1, $2, 'article', $3) ON CONFLICT DO NOTHING",
         shop,
+        tenant_id,
         draft.article_number,
     )
 
@@ -481,3 +517,13 @@ def _number_sort_key(value: str) -> tuple[int, Any]:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+MIRROR_TABLES = ("customer_register", "articles", "register_creations", "registers")
+
+
+async def clear_mirrors(conn: asyncpg.Connection, shop: str) -> None:
+    """Forget everything mirrored for the shop (a company switch: the numbers were the previous
+    company's); the next order reads the connected company's registers afresh."""
+    for table in MIRROR_TABLES:
+        await conn.execute(f"DELETE FROM fortnox_writer.{table} WHERE shop = $1", shop)

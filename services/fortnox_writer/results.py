@@ -4,7 +4,7 @@ timeline and ingest. Statuses and kinds are the contract's literals (libs/common
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from libs.common.errors import HandlerError
 from libs.common.messages import FortnoxCommand, ResultKind, SyncResult, SyncStatus
@@ -65,6 +65,19 @@ def parked(command: FortnoxCommand, reason: str | None) -> SyncResult:
         status="parked",
         document_kind=result_kind(command),
         error_code="needs_reconnection",
+        explanation=explanation,
+    )
+
+
+def held(
+    command: FortnoxCommand, status: Literal["parked", "skipped"], explanation: str
+) -> SyncResult:
+    """Held back by a company switch (parked), or discarded after one (skipped): switching.py."""
+    return SyncResult(
+        **_base(command),
+        status=status,
+        document_kind=result_kind(command),
+        error_code="company_switched",
         explanation=explanation,
     )
 

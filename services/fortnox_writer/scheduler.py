@@ -10,7 +10,9 @@ Outcomes of a deferred command: done (row deleted); transient error (retried wit
 backoff and jitter, at most ``AMQP_MAX_ATTEMPTS`` times, then a failed job); 429 (retried at the
 tenant's next slot, which the client pushed a whole window out); permanent error (a failed job
 at once, with Fortnox's code and message and the English explanation); needs reconnection
-(parked until the shop reconnects, then resumed by the sweep). The executor (executor.py) runs
+(parked until the shop reconnects, then resumed by the sweep); the shop switched to another
+Fortnox company (held back for the company it was set aside for, until released: switching.py;
+the sweep never resumes it into the new company by itself). The executor (executor.py) runs
 each command and says which of these it was; failed jobs get the same dead-letter headers as the
 consumer runner's (libs/common/messaging/dead_letters.py).
 """
@@ -35,6 +37,7 @@ from services.fortnox_writer.admission import TenantGate
 from services.fortnox_writer.clock import Clock
 from services.fortnox_writer.deferred import (
     CLAIM_SECONDS,
+    HELD_EXPLANATION,
     PARKED,
     RATE_LIMIT,
     RETRY,
@@ -158,7 +161,7 @@ class Scheduler:
                 kind=SpanKind.CONSUMER,
                 attributes={"fortbridge.deferred_reason": row.reason, "fortnox.tenant": tenant_id},
             ):
-                await self._attempt(row, command)
+                await self._attempt(row, command, tenant_id)
         except Exception:
             log.exception("deferred command crashed", command_id=row.command_id)
             with contextlib.suppress(Exception):
@@ -168,12 +171,21 @@ class Scheduler:
             self._gate.leave(tenant_id)
             self._wake.set()
 
-    async def _attempt(self, row: DeferredCommand, command: FortnoxCommand) -> None:
-        outcome = await self._executor.run(command, received_at=row.created_at)
+    async def _attempt(self, row: DeferredCommand, command: FortnoxCommand, tenant_id: str) -> None:
+        outcome = await self._executor.run(command, received_at=row.created_at, tenant_id=tenant_id)
         store, error = self.store, outcome.error
         message = None if error is None else error.message
         if outcome.kind == "done":
             await store.done(row.id)
+        elif outcome.kind == "held":  # the executor published the held result
+            await store.reschedule(
+                row.id,
+                reason=PARKED,
+                attempts=row.attempts,
+                due_in=0,
+                error=HELD_EXPLANATION,
+                held_from_tenant=tenant_id,
+            )
         elif outcome.kind == "park":
             await store.reschedule(
                 row.id, reason=PARKED, attempts=row.attempts, due_in=0, error=message

@@ -12,6 +12,10 @@ the app in their admin.
 
 ``POST /auth/shopify/token_exchange`` (Authorization: Bearer <session token>) does the same
 for the embedded app: the session token is exchanged for an offline token, no redirects.
+
+The code, the state and Shopify's hmac never reach a log line or a span (libs/common/http.py
+logs and traces paths without query strings); the redirects carry ``Referrer-Policy:
+no-referrer``.
 """
 
 from __future__ import annotations
@@ -69,6 +73,9 @@ mutation FortbridgeWebhookSubscriptionCreate(
 }
 """
 PAGE_SIZE = 100
+# The callback's URL carries Shopify's code, hmac and our state: the browser must not send it on
+# as the Referer of the next page (nor keep the answer in a cache).
+NO_REFERRER = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 
 
 def _app_url(settings: Settings, path: str) -> str:
@@ -95,7 +102,7 @@ async def start_install(request: web.Request) -> web.Response:
         state=state,
     )
     log.info("install started", shop=shop)
-    raise web.HTTPFound(location)
+    raise web.HTTPFound(location, headers=NO_REFERRER)
 
 
 async def callback(request: web.Request) -> web.Response:
@@ -116,7 +123,7 @@ async def callback(request: web.Request) -> web.Response:
     if failure is not None:
         return failure
     admin = admin_base_url(runtime.settings.shopify_admin_url, shop)
-    raise web.HTTPFound(f"{admin}/apps/{runtime.settings.shopify_api_key}")
+    raise web.HTTPFound(f"{admin}/apps/{runtime.settings.shopify_api_key}", headers=NO_REFERRER)
 
 
 async def token_exchange(request: web.Request) -> web.Response:

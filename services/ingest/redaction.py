@@ -10,8 +10,9 @@ in any other string is redacted too.
 
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from libs.common.emails import find_emails, redact_emails
 
 REDACTED = "[redacted]"
 PERSONAL_FIELDS = frozenset(
@@ -47,7 +48,6 @@ PERSON_OBJECTS = frozenset(
         "client_details",
     }
 )
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 
 
 def _personal(key: str, in_person: bool) -> bool:
@@ -76,7 +76,7 @@ def redact(value: Any, *, in_person: bool = False) -> Any:
     if isinstance(value, list):
         return [redact(item, in_person=in_person) for item in value]
     if isinstance(value, str):
-        return _EMAIL.sub(REDACTED, value)
+        return redact_emails(value, REDACTED)
     return value
 
 
@@ -102,7 +102,7 @@ def personal_data(value: Any, *, in_person: bool = False, path: str = "") -> lis
         for index, item in enumerate(value):
             found += personal_data(item, in_person=in_person, path=f"{path}[{index}]")
     elif isinstance(value, str):
-        found += [{"field": path, "value": email} for email in _EMAIL.findall(value)]
+        found += [{"field": path, "value": email} for email in find_emails(value)]
     return found
 
 

@@ -3,7 +3,9 @@
 Reads need ``read_integrations``, changes ``write_integrations`` (``manage_apps`` implies
 both), checked by ``libs.common.access.authorize``; the shop is the caller's own (or
 ``?shop=`` for the operator). Every change makes a new rule-set version (rules/store.py).
-Invalid rules answer 422 naming the field path; another shop's rule ids answer 404.
+Invalid rules answer 422 naming the field path; another shop's rule ids answer 404. Bodies are
+capped (``MAX_RULE_BODY`` for changes, ``MAX_PREVIEW_BODY`` for a preview with its order):
+larger ones answer 413 before anything is parsed.
 """
 
 from __future__ import annotations
@@ -17,9 +19,17 @@ from libs.common.access import Principal, authorize_for_shop
 from libs.common.errors import PermanentError
 from libs.common.http import json_error
 from libs.common.service import runtime_of
-from services.mapper.rules.model import MAX_RULES, Rule, RuleSet, RuleValidationError, validate_rule
+from services.mapper.rules.model import (
+    MAX_RULE_BYTES,
+    MAX_RULES,
+    Rule,
+    RuleSet,
+    RuleValidationError,
+    validate_rule,
+)
 from services.mapper.rules.preview import DRAFT_RULE_ID, preview
 from services.mapper.rules.store import (
+    RuleSetTooLarge,
     change_rules,
     current_rule_set,
     load_order_payload,
@@ -28,8 +38,11 @@ from services.mapper.rules.store import (
 from services.mapper.store import load_shop_settings
 
 BASE = "/admin/api/integrations/fortnox/mapping_rules"
+MAX_ID = 20  # Shopify ids reach 2^63: 19 digits
 READ = ("read_integrations",)
 WRITE = ("write_integrations",)
+MAX_RULE_BODY = 4 * MAX_RULE_BYTES  # one rule (at most MAX_RULE_BYTES) and its envelope
+MAX_PREVIEW_BODY = 2 * 1024 * 1024  # an order payload (a few hundred line items) and a draft
 
 
 def add_routes(app: web.Application) -> None:
@@ -53,10 +66,25 @@ async def _caller(request: web.Request, scopes: tuple[str, ...]) -> tuple[Princi
     return await authorize_for_shop(request, runtime.settings, runtime.pool, *scopes)
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
+async def _read(request: web.Request, limit: int) -> bytes:
+    """The raw body, refused (413) past ``limit`` bytes (aiohttp already refuses bodies over
+    the app's client_max_size; the declared length is checked before anything is read)."""
+    too_large = _Problem(
+        json_error(413, f"the body is larger than {limit:,} bytes, the most this endpoint takes")
+    )
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    raw = await request.read()
+    if len(raw) > limit:
+        raise too_large
+    return raw
+
+
+async def _body(request: web.Request, limit: int = MAX_RULE_BODY) -> dict[str, Any]:
+    raw = await _read(request, limit)
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, huge integers
         raise _Problem(json_error(400, "the body is not valid JSON")) from exc
     if not isinstance(body, dict):
         raise _Problem(json_error(422, "body: a JSON object is required"))
@@ -119,6 +147,8 @@ def _handled(handler: Any) -> Any:
             response: web.Response = await handler(request)
         except _Problem as problem:
             return problem.response
+        except RuleSetTooLarge as exc:
+            return json_error(422, f"mapping_rules: {exc}")
         return response
 
     wrapped.__name__ = handler.__name__
@@ -229,7 +259,7 @@ async def reorder_rules(request: web.Request) -> web.Response:
 @_handled
 async def preview_order(request: web.Request) -> web.Response:
     _, shop = await _caller(request, READ)
-    body = await _body(request)
+    body = await _body(request, MAX_PREVIEW_BODY)
     order, order_id = body.get("order"), body.get("order_id")
     if (order is None) == (order_id is None):
         return json_error(422, "order or order_id: exactly one is required")
@@ -237,8 +267,14 @@ async def preview_order(request: web.Request) -> web.Response:
     defaults = {"guest_customer_name": runtime.settings.default_guest_customer_name}
     async with runtime.pool.acquire() as conn:
         if order_id is not None:
-            if isinstance(order_id, bool) or not isinstance(order_id, int | str):
-                return json_error(422, "order_id: Shopify's order id is required")
+            if (
+                isinstance(order_id, bool)
+                or not isinstance(order_id, int | str)
+                or len(str(order_id)) > MAX_ID
+            ):
+                return json_error(
+                    422, f"order_id: Shopify's order id (at most {MAX_ID} digits) is required"
+                )
             order = await load_order_payload(conn, shop, str(order_id))
             if order is None:
                 return json_error(404, "the mapper has not received that order for this shop")
@@ -251,7 +287,13 @@ async def preview_order(request: web.Request) -> web.Response:
         rules = await current_rule_set(conn, shop)
     if "mapping_rule" in body:
         rules = _with_draft(rules, _rule_in(body), body.get("rule_id"), body.get("position"))
-    return web.json_response(preview(shop, order, settings, rules))
+    answer = preview(shop, order, settings, rules)
+    error = answer.get("error") or {}
+    if (answer.get("matched_rule") or {}).get("draft") and error.get("path"):
+        # The draft's own template fails on this order: refused like an invalid rule.
+        problem = (f"mapping_rule.{error['path']}", f"on this order: {error['reason']}")
+        return _invalid(RuleValidationError([problem]))
+    return web.json_response(answer)
 
 
 def _with_draft(rules: RuleSet, draft: Any, rule_id: Any, position: Any) -> RuleSet:

@@ -28,6 +28,8 @@ _MAPPER_CAUSES = {
     "bad_money": "An amount on the order is not a decimal number",
     "missing_id": "The order has no id",
     "missing_currency": "The order has no currency",
+    "template_limit": "A mapping rule's template is too costly for the order",
+    "template_error": "A mapping rule's template could not be filled from the order",
 }
 _MAPPER_FIX = (
     "If a mapping rule or shop setting caused this, change it and replay the jobs of this cause. "

@@ -18,7 +18,10 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from libs.common.limits import MAX_NAME
+
 STATUSES = ("open", "queued", "retrying", "discarded")
+MAX_FILTER_TEXT = MAX_NAME  # longer than any shop, cause key, code or service name
 _TEXT_FIELDS = ("shop", "status", "cause", "error_code", "error_class", "service")
 _COLUMNS = {
     "shop": "shop",
@@ -55,6 +58,8 @@ class JobFilter:
             if value is not None and not isinstance(value, str | int):
                 raise FilterError(f"{name} must be a string")
             text[name] = str(value) if value not in (None, "") else None
+            if text[name] is not None and len(str(text[name])) > MAX_FILTER_TEXT:
+                raise FilterError(f"{name} is at most {MAX_FILTER_TEXT} characters")
         status = text["status"]
         if status is not None and status not in STATUSES:
             raise FilterError(f"status must be one of {', '.join(STATUSES)}")
@@ -105,6 +110,8 @@ def encode_cursor(seq: int, kind: str = "fj1") -> str:
 
 
 def decode_cursor(cursor: str, kind: str = "fj1") -> int:
+    if len(cursor) > 64:
+        raise FilterError("cursor is not one this API returned")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, seq = raw.partition(":")
@@ -131,6 +138,8 @@ def parse_limit(value: str | None, default: int = 50, maximum: int = 500) -> int
 def _time(value: Any, name: str) -> datetime | None:
     if value in (None, ""):
         return None
+    if len(str(value)) > 64:
+        raise FilterError(f"{name} must be an ISO 8601 time, e.g. 2026-01-31T00:00:00Z")
     try:
         parsed = datetime.fromisoformat(str(value))
         return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)

@@ -9,6 +9,9 @@ Under ``/admin/api/integrations/fortnox``:
 - ``PUT  failed_jobs/{job_id}/retry.json``: re-queue one job now
 - ``POST failed_jobs/{job_id}/discard.json``: never run it (``{"reason": ...}``)
 - ``POST retry.json``: re-queue every open job matching a filter, paced at ``REPLAY_RATE``
+
+and ``GET /admin/api/quiet.json``: is anything still in flight, deployment-wide (operator only;
+services/replayer/quiet.py).
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from typing import Any
 
 from aiohttp import web
 
+from libs.common.access import authorize_operator
 from libs.common.http import json_error
+from libs.common.limits import MAX_REASON
 from libs.common.service import runtime_of
 from services.replayer import access, audit, jobs
 from services.replayer.filters import (
@@ -31,6 +36,7 @@ from services.replayer.filters import (
     parse_limit,
 )
 from services.replayer.gauge import OpenJobsGauge
+from services.replayer.quiet import quiet_report
 from services.replayer.replay import ReplayDrainer
 
 BASE = "/admin/api/integrations/fortnox"
@@ -121,9 +127,13 @@ async def discard_failed_job(request: web.Request) -> web.Response:
         return json_error(400, 'the body must be a JSON object: {"reason": "..."}')
     reason = body.get("reason")
     if not isinstance(reason, str) or not reason.strip():
-        return json_error(400, "a reason is required to discard a job")
+        return json_error(400, "a reason is required to discard a job", field="reason")
+    if len(reason) > MAX_REASON:
+        return json_error(
+            422, f"reason: at most {MAX_REASON} characters (got {len(reason)})", field="reason"
+        )
     try:
-        job = await jobs.discard(runtime.pool, job_id, actor=actor, reason=reason.strip()[:2000])
+        job = await jobs.discard(runtime.pool, job_id, actor=actor, reason=reason.strip())
     except jobs.JobStateError as exc:
         return json_error(409, str(exc), failed_job=exc.job)
     if job is None:
@@ -221,6 +231,14 @@ async def _refresh_gauge(request: web.Request) -> None:
         await gauge.refresh()
 
 
+async def quiet(request: web.Request) -> web.Response:
+    """Per service: queues, set-aside commands, outbox, failed jobs, syncs; and ``quiet``."""
+    runtime = runtime_of(request)
+    await authorize_operator(request, runtime.settings, runtime.pool)
+    report = await quiet_report(runtime.pool, runtime.connection, runtime.http, runtime.settings)
+    return web.json_response(report)
+
+
 def add_routes(app: web.Application) -> None:
     app[REPLAYER] = ReplayerState()
     jobs_path = f"{BASE}/failed_jobs"
@@ -231,3 +249,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_put(f"{jobs_path}/{{job_id}}/retry.json", retry_failed_job)
     app.router.add_post(f"{jobs_path}/{{job_id}}/discard.json", discard_failed_job)
     app.router.add_post(f"{BASE}/retry.json", bulk_retry)
+    app.router.add_get("/admin/api/quiet.json", quiet)

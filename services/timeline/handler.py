@@ -13,7 +13,7 @@ from libs.common.service import Runtime
 from libs.common.shopify_admin import ShopifyAdmin
 from libs.common.shops import ShopRegistry
 from services.timeline import latency, privacy
-from services.timeline.mirror import mirror_status
+from services.timeline.mirror import mirror_status, stale_tags
 
 log = get_logger(__name__)
 
@@ -149,7 +149,14 @@ class ResultHandler:
             "updated_at": result.occurred_at.isoformat(),
             "trace_id": result.trace_id,
         }
-        await mirror_status(self._admin, result.shop, token, order_id, value)
+        earlier = await pool.fetch(
+            "SELECT DISTINCT status FROM timeline.events"
+            " WHERE shop = $1 AND order_id = $2 AND kind = 'sync'",
+            result.shop,
+            order_id,
+        )
+        remove = stale_tags(status, (STATUS_OF.get(row["status"], "") for row in earlier))
+        await mirror_status(self._admin, result.shop, token, order_id, value, remove_tags=remove)
         await pool.execute(
             "UPDATE timeline.order_status SET mirrored_at = now(), mirror_note = NULL"
             " WHERE shop = $1 AND order_id = $2",

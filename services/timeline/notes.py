@@ -1,4 +1,10 @@
-"""Notes on an order's sync timeline: added and edited by people; system events never change."""
+"""Notes on an order's sync timeline: added and edited by people; system events never change.
+
+A note goes only on an order the timeline knows for the caller's shop (it has a sync event or a
+status for it): another shop's order ids, and ids no shop ever synced, answer 404, so a shop
+cannot write into ids it never had nor learn which ids other shops have (the same 404 either
+way). A note is at most 5000 characters (libs/common/limits.py).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,11 @@ from aiohttp import web
 
 from libs.common.access import Principal, authorize_for_shop
 from libs.common.http import json_error
+from libs.common.limits import MAX_NOTE
 from libs.common.messages import utcnow
 from libs.common.service import runtime_of
 
-MAX_NOTE_LENGTH = 5000
+MAX_NOTE_LENGTH = MAX_NOTE
 
 
 async def note_body(request: web.Request) -> str | web.Response:
@@ -23,10 +30,11 @@ async def note_body(request: web.Request) -> str | web.Response:
         return json_error(400, "the body is not valid JSON")
     event = body.get("timeline_event") if isinstance(body, dict) else None
     message = event.get("message") if isinstance(event, dict) else None
+    field = "timeline_event.message"
     if not isinstance(message, str) or not message.strip():
-        return json_error(422, "timeline_event.message: a non-empty string is required")
+        return json_error(422, f"{field}: a non-empty string is required", field=field)
     if len(message) > MAX_NOTE_LENGTH:
-        return json_error(422, f"timeline_event.message: at most {MAX_NOTE_LENGTH} characters")
+        return json_error(422, f"{field}: at most {MAX_NOTE_LENGTH} characters", field=field)
     return message.strip()
 
 
@@ -41,18 +49,30 @@ async def add_note(request: web.Request) -> web.Response:
     if isinstance(message, web.Response):
         return message
     runtime = runtime_of(request)
+    order_id = request.match_info["order_id"]
+    # Only on an order the timeline knows for this shop: one it has a sync event or a status
+    # for. The insert and the check are one statement, so the answer cannot go stale between.
     row = await runtime.pool.fetchrow(
         """
         INSERT INTO timeline.events (shop, order_id, kind, message, author, occurred_at)
-        VALUES ($1, $2, 'note', $3, $4, $5)
+        SELECT $1, $2, 'note', $3, $4, $5
+        WHERE EXISTS (SELECT 1 FROM timeline.order_status WHERE shop = $1 AND order_id = $2)
+           OR EXISTS (SELECT 1 FROM timeline.events
+                      WHERE shop = $1 AND order_id = $2 AND kind <> 'note')
         RETURNING *
         """,
         shop,
-        request.match_info["order_id"],
+        order_id,
         message,
         principal.name,
         utcnow(),
     )
+    if row is None:
+        return json_error(
+            404,
+            f"no timeline for order {order_id[:30]} of {shop}: notes go on orders Fortbridge"
+            " has synced (or tried to) for this shop",
+        )
     return web.json_response({"timeline_event": note_json(row)}, status=201)
 
 

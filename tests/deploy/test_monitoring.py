@@ -127,8 +127,24 @@ def test_the_dashboard_covers_what_the_issue_asks() -> None:
         "fortbridge_replays_total",
         "fortbridge_shop_failures_total",
         "fortbridge_shopify_requests_total",
+        # what the alerts cover had no panel: the outbox backlog and missed webhooks
+        "fortbridge_ingest_outbox_unpublished",
+        "fortbridge_reconcile_recovered_total",
+        "fortbridge_reconcile_runs_total",
     }
     assert wanted <= used, wanted - used
+
+
+def test_every_metric_an_alert_reads_has_a_panel() -> None:
+    """An alert that fires points at something the dashboard shows over time."""
+    shown = {
+        name
+        for p in dashboard()["panels"]
+        for t in p.get("targets", [])
+        for name, _ in metric_refs(t["expr"])
+    }
+    alerted = {name for rule in alert_rules() for name, _ in metric_refs(rule["expr"])}
+    assert alerted - shown - BUILTIN == set()
 
 
 @pytest.mark.parametrize("rule", alert_rules(), ids=lambda rule: rule["alert"])

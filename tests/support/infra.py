@@ -1,8 +1,8 @@
 """Where the test broker and database are: the local servers, or containers where Docker runs.
 
 Order: TEST_AMQP_URL / TEST_DATABASE_URL if set; else the servers on 127.0.0.1 (CI and this
-machine kind); else testcontainers (a developer laptop with Docker and `pip install
-testcontainers`).
+machine kind); else testcontainers (a developer laptop with Docker: the dev lock installs it, or
+`pip install -e '.[containers]'`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def broker_and_database() -> Iterator[tuple[str, str]]:
     except ImportError as exc:
         raise RuntimeError(
             "No RabbitMQ/PostgreSQL on 127.0.0.1 and testcontainers is not installed: start the "
-            "servers (see README) or `pip install testcontainers` where Docker runs."
+            "servers (see README) or, where Docker runs, `pip install -e '.[containers]'` (part of "
+            "the dev lock that scripts/setup.sh installs)."
         ) from exc
     with contextlib.ExitStack() as stack:
         if amqp is None:

@@ -5,7 +5,13 @@ whose ``shop`` is the only shop that caller may read or change.
 """
 
 from libs.common.access.api_tokens import ApiTokenStore, IssuedToken
-from libs.common.access.authorize import MIGRATIONS, SCHEMA, authorize, authorize_for_shop
+from libs.common.access.authorize import (
+    MIGRATIONS,
+    SCHEMA,
+    authorize,
+    authorize_for_shop,
+    authorize_operator,
+)
 from libs.common.access.principal import SCOPES, Principal
 
 __all__ = [
@@ -17,4 +23,5 @@ __all__ = [
     "Principal",
     "authorize",
     "authorize_for_shop",
+    "authorize_operator",
 ]

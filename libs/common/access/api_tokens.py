@@ -10,6 +10,7 @@ from datetime import datetime
 import asyncpg
 
 from libs.common.access.principal import Principal, parse_scopes
+from libs.common.limits import MAX_NAME
 
 TOKEN_PREFIX = "fbt_"
 
@@ -44,6 +45,8 @@ class ApiTokenStore:
 
     async def create(self, shop: str, scopes: str | frozenset[str], label: str = "") -> IssuedToken:
         """A new token; its plain text is returned once and never stored."""
+        if len(label) > MAX_NAME:
+            raise ValueError(f"label: at most {MAX_NAME} characters")
         wanted = parse_scopes(scopes) if isinstance(scopes, str) else parse_scopes(",".join(scopes))
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         token_id = await self._pool.fetchval(

@@ -7,8 +7,13 @@ Accepted credentials, in ``Authorization: Bearer <credential>``:
 3. The deployment's ``ADMIN_API_TOKEN``: the operator of the deployment, every shop and scope.
 
 401 without valid credentials, 403 without the scope or for another shop's ``?shop=``.
-With no ADMIN_API_TOKEN configured, a request without credentials FROM LOOPBACK is the local
-operator (local runs and the demo); from anywhere else it is refused. Production sets the token.
+
+Operator access fails closed: with no ADMIN_API_TOKEN configured nobody is the operator. The one
+exception is a local-development switch, ADMIN_API_ALLOW_LOOPBACK (off by default; the demo and
+the test stack turn it on): then a request without credentials from a loopback address that
+carries no proxy header (X-Forwarded-For, Forwarded, X-Real-IP, ...) is the local operator. A
+reverse proxy on the same host connects from loopback, so the switch must stay off wherever a
+proxy or an Ingress sits in front of the service.
 """
 
 from __future__ import annotations
@@ -57,7 +62,7 @@ async def _authenticate(request: web.Request, settings: Settings, pool: asyncpg.
     credential = header[7:].strip() if header[:7].lower() == "bearer " else ""
     operator_token = settings.admin_api_token.get_secret_value()
     if not credential:
-        if not operator_token and _from_loopback(request):
+        if not operator_token and settings.admin_api_allow_loopback and _from_loopback(request):
             return _OPERATOR
         raise _error(web.HTTPUnauthorized, "credentials are required (Authorization: Bearer ...)")
     if operator_token and hmac.compare_digest(credential.encode(), operator_token.encode()):
@@ -80,8 +85,21 @@ async def _authenticate(request: web.Request, settings: Settings, pool: asyncpg.
     raise _error(web.HTTPUnauthorized, "credentials not recognised")
 
 
+# Headers a proxy adds when it forwards a request: such a request did not start on this host.
+PROXY_HEADERS = (
+    "Forwarded",
+    "X-Forwarded-For",
+    "X-Forwarded-Host",
+    "X-Forwarded-Proto",
+    "X-Real-IP",
+    "X-Client-IP",
+    "True-Client-IP",
+    "CF-Connecting-IP",
+)
+
+
 def _from_loopback(request: web.Request) -> bool:
-    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+    if any(header in request.headers for header in PROXY_HEADERS):
         return False
     try:
         return ipaddress.ip_address(request.remote or "").is_loopback
@@ -103,3 +121,18 @@ async def authorize_for_shop(
 def shop_in_scope(principal: Principal, request: web.Request) -> str | None:
     """The shop a call is about: the caller's own shop, else ``?shop=`` (operator)."""
     return principal.shop or request.query.get("shop") or None
+
+
+async def authorize_operator(
+    request: web.Request, settings: Settings, pool: asyncpg.Pool
+) -> Principal:
+    """The deployment's operator only (ADMIN_API_TOKEN; locally, loopback without one), for
+    deployment-wide views: no shop's credentials may see every shop's traffic."""
+    principal = await authorize(request, settings, pool, "manage_apps")
+    if principal.shop is not None:
+        raise _error(
+            web.HTTPForbidden,
+            "only the deployment's operator (ADMIN_API_TOKEN) may call this: it reports the "
+            "whole deployment, every shop's traffic",
+        )
+    return principal

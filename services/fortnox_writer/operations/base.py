@@ -109,7 +109,9 @@ class Steps:
         self._settle_seconds = settle_seconds
 
     # --- the target of a correction -------------------------------------------------------
-    async def current(self, command: FortnoxCommand) -> Current:
+    async def current(self, run: Run) -> Current:
+        """The target's current document, made in the company the shop is connected to now."""
+        command = run.command
         target = command.target_document_key
         assert target is not None
         current = await self.links.current(target)
@@ -122,6 +124,7 @@ class Steps:
                     " retried once that document exists."
                 ),
             )
+        await self.same_company(run, target)
         replacing = await self.links.replacing(target, command.document_key)
         if replacing is not None:  # credited, its replacement not made yet: wait for it
             raise TransientError(
@@ -130,6 +133,28 @@ class Steps:
                 explanation="An edit of this order is being applied in Fortnox; retried after it.",
             )
         return current
+
+    async def same_company(self, run: Run, target: str) -> None:
+        """A document made in the shop's previous Fortnox company is not credited, paid or
+        changed in the company the shop is connected to now (switching.py): there, the same
+        document number is another, unrelated document."""
+        made_in = await self.ledger.made_in(target)
+        if made_in is None:
+            return
+        connected = (await run.session.client()).tenant_id
+        if made_in != connected:
+            raise PermanentError(
+                f"the document {target} was made in Fortnox company {made_in}; the shop is now"
+                f" connected to company {connected}",
+                code="document_in_other_company",
+                explanation=(
+                    "The document this change applies to was made in the Fortnox company the"
+                    f" shop was connected to before (DatabaseNumber {made_in}); the shop is now"
+                    f" connected to another one ({connected}). Fortbridge does not apply it to"
+                    " the new company. Record it in the previous company by hand, or connect"
+                    " that company again and retry this job."
+                ),
+            )
 
     # --- ambiguous outcomes ---------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -192,14 +217,17 @@ class Steps:
     ) -> None:
         """A customer or article the mirror has and Fortnox no longer has: forget it, retry."""
         command = run.command
-        if exc.code == CUSTOMER_NOT_FOUND and customer_number is not None:
-            await self.customers.forget(command.shop, customer_number)
-        elif exc.code == ARTICLE_NOT_FOUND:
-            await self.articles.forget(
-                command.shop, [article.article_number for article in command.articles]
-            )
-        else:
+        if exc.code not in (CUSTOMER_NOT_FOUND, ARTICLE_NOT_FOUND):
             return
+        tenant = (await run.session.client()).tenant_id
+        if exc.code == CUSTOMER_NOT_FOUND:
+            if customer_number is None:
+                return
+            await self.customers.forget(command.shop, tenant, customer_number)
+        else:
+            await self.articles.forget(
+                command.shop, tenant, [article.article_number for article in command.articles]
+            )
         raise TransientError(
             "a customer or article in the mirror no longer exists in Fortnox; re-creating it",
             code=exc.code,

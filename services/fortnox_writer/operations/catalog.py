@@ -50,7 +50,7 @@ class SyncCatalog:
         else:
             number = await self._articles(run, client)
         made = CreatedDocument(number, None)
-        await ledger.mark_done(run.key, made, "synced", finished=True)
+        await ledger.mark_done(run.key, made, "synced", made_in=client.tenant_id, finished=True)
         return Outcome("synced", self._kind, made)
 
     async def _customer(self, run: Run, client: FortnoxClient) -> str:
@@ -74,12 +74,11 @@ class SyncCatalog:
             async with self._leases.hold(
                 f"article:{shop}:{draft.article_number}", wait=ARTICLE_LEASE_WAIT
             ):
-                updated = await register.known(shop, draft.article_number) and await _put(
-                    client, draft
-                )
+                known = await register.known(shop, client.tenant_id, draft.article_number)
+                updated = known and await _put(client, draft)
                 if not updated and await register.create(client, draft) == "exists":
                     await _put(client, draft)
-                await register.remember(shop, draft.article_number)
+                await register.remember(shop, client.tenant_id, draft.article_number)
         numbers = ", ".join(draft.article_number for draft in articles)
         return numbers if len(numbers) <= 200 else f"{len(articles)} articles"
 

@@ -36,19 +36,19 @@ class CreateDocument:
             made = recorded(record)
             if record.totals_ok is not True and command.expected_total is not None:
                 if command.target_document_key is not None:
-                    draft = with_original(draft, await steps.current(command))
+                    draft = with_original(draft, await steps.current(run))
                 made = await steps.recheck_totals(run, client, key, draft, made.number)
             await steps.follow_up(client, key, draft, made.number, fresh=False, resume=True)
             await ledger.mark_finished(key)
             return Outcome("synced", draft.kind, made)
         if command.target_document_key is not None:
-            draft = with_original(draft, await steps.current(command))
+            draft = with_original(draft, await steps.current(run))
         found = None
         if record.attempts > 0:
             await steps.settle(key)
             found = await fortnox_documents.find(client, draft)
         made = found or await steps.make(run, client, draft, key)
-        await ledger.mark_done(key, made, "created")
+        await ledger.mark_done(key, made, "created", made_in=client.tenant_id)
         await ledger.set_applied(key, command.source.updated_at, None)
         made = await steps.check_totals(run, client, key, draft, made)
         await steps.follow_up(client, key, draft, made.number, fresh=found is None)

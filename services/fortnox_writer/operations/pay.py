@@ -25,7 +25,7 @@ class RegisterPayment:
         record = await ledger.open(command, kind="payment", external_reference=payment.reference)
         if record.made and record.finished:
             return Outcome("already_synced", "payment", recorded(record))
-        current = await steps.current(command)
+        current = await steps.current(run)
         client = await run.session.client()
         if record.made:
             assert record.document_number is not None
@@ -44,7 +44,12 @@ class RegisterPayment:
                     earlier_attempts=record.attempts,
                     before_write=lambda: ledger.count_attempt(key),
                 )
-            await ledger.mark_done(key, CreatedDocument(made.number, payment.amount), "paid")
+            await ledger.mark_done(
+                key,
+                CreatedDocument(made.number, payment.amount),
+                "paid",
+                made_in=client.tenant_id,
+            )
             number, known_unbooked = made.number, not made.booked
         if payment.bookkeep:
             async with steps.watching(key):

@@ -42,7 +42,7 @@ class ReverseDocument:
             if link is not None and record.outcome == "cancelled":
                 kind = document_kind(link.original_kind)
             return Outcome("already_synced", kind, recorded(record))
-        current = await steps.current(command)
+        current = await steps.current(run)
         link = await links.reserve(key, current, "credit", new_version=False)
         client = await run.session.client()
         if link.original_kind == "order":
@@ -72,7 +72,7 @@ class ReverseDocument:
         else:
             await links.set_relation(key, "cancel")
         made = CreatedDocument(reversal.number, reversal.total)
-        await ledger.mark_done(key, made, reversal.outcome, finished=True)
+        await ledger.mark_done(key, made, reversal.outcome, made_in=client.tenant_id, finished=True)
         status: SyncStatus = (
             "already_synced" if reversal.already and record.attempts == 0 else "synced"
         )

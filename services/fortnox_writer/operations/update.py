@@ -59,19 +59,19 @@ class UpdateDocument:
                 return Outcome("synced", kind, document)
             status: SyncStatus = "skipped" if record.outcome == "skipped" else "already_synced"
             return Outcome(status, kind, document)
-        current = await self._steps.current(command)
+        current = await self._steps.current(run)
         target = await self._ledger.get(command.target_document_key)
         applied = target.source_updated_at if target is not None else None
         updated_at = command.source.updated_at
         if updated_at is not None and applied is not None and updated_at <= applied:
             skipped = CreatedDocument(current.number, None)
-            await self._ledger.mark_done(key, skipped, "skipped", finished=True)
+            await self._ledger.mark_done(key, skipped, "skipped", made_in=None, finished=True)
             return Outcome("skipped", document_kind(current.kind), skipped)
         link = await self._links.reserve(key, current, "update", new_version=True)
         client = await session.client()
         if link.original_kind == "order":
             made = await self._update_order(run, client, draft, link)
-            await self._finish_in_place(run, made)
+            await self._finish_in_place(run, client, made)
             return Outcome("synced", "order", made)
         invoice = await credits.get_invoice(client, link.original_number)
         in_place = link.relation == "update" and not _locked(invoice)
@@ -79,15 +79,19 @@ class UpdateDocument:
             updated = await self._update_invoice(run, client, draft, link, invoice)
             if updated is not None:
                 await self._steps.follow_up(client, key, draft, updated.number, fresh=False)
-                await self._finish_in_place(run, updated)
+                await self._finish_in_place(run, client, updated)
                 return Outcome("synced", "invoice", updated)
         made = await self._replace(run, client, draft, link, record.attempts)
         return Outcome("synced", "invoice", made)
 
-    async def _finish_in_place(self, run: Run, made: CreatedDocument) -> None:
+    async def _finish_in_place(
+        self, run: Run, client: FortnoxClient, made: CreatedDocument
+    ) -> None:
         command = run.command
         assert command.target_document_key is not None
-        await self._ledger.mark_done(command.document_key, made, "updated", finished=True)
+        await self._ledger.mark_done(
+            command.document_key, made, "updated", made_in=client.tenant_id, finished=True
+        )
         await self._ledger.set_applied(command.target_document_key, command.source.updated_at, None)
 
     async def _update_invoice(
@@ -184,7 +188,7 @@ class UpdateDocument:
             found = await fortnox_documents.find(client, replacement)
         made = found or await self._steps.make(run, client, replacement, key)
         await self._links.set_replacement(key, reference, made.number)
-        await self._ledger.mark_done(key, made, "replaced")
+        await self._ledger.mark_done(key, made, "replaced", made_in=client.tenant_id)
         await self._ledger.set_applied(command.target_document_key, command.source.updated_at, None)
         made = await self._steps.check_totals(run, client, key, replacement, made)
         await self._steps.follow_up(client, key, replacement, made.number, fresh=found is None)

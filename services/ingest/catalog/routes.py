@@ -18,6 +18,7 @@ from services.ingest.lifecycle import ensure_installed
 
 RUNNER = web.AppKey("catalog_runner", list[CatalogRunner])
 MAX_IDS = 250
+MAX_ID = 2**63 - 1  # Shopify ids are 64-bit: longer "ids" are refused, not sent to Shopify
 
 
 def _kind(request: web.Request) -> str:
@@ -42,8 +43,8 @@ def parse_filter(body: Any) -> dict[str, Any]:
     if ids is not None:
         if not isinstance(ids, list) or not ids or len(ids) > MAX_IDS:
             raise ValueError(f"ids: a list of 1 to {MAX_IDS} numeric ids")
-        if not all(isinstance(i, int | str) and str(i).isdigit() for i in ids):
-            raise ValueError("ids: every id must be a Shopify numeric id")
+        if not all(_shopify_id(i) for i in ids):
+            raise ValueError(f"ids: every id must be a Shopify numeric id (1 to {MAX_ID})")
         filters["ids"] = [str(i) for i in ids]
     since = body.get("updated_since")
     if since is not None:
@@ -57,6 +58,11 @@ def parse_filter(body: Any) -> dict[str, Any]:
     return filters
 
 
+def _shopify_id(value: Any) -> bool:
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    return text.isascii() and text.isdigit() and len(text) <= 19 and 0 < int(text) <= MAX_ID
+
+
 async def start_sync(request: web.Request) -> web.Response:
     kind = _kind(request)
     shop = await _shop(request, f"write_{kind}")
@@ -67,7 +73,7 @@ async def start_sync(request: web.Request) -> web.Response:
     if raw.strip():
         try:
             body = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except ValueError:  # not JSON, not UTF-8, or an integer past Python's digit limit
             return json_error(400, "the body is not valid JSON")
     try:
         filters = parse_filter(body)

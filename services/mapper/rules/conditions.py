@@ -39,6 +39,10 @@ from services.mapper.accounting.settings import ShopSettings
 MAX_DEPTH = 8
 MAX_CHILDREN = 50
 MAX_VALUES = 200
+# A rule's whole condition: conditions (combinators and fields) and listed values together, so
+# matching an order costs at most a few hundred comparisons per rule (MAX_RULES rules a shop).
+MAX_NODES = 100
+MAX_LISTED = 1000
 
 LIST_FIELDS = frozenset({"tags", "customer_tags", "payment_gateway"})
 TEXT_FIELDS = frozenset(
@@ -132,26 +136,50 @@ def _leaf(node: dict[str, Any], path: str) -> dict[str, Any]:
     return {"field": field, "op": op, "value": checked}
 
 
-def parse_condition(node: Any, path: str = "", depth: int = 0) -> dict[str, Any]:
+class _Size:
+    """How big a condition tree is so far (parse_condition refuses one over the caps)."""
+
+    def __init__(self) -> None:
+        self.nodes = 0
+        self.listed = 0
+
+    def add(self, path: str, listed: int = 0) -> None:
+        self.nodes += 1
+        self.listed += listed
+        if self.nodes > MAX_NODES:
+            raise ConditionError(path, f"a rule's conditions have at most {MAX_NODES} parts")
+        if self.listed > MAX_LISTED:
+            raise ConditionError(
+                path, f"a rule's conditions list at most {MAX_LISTED} values in all"
+            )
+
+
+def parse_condition(
+    node: Any, path: str = "", depth: int = 0, size: _Size | None = None
+) -> dict[str, Any]:
     """The condition, normalised; raises ConditionError naming the path of what is wrong."""
+    size = _Size() if size is None else size
     if not isinstance(node, dict):
         raise ConditionError(path, 'a condition is an object ({"all"|"any"|"not"|"field"})')
     if depth > MAX_DEPTH:
         raise ConditionError(path, f"conditions nest at most {MAX_DEPTH} deep")
     combinators = [key for key in ("all", "any", "not") if key in node]
     if not combinators:
-        return _leaf(node, path)
+        leaf = _leaf(node, path)
+        size.add(path, len(leaf["value"]) if isinstance(leaf["value"], list) else 0)
+        return leaf
+    size.add(path)
     if len(node) != 1:
         raise ConditionError(path, "a combinator (all/any/not) must be the object's only key")
     key = combinators[0]
     if key == "not":
-        return {"not": parse_condition(node["not"], _join(path, "not"), depth + 1)}
+        return {"not": parse_condition(node["not"], _join(path, "not"), depth + 1, size)}
     children = node[key]
     if not isinstance(children, list) or len(children) > MAX_CHILDREN:
         raise ConditionError(_join(path, key), f"a list of at most {MAX_CHILDREN} conditions")
     return {
         key: [
-            parse_condition(child, f"{_join(path, key)}[{i}]", depth + 1)
+            parse_condition(child, f"{_join(path, key)}[{i}]", depth + 1, size)
             for i, child in enumerate(children)
         ]
     }
@@ -205,36 +233,62 @@ def _compare_number(actual: Any, op: str, expected: str) -> bool:
     }[op]
 
 
-def _leaf_matches(node: dict[str, Any], order: dict[str, Any], settings: ShopSettings) -> bool:
+class OrderFacts:
+    """What the condition fields read from one order, each read once (and case-folded once),
+    so matching costs one comparison per condition and listed value whatever the order holds."""
+
+    def __init__(self, order: dict[str, Any], settings: ShopSettings) -> None:
+        self._order = order
+        self._settings = settings
+        self._seen: dict[str, Any] = {}
+
+    def get(self, field: str) -> Any:
+        if field not in self._seen:
+            try:
+                actual = order_value(self._order, field, self._settings)
+            except (AttributeError, TypeError, ValueError):  # not an order's shape: absent
+                actual = [] if field in LIST_FIELDS else None
+            if field in LIST_FIELDS:
+                actual = frozenset(str(v).casefold() for v in actual)
+            elif field not in NUMBER_FIELDS:
+                actual = str(actual or "").casefold()
+            self._seen[field] = actual
+        return self._seen[field]
+
+
+def _leaf_matches(node: dict[str, Any], facts: OrderFacts) -> bool:
     field, op, value = node["field"], node["op"], node["value"]
-    try:
-        actual = order_value(order, field, settings)
-    except (AttributeError, TypeError, ValueError):  # not an order's shape: the field is absent
-        actual = [] if field in LIST_FIELDS else None
+    actual = facts.get(field)
     if field in NUMBER_FIELDS:
         return _compare_number(actual, op, value)
     if field in LIST_FIELDS:
-        have = {str(v).casefold() for v in actual}
         if op == "contains_any":
-            return any(str(v).casefold() in have for v in value)
-        found = str(value).casefold() in have
+            return any(str(v).casefold() in actual for v in value)
+        found = str(value).casefold() in actual
         return found if op == "contains" else not found
-    text = str(actual or "").casefold()
     if op in ("in", "not_in"):
-        inside = text in {str(v).casefold() for v in value}
+        inside = any(actual == str(v).casefold() for v in value)
         return inside if op == "in" else not inside
-    equal: bool = text == str(value).casefold()
+    equal: bool = actual == str(value).casefold()
     return equal if op == "eq" else not equal
 
 
-def matches(node: dict[str, Any] | None, order: dict[str, Any], settings: ShopSettings) -> bool:
-    """Whether the (parsed) condition holds for the order; None holds for every order."""
+def matches(
+    node: dict[str, Any] | None,
+    order: dict[str, Any],
+    settings: ShopSettings,
+    facts: OrderFacts | None = None,
+) -> bool:
+    """Whether the (parsed) condition holds for the order; None holds for every order.
+
+    ``facts``: the order's facts when several conditions are matched against one order."""
     if node is None:
         return True
+    facts = OrderFacts(order, settings) if facts is None else facts
     if "all" in node:
-        return all(matches(child, order, settings) for child in node["all"])
+        return all(matches(child, order, settings, facts) for child in node["all"])
     if "any" in node:
-        return any(matches(child, order, settings) for child in node["any"])
+        return any(matches(child, order, settings, facts) for child in node["any"])
     if "not" in node:
-        return not matches(node["not"], order, settings)
-    return _leaf_matches(node, order, settings)
+        return not matches(node["not"], order, settings, facts)
+    return _leaf_matches(node, facts)

@@ -3,6 +3,8 @@
 Used by the handler (inside its per-order transaction) and by the preview (read only). The
 order the rules look at is the event's own payload for order topics and, for a refund, the
 latest order payload the mapper kept (rules.store), so a refund follows its order's rule.
+A template of the matched rule that fails on the order raises RuleTemplateFailed (a
+PermanentError): the handler fails that order alone, as a failed job that explains it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from libs.common.messages import ShopifyEvent
 from services.mapper.accounting import OrderState, Plan, ShopSettings, order_id_for, plan_event
 from services.mapper.rules.actions import Resolution, resolve
+from services.mapper.rules.history import record_use
 from services.mapper.rules.store import current_rule_set, load_order_payload, save_order_payload
 from services.mapper.store import load_shop_settings
 
@@ -66,4 +69,6 @@ async def plan_with_rules(
         state,
         event_uid=event.event_uid,
     )
+    if plan.commands:  # the version stays in the history while its commands may be in flight
+        await record_use(conn, event.shop, resolution.version)
     return RuledPlan(stamped(plan, resolution), resolution)

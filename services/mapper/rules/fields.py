@@ -1,5 +1,9 @@
 """Which Fortnox fields a rule's templates may set, and checking a template map when saved.
 
+Each template is checked as templates.check does (Liquid that parses, only the allowed tags and
+filters, within the caps on the sample order); a template in the syntax before Liquid is refused
+with the Liquid to write instead.
+
 Three maps of Fortnox field -> template, each rendered by the rules engine (actions.py):
 
 - ``fields``: the document header (invoice or order), rendered over the Shopify order;
@@ -14,7 +18,8 @@ the document's amounts.
 
 from __future__ import annotations
 
-from services.mapper.rules.templates import TemplateError, parse
+from services.mapper.rules import legacy_templates
+from services.mapper.rules.templates import TemplateError, check
 
 
 def _names(text: str) -> frozenset[str]:
@@ -91,9 +96,22 @@ def check_templates(kind: str, templates: dict[str, str]) -> dict[str, str]:
             problems.append((name, f"not a Fortnox field a rule may set{what}; use one of {known}"))
         else:
             try:
-                parse(template)
+                check(template, kind)
             except TemplateError as exc:
-                problems.append((name, str(exc)))
+                problems.append((name, str(exc) + _legacy_hint(template)))
     if problems:
         raise FieldTemplateError(problems)
     return templates
+
+
+def _legacy_hint(template: str) -> str:
+    """For a template in the syntax before Liquid: the Liquid that says the same."""
+    try:
+        liquid = legacy_templates.to_liquid(template)
+    except (legacy_templates.TemplateError, legacy_templates.UntranslatableTemplate):
+        return ""
+    try:
+        check(liquid)
+    except TemplateError as exc:
+        return f"; templates are Liquid now: in Liquid this reads {liquid}, refused too: {exc}"
+    return f"; templates are Liquid now: write {liquid}"

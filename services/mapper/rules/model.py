@@ -10,6 +10,7 @@ fields.py.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -28,6 +29,13 @@ from services.mapper.rules.fields import HEADER_FIELDS, FieldTemplateError, chec
 
 TEMPLATE_FIELDS = HEADER_FIELDS
 MAX_RULES = 200
+MAX_RULE_BYTES = 16 * 1024  # one rule as JSON (its name, conditions and templates)
+MAX_RULE_SET_BYTES = 256 * 1024  # a shop's whole rule list as JSON (one stored version)
+STORED = {"stored": True}  # validation context of rules read back from the database
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return bool(isinstance(info.context, dict) and info.context.get("stored"))
 
 
 def _code(description: str) -> Any:
@@ -110,6 +118,8 @@ class Actions(BaseModel):
     @field_validator("fields", "customer_fields", "row_fields")
     @classmethod
     def _templates(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        if _stored(info):  # checked when saved; read back as they were
+            return value
         return check_templates(str(info.field_name), value)
 
     @model_validator(mode="after")
@@ -135,8 +145,10 @@ class RuleIn(BaseModel):
 
     @field_validator("conditions", mode="before")
     @classmethod
-    def _conditions(cls, value: Any) -> Any:
-        return None if value is None else parse_condition(value)
+    def _conditions(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None or _stored(info):
+            return value
+        return parse_condition(value)
 
 
 class Rule(RuleIn):
@@ -150,6 +162,15 @@ class RuleSet(BaseModel):
 
     version: int = 0
     rules: list[Rule] = Field(default_factory=list)
+
+    @classmethod
+    def stored(cls, version: int, rules: list[dict[str, Any]]) -> RuleSet:
+        """A version read back from the database: not re-checked (it was when saved)."""
+        return cls.model_validate({"version": version, "rules": rules}, context=STORED)
+
+
+def rules_json(rules: list[Rule]) -> str:
+    return json.dumps([rule.model_dump(mode="json") for rule in rules])
 
 
 class RuleValidationError(ValueError):
@@ -172,7 +193,7 @@ def validate_rule(data: Any, prefix: str = "mapping_rule") -> RuleIn:
     if not isinstance(data, dict):
         raise RuleValidationError([(prefix, "an object is required")])
     try:
-        return RuleIn.model_validate(data)
+        rule = RuleIn.model_validate(data)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
@@ -187,6 +208,18 @@ def validate_rule(data: Any, prefix: str = "mapping_rule") -> RuleIn:
             message = str(error["msg"]).removeprefix("Value error, ")
             problems.append((_path(prefix, loc), message))
         raise RuleValidationError(problems) from exc
+    size = len(rule.model_dump_json())
+    if size > MAX_RULE_BYTES:
+        raise RuleValidationError(
+            [
+                (
+                    prefix,
+                    f"the rule takes {size:,} bytes as JSON; a rule may take at most "
+                    f"{MAX_RULE_BYTES:,} (split it into several rules)",
+                )
+            ]
+        )
+    return rule
 
 
 def _sub(path: str) -> str:

@@ -3,7 +3,9 @@
 Pure: the order, the shop's settings and its rule set in; the matched rule and the Fortnox
 commands out. Nothing is published, stored or sent to Fortnox. The document is planned as the
 order's first document (what its trigger event would create), whatever the trigger. The rule set
-may hold a draft rule (id ``DRAFT_RULE_ID``, never saved): a match on it says so.
+may hold a draft rule (id ``DRAFT_RULE_ID``, never saved): a match on it says so. A template
+of the matching rule that fails on this order shows as the ``error`` the order would fail with
+(``template_limit`` / ``template_error``, naming the rule and the field).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from libs.common.errors import PermanentError
 from services.mapper.accounting import ShopSettings
 from services.mapper.accounting.invoices import create_invoice
 from services.mapper.accounting.triggers import NO_DOCUMENT
-from services.mapper.rules.actions import Resolution, resolve
+from services.mapper.rules.actions import Resolution, RuleTemplateFailed, resolve
 from services.mapper.rules.model import RuleSet
 
 # The id a draft rule has in a preview; saved rules' ids start at 1.
@@ -24,7 +26,10 @@ DRAFT_RULE_ID = 0
 def preview(
     shop: str, order: dict[str, Any], settings: ShopSettings, rules: RuleSet
 ) -> dict[str, Any]:
-    resolution = resolve(rules, order, settings)
+    try:
+        resolution = resolve(rules, order, settings)
+    except RuleTemplateFailed as failed:
+        return _failed(rules, failed)
     resolved = resolution.settings
     out: dict[str, Any] = {
         "rule_set_version": resolution.version,
@@ -53,6 +58,28 @@ def preview(
     command = command.model_copy(update={"rule_version": resolution.version})
     out["documents"] = [command.model_dump(mode="json", exclude={"shop"})]
     return out
+
+
+def _failed(rules: RuleSet, failed: RuleTemplateFailed) -> dict[str, Any]:
+    """What the order would do: fail on the rule's template, with the reason."""
+    rule = next(r for r in rules.rules if r.id == failed.rule_id)
+    matched = _rule(Resolution(ShopSettings(), rule, rules.version))
+    return {
+        "rule_set_version": rules.version,
+        "matched_rule": matched,
+        "document_kind": None,
+        "trigger": None,
+        "bookkeep": None,
+        "send_email": None,
+        "documents": [],
+        "skipped": None,
+        "error": {
+            "code": failed.code,
+            "message": failed.message,
+            "path": failed.path,
+            "reason": failed.reason,
+        },
+    }
 
 
 def _rule(resolution: Resolution) -> dict[str, Any] | None:

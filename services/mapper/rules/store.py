@@ -2,7 +2,10 @@
 
 Every change writes a new version of the shop's whole ordered rule list under a per-shop
 advisory lock, so versions are dense (1, 2, 3, ...) and never rewritten: a command records the
-version that made it, and that version can always be read back.
+version that made it. A version is at most ``MAX_RULE_SET_BYTES`` as JSON, and old versions are
+pruned in the same transaction as each change, keeping every version work still names
+(history.py). Rows say which template syntax they hold: a current version still in the syntax
+before Liquid is read translated (migrate_liquid.py).
 """
 
 from __future__ import annotations
@@ -13,27 +16,38 @@ from typing import Any
 
 from services.mapper.accounting.invoices import timestamp
 from services.mapper.accounting.money import UnmappableOrder
-from services.mapper.rules.model import Rule, RuleSet
+from services.mapper.rules import history
+from services.mapper.rules.migrate_liquid import LEGACY, LIQUID, translate_rules
+from services.mapper.rules.model import MAX_RULE_SET_BYTES, Rule, RuleSet, rules_json
 
 Change = Callable[[list[Rule]], list[Rule]]
 
 
+class RuleSetTooLarge(ValueError):
+    """A change would make the shop's rule list larger than a version may be."""
+
+
 async def current_rule_set(conn: Any, shop: str) -> RuleSet:
     row = await conn.fetchrow(
-        "SELECT version, rules::text FROM mapper.rule_sets WHERE shop = $1"
+        "SELECT version, rules::text, template_syntax FROM mapper.rule_sets WHERE shop = $1"
         " ORDER BY version DESC LIMIT 1",
         shop,
     )
     if row is None:
         return RuleSet()
-    return RuleSet(version=row["version"], rules=json.loads(row["rules"]))
+    rules = json.loads(row["rules"])
+    if row["template_syntax"] == LEGACY:  # not migrated yet: run its templates as Liquid
+        rules, _ = translate_rules(rules)
+    return RuleSet.stored(row["version"], rules)
 
 
 async def rule_set_version(conn: Any, shop: str, version: int) -> RuleSet | None:
+    """A version as it was stored (a legacy version keeps its old templates); None when it
+    never existed or was pruned."""
     raw = await conn.fetchval(
         "SELECT rules::text FROM mapper.rule_sets WHERE shop = $1 AND version = $2", shop, version
     )
-    return None if raw is None else RuleSet(version=version, rules=json.loads(raw))
+    return None if raw is None else RuleSet.stored(version, json.loads(raw))
 
 
 async def next_rule_id(conn: Any) -> int:
@@ -46,6 +60,7 @@ async def change_rules(
     """Apply ``change`` to the current rules and store the result as the next version.
 
     ``change`` may raise (e.g. LookupError for an unknown rule); nothing is written then.
+    RuleSetTooLarge when the new list would be over ``MAX_RULE_SET_BYTES``.
     """
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
@@ -53,16 +68,24 @@ async def change_rules(
         )
         current = await current_rule_set(conn, shop)
         rules = change(list(current.rules))
+        stored = rules_json(rules)
+        if len(stored.encode()) > MAX_RULE_SET_BYTES:
+            raise RuleSetTooLarge(
+                f"the shop's rules would take {len(stored.encode()):,} bytes as JSON; a shop's "
+                f"rules may take at most {MAX_RULE_SET_BYTES:,} (shorten or remove rules)"
+            )
         version = current.version + 1
         await conn.execute(
-            "INSERT INTO mapper.rule_sets (shop, version, rules, change, actor)"
-            " VALUES ($1, $2, $3::jsonb, $4, $5)",
+            "INSERT INTO mapper.rule_sets (shop, version, rules, change, actor, template_syntax)"
+            " VALUES ($1, $2, $3::jsonb, $4, $5, $6)",
             shop,
             version,
-            json.dumps([rule.model_dump(mode="json") for rule in rules]),
+            stored,
             description,
             actor,
+            LIQUID,
         )
+        await history.prune(conn, shop)
     return RuleSet(version=version, rules=rules)
 
 

@@ -25,7 +25,8 @@ from libs.common.messages import (
     SourceRef,
 )
 from libs.common.service import STATE
-from services.fortnox_writer.connections import ConnectionStore, connect_with_code
+from services.fortnox_writer.connections import ConnectionStore
+from services.fortnox_writer.switching import connect_with_code
 from simulators.fortnox._state import Invoice, Payment
 from tests.support.stack import Stack, running_stack
 

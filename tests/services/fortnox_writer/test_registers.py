@@ -137,6 +137,40 @@ async def test_a_customer_changed_before_the_last_read_is_not_read_again(
     assert (len(reads), len(posts)) == (1, 4)  # the register read once, then one create each
 
 
+async def test_one_company_never_matches_another_companys_customer_or_article(
+    pool: asyncpg.Pool, fortnox: tuple[FortnoxSimulator, str, str]
+) -> None:
+    """After a company switch, a number of the previous company is never used in the new one,
+    even one a command still running in the previous company writes into the mirror late."""
+    sim, old, url = fortnox
+    new = str(3_000_000 + uuid.uuid4().int % 1_000_000)
+    sim.add_tenant(new)
+    shop = f"switch-{uuid.uuid4().hex[:6]}.myshopify.com"
+    customers = CustomerRegister(pool, Leases(pool))
+    articles = ArticleRegister(pool, Leases(pool))
+    late = customer("sen@example.com")
+    sku = ArticleDraft(
+        article_number="SKU-OLD", fields={"ArticleNumber": "SKU-OLD", "Description": "Sko"}
+    )
+    async with aiohttp.ClientSession() as http:
+        old_client, new_client = (_client(http, pool, sim, t, url) for t in (old, new))
+        # The shop works in the new company: its mirrors are read (and one customer made).
+        first = await customers.customer_number(
+            shop, new_client, customer("forst@example.com"), datetime.now(UTC)
+        )
+        await articles.ensure_loaded(shop, new_client)
+        # A command still running in the old company makes a customer and an article there
+        # and writes them into the mirror afterwards.
+        await customers._create(shop, old_client, late)
+        await articles.ensure(shop, old_client, sku)
+        # The next order of that customer and SKU in the new company: made there, not reused.
+        number = await customers.customer_number(shop, new_client, late, datetime.now(UTC))
+        await articles.ensure(shop, new_client, sku)
+    made = sim.tenant(new).customers[number]
+    assert made.fields.get("Email") == "sen@example.com" and number != first
+    assert "SKU-OLD" in sim.tenant(new).articles
+
+
 # --- through the writer ----------------------------------------------------------------------
 @pytest.fixture
 async def stack(amqp_url: str, database_url: str, broker_cleanup: Topology) -> AsyncIterator[Stack]:

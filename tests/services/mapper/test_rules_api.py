@@ -5,6 +5,7 @@ ids as 404, commands stamped with the rule version, and a preview without side e
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -307,3 +308,115 @@ async def test_preview_of_a_draft_rule_saves_nothing(stack: Stack, spy: Spy) -> 
     assert [rule["name"] for rule in listing["mapping_rules"]] == ["B2B orders"]
     assert listing["mapping_rules"][0]["actions"]["cost_center"] == "WEB"
     assert await spy.messages() == []
+
+
+LIQUID_BOMB = "{{ name" + " | replace: '', name" * 12 + " }}"
+OLD_BOMB = "{{ name" + " | replace('', 'xxxxxxxxxx')" * 11 + " }}"  # the issue's 313 characters
+# Grows only on orders whose PO note attribute holds Z: passes the check on the sample order.
+SOMETIMES = "{{ note_attributes | where: 'name', 'PO' | map: 'value' | first" + (
+    " | replace: 'Z', 'ZZZZZZZZZZ'" * 6 + " }}"
+)
+
+
+def bomb_rule(template: str) -> dict[str, Any]:
+    return {"name": "Bomb", "actions": {"fields": {"Remarks": template}}}
+
+
+async def test_the_exponential_template_is_refused_at_save_and_preview(stack: Stack) -> None:
+    preview_url = f"{RULES}/preview.json"
+    for template in (LIQUID_BOMB, OLD_BOMB):
+        status, body = await call(
+            stack, "POST", f"{RULES}.json", {"mapping_rule": bomb_rule(template)}
+        )
+        assert status == 422, body
+        [problem] = body["errors"]
+        assert problem["path"] == "mapping_rule.actions.fields.Remarks"
+        draft = {"order": order_payload(), "mapping_rule": bomb_rule(template)}
+        status, previewed = await call(stack, "POST", preview_url, draft)
+        assert status == 422 and previewed["errors"] == body["errors"]
+    status, body = await call(
+        stack, "POST", f"{RULES}.json", {"mapping_rule": bomb_rule(LIQUID_BOMB)}
+    )
+    assert "the template is too costly: the filter 'replace' would make a text of" in body["error"]
+    status, body = await call(stack, "POST", f"{RULES}.json", {"mapping_rule": bomb_rule(OLD_BOMB)})
+    assert (
+        "templates are Liquid now: in Liquid this reads {{ name | replace: '', 'xxxx"
+        in body["error"]
+    )
+    assert "refused too: the template is too costly" in body["error"]
+    assert (await call(stack, "GET", f"{RULES}.json"))[1]["rule_set_version"] == 0  # nothing saved
+
+
+async def test_a_template_that_grows_on_one_order_is_refused_on_that_order(stack: Stack) -> None:
+    po = order_payload()
+    po["note_attributes"] = [{"name": "PO", "value": "ZZZ"}]
+    preview_url = f"{RULES}/preview.json"
+    status, body = await call(
+        stack, "POST", preview_url, {"order": po, "mapping_rule": bomb_rule(SOMETIMES)}
+    )
+    assert status == 422
+    assert body["errors"][0]["path"] == "mapping_rule.actions.fields.Remarks"
+    assert body["errors"][0]["message"].startswith("on this order: the filter 'replace' would make")
+
+    status, created = await call(
+        stack, "POST", f"{RULES}.json", {"mapping_rule": bomb_rule(SOMETIMES)}
+    )
+    assert status == 201, created  # harmless on the sample order
+    status, saved = await call(stack, "POST", preview_url, {"order": po})
+    assert status == 200  # the saved rule: what the order would do
+    assert saved["error"]["code"] == "template_limit"
+    assert saved["error"]["path"] == "actions.fields.Remarks"
+    assert saved["matched_rule"]["id"] == created["mapping_rule"]["id"] and saved["documents"] == []
+    status, fine = await call(stack, "POST", preview_url, {"order": order_payload()})
+    assert status == 200 and fine["error"] is None and fine["documents"]
+
+
+async def test_request_and_rule_sizes_are_capped(stack: Stack) -> None:
+    status, body = await call(
+        stack, "POST", f"{RULES}.json", {"mapping_rule": {**B2B, "name": "x"}, "pad": "y" * 70_000}
+    )
+    assert status == 413 and "larger than 65,536 bytes" in body["error"]
+    huge = {
+        f: "{{ name }}" + "y" * 990
+        for f in (
+            "Remarks",
+            "Comments",
+            "OurReference",
+            "YourReference",
+            "Phone1",
+            "Phone2",
+            "City",
+            "Address1",
+            "Address2",
+            "ZipCode",
+            "Country",
+            "DeliveryName",
+            "DeliveryCity",
+            "WayOfDelivery",
+            "Project",
+            "CostCenter",
+            "PriceList",
+        )
+    }
+    status, body = await call(
+        stack, "POST", f"{RULES}.json", {"mapping_rule": {"name": "x", "actions": {"fields": huge}}}
+    )
+    assert status == 422 and body["errors"][0]["path"] == "mapping_rule"
+    assert "a rule may take at most 16,384" in body["error"]
+    big = io.BytesIO(json.dumps({"order": {"note": "n" * 2_200_000}}).encode())
+    async with stack.http.post(
+        stack.url("mapper", f"{RULES}/preview.json"),
+        data=big,
+        params={"shop": stack.shop},
+        headers={"Content-Type": "application/json"},
+    ) as response:
+        assert response.status == 413
+        assert "larger than 2,097,152 bytes" in (await response.json())["error"]
+    assert (await call(stack, "GET", f"{RULES}.json"))[1]["rule_set_version"] == 0
+    async with stack.http.put(
+        stack.url("mapper", f"{RULES}/order.json"),
+        params={"shop": stack.shop},
+        data='{"rule_ids": [' + "9" * 5000 + "]}",  # past Python's integer digit limit
+        headers={"Content-Type": "application/json"},
+    ) as response:
+        assert response.status == 400, await response.text()

@@ -5,9 +5,13 @@ latest order payload is kept for previews."""
 from __future__ import annotations
 
 import itertools
+import json
 
 import asyncpg
+import pytest
 
+from libs.common.messages import SyncResult
+from services.mapper.rules.actions import RuleTemplateFailed
 from services.mapper.rules.model import Rule, validate_rule
 from services.mapper.rules.store import change_rules, load_order_payload
 from simulators.shopify.payloads import LineSpec, order_payload
@@ -107,7 +111,7 @@ async def test_row_and_customer_templates_reach_the_command(
         {
             "name": "Projects per line",
             "actions": {
-                "row_fields": {"Project": "{{ property.project | default('WEB') }}"},
+                "row_fields": {"Project": "{{ property.project | default: 'WEB' }}"},
                 "customer_fields": {"Phone1": "{{ billing_address.phone | digits }}"},
             },
         },
@@ -121,3 +125,56 @@ async def test_row_and_customer_templates_reach_the_command(
     assert command.document is not None and command.customer is not None
     assert command.document.rows[0].fields == {"Project": "P7"}
     assert command.customer.fields["Phone1"] == "0701234567"
+
+
+async def test_an_amplifying_template_fails_only_its_order(
+    mapper_pool: asyncpg.Pool, shop: str
+) -> None:
+    """Issue 12's attack at run time: a rule stored before the caps (old syntax, inserted as an
+    older release would have) with the exponential replace chain. The order it matches fails
+    at once as a mapping failure that explains itself; the next order of another shop is
+    planned as usual; nothing of the failed order is stored."""
+    bomb = "{{ name" + " | replace('', 'xxxxxxxxxx')" * 11 + " }}"
+    await mapper_pool.execute(
+        "INSERT INTO mapper.rule_sets (shop, version, rules, change)"
+        " VALUES ($1, 1, $2::jsonb, 'x')",
+        shop,
+        json.dumps(
+            [
+                {
+                    "id": 9,
+                    "name": "Bomb",
+                    "enabled": True,
+                    "conditions": None,
+                    "actions": {"fields": {"Remarks": bomb}},
+                }
+            ]
+        ),
+    )
+    recorder = Recorder()
+    handle = handler(mapper_pool, recorder)
+    order = order_payload()
+    with pytest.raises(RuleTemplateFailed) as caught:
+        await handle(delivery(shop, "orders/create", order, uid=f"bomb-{shop}"))
+    assert caught.value.code == "template_limit"
+    assert "rule 9 'Bomb' (rule set version 1): actions.fields.Remarks: the filter 'replace'" in (
+        caught.value.message
+    )
+    [(result, key)] = recorder.sent
+    assert key == "fortnox.result.failed" and isinstance(result, SyncResult)
+    assert result.error_code == "template_limit" and result.source.id == str(order["id"])
+    assert "sets the Fortnox field Remarks with a template that is too costly" in (
+        caught.value.explanation
+    )
+    assert recorder.commands() == []
+    assert (
+        await mapper_pool.fetchval(
+            "SELECT count(*) FROM mapper.processed_events WHERE event_uid = $1", f"bomb-{shop}"
+        )
+        == 0
+    )  # not recorded as handled: a replay after the rule is fixed maps it
+
+    other = f"other-{shop}"
+    await handle(delivery(other, "orders/create", order_payload()))
+    [command] = recorder.commands()
+    assert command.shop == other and command.action == "create_document"

@@ -84,8 +84,58 @@ async def test_notes_on_an_order_timeline(stack: Stack) -> None:
     assert "timeline_event.message" in body["error"]
 
 
-async def test_notes_need_credentials_scope_and_the_right_shop(stack: Stack) -> None:
+async def synced_order(stack: Stack) -> dict[str, Any]:
+    """An order of the stack's shop that the timeline knows (it has its sync event)."""
     order = order_payload()
+    await stack.send_order(order)
+    path = f"/admin/api/orders/{order['id']}/timeline_events.json"
+    reader = await token(stack, stack.shop, "read_orders")
+
+    async def synced() -> bool:
+        _, body = await call(stack, "GET", path, reader)
+        return any(e["kind"] == "sync" for e in body.get("timeline_events", []))
+
+    await stack.wait_for(synced, timeout=30)
+    return order
+
+
+async def notes_on(stack: Stack, order_id: str) -> int:
+    return int(
+        await stack.pool.fetchval(
+            "SELECT count(*) FROM timeline.events WHERE order_id = $1 AND kind = 'note'", order_id
+        )
+    )
+
+
+async def test_notes_only_go_on_orders_the_shop_has(stack: Stack) -> None:
+    """Issue 12: a shop could add notes to order ids it never had."""
+    order = await synced_order(stack)
+    body = {"timeline_event": {"message": "planted"}}
+    other = await token(stack, "other-shop.myshopify.com", "write_orders,read_orders")
+    mine = await token(stack, stack.shop, "write_orders")
+    # Another shop writing on our order's id, under its own shop: 404, nothing stored.
+    path = f"/admin/api/orders/{order['id']}/timeline_events.json"
+    status, error = await call(stack, "POST", path, other, json=body)
+    assert status == 404, error
+    # An id no shop ever synced: 404 for us too (the same answer: nothing to learn from it).
+    unknown = "5999999999999999"
+    status, _ = await call(
+        stack, "POST", f"/admin/api/orders/{unknown}/timeline_events.json", mine, json=body
+    )
+    assert status == 404
+    assert await notes_on(stack, str(order["id"])) == 0 and await notes_on(stack, unknown) == 0
+    # Our own synced order takes the note; an oversized note is refused, naming the field.
+    status, created = await call(stack, "POST", path, mine, json=body)
+    assert status == 201 and created["timeline_event"]["message"] == "planted"
+    status, error = await call(
+        stack, "POST", path, mine, json={"timeline_event": {"message": "x" * 5001}}
+    )
+    assert status == 422 and error["field"] == "timeline_event.message"
+    assert await notes_on(stack, str(order["id"])) == 1
+
+
+async def test_notes_need_credentials_scope_and_the_right_shop(stack: Stack) -> None:
+    order = await synced_order(stack)
     path = f"/admin/api/orders/{order['id']}/timeline_events.json"
     body = {"timeline_event": {"message": "hello"}}
     status, _ = await call(stack, "POST", path, {}, json=body)
@@ -114,4 +164,5 @@ async def test_notes_need_credentials_scope_and_the_right_shop(stack: Stack) -> 
     operator = {"Authorization": f"Bearer {OPERATOR}"}
     status, listed = await call(stack, "GET", path, operator, params={"shop": stack.shop})
     assert status == 200
-    assert [e["message"] for e in listed["timeline_events"]] == ["hello"]
+    notes = [e["message"] for e in listed["timeline_events"] if e["kind"] == "note"]
+    assert notes == ["hello"]

@@ -53,11 +53,12 @@ async def make_client(
 ) -> AsyncIterator[Callable[..., Awaitable[Client]]]:
     clients: list[Client] = []
 
-    async def make(operator_token: str = "operator-secret") -> Client:
+    async def make(operator_token: str = "operator-secret", allow_loopback: bool = False) -> Client:
         settings = Settings(
             shopify_api_key=API_KEY,
             shopify_api_secret=SecretStr(SECRET),
             admin_api_token=SecretStr(operator_token),
+            admin_api_allow_loopback=allow_loopback,
         )
 
         async def handler(request: web.Request) -> web.Response:
@@ -162,13 +163,40 @@ async def test_bad_session_tokens_are_401(
     assert "session token" in (await response.json())["error"]
 
 
-async def test_without_operator_token_only_loopback_is_open(
+PROXIED = (
+    {"X-Real-IP": "203.0.113.9"},
+    {"X-Forwarded-For": "203.0.113.9"},
+    {"Forwarded": "for=203.0.113.9"},
+    {"X-Forwarded-Host": "fortbridge.example.com"},
+)
+
+
+async def test_without_operator_token_nobody_is_the_operator(
     make_client: Callable[..., Awaitable[Client]],
 ) -> None:
+    """Issue 12: with ADMIN_API_TOKEN unset, a proxy that sets X-Real-IP (connecting from
+    loopback) got operator access. Now operator access fails closed."""
     client = await make_client(operator_token="")
-    assert (await client.get("/needs/write_orders")).status == 200
-    proxied = await client.get("/needs/write_orders", headers={"X-Forwarded-For": "203.0.113.9"})
-    assert proxied.status == 401
+    assert (await client.get("/needs/write_orders")).status == 401  # from loopback
+    for headers in PROXIED:
+        response = await client.get("/needs/write_orders", params={"shop": OTHER}, headers=headers)
+        assert response.status == 401, headers
+    # An empty bearer is no operator token either.
+    assert (await client.get("/needs/write_orders", headers=bearer(""))).status == 401
+
+
+async def test_the_local_development_switch_lets_in_loopback_without_proxy_headers(
+    make_client: Callable[..., Awaitable[Client]],
+) -> None:
+    client = await make_client(operator_token="", allow_loopback=True)
+    response = await client.get("/needs/write_orders", params={"shop": OTHER})
+    assert response.status == 200 and (await response.json())["kind"] == "operator"
+    for headers in PROXIED:
+        response = await client.get("/needs/write_orders", params={"shop": OTHER}, headers=headers)
+        assert response.status == 401, headers
+    # With a configured token the switch changes nothing: the token is needed.
+    guarded = await make_client(operator_token="operator-secret", allow_loopback=True)
+    assert (await guarded.get("/needs/write_orders")).status == 401
 
 
 async def test_the_shop_of_a_call(pool: asyncpg.Pool, store: ApiTokenStore) -> None:

@@ -85,8 +85,8 @@ def test_field_templates_override_and_empty_leaves_out() -> None:
         {
             "cost_center": "WEB",
             "fields": {
-                "Remarks": "Shopify {{ name }} / {{ email | upper }}",
-                "CostCenter": "{{ billing_address.company | default('PRIV') | truncate(4) }}",
+                "Remarks": "Shopify {{ name }} / {{ email | upcase }}",
+                "CostCenter": "{{ billing_address.company | default: 'PRIV' | slice: 0, 4 }}",
                 "YourReference": "{{ customer.nothing }}",
             },
         }

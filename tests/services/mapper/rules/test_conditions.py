@@ -7,8 +7,17 @@ from typing import Any
 import pytest
 
 from services.mapper.accounting import ShopSettings
-from services.mapper.rules.conditions import ConditionError, matches, parse_condition
+from services.mapper.rules import conditions
+from services.mapper.rules.actions import first_match
+from services.mapper.rules.conditions import (
+    MAX_LISTED,
+    MAX_NODES,
+    ConditionError,
+    matches,
+    parse_condition,
+)
 from simulators.shopify.payloads import order_payload
+from tests.services.mapper.rules.support import rule_set
 
 SETTINGS = ShopSettings()
 
@@ -119,3 +128,50 @@ def test_nesting_is_bounded() -> None:
         node = {"not": node}
     with pytest.raises(ConditionError, match="nest at most"):
         parse_condition(node)
+
+
+def test_a_rules_conditions_are_capped_in_parts_and_listed_values() -> None:
+    fifty = {"any": [leaf("tags", "contains", f"t{i}") for i in range(50)]}
+    many = {"any": [fifty, fifty]}  # 1 + 2 + 100 parts
+    with pytest.raises(ConditionError) as caught:
+        parse_condition(many)
+    assert caught.value.path == "any[1].any[47]"  # the 101st part
+    assert f"at most {MAX_NODES} parts" in caught.value.message
+    parse_condition({"any": [fifty, {"any": fifty["any"][:47]}]})  # 100 parts are fine
+
+    listed = {"any": [leaf("tags", "contains_any", [f"v{i}" for i in range(200)])] * 6}
+    with pytest.raises(ConditionError, match=f"at most {MAX_LISTED} values in all"):
+        parse_condition(listed)
+
+
+def test_matching_reads_each_order_field_once_whatever_the_rules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """200 rules of 100 conditions over a long tag list: the tags are split and case-folded
+    once for the order, not once per condition (matching is linear in the rules' size)."""
+    reads: list[str] = []
+    original = conditions.order_value
+
+    def counted(payload: dict[str, Any], field: str, settings: ShopSettings) -> Any:
+        reads.append(field)
+        return original(payload, field, settings)
+
+    monkeypatch.setattr(conditions, "order_value", counted)
+    tags = {"any": [leaf("tags", "contains", f"x{i}") for i in range(48)]}
+    sources = {"any": [leaf("source_name", "in", [f"s{i}" for i in range(9)])] * 48}
+    condition = parse_condition({"all": [tags, sources]})  # 99 parts, 432 listed values
+    rules = rule_set(
+        *[{"name": f"r{i}", "conditions": condition, "actions": {}} for i in range(200)]
+    )
+    payload = order(tags=", ".join(f"tag{i}" for i in range(5000)))
+    assert first_match(rules, payload, SETTINGS) is None
+    assert sorted(reads) == ["tags"]  # all() stops at the first tag that is missing
+    reads.clear()
+    everything = parse_condition(
+        {"all": [leaf("tags", "not_contains", "x"), leaf("source_name", "ne", "x")]}
+    )
+    rules = rule_set(
+        *[{"name": f"r{i}", "conditions": {"not": everything}, "actions": {}} for i in range(200)]
+    )
+    assert first_match(rules, payload, SETTINGS) is None
+    assert sorted(reads) == ["source_name", "tags"]

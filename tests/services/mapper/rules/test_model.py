@@ -90,7 +90,7 @@ def test_a_valid_rule() -> None:
         (
             {"name": "x", "actions": {"fields": {"Remarks": "{{ name"}}},
             "mapping_rule.actions.fields.Remarks",
-            "'{{' without '}}' (at character 1)",
+            "expected '}}', found end of file (at character 1)",
         ),
         (
             {

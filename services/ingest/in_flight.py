@@ -1,0 +1,32 @@
+"""Ingest's part of "is anything in flight?" (``fortbridge quiet``): read-only counts of its own
+tables. Stored webhooks not yet published (the outbox relay's backlog) and bulk catalog syncs
+still running are work in flight."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from libs.common.quiet import Part
+
+
+async def in_flight(pool: asyncpg.Pool) -> Part:
+    row = await pool.fetchrow(
+        """
+        SELECT (SELECT count(*) FROM ingest.webhook_events WHERE published_at IS NULL)
+                   AS outbox_unpublished,
+               (SELECT count(*) FROM ingest.sync_jobs WHERE status = 'running')
+                   AS sync_jobs_running
+        """
+    )
+    assert row is not None
+    part = Part(
+        figures={
+            "outbox_unpublished": int(row["outbox_unpublished"]),
+            "sync_jobs_running": int(row["sync_jobs_running"]),
+        }
+    )
+    if row["outbox_unpublished"]:
+        part.busy.append(f"{row['outbox_unpublished']} stored webhooks not yet published")
+    if row["sync_jobs_running"]:
+        part.busy.append(f"{row['sync_jobs_running']} catalog syncs running")
+    return part
