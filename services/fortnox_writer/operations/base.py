@@ -135,9 +135,9 @@ class Steps:
         return current
 
     async def same_company(self, run: Run, target: str) -> None:
-        """A document made in the shop's previous Fortnox company is not credited, paid or
-        changed in the company the shop is connected to now (switching.py): there, the same
-        document number is another, unrelated document."""
+        """A document made in the shop's previous Fortnox company is not credited, paid,
+        changed or finished (totals, bookkeep, e-mail) in the company the shop is connected to
+        now (switching.py): there, the same document number is another, unrelated document."""
         made_in = await self.ledger.made_in(target)
         if made_in is None:
             return
@@ -148,7 +148,7 @@ class Steps:
                 f" connected to company {connected}",
                 code="document_in_other_company",
                 explanation=(
-                    "The document this change applies to was made in the Fortnox company the"
+                    "The document this sync applies to was made in the Fortnox company the"
                     f" shop was connected to before (DatabaseNumber {made_in}); the shop is now"
                     f" connected to another one ({connected}). Fortbridge does not apply it to"
                     " the new company. Record it in the previous company by hand, or connect"

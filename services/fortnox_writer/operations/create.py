@@ -33,6 +33,7 @@ class CreateDocument:
             return Outcome("already_synced", draft.kind, recorded(record))
         client = await run.session.client()
         if record.made:  # recorded; its totals, bookkeep or e-mail may not be done
+            await steps.same_company(run, key)
             made = recorded(record)
             if record.totals_ok is not True and command.expected_total is not None:
                 if command.target_document_key is not None:

@@ -28,6 +28,7 @@ class RegisterPayment:
         current = await steps.current(run)
         client = await run.session.client()
         if record.made:
+            await steps.same_company(run, key)
             assert record.document_number is not None
             number, known_unbooked = record.document_number, False
             if payment.bookkeep:

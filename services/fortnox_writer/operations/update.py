@@ -46,6 +46,7 @@ class UpdateDocument:
             kind: ResultKind = "invoice" if record.outcome == "replaced" else draft.kind
             document = CreatedDocument(str(record.document_number), record.fortnox_total)
             if not record.finished:  # the replacement's bookkeep/e-mail may not be done
+                await self._steps.same_company(run, key)
                 replacement = draft.model_copy(update={"kind": "invoice"})
                 await self._steps.follow_up(
                     await session.client(),

@@ -7,6 +7,7 @@ the connection) and shows it fails, and that nothing was stored or changed.
 
 from __future__ import annotations
 
+import copy
 import time
 import uuid
 import warnings
@@ -487,6 +488,58 @@ async def test_a_command_set_aside_for_the_old_company_is_held_not_run_in_the_ne
     assert not invoices_of(stack, new, order["id"]) and not invoices_of(stack, old, order["id"])
     row = await held_row(stack, command.command_id)
     assert row is not None and row["held_from_tenant"] == old
+
+
+async def test_an_unfinished_document_of_the_old_company_is_not_finished_in_the_new(
+    stack: LocalStack,
+) -> None:
+    """A document made in the old company whose follow-ups (totals check, bookkeep, e-mail)
+    were not done before the switch: a retry after it is refused, not run on the new company's
+    document of the same number."""
+    old = stack.tenant_id
+    order = order_payload()
+    command = order_command(stack.shop, order)
+    async with command_publisher(stack.settings) as publish:
+        await publish(command)
+        await stack.wait_for(lambda: bool(invoices_of(stack, old, order["id"])))
+        await stack.wait_for(lambda: settled_document(stack, command.document_key))
+        # As if the writer stopped after recording the invoice, before its follow-ups.
+        await stack.pool.execute(
+            "UPDATE fortnox_writer.documents SET finished_at = NULL, totals_ok = NULL"
+            " WHERE document_key = $1",
+            command.document_key,
+        )
+        new = new_tenant(stack, "Follow AB")
+        await fortnox_connect.connect(
+            stack.http, writer(stack), await bearer(stack, stack.shop), new, switch_company=True
+        )
+        # The new company has an invoice with the same number (its first one).
+        other = order_payload()
+        await publish(order_command(stack.shop, other))
+        await stack.wait_for(lambda: bool(invoices_of(stack, new, other["id"])))
+        before = copy.deepcopy(list(stack.fortnox.tenant(new).invoices.values()))
+
+        retry = command.model_copy(update={"command_id": uuid.uuid4().hex})
+        await publish(retry)
+        topology = Topology(stack.settings.amqp_namespace)
+        failures: list[dict[str, Any]] = []
+
+        async def refused() -> bool:
+            failures.extend(await dead_letters(stack.settings.amqp_url, topology))
+            return bool(failures) or await settled_document(stack, command.document_key)
+
+        await stack.wait_for(refused)
+    assert [f["x-fortbridge-error-code"] for f in failures] == ["document_in_other_company"]
+    assert list(stack.fortnox.tenant(new).invoices.values()) == before
+
+
+async def settled_document(stack: LocalStack, key: str) -> bool:
+    return bool(
+        await stack.pool.fetchval(
+            "SELECT finished_at IS NOT NULL FROM fortnox_writer.documents WHERE document_key = $1",
+            key,
+        )
+    )
 
 
 async def deliver_late(stack: LocalStack, command: FortnoxCommand, published_ms: int) -> None:
