@@ -36,6 +36,12 @@ async def test_customer_redact_then_shop_redact(stack: Stack) -> None:
         return bool(await stack.failed_jobs())
 
     await stack.wait_for(job_recorded)
+
+    async def on_timeline() -> bool:  # notes go only on orders the timeline has (issue 12)
+        known = "SELECT count(*) FROM timeline.order_status WHERE shop = $1 AND order_id = $2"
+        return await count(stack, known, stack.shop, str(synced["id"])) == 1
+
+    await stack.wait_for(on_timeline)
     async with stack.http.post(
         stack.url("timeline", f"/admin/api/orders/{synced['id']}/timeline_events.json"),
         params={"shop": stack.shop},
