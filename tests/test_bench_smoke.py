@@ -23,7 +23,7 @@ SMALL_RUNS = [
         id="skeleton",
     ),
     pytest.param(
-        ["bench.writer_replicas", "--heavy", "30", "--window", "2"],
+        ["bench.writer_replicas", "--heavy", "30", "--window", "2", "--corpus", "4"],
         None,
         id="writer_replicas",
     ),

@@ -36,6 +36,7 @@ from tests.services.fortnox_writer.writer_support import (
     deferred_counts,
     forget_deferred,
     invoices_of,
+    settled,
 )
 from tests.support.stack import running_stack
 
@@ -157,8 +158,15 @@ async def test_100_commands_across_token_expiry_never_spend_a_refresh_token_twic
             await _until(lambda: bool(stack.invoices_for(warm["id"])), 30, "warm-up")
             orders = [order_payload() for _ in range(100)]
             await asyncio.gather(*(publish(order_command(stack.shop, o)) for o in orders))
-            for _ in range(3):  # also force refreshes mid-flight: every token expires at once
-                await asyncio.sleep(3.0)
+            for share in (4, 2, 4 / 3):  # also force refreshes mid-flight: all tokens expire
+                await _until(
+                    lambda share=share: (
+                        sum(bool(stack.invoices_for(o["id"])) for o in orders)
+                        >= len(orders) / share
+                    ),
+                    90,
+                    "invoices before the tokens expire",
+                )
                 sim.expire_access_tokens(stack.tenant_id)
             await _until(
                 lambda: all(stack.invoices_for(o["id"]) for o in orders), 90, "100 invoices"
@@ -266,7 +274,11 @@ async def test_1000_orders_with_dropped_connections_and_killed_writers_one_invoi
                 )
                 await writers.start(2)
             await _until(lambda: done() == len(orders), 150, "1,000 invoices")
-        await asyncio.sleep(1.0)
+            deadline = time.monotonic() + 60
+            # Nothing left that could make a second invoice.
+            while not all([await settled(stack.pool, shop) for shop, _ in shops]):
+                assert time.monotonic() < deadline, "the writers did not settle"
+                await asyncio.sleep(0.1)
         counts = [len(invoices_of(stack, t, o["id"])) for t, o in orders]
         failed = await dead_letters(
             stack.settings.amqp_url, Topology(stack.settings.amqp_namespace)

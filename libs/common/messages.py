@@ -129,6 +129,11 @@ class DocumentDraft(BaseModel):
     fields: dict[str, Any] = Field(default_factory=dict, description="Other header fields.")
     bookkeep: bool = Field(default=False, description="Bookkeep the invoice once created.")
     send_email: bool = Field(default=False, description="E-mail the invoice once created.")
+    rounding_account: int | None = Field(
+        default=None,
+        description="Where the writer books an öre correction when Fortnox's totals differ "
+        "from the command's expected_total: the 0 % row on this account (added if absent).",
+    )
 
 
 class PaymentDraft(BaseModel):
@@ -203,6 +208,10 @@ class FortnoxCommand(Message):
         return self
 
 
+SyncStatus = Literal["synced", "already_synced", "failed", "skipped", "parked"]
+ResultKind = Literal["invoice", "order", "credit", "payment", "article", "customer"]
+
+
 class SyncResult(Message):
     """What happened to a command (fortnox_writer -> timeline)."""
 
@@ -211,11 +220,9 @@ class SyncResult(Message):
     command_id: str
     document_key: str
     source: SourceRef
-    status: Literal["synced", "already_synced", "failed", "skipped", "parked"]
+    status: SyncStatus
     action: CommandAction = "create_document"
-    document_kind: Literal["invoice", "order", "credit", "payment", "article", "customer"] = (
-        "invoice"
-    )
+    document_kind: ResultKind = "invoice"
     document_number: str | None = None
     fortnox_total: Decimal | None = None
     expected_total: Decimal | None = None

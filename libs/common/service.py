@@ -62,7 +62,11 @@ class ServiceDefinition:
     migrations: Path | None = None
     consumers: Callable[[Runtime], Sequence[ConsumerSpec]] = lambda _runtime: ()
     routes: Callable[[web.Application], None] | None = None
-    on_start: Callable[[Runtime, web.Application], Awaitable[None]] | None = None
+    # May return more consumers, built from what it made (so nothing is handed over through a
+    # module global); they start after ``consumers``.
+    on_start: (
+        Callable[[Runtime, web.Application], Awaitable[Sequence[ConsumerSpec] | None]] | None
+    ) = None
     on_stop: Callable[[Runtime, web.Application], Awaitable[None]] | None = None
 
 
@@ -168,12 +172,13 @@ async def _start(
         stack.push_async_callback(http.close)
         runtime = Runtime(definition.name, settings, pool, connection, topology, publisher, http)
         app[STATE].runtime = runtime
+        started: Sequence[ConsumerSpec] = ()
         if definition.on_start is not None:
-            await definition.on_start(runtime, app)
+            started = await definition.on_start(runtime, app) or ()
         if definition.on_stop is not None:
             on_stop = definition.on_stop
             stack.push_async_callback(lambda: on_stop(runtime, app))
-        for spec in definition.consumers(runtime):
+        for spec in [*definition.consumers(runtime), *started]:
             consumer = Consumer(
                 connection=connection,
                 topology=topology,

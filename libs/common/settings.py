@@ -110,11 +110,25 @@ class Settings(BaseSettings):
     fortnox_client_id: str = "fortbridge-dev"
     fortnox_client_secret: SecretStr = SecretStr("dev-fortnox-secret")
     fortnox_rate_limit: int = Field(
-        default=24,
-        description="Requests allowed per window per tenant (Fortnox allows 25; one is margin).",
+        default=25, description="Requests Fortnox allows per window per tenant (25 per 5 s)."
     )
     fortnox_rate_window_seconds: float = 5.0
+    fortnox_rate_margin_seconds: float = Field(
+        default=0.3,
+        description="Extra seconds the writer adds to the window for network jitter: any "
+        "limit + 1 consecutive requests are sent at least window + margin apart.",
+    )
     fortnox_timeout_seconds: float = 20.0
+    fortnox_timezone: str = Field(
+        default="Europe/Stockholm",
+        description="The time zone Fortnox reads a lastmodified timestamp in (undocumented; "
+        "a wrong one is noticed and answered with a full re-read, see docs/operations.md).",
+    )
+    fortnox_register_overlap_seconds: float = Field(
+        default=120.0,
+        description="How far back each read of Fortnox's changed customers starts before the "
+        "previous read began (clock skew, lastmodified's whole minutes).",
+    )
     # Fortnox connection lifecycle (OAuth) and the writer's scheduling
     fortnox_redirect_url: str = Field(
         default="http://127.0.0.1:8082/auth/fortnox/callback",

@@ -11,8 +11,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from libs.common import jsonutil, tracing
 from libs.common.errors import NeedsReconnection, PermanentError, TransientError
+from libs.common.fortnox_errors import explain
 from libs.common.metrics import FORTNOX_429, FORTNOX_REQUESTS
-from services.fortnox_writer.explanations import explain
 from services.fortnox_writer.ratelimit import RateLimiter
 
 _tracer = tracing.get_tracer(__name__)

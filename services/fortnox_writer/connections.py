@@ -25,6 +25,10 @@ from services.fortnox_writer.ratelimit import RateLimiter
 
 log = get_logger(__name__)
 
+# A token is refreshed once less than this share of its lifetime is left, or the configured
+# margin if that is shorter: a short-lived token is not refreshed before every request.
+REFRESH_MARGIN_SHARE = 0.25
+
 RECONNECT_ADVICE = (
     "Fortnox no longer accepts this shop's connection, so Fortbridge has paused (parked) its "
     "syncs; nothing is lost. Reconnect Fortnox from the app and the parked syncs resume by "
@@ -133,7 +137,8 @@ class ConnectionStore:
         )
         self._check_usable(shop, row)
         assert row is not None
-        if force_refresh or row["expires_at"] - datetime.now(UTC) < self._margin:
+        margin = refresh_margin(self._margin, row["refreshed_at"], row["expires_at"])
+        if force_refresh or row["expires_at"] - datetime.now(UTC) < margin:
             return await self._refresh(shop, seen_access_token=bytes(row["access_token"]))
         return self._connection(row)
 
@@ -269,6 +274,17 @@ class ConnectionStore:
             expires_at=row["expires_at"],
             status=row["status"],
         )
+
+
+def refresh_margin(
+    configured: timedelta, refreshed_at: datetime | None, expires_at: datetime
+) -> timedelta:
+    """How long before expiry to refresh: the configured margin, capped at a share of the
+    token's lifetime (from when it was issued to when it expires)."""
+    if refreshed_at is None:
+        return configured
+    lifetime = expires_at - refreshed_at
+    return min(configured, max(timedelta(0), lifetime * REFRESH_MARGIN_SHARE))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from libs.common.errors import PermanentError
+from libs.common.messages import ResultKind
 from services.fortnox_writer.client import FortnoxApiError, FortnoxClient
 
 BeforeWrite = Callable[[], Awaitable[None]]
@@ -29,7 +30,7 @@ BeforeWrite = Callable[[], Awaitable[None]]
 @dataclass(frozen=True)
 class Reversal:
     outcome: str  # cancelled | credited
-    kind: str  # the result's document kind: invoice | order (cancelled) or credit
+    kind: ResultKind  # invoice | order (cancelled) or credit
     number: str  # the credit invoice's number, or the cancelled document's
     total: Decimal | None
     already: bool  # Fortnox was in this state before this call looked
@@ -107,9 +108,29 @@ async def email(
 
 
 async def reverse_invoice(
-    client: FortnoxClient, number: str, *, allow_cancel: bool, before_write: BeforeWrite
+    client: FortnoxClient,
+    number: str,
+    *,
+    allow_cancel: bool,
+    before_write: BeforeWrite,
+    credit_first: bool = False,
 ) -> Reversal:
-    """Cancel the invoice if unbooked, unpaid and allowed, else credit it; no-op if done."""
+    """Cancel the invoice if unbooked, unpaid and allowed, else credit it; no-op if done.
+
+    ``credit_first`` (a first attempt on an invoice Fortbridge booked): send the credit at once,
+    one call. Fortnox credits only booked invoices, once each, so the worst a wrong guess costs
+    is the refusal; then the invoice is read and handled as below.
+    """
+    if credit_first:
+        await before_write()
+        try:
+            answer = await client.request("PUT", f"/3/invoices/{number}/credit")
+        except FortnoxApiError:
+            pass  # not booked, or reversed already: read it and decide
+        else:
+            done = _reversed(answer.get("Invoice") or {}, number, already=False)
+            if done is not None:
+                return done
     invoice = await get_invoice(client, number)
     done = _reversed(invoice, number)
     if done is not None:

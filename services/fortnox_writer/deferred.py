@@ -36,9 +36,10 @@ HELD_EXPLANATION = (
 
 
 @dataclass(frozen=True)
-class Admission:
+class ShopFacts:
     """What the writer knows about a shop when a command arrives (one query)."""
 
+    now: datetime  # the database's clock: when the command was received
     tenant_id: str | None
     connected: bool
     backlog: bool  # the tenant already has commands waiting for slots
@@ -60,6 +61,7 @@ class DeferredCommand:
     headers: dict[str, Any]
     reason: str
     attempts: int
+    created_at: datetime  # when the writer received it
 
 
 @dataclass(frozen=True)
@@ -90,23 +92,26 @@ class DeferredStore:
         self._pool = pool
         self._holder = holder
 
-    async def admission(self, shop: str) -> Admission:
+    async def facts(self, shop: str) -> ShopFacts:
         row = await self._pool.fetchrow(
             """
-            SELECT c.tenant_id, c.status = 'connected' AS connected, c.status_reason,
-                   c.switched_at, c.switched_from_tenant,
+            SELECT clock_timestamp() AS now, c.tenant_id, c.status = 'connected' AS connected,
+                   c.status_reason, c.switched_at, c.switched_from_tenant,
                    EXISTS (SELECT 1 FROM fortnox_writer.deferred_commands d
                            WHERE d.tenant_id = c.tenant_id AND d.reason <> 'parked') AS backlog,
                    greatest(0, extract(epoch FROM (r.tat - clock_timestamp())))::float8 AS wait
-            FROM fortnox_writer.connections c
+            FROM (SELECT 1) one
+            LEFT JOIN fortnox_writer.connections c ON c.shop = $1
             LEFT JOIN fortnox_writer.rate_limits r ON r.tenant_id = c.tenant_id
-            WHERE c.shop = $1
             """,
             shop,
         )
-        if row is None:
-            return Admission(None, False, False, 0.0, "the shop has not connected Fortnox yet")
-        return Admission(
+        if row["tenant_id"] is None:
+            return ShopFacts(
+                row["now"], None, False, False, 0.0, "the shop has not connected Fortnox yet"
+            )
+        return ShopFacts(
+            row["now"],
             row["tenant_id"],
             bool(row["connected"]),
             bool(row["backlog"]),
@@ -224,14 +229,26 @@ class DeferredStore:
         )
 
     async def reschedule(
-        self, row_id: int, *, reason: str, attempts: int, due_in: float, error: str | None
+        self,
+        row_id: int,
+        *,
+        reason: str,
+        attempts: int,
+        due_in: float,
+        error: str | None,
+        held_from_tenant: str | None = None,
     ) -> None:
+        """Back to waiting after a run. A row a company switch held back meanwhile (or one
+        ``held_from_tenant`` holds now) stays parked, whatever the run's outcome."""
         await self._pool.execute(
             """
             UPDATE fortnox_writer.deferred_commands
-            SET reason = CASE WHEN held_from_tenant IS NULL THEN $2 ELSE 'parked' END,
+            SET held_from_tenant = COALESCE(held_from_tenant, $6),
+                reason = CASE WHEN COALESCE(held_from_tenant, $6) IS NULL THEN $2
+                              ELSE 'parked' END,
                 attempts = $3, due_at = clock_timestamp() + make_interval(secs => $4),
-                last_error = $5, claimed_by = NULL, claimed_until = NULL
+                last_error = CASE WHEN held_from_tenant IS NULL THEN $5 ELSE last_error END,
+                claimed_by = NULL, claimed_until = NULL
             WHERE id = $1
             """,
             row_id,
@@ -239,6 +256,7 @@ class DeferredStore:
             attempts,
             due_in,
             error,
+            held_from_tenant,
         )
 
     async def sweep(self) -> tuple[int, int]:
@@ -310,4 +328,5 @@ def _deferred(row: asyncpg.Record) -> DeferredCommand:
         headers=json.loads(headers) if isinstance(headers, str) else dict(headers),
         reason=row["reason"],
         attempts=row["attempts"],
+        created_at=row["created_at"],
     )

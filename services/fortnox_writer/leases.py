@@ -19,13 +19,15 @@ import asyncpg
 
 from libs.common.errors import TransientError
 from libs.common.logs import get_logger
+from services.fortnox_writer.clock import Clock, SystemClock
 
 log = get_logger(__name__)
 
 
 class Leases:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, clock: Clock | None = None) -> None:
         self._pool = pool
+        self._clock = clock or SystemClock()
 
     async def try_take(self, key: str, holder: str, ttl: float) -> bool:
         taken = await self._pool.fetchval(
@@ -60,7 +62,7 @@ class Leases:
 
     async def _heartbeat(self, key: str, holder: str, ttl: float) -> None:
         while True:
-            await asyncio.sleep(ttl / 3)
+            await self._clock.sleep(ttl / 3)
             try:
                 if not await self.extend(key, holder, ttl):
                     log.error("lease lost while held", key=key)
@@ -72,11 +74,11 @@ class Leases:
     async def hold(self, key: str, *, ttl: float = 15.0, wait: float = 0.0) -> AsyncIterator[None]:
         """Hold ``key`` for the block; waits up to ``wait`` s, then raises TransientError."""
         holder = uuid.uuid4().hex
-        deadline = asyncio.get_running_loop().time() + wait
+        deadline = self._clock.monotonic() + wait
         while not await self.try_take(key, holder, ttl):
-            if asyncio.get_running_loop().time() >= deadline:
+            if self._clock.monotonic() >= deadline:
                 raise TransientError(f"another writer is working on {key} right now", code="busy")
-            await asyncio.sleep(0.05)
+            await self._clock.sleep(0.05)
         heartbeat = asyncio.create_task(self._heartbeat(key, holder, ttl))
         try:
             yield

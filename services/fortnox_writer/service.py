@@ -1,9 +1,24 @@
-"""The fortnox_writer service: the only caller of Fortnox."""
+"""The fortnox_writer service: the only caller of Fortnox.
+
+Layers, each calling only down:
+
+    intake (the queue consumer: admission, run now or set aside)   intake.py, admission.py
+      -> scheduler (the loop over set-aside work)                   scheduler.py
+        -> executor (lease, run one command, publish its result)    executor.py, results.py
+          -> operations (create, update, reverse, pay, catalog)     operations/
+            -> the Fortnox client and modules, and the stores       client.py, credits.py,
+               (ledger, links, leases, deferred, registers, ...)    fortnox_documents.py, ...
+
+Everything is built here in ``_start`` and kept on the app (no module globals).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
@@ -11,16 +26,28 @@ from aiohttp import web
 from libs.common.crypto import TokenCipher
 from libs.common.messaging import WRITER_COMMANDS
 from libs.common.service import ConsumerSpec, Runtime, ServiceDefinition
+from services.fortnox_writer.admission import Admission, TenantGate, rules_for
+from services.fortnox_writer.clock import SystemClock
 from services.fortnox_writer.connections import ConnectionStore
-from services.fortnox_writer.handler import CommandHandler
-from services.fortnox_writer.ratelimit import RateLimiter
+from services.fortnox_writer.deferred import DeferredStore
+from services.fortnox_writer.executor import Executor
+from services.fortnox_writer.intake import CommandIntake
+from services.fortnox_writer.leases import Leases
+from services.fortnox_writer.ratelimit import rate_limiter
 from services.fortnox_writer.routes import add_routes
+from services.fortnox_writer.scheduler import Scheduler
 
-SCHEDULER = web.AppKey("writer_scheduler", list[asyncio.Task[None]])
 
-# The handler of each running service (by runtime): built in on_start, which runs before the
-# consumers are created, so the consumer and the scheduler share one runner.
-_handlers: dict[int, CommandHandler] = {}
+@dataclass
+class Writer:
+    """The running writer of one service instance."""
+
+    scheduler: Scheduler
+    intake: CommandIntake
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+WRITER = web.AppKey("fortnox_writer", list[Writer])
 
 
 def connection_store(runtime: Runtime) -> ConnectionStore:
@@ -28,42 +55,64 @@ def connection_store(runtime: Runtime) -> ConnectionStore:
     return ConnectionStore(runtime.pool, cipher, runtime.http, runtime.settings)
 
 
+def build_writer(runtime: Runtime) -> Writer:
+    settings, clock = runtime.settings, SystemClock()
+    limiter = rate_limiter(runtime.pool, settings, clock)
+    leases = Leases(runtime.pool, clock)
+    connections = connection_store(runtime)
+    executor = Executor(runtime, connections, limiter, leases, clock)
+    store = DeferredStore(runtime.pool, f"writer-{uuid.uuid4().hex[:12]}")
+    gate = TenantGate()
+    scheduler = Scheduler(
+        settings=settings,
+        service=runtime.name,
+        topology=runtime.topology,
+        publisher=runtime.publisher,
+        store=store,
+        executor=executor,
+        limiter=limiter,
+        gate=gate,
+        clock=clock,
+    )
+    intake = CommandIntake(
+        pool=runtime.pool,
+        settings=settings,
+        store=store,
+        admission=Admission(store, rules_for(settings)),
+        gate=gate,
+        executor=executor,
+        wake_scheduler=scheduler.wake,
+    )
+    return Writer(scheduler, intake)
+
+
 def _routes(app: web.Application) -> None:
     add_routes(app)
-    app[SCHEDULER] = []
+    app[WRITER] = []
 
 
-async def _start(runtime: Runtime, app: web.Application) -> None:
-    limiter = RateLimiter(
-        runtime.pool,
-        limit=runtime.settings.fortnox_rate_limit,
-        window=runtime.settings.fortnox_rate_window_seconds,
-    )
-    handler = CommandHandler(runtime, connection_store(runtime), limiter)
-    _handlers[id(runtime)] = handler
-    # The scheduler drains deferred commands (rate limit, retries, parked -> resumed).
-    app[SCHEDULER].append(asyncio.create_task(handler.runner.run_forever()))
+async def _start(runtime: Runtime, app: web.Application) -> Sequence[ConsumerSpec]:
+    writer = build_writer(runtime)
+    app[WRITER].append(writer)
+    # The scheduler drains set-aside commands (rate limit, retries, parked -> resumed).
+    writer.tasks.append(asyncio.create_task(writer.scheduler.run_forever()))
+    return [ConsumerSpec(WRITER_COMMANDS, writer.intake)]
 
 
 async def _stop(runtime: Runtime, app: web.Application) -> None:
-    for task in app[SCHEDULER]:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    handler = _handlers.pop(id(runtime), None)
-    if handler is not None:
-        await handler.runner.stop()
-
-
-def _consumers(runtime: Runtime) -> list[ConsumerSpec]:
-    return [ConsumerSpec(WRITER_COMMANDS, _handlers[id(runtime)])]
+    for writer in app[WRITER]:
+        for task in writer.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await writer.scheduler.stop()
+    app[WRITER].clear()
 
 
 definition = ServiceDefinition(
     name="fortnox_writer",
     default_port=8082,
     migrations=Path(__file__).parent / "migrations",
-    consumers=_consumers,
     routes=_routes,
     on_start=_start,
     on_stop=_stop,

@@ -16,31 +16,35 @@ consented for, the connection is written here, in one transaction under the shop
   is not sent to the new company until the merchant releases it
   (``POST /admin/api/integrations/fortnox/connection/release.json``), discards it, or connects
   the old company again (then it resumes by itself). Commands published before the switch and
-  still in the broker are held back the same way when they arrive (scheduler.py). The caches of
-  Fortnox customer and article numbers are cleared: they are the old company's numbers.
+  still in the broker are held back the same way when they arrive (admission.py,
+  ``SwitchedCompany``), and so is a command that was running in the old company at the moment of
+  the switch and would go on in the new one (executor.py, ``company_switched``). The mirrors of
+  Fortnox customer and article numbers are cleared (registers.py, ``clear_mirrors``): they are
+  the old company's numbers (and the mirrors are keyed by company, so none is reused anyway).
 
 Documents made in the old company stay there: a credit, payment or update of one of them is
-refused with an explanation (actions.py, ``document_in_other_company``), never applied to an
-unrelated document of the new company.
+refused with an explanation (operations/base.py, ``Steps.same_company``,
+``document_in_other_company``), never applied to an unrelated document of the new company.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
 import asyncpg
 
 from libs.common.logs import get_logger
-from libs.common.messages import FortnoxCommand, SyncResult
+from libs.common.messages import FortnoxCommand
 from libs.common.messaging import Publisher
 from libs.common.settings import Settings
-from services.fortnox_writer.actions import CATALOG_KINDS
+from services.fortnox_writer import results
 from services.fortnox_writer.connections import ConnectionStore, Grant, exchange_code
 from services.fortnox_writer.deferred import HELD_EXPLANATION
 from services.fortnox_writer.ratelimit import RateLimiter
+from services.fortnox_writer.registers import clear_mirrors
 
 log = get_logger(__name__)
 
@@ -168,8 +172,7 @@ async def _hold_back(conn: asyncpg.Connection, shop: str, old_tenant: str) -> in
         HELD_EXPLANATION,
     )
     # The old company's customer and article numbers mean nothing in the new one.
-    for table in ("customers", "articles", "article_index"):
-        await conn.execute(f"DELETE FROM fortnox_writer.{table} WHERE shop = $1", shop)
+    await clear_mirrors(conn, shop)
     return int(status.split()[-1])
 
 
@@ -279,7 +282,7 @@ async def discard_held(
             "made for the previous company and was not sent to the new one"
         )
         await publisher.publish(
-            held_result(command, "skipped", explanation), "fortnox.result.skipped"
+            results.held(command, "skipped", explanation), "fortnox.result.skipped"
         )
     async with pool.acquire() as conn, conn.transaction():
         status: str = await conn.execute(
@@ -304,32 +307,10 @@ async def announce_held(pool: asyncpg.Pool, publisher: Publisher, shop: str) -> 
         command = FortnoxCommand.model_validate_json(bytes(row["body"]))
         try:
             await publisher.publish(
-                held_result(command, "parked", HELD_EXPLANATION), "fortnox.result.parked"
+                results.held(command, "parked", HELD_EXPLANATION), "fortnox.result.parked"
             )
         except Exception as exc:  # the command stays held all the same
             log.warning("could not publish held result", shop=shop, error=type(exc).__name__)
-
-
-def held_result(
-    command: FortnoxCommand, status: Literal["parked", "skipped"], explanation: str
-) -> SyncResult:
-    return SyncResult(
-        shop=command.shop,
-        command_id=command.command_id,
-        document_key=command.document_key,
-        source=command.source,
-        status=status,
-        action=command.action,
-        document_kind=CATALOG_KINDS.get(  # type: ignore[arg-type]
-            command.action, command.document.kind if command.document else "invoice"
-        ),
-        expected_total=command.expected_total,
-        currency=command.document.currency if command.document else None,
-        error_code="company_switched",
-        explanation=explanation,
-        rule_version=command.rule_version,
-        batch_id=command.batch_id,
-    )
 
 
 async def _audit(conn: asyncpg.Connection, shop: str, action: str, actor: str, count: int) -> None:

@@ -16,8 +16,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from libs.common.errors import ErrorClass
+from libs.common.fortnox_errors import explain
 from libs.common.messaging.publisher import SHOP_HEADER
-from services.fortnox_writer.explanations import explain
 from services.replayer.dead_letters import DeadLetter
 
 VAT_MISSING = "2000728"

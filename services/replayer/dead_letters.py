@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from libs.common.errors import ErrorClass
-from libs.common.messaging.consumer import (
+from libs.common.messaging.dead_letters import (
     ERROR_HEADER_PREFIX,
     FAILED_QUEUE_HEADER,
     ROUTING_KEY_HEADER,

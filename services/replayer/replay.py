@@ -25,11 +25,11 @@ from opentelemetry.trace import Link
 
 from libs.common import tracing
 from libs.common.logs import get_logger
-from libs.common.messaging.consumer import (
+from libs.common.messaging.consumer import ORIGINAL_TRACEPARENT_HEADER
+from libs.common.messaging.dead_letters import (
     ATTEMPT_HEADER,
     ERROR_HEADER_PREFIX,
     FAILED_QUEUE_HEADER,
-    ORIGINAL_TRACEPARENT_HEADER,
 )
 from libs.common.metrics import REPLAYS
 

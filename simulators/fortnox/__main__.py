@@ -22,6 +22,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate-limit", type=int, default=25, help="0 disables the limit")
     parser.add_argument("--rate-window", type=float, default=5.0)
     parser.add_argument("--access-token-ttl", type=float, default=3600.0)
+    parser.add_argument(
+        "--jitter", type=float, default=0.0, help="random 0..N s delay on every request"
+    )
+    parser.add_argument("--vat-rounding", choices=["per_rate", "per_row"], default="per_rate")
     parser.add_argument("--tenant", action="append", default=[], help="tenant id to pre-create")
     return parser
 
@@ -31,6 +35,8 @@ async def _run(args: argparse.Namespace) -> None:
         access_token_ttl=args.access_token_ttl,
         rate_limit=args.rate_limit or None,
         rate_window=args.rate_window,
+        jitter=args.jitter,
+        vat_rounding=args.vat_rounding,
     )
     client_id = os.environ.get("FORTNOX_SIM_CLIENT_ID")
     if client_id:

@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from simulators.fortnox.documents import invoice_json, order_json
-from simulators.fortnox.totals import DocumentTotals
+from simulators.fortnox.listing import modified_now
+from simulators.fortnox.totals import DocumentTotals, VatRounding
 
 ALL_SCOPES: frozenset[str] = frozenset(
     {
@@ -94,7 +95,7 @@ class AuthorizationCode:
 class Customer:
     customer_number: str
     fields: dict[str, Any]
-    updated_at: datetime = field(default_factory=datetime.now)
+    updated_at: datetime = field(default_factory=modified_now)
 
     @property
     def name(self) -> str:
@@ -109,7 +110,7 @@ class Customer:
 class Article:
     article_number: str
     fields: dict[str, Any]
-    updated_at: datetime = field(default_factory=datetime.now)
+    updated_at: datetime = field(default_factory=modified_now)
 
     @property
     def vat(self) -> Decimal | None:
@@ -133,7 +134,7 @@ class Invoice:
     final_pay_date: str | None = None
     sent: bool = False
     emails: list[str] = field(default_factory=list)  # addresses e-mailed, one per send
-    updated_at: datetime = field(default_factory=datetime.now)
+    updated_at: datetime = field(default_factory=modified_now)
 
     @property
     def customer_number(self) -> str:
@@ -172,7 +173,7 @@ class Order:
     totals: DocumentTotals
     cancelled: bool = False
     invoice_reference: int = 0
-    updated_at: datetime = field(default_factory=datetime.now)
+    updated_at: datetime = field(default_factory=modified_now)
 
     @property
     def customer_number(self) -> str:
@@ -201,7 +202,7 @@ class Payment:
     currency_unit: Decimal
     fields: dict[str, Any]  # remaining writable fields (PaymentDate, ModeOfPayment, ...)
     booked: bool = False
-    updated_at: datetime = field(default_factory=datetime.now)
+    updated_at: datetime = field(default_factory=modified_now)
 
 
 @dataclass
@@ -215,6 +216,7 @@ class Tenant:
     currencies: set[str]
     licences: set[str]
     round_to_whole_sek: bool = False
+    vat_rounding: VatRounding = "per_rate"  # how Fortnox rounds VAT (undocumented; totals.py)
     currency_rates: dict[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_CURRENCY_RATES))
     customers: dict[str, Customer] = field(default_factory=dict)
     articles: dict[str, Article] = field(default_factory=dict)

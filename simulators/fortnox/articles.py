@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +21,7 @@ from simulators.fortnox import errors, keys
 from simulators.fortnox._state import Article, Tenant
 from simulators.fortnox.customers import check_number, next_code
 from simulators.fortnox.documents import clean
-from simulators.fortnox.listing import ListSpec, page, select
+from simulators.fortnox.listing import ListSpec, modified_now, page, select
 from simulators.fortnox.schema import ARTICLE, names
 from simulators.fortnox.wire import json_response, number_text, read_envelope
 
@@ -156,7 +155,7 @@ async def put_article(request: web.Request) -> web.Response:
         raise errors.bad_request(errors.SIM_REQUIRED_FIELD, "Description")
     _check_vat(keys.tenant(request), merged)
     article.fields = merged
-    article.updated_at = datetime.now()
+    article.updated_at = modified_now()
     return _one(request, article)
 
 

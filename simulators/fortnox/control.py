@@ -6,7 +6,8 @@ answers 400 ``{"error": "..."}``, an unknown tenant 404.
 =======  ====================================  ==================================================
 POST     /_sim/clients                         {client_id, client_secret, scopes?, redirect_uris?}
 POST     /_sim/tenants                         {tenant_id, company_name?, vat_rates?, currencies?,
-                                               scopes?, organization_number?, round_to_whole_sek?}
+                                               scopes?, organization_number?, round_to_whole_sek?,
+                                               vat_rounding? (per_rate | per_row)}
 POST     /_sim/tokens                          {client_id, tenant_id, scopes?} -> token response
 POST     /_sim/authorization_codes             {client_id, tenant_id, redirect_uri, scopes?}
 GET      /_sim/faults                          -> {"faults": [...]}
@@ -23,6 +24,8 @@ POST     /_sim/tenants/{id}/expire_tokens      expire current access tokens
 POST     /_sim/tenants/{id}/revoke             revoke all tokens of the tenant
 POST     /_sim/consent_tenant                  {tenant_id, deny?} tenant for /oauth-v1/auth
 POST     /_sim/rate_limit                      {rate_limit (null = off), rate_window?}
+POST     /_sim/jitter                          {jitter: seconds} random delay on every request
+POST     /_sim/tenants/{id}/vat_rounding       {vat_rounding: per_rate | per_row}
 GET      /_sim/stats                           counters (refresh_count, refresh_reuse_count, ...)
 =======  ====================================  ==================================================
 """
@@ -40,7 +43,7 @@ from simulators.fortnox._state import Tenant
 from simulators.fortnox.articles import article_json
 from simulators.fortnox.customers import customer_json
 from simulators.fortnox.payments import payment_json
-from simulators.fortnox.simulator import FortnoxSimulator
+from simulators.fortnox.simulator import FortnoxSimulator, check_vat_rounding
 from simulators.fortnox.wire import json_response, loads
 
 ControlHandler = Callable[[web.Request, FortnoxSimulator, dict[str, Any]], Any]
@@ -97,6 +100,7 @@ def add_tenant(request: web.Request, sim: FortnoxSimulator, body: dict[str, Any]
         scopes=body.get("scopes"),
         organization_number=body.get("organization_number"),
         round_to_whole_sek=bool(body.get("round_to_whole_sek", False)),
+        vat_rounding=body.get("vat_rounding"),
     )
     return json_response({"tenant_id": tenant.tenant_id}, 201)
 
@@ -195,6 +199,17 @@ def set_rate_limit(request: web.Request, sim: FortnoxSimulator, body: dict[str, 
     sim.limiter.reset()
 
 
+def set_jitter(request: web.Request, sim: FortnoxSimulator, body: dict[str, Any]) -> Any:
+    jitter = float(body["jitter"])
+    if jitter < 0:
+        raise _BadInput("jitter must be >= 0")
+    sim.jitter = jitter
+
+
+def set_vat_rounding(request: web.Request, sim: FortnoxSimulator, body: dict[str, Any]) -> Any:
+    _tenant(request, sim).vat_rounding = check_vat_rounding(str(body["vat_rounding"]))
+
+
 def stats(request: web.Request, sim: FortnoxSimulator, body: dict[str, Any]) -> Any:
     return {
         "refresh_count": sim.refresh_count,
@@ -203,6 +218,7 @@ def stats(request: web.Request, sim: FortnoxSimulator, body: dict[str, Any]) -> 
         "requests": len(sim.requests),
         "rate_limit": sim.limiter.limit,
         "rate_window": sim.limiter.window,
+        "jitter": sim.jitter,
         "tenants": sorted(sim.tenants),
         "clients": sorted(sim.clients),
     }
@@ -227,6 +243,8 @@ def add_routes(app: web.Application) -> None:
         ("POST", "/_sim/consent_tenant", consent_tenant),
         ("POST", "/_sim/rate_limit", set_rate_limit),
         ("GET", "/_sim/stats", stats),
+        ("POST", "/_sim/jitter", set_jitter),
+        ("POST", "/_sim/tenants/{tenant_id}/vat_rounding", set_vat_rounding),
     ]
     for method, path, fn in routes:
         app.router.add_route(method, path, _endpoint(fn))

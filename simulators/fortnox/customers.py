@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -20,7 +19,7 @@ from aiohttp import web
 from simulators.fortnox import errors, keys
 from simulators.fortnox._state import Customer, Tenant
 from simulators.fortnox.documents import clean
-from simulators.fortnox.listing import ListSpec, page, select
+from simulators.fortnox.listing import ListSpec, modified_now, page, select
 from simulators.fortnox.schema import CUSTOMER, names
 from simulators.fortnox.wire import json_response, read_envelope
 
@@ -160,7 +159,7 @@ async def put_customer(request: web.Request) -> web.Response:
     if not merged.get("Name"):
         raise errors.bad_request(errors.SIM_REQUIRED_FIELD, "Name")
     customer.fields = merged
-    customer.updated_at = datetime.now()
+    customer.updated_at = modified_now()
     return _one(request, customer)
 
 

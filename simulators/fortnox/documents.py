@@ -145,6 +145,7 @@ def compute(tenant: Tenant, header: dict[str, Any], rows: list[dict[str, Any]]) 
         freight=header.get("Freight") or ZERO,
         administration_fee=header.get("AdministrationFee") or ZERO,
         round_to_whole=tenant.round_to_whole_sek and header.get("Currency") == "SEK",
+        vat_rounding=tenant.vat_rounding,
     )
 
 

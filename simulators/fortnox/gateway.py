@@ -2,6 +2,9 @@
 
 Order, per request:
 
+0. Network jitter (``sim.jitter``, seconds): the request first waits a random 0..jitter s, as on
+   its way over a real network; only then does it arrive (timestamp, rate limit). Requests can
+   arrive in another order than they were sent.
 1. Record it (``sim.requests``; the record is written when the request finishes, with the arrival
    time, the resolved client/tenant, the status produced and the fault applied).
 2. ``/3/...`` only: authenticate ``Authorization: Bearer <access token>``; a missing, unknown,
@@ -17,6 +20,7 @@ Order, per request:
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -46,6 +50,9 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/_sim"):
         return await handler(request)
     sim = request.app[SIM_KEY]
+    delay = sim.jitter_delay()
+    if delay > 0:
+        await asyncio.sleep(delay)
     arrived = sim.clock()
     who = Caller()
     request[CALLER_KEY] = who

@@ -20,7 +20,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -39,7 +39,7 @@ from simulators.fortnox.documents import (
     ocr_for,
     resolve_header,
 )
-from simulators.fortnox.listing import ListSpec, page, select
+from simulators.fortnox.listing import ListSpec, modified_now, page, select
 from simulators.fortnox.schema import INVOICE, INVOICE_ROW
 from simulators.fortnox.wire import json_response, read_envelope
 
@@ -111,7 +111,7 @@ def update_invoice(tenant: Tenant, invoice: Invoice, body: dict[str, Any]) -> No
         rows = build_rows(tenant, raw_rows, INVOICE_ROW, ordered=False)
     totals = compute(tenant, header, rows)
     invoice.fields, invoice.rows, invoice.totals = header, rows, totals
-    invoice.updated_at = datetime.now()
+    invoice.updated_at = modified_now()
 
 
 def _negate_row(tenant: Tenant, row: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +140,7 @@ def credit_invoice(tenant: Tenant, invoice: Invoice) -> Invoice:
         tenant, header, rows, credit=True, invoice_reference=invoice.document_number
     )
     invoice.credit_invoice_reference = credit.document_number
-    invoice.updated_at = datetime.now()
+    invoice.updated_at = modified_now()
     return invoice
 
 
@@ -156,7 +156,7 @@ def email_invoice(tenant: Tenant, invoice: Invoice) -> None:
         raise errors.bad_request(errors.SIM_REQUIRED_FIELD, "EmailAddressTo")
     invoice.emails.append(str(address))
     invoice.sent = True
-    invoice.updated_at = datetime.now()
+    invoice.updated_at = modified_now()
 
 
 def _find(request: web.Request) -> Invoice:
@@ -219,7 +219,7 @@ async def invoice_action(request: web.Request) -> web.Response:
         credit_invoice(keys.tenant(request), invoice)
     else:
         raise errors.not_found(errors.SIM_NOT_FOUND, action)
-    invoice.updated_at = datetime.now()
+    invoice.updated_at = modified_now()
     return _one(request, invoice)
 
 

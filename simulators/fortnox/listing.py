@@ -5,7 +5,9 @@
 - Resource-specific search parameters are SUBSTRING, case-insensitive matches, like the real
   API: ``?externalinvoicereference1=123`` also returns ``1234``.
 - ``filter=<name>`` picks a predefined filter; an unknown name answers 400 code 2000587.
-- ``lastmodified=YYYY-MM-DD[ HH:MM[:SS]]`` keeps resources changed at or after that time.
+- ``lastmodified=YYYY-MM-DD[ HH:MM[:SS]]`` keeps resources changed at or after that time, read
+  as Swedish local time (``Europe/Stockholm``; Fortnox does not document the zone, see
+  docs/simulators.md). Resources record when they were last changed (``modified_now``).
 - ``sortby=<param>`` and ``sortorder=ascending|descending``.
 - Unknown parameters are ignored.
 - ``MetaInformation``: ``@TotalResources``, ``@TotalPages`` (0 when empty, as recorded from the
@@ -17,8 +19,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
+from zoneinfo import ZoneInfo
 
 from multidict import MultiMapping
 
@@ -28,6 +31,12 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
+FORTNOX_ZONE = ZoneInfo("Europe/Stockholm")
+
+
+def modified_now() -> datetime:
+    """When a resource changes: an aware UTC time."""
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,7 @@ def _int_param(query: MultiMapping[str], name: str, default: int, low: int, high
 def _parse_lastmodified(raw: str) -> datetime:
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
         try:
-            return datetime.strptime(raw.strip(), fmt)
+            return datetime.strptime(raw.strip(), fmt).replace(tzinfo=FORTNOX_ZONE)
         except ValueError:
             continue
     raise errors.bad_request(errors.INVALID_PARAMETER, "lastmodified")

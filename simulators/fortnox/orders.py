@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -32,7 +32,7 @@ from simulators.fortnox.documents import (
     resolve_header,
 )
 from simulators.fortnox.invoices import store_invoice
-from simulators.fortnox.listing import ListSpec, page, select
+from simulators.fortnox.listing import ListSpec, modified_now, page, select
 from simulators.fortnox.schema import INVOICE, INVOICE_ROW, ORDER, ORDER_ROW
 from simulators.fortnox.wire import json_response, read_envelope
 
@@ -88,7 +88,7 @@ def update_order(tenant: Tenant, order: Order, body: dict[str, Any]) -> None:
     if raw_rows is not None:
         rows = build_rows(tenant, raw_rows, ORDER_ROW, ordered=True)
     order.fields, order.rows, order.totals = header, rows, compute(tenant, header, rows)
-    order.updated_at = datetime.now()
+    order.updated_at = modified_now()
 
 
 def invoice_order(tenant: Tenant, order: Order) -> Invoice:
@@ -106,7 +106,7 @@ def invoice_order(tenant: Tenant, order: Order) -> Invoice:
     ]
     invoice = store_invoice(tenant, header, rows, order_reference=order.document_number)
     order.invoice_reference = invoice.document_number
-    order.updated_at = datetime.now()
+    order.updated_at = modified_now()
     return invoice
 
 
@@ -156,7 +156,7 @@ async def order_action(request: web.Request) -> web.Response:
         if order.cancelled or order.invoice_reference:
             raise errors.bad_request(errors.SIM_INVALID_STATE, "makulerad eller fakturerad")
         order.cancelled = True
-        order.updated_at = datetime.now()
+        order.updated_at = modified_now()
         return _one(request, order)
     raise errors.not_found(errors.SIM_NOT_FOUND, action)
 

@@ -21,7 +21,7 @@ tenant id as int), OrganizationNumber, ...}}``.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -29,7 +29,7 @@ from aiohttp import web
 from simulators.fortnox import errors, keys
 from simulators.fortnox._state import Payment, Tenant
 from simulators.fortnox.documents import clean, next_number
-from simulators.fortnox.listing import ListSpec, page, select
+from simulators.fortnox.listing import ListSpec, modified_now, page, select
 from simulators.fortnox.schema import PAYMENT, names
 from simulators.fortnox.wire import json_response, read_envelope
 
@@ -111,7 +111,7 @@ def create_payment(tenant: Tenant, body: dict[str, Any]) -> Payment:
     tenant.payments[payment.number] = payment
     invoice.paid += amount_currency
     invoice.final_pay_date = payment.fields["PaymentDate"] if invoice.balance == 0 else None
-    invoice.updated_at = datetime.now()
+    invoice.updated_at = modified_now()
     return payment
 
 
@@ -154,7 +154,7 @@ async def bookkeep_payment(request: web.Request) -> web.Response:
     if payment.booked:
         raise errors.bad_request(errors.SIM_INVALID_STATE, "redan bokförd")
     payment.booked = True
-    payment.updated_at = datetime.now()
+    payment.updated_at = modified_now()
     return _one(request, payment)
 
 
@@ -168,7 +168,7 @@ async def delete_payment(request: web.Request) -> web.Response:
     if invoice is not None:
         invoice.paid -= payment.amount_currency
         invoice.final_pay_date = None
-        invoice.updated_at = datetime.now()
+        invoice.updated_at = modified_now()
     return web.Response(status=204)
 
 

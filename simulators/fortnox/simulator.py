@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from decimal import Decimal
@@ -36,6 +37,7 @@ from simulators.fortnox._state import (
 from simulators.fortnox.faults import FaultPlan
 from simulators.fortnox.ratelimit import SlidingWindowLimiter
 from simulators.fortnox.tokens import TokenStore
+from simulators.fortnox.totals import VAT_ROUNDINGS, VatRounding
 
 DAY = 86400.0
 
@@ -50,8 +52,17 @@ class FortnoxSimulator:
         refresh_token_ttl: float = 45 * DAY,
         code_ttl: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
+        vat_rounding: VatRounding = "per_rate",
+        jitter: float = 0.0,
+        seed: int | None = None,
     ) -> None:
         self.clock = clock
+        # Tenants added later round VAT this way (totals.py); each tenant can change it.
+        self.vat_rounding: VatRounding = vat_rounding
+        # Network jitter: every request waits a random 0..jitter s on its way in, before it
+        # arrives (is recorded and rate limited), like delay on a real network (reorders too).
+        self.jitter = jitter
+        self._random = random.Random(seed)
         self.clients: dict[str, Client] = {}
         self.tenants: dict[str, Tenant] = {}
         self.tokens = TokenStore(
@@ -92,6 +103,7 @@ class FortnoxSimulator:
         *,
         organization_number: str | None = None,
         round_to_whole_sek: bool = False,
+        vat_rounding: VatRounding | None = None,
     ) -> Tenant:
         """Add a company. ``scopes`` are the scopes the tenant holds a licence for."""
         if not tenant_id.isdigit():
@@ -106,6 +118,7 @@ class FortnoxSimulator:
             currencies={c.upper() for c in (currencies or DEFAULT_CURRENCIES)},
             licences=licences,
             round_to_whole_sek=round_to_whole_sek,
+            vat_rounding=check_vat_rounding(vat_rounding or self.vat_rounding),
         )
         self.tenants[tenant_id] = tenant
         return tenant
@@ -176,6 +189,10 @@ class FortnoxSimulator:
         ]
 
     # --- serving ---------------------------------------------------------------------------
+    def jitter_delay(self) -> float:
+        """This request's network delay (0 without jitter)."""
+        return self._random.uniform(0.0, self.jitter) if self.jitter > 0 else 0.0
+
     async def pause(self, seconds: float) -> bool:
         """Sleep; False if the simulator began stopping meanwhile (faults then give up)."""
         stopping = self._stopping
@@ -205,6 +222,14 @@ class FortnoxSimulator:
             self._stopping.set()
             await runner.cleanup()
             self._stopping = None
+
+
+def check_vat_rounding(value: str) -> VatRounding:
+    if value == "per_rate":
+        return "per_rate"
+    if value == "per_row":
+        return "per_row"
+    raise ValueError(f"vat_rounding must be one of {list(VAT_ROUNDINGS)}, not {value!r}")
 
 
 def _rates(rates: Iterable[Decimal | int | str]) -> set[Decimal]:

@@ -10,7 +10,10 @@ AdministrationFeeVAT 12.5, TotalVAT 43.75, Total 219, RoundOff 0.25):
    basis: VAT-exclusive, or VAT-inclusive when ``VATIncluded`` is true.
 2. VAT is computed per rate on the SUM of the row totals of that rate, rounded to 2 decimals
    half-up: ``base x rate / 100`` when prices exclude VAT, ``base x rate / (100 + rate)`` when
-   they include it (then the net of that rate is ``base - VAT``).
+   they include it (then the net of that rate is ``base - VAT``). Fortnox does not document
+   this: with ``vat_rounding="per_row"`` (a tenant setting of the simulator) each row's VAT is
+   rounded to öre on its own and the rows' VAT summed per rate instead, the other rule an
+   integration must survive (over many rows excluding VAT the two differ by several öre).
 3. Freight and AdministrationFee carry VAT at 25 % (FreightVAT, AdministrationFeeVAT), on the
    same price basis as the rows.
 4. Net = sum of the rows excluding VAT (freight and fee are not part of Net).
@@ -33,6 +36,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+
+VatRounding = Literal["per_rate", "per_row"]
+VAT_ROUNDINGS: tuple[VatRounding, ...] = ("per_rate", "per_row")
 
 CENT = Decimal("0.01")
 UNIT = Decimal("1")
@@ -108,10 +115,12 @@ def compute_totals(
     freight: Decimal = ZERO,
     administration_fee: Decimal = ZERO,
     round_to_whole: bool = False,
+    vat_rounding: VatRounding = "per_rate",
 ) -> DocumentTotals:
     row_list = list(rows)
     row_totals: list[RowTotals] = []
     base_by_rate: dict[Decimal, Decimal] = {}
+    row_vat_by_rate: dict[Decimal, Decimal] = {}
     for row in row_list:
         total = row_total(row)
         row_totals.append(
@@ -122,8 +131,16 @@ def compute_totals(
             )
         )
         base_by_rate[row.vat] = base_by_rate.get(row.vat, ZERO) + total
+        row_vat_by_rate[row.vat] = row_vat_by_rate.get(row.vat, ZERO) + vat_of(
+            total, row.vat, vat_included
+        )
 
-    vat_by_rate = {rate: vat_of(base, rate, vat_included) for rate, base in base_by_rate.items()}
+    if vat_rounding == "per_row":
+        vat_by_rate = row_vat_by_rate
+    else:
+        vat_by_rate = {
+            rate: vat_of(base, rate, vat_included) for rate, base in base_by_rate.items()
+        }
     gross = sum((r.total for r in row_totals), ZERO)
     rows_vat = sum(vat_by_rate.values(), ZERO)
     net = gross - rows_vat if vat_included else gross

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -37,6 +36,11 @@ from libs.common import tracing
 from libs.common.errors import ErrorClass, HandlerError, PermanentError
 from libs.common.logs import get_logger
 from libs.common.messages import Message
+from libs.common.messaging.dead_letters import (
+    ATTEMPT_HEADER,
+    ROUTING_KEY_HEADER,
+    dead_letter_headers,
+)
 from libs.common.messaging.publisher import (
     ORIGIN_AT_HEADER,
     PUBLISHED_AT_HEADER,
@@ -57,12 +61,7 @@ from libs.common.metrics import (
     SHOP_FAILURES,
 )
 
-ATTEMPT_HEADER = "x-fortbridge-attempt"
 ORIGINAL_TRACEPARENT_HEADER = "x-fortbridge-original-traceparent"
-ERROR_HEADER_PREFIX = "x-fortbridge-error-"
-FAILED_QUEUE_HEADER = "x-fortbridge-failed-queue"
-# The routing key the message was first published with (a retry re-enters by queue name).
-ROUTING_KEY_HEADER = "x-fortbridge-routing-key"
 
 M = TypeVar("M", bound=Message)
 log = get_logger(__name__)
@@ -289,15 +288,15 @@ class Consumer:
         exc: Exception,
         error_class: ErrorClass,
     ) -> None:
-        headers = {
-            **delivery.headers,
-            **_error_headers(exc, error_class),
-            **_routing_key(delivery),
-            FAILED_QUEUE_HEADER: self.queue_name,
-            f"{ERROR_HEADER_PREFIX}service": self._service,
-            f"{ERROR_HEADER_PREFIX}attempts": delivery.attempt + 1,
-            f"{ERROR_HEADER_PREFIX}at": datetime.now(UTC).isoformat(),
-        }
+        headers = dead_letter_headers(
+            delivery.headers,
+            exc,
+            error_class,
+            routing_key=delivery.routing_key,
+            failed_queue=self.queue_name,
+            service=self._service,
+            attempts=delivery.attempt + 1,
+        )
         if await self._forward(
             message,
             delivery,
@@ -400,24 +399,6 @@ class Consumer:
             if channel is not None and not channel.is_closed:
                 with contextlib.suppress(Exception):
                     await channel.close()
-
-
-def _error_headers(exc: Exception, error_class: ErrorClass) -> dict[str, Any]:
-    headers: dict[str, Any] = {
-        f"{ERROR_HEADER_PREFIX}class": str(error_class),
-        f"{ERROR_HEADER_PREFIX}message": str(exc)[:2000],
-    }
-    if isinstance(exc, HandlerError):
-        if exc.code is not None:
-            headers[f"{ERROR_HEADER_PREFIX}code"] = exc.code
-        if exc.source_message:
-            headers[f"{ERROR_HEADER_PREFIX}source-message"] = exc.source_message[:2000]
-        headers[f"{ERROR_HEADER_PREFIX}explanation"] = exc.explanation[:2000]
-        if exc.details:
-            headers[f"{ERROR_HEADER_PREFIX}details"] = json.dumps(exc.details, default=str)[:4000]
-    else:
-        headers[f"{ERROR_HEADER_PREFIX}code"] = type(exc).__name__
-    return headers
 
 
 def _routing_key(delivery: Delivery) -> dict[str, Any]:

@@ -134,6 +134,7 @@ def document_command(
             fields=fields,
             bookkeep=settings.bookkeep_invoices,
             send_email=send_email,
+            rounding_account=settings.accounts.rounding,
         ),
         target_document_key=target,
         expected_total=total,

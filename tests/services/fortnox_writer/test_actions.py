@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
@@ -123,7 +122,15 @@ async def test_negative_invoice_waits_for_its_original(stack: Stack) -> None:
     order = Order(stack)
     refund = order.refund_invoice("77001", [("Sockor", "-1", "100.00", "25")])
     await send(stack, refund)
-    await asyncio.sleep(0.3)
+
+    async def set_aside() -> bool:  # the writer tried it and set it aside to retry
+        reason = await stack.pool.fetchval(
+            "SELECT reason FROM fortnox_writer.deferred_commands WHERE document_key = $1",
+            refund.document_key,
+        )
+        return reason == "retry"
+
+    await stack.wait_for(set_aside, timeout=20)
     assert invoices(stack) == []  # the refund waits (transient) for the original
     original = await done(stack, order.create())
     await stack.wait_for(lambda: _finished(stack, refund.document_key), timeout=20)

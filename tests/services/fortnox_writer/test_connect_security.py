@@ -7,6 +7,7 @@ the connection) and shows it fails, and that nothing was stored or changed.
 
 from __future__ import annotations
 
+import copy
 import time
 import uuid
 import warnings
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import aio_pika
 import jwt
 import pytest
 
@@ -29,10 +31,10 @@ from libs.common.access import ApiTokenStore
 from libs.common.crypto import TokenCipher
 from libs.common.messages import FortnoxCommand, SourceRef
 from libs.common.messaging import Delivery, Topology
-from libs.common.messaging.publisher import PUBLISHED_AT_HEADER
+from libs.common.messaging.publisher import PUBLISHED_AT_HEADER, now_ms
+from services.fortnox_writer.admission import Arrival, SetAside, SwitchedCompany
 from services.fortnox_writer.connections import ConnectionStore
-from services.fortnox_writer.deferred import Admission, DeferredStore
-from services.fortnox_writer.scheduler import _made_before_switch
+from services.fortnox_writer.deferred import HELD_EXPLANATION, PARKED, DeferredStore, ShopFacts
 from services.fortnox_writer.switching import ConnectRefused, connect_with_code
 from simulators.shopify.payloads import order_payload
 from tests.services.fortnox_writer.writer_support import (
@@ -294,7 +296,7 @@ async def test_a_switch_is_audited_and_the_old_companys_work_is_held_back(
         await publish(first)
         await stack.wait_for(lambda: bool(invoices_of(stack, old, invoiced["id"])))
         assert await stack.pool.fetchval(
-            "SELECT count(*) FROM fortnox_writer.customers WHERE shop = $1", stack.shop
+            "SELECT count(*) FROM fortnox_writer.customer_register WHERE shop = $1", stack.shop
         )
         # The connection breaks (consent revoked): new orders are parked, waiting for it.
         stack.fortnox.revoke(old)
@@ -320,10 +322,11 @@ async def test_a_switch_is_audited_and_the_old_companys_work_is_held_back(
         assert (audit["from_tenant"], audit["to_tenant"]) == (old, new)
         assert audit["actor"].startswith("token:") and audit["commands"] == 3
         assert audit["from_company"] == "Demo AB" and audit["to_company"] == "New Company AB"
-        # The old company's customer numbers are forgotten.
-        assert not await stack.pool.fetchval(
-            "SELECT count(*) FROM fortnox_writer.customers WHERE shop = $1", stack.shop
-        )
+        # The old company's customer and article numbers are forgotten.
+        for mirror in ("customer_register", "articles", "registers"):
+            assert not await stack.pool.fetchval(
+                f"SELECT count(*) FROM fortnox_writer.{mirror} WHERE shop = $1", stack.shop
+            ), mirror
 
         # A new order goes to the new company; the held ones are not resumed by the sweep.
         fresh = order_payload()
@@ -418,9 +421,160 @@ async def test_release_needs_write_integrations_and_refuses_bad_bodies(stack: Lo
             assert (await response.json())["field"] == field
 
 
-def test_commands_published_before_a_switch_are_held_when_they_arrive() -> None:
+async def test_a_command_published_before_a_switch_and_delivered_after_it_is_held(
+    stack: LocalStack,
+) -> None:
+    """A command made for the old company still in the broker when the shop switches: held back
+    when it arrives (by its publish time), and resumed in the old company when that company is
+    connected again, never sent to the new one."""
+    old = stack.tenant_id
+    order = order_payload()
+    command = order_command(stack.shop, order)
+    published_before = now_ms()
+    new = new_tenant(stack, "Later AB")
+    headers = await bearer(stack, stack.shop)
+    switched = await fortnox_connect.connect(
+        stack.http, writer(stack), headers, new, switch_company=True
+    )
+    assert switched["action"] == "switched"
+
+    await deliver_late(stack, command, published_before)
+    await stack.wait_for(lambda: held_row(stack, command.command_id))
+    row = await held_row(stack, command.command_id)
+    assert row is not None and row["held_from_tenant"] == old and row["reason"] == "parked"
+    assert not invoices_of(stack, old, order["id"]) and not invoices_of(stack, new, order["id"])
+
+    # The shop connects the old company again: the held command resumes there by itself.
+    back = await fortnox_connect.connect(
+        stack.http, writer(stack), headers, old, switch_company=True
+    )
+    assert back["action"] == "switched"
+    await stack.wait_for(lambda: bool(invoices_of(stack, old, order["id"])))
+    assert not invoices_of(stack, new, order["id"])
+
+
+async def test_a_command_set_aside_for_the_old_company_is_held_not_run_in_the_new(
+    stack: LocalStack,
+) -> None:
+    """A command of the old company set aside just after the switch (its retry stored after the
+    switch held the shop's work back): the scheduler runs it for the old company only, so it is
+    held back rather than finished in the new company (executor.py, ``company_switched``)."""
+    old = stack.tenant_id
+    new = new_tenant(stack, "Meanwhile AB")
+    switched = await fortnox_connect.connect(
+        stack.http, writer(stack), await bearer(stack, stack.shop), new, switch_company=True
+    )
+    assert switched["action"] == "switched"
+    order = order_payload()
+    command = order_command(stack.shop, order)
+    await DeferredStore(stack.pool, "test").put(
+        command_id=command.command_id,
+        shop=stack.shop,
+        tenant_id=old,
+        document_key=command.document_key,
+        routing_key="fortnox.command.create_document",
+        message_id=command.command_id,
+        body=command.model_dump_json().encode(),
+        headers={},
+        reason="retry",
+    )
+
+    async def settled() -> bool:  # held back, or (wrongly) invoiced in the new company
+        return bool(await held_row(stack, command.command_id)) or bool(
+            invoices_of(stack, new, order["id"])
+        )
+
+    await stack.wait_for(settled)
+    assert not invoices_of(stack, new, order["id"]) and not invoices_of(stack, old, order["id"])
+    row = await held_row(stack, command.command_id)
+    assert row is not None and row["held_from_tenant"] == old
+
+
+async def test_an_unfinished_document_of_the_old_company_is_not_finished_in_the_new(
+    stack: LocalStack,
+) -> None:
+    """A document made in the old company whose follow-ups (totals check, bookkeep, e-mail)
+    were not done before the switch: a retry after it is refused, not run on the new company's
+    document of the same number."""
+    old = stack.tenant_id
+    order = order_payload()
+    command = order_command(stack.shop, order)
+    async with command_publisher(stack.settings) as publish:
+        await publish(command)
+        await stack.wait_for(lambda: bool(invoices_of(stack, old, order["id"])))
+        await stack.wait_for(lambda: settled_document(stack, command.document_key))
+        # As if the writer stopped after recording the invoice, before its follow-ups.
+        await stack.pool.execute(
+            "UPDATE fortnox_writer.documents SET finished_at = NULL, totals_ok = NULL"
+            " WHERE document_key = $1",
+            command.document_key,
+        )
+        new = new_tenant(stack, "Follow AB")
+        await fortnox_connect.connect(
+            stack.http, writer(stack), await bearer(stack, stack.shop), new, switch_company=True
+        )
+        # The new company has an invoice with the same number (its first one).
+        other = order_payload()
+        await publish(order_command(stack.shop, other))
+        await stack.wait_for(lambda: bool(invoices_of(stack, new, other["id"])))
+        before = copy.deepcopy(list(stack.fortnox.tenant(new).invoices.values()))
+
+        retry = command.model_copy(update={"command_id": uuid.uuid4().hex})
+        await publish(retry)
+        topology = Topology(stack.settings.amqp_namespace)
+        failures: list[dict[str, Any]] = []
+
+        async def refused() -> bool:
+            failures.extend(await dead_letters(stack.settings.amqp_url, topology))
+            return bool(failures) or await settled_document(stack, command.document_key)
+
+        await stack.wait_for(refused)
+    assert [f["x-fortbridge-error-code"] for f in failures] == ["document_in_other_company"]
+    assert list(stack.fortnox.tenant(new).invoices.values()) == before
+
+
+async def settled_document(stack: LocalStack, key: str) -> bool:
+    return bool(
+        await stack.pool.fetchval(
+            "SELECT finished_at IS NOT NULL FROM fortnox_writer.documents WHERE document_key = $1",
+            key,
+        )
+    )
+
+
+async def deliver_late(stack: LocalStack, command: FortnoxCommand, published_ms: int) -> None:
+    """Put the command on the writer's queue as if published at ``published_ms`` (a message
+    that waited in the broker)."""
+    topology = Topology(stack.settings.amqp_namespace)
+    connection = await aio_pika.connect(stack.settings.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(topology.events_exchange)
+        await exchange.publish(
+            aio_pika.Message(
+                command.model_dump_json().encode(),
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=command.command_id,
+                type=FortnoxCommand.schema_name(),
+                headers={PUBLISHED_AT_HEADER: published_ms},
+            ),
+            routing_key=f"fortnox.command.{command.action}",
+        )
+
+
+async def held_row(stack: LocalStack, command_id: str) -> Any:
+    return await stack.pool.fetchrow(
+        "SELECT reason, held_from_tenant FROM fortnox_writer.deferred_commands"
+        " WHERE command_id = $1 AND held_from_tenant IS NOT NULL",
+        command_id,
+    )
+
+
+async def test_commands_published_before_a_switch_are_held_when_they_arrive() -> None:
     switched_at = 1_700_000_000.0
-    admission = Admission(
+    facts = ShopFacts(
+        datetime.fromtimestamp(switched_at + 5, UTC),
         "new",
         True,
         False,
@@ -428,16 +582,25 @@ def test_commands_published_before_a_switch_are_held_when_they_arrive() -> None:
         switched_at=datetime.fromtimestamp(switched_at, UTC),
         switched_from_tenant="old",
     )
+    command = order_command("switch.myshopify.com", order_payload())
+    rule = SwitchedCompany()
 
-    def delivery(published_ms: Any) -> Delivery:
-        return Delivery(b"{}", {PUBLISHED_AT_HEADER: published_ms}, "rk", "q")
+    async def held(published_ms: Any, shop: ShopFacts = facts) -> bool:
+        delivery = Delivery(
+            command.model_dump_json().encode(), {PUBLISHED_AT_HEADER: published_ms}, "rk", "q"
+        )
+        aside = await rule.check(Arrival.of(delivery), shop)
+        if aside is None:
+            return False
+        assert aside == SetAside(PARKED, HELD_EXPLANATION, held_from_tenant="old")
+        return True
 
-    assert _made_before_switch(delivery(int(switched_at * 1000) - 1), admission)
-    assert not _made_before_switch(delivery(int(switched_at * 1000) + 1), admission)
-    assert _made_before_switch(delivery(str(int(switched_at * 1000) - 5).encode()), admission)
-    assert not _made_before_switch(delivery(None), admission)
-    never = Admission("new", True, False, 0.0)
-    assert not _made_before_switch(delivery(int(switched_at * 1000) - 1), never)
+    assert await held(int(switched_at * 1000) - 1)
+    assert not await held(int(switched_at * 1000) + 1)
+    assert await held(str(int(switched_at * 1000) - 5).encode())
+    assert not await held(None)
+    never = ShopFacts(facts.now, "new", True, False, 0.0)
+    assert not await held(int(switched_at * 1000) - 1, never)
 
 
 async def _counts(stack: LocalStack, reason: str, at_least: int) -> bool:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import pytest
 
 from libs.common.messages import DocumentDraft, InvoiceRowDraft
-from services.fortnox_writer.documents import document_body
+from services.fortnox_writer.fortnox_documents import document_body
 from simulators.fortnox.schema import INVOICE_ROW, ORDER_ROW
 
 

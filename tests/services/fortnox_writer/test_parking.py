@@ -18,6 +18,7 @@ from tests.services.fortnox_writer.writer_support import (
     dead_letters,
     deferred_counts,
     forget_deferred,
+    settled,
 )
 from tests.support.stack import running_stack
 
@@ -94,7 +95,7 @@ async def test_a_missing_licence_parks_the_shop_and_reconnecting_resumes_it(
             stack.shop,
         )
         await stack.wait_for(lambda: all(stack.invoices_for(o["id"]) for o in orders), 30)
-    await asyncio.sleep(0.5)
+        await stack.wait_for(lambda: settled(stack.pool, stack.shop), 30)
     assert sorted(len(stack.invoices_for(o["id"])) for o in orders) == [1] * 6
     assert await deferred_counts(stack.pool, stack.shop) == {}
     assert (await _status(stack))[1]["connection"]["status"] == "connected"

@@ -39,6 +39,22 @@ async def deferred_counts(pool: asyncpg.Pool, shop: str) -> dict[str, int]:
     return {row["reason"]: int(row["n"]) for row in rows}
 
 
+async def settled(pool: asyncpg.Pool, shop: str | None = None) -> bool:
+    """The writer has nothing left to do (for the shop): no command set aside, every document
+    it opened finished or failed. Waiting for this replaces "sleep, then check that nothing more
+    happened": once it holds, nothing more will."""
+    waiting = await pool.fetchval(
+        "SELECT count(*) FROM fortnox_writer.deferred_commands WHERE $1::text IS NULL OR shop = $1",
+        shop,
+    )
+    open_documents = await pool.fetchval(
+        "SELECT count(*) FROM fortnox_writer.documents WHERE ($1::text IS NULL OR shop = $1)"
+        " AND finished_at IS NULL AND status <> 'failed'",
+        shop,
+    )
+    return waiting == 0 and open_documents == 0
+
+
 async def forget_deferred(pool: asyncpg.Pool) -> None:
     """The run's tests share a database: leave no deferred rows for the next test's writer."""
     await pool.execute("DELETE FROM fortnox_writer.deferred_commands")

@@ -1,5 +1,11 @@
 """Property tests: generated orders (mixed VAT rates, discounts, shipping, currencies) and
-refunds through the pure planner, checked with the Fortnox simulator's own arithmetic."""
+refunds through the pure planner, checked with the Fortnox simulator's own arithmetic.
+
+Fortnox does not document whether it rounds VAT per row or per rate, so the totals are checked
+under both rules: the planner's document, as Fortnox would compute it, then corrected the way
+the writer corrects it from Fortnox's answer (services/fortnox_writer/totals_check.py), must
+total what Shopify says the order totals, to the öre. The expected figure comes from the Shopify
+payload alone."""
 
 from __future__ import annotations
 
@@ -12,8 +18,9 @@ from hypothesis import strategies as st
 
 from libs.common.errors import TransientError
 from libs.common.messages import FortnoxCommand
+from services.fortnox_writer.totals_check import corrected
 from services.mapper.accounting import OrderState, ShopSettings, plan_event
-from simulators.fortnox.totals import RowInput, compute_totals
+from simulators.fortnox.totals import VAT_ROUNDINGS, RowInput, VatRounding, compute_totals
 from simulators.shopify.payloads import DiscountSpec, LineSpec, ShippingSpec, order_payload
 
 SHOP = "props.myshopify.com"
@@ -75,14 +82,31 @@ def orders(draw: st.DrawFn) -> dict[str, Any]:
     )
 
 
-def fortnox(command: FortnoxCommand) -> Any:
+def fortnox(command: FortnoxCommand, vat_rounding: VatRounding = "per_rate") -> Any:
     doc = command.document
     assert doc is not None
     return compute_totals(
         [RowInput(r.price, r.quantity, r.vat, r.discount, r.discount_type) for r in doc.rows],
         vat_included=doc.vat_included,
         freight=Decimal(str(doc.fields.get("Freight", 0))),
+        vat_rounding=vat_rounding,
     )
+
+
+def fortnox_after_the_writer(command: FortnoxCommand, vat_rounding: VatRounding) -> Decimal:
+    """Fortnox's total of the document once the writer checked (and corrected) it."""
+    total: Decimal = fortnox(command, vat_rounding).total
+    assert command.document is not None and command.expected_total is not None
+    if total == command.expected_total:
+        return total
+    fixed = corrected(command.document, command.expected_total, total)
+    assert fixed is not None, (total, command.expected_total)
+    after: Decimal = fortnox(command.model_copy(update={"document": fixed}), vat_rounding).total
+    return after
+
+
+def shopify_total(order: dict[str, Any], config: ShopSettings) -> Decimal:
+    return Decimal(order["total_price_set"][side(order, config)]["amount"])
 
 
 def side(order: dict[str, Any], config: ShopSettings) -> str:
@@ -126,6 +150,65 @@ def test_invoice_total_equals_the_order_total_and_vat_per_rate_matches(
             fortnox_vat,
             shopify_vat,
         )
+
+
+@PROPERTY
+@given(orders(), shop_settings, st.sampled_from(VAT_ROUNDINGS))
+def test_invoice_total_equals_shopify_under_either_vat_rounding(
+    order: dict[str, Any], config: ShopSettings, vat_rounding: VatRounding
+) -> None:
+    [command] = plan_event(SHOP, "orders/create", order, config, None).commands
+    assert fortnox_after_the_writer(command, vat_rounding) == shopify_total(order, config)
+
+
+@st.composite
+def long_orders(draw: st.DrawFn) -> dict[str, Any]:
+    """60 lines, prices excluding VAT, an order discount: where the two rules differ most."""
+    many = st.builds(
+        LineSpec,
+        title=st.sampled_from(["Mugg", "Kaffe", "Bok", "Te", "Sko"]),
+        price=st.integers(1, 99_999).map(lambda c: f"{Decimal(c) / 100:.2f}"),
+        quantity=st.integers(1, 7),
+        tax_rate=st.sampled_from(["0.25", "0.12", "0.06"]),
+        sku=st.sampled_from(["A-1", "B-2", "C-3"]),
+        variant_id=st.just(44_000_000_000_001),
+    )
+    discount = st.one_of(
+        st.builds(DiscountSpec, code=st.just("P"), value=st.integers(1, 40).map(str)),
+        st.builds(
+            DiscountSpec,
+            code=st.just("F"),
+            value=st.integers(100, 50_000).map(lambda c: f"{Decimal(c) / 100:.2f}"),
+            value_type=st.just("fixed_amount"),
+        ),
+    )
+    return order_payload(
+        draw(st.integers(10**12, 2**62)),
+        lines=draw(st.lists(many, min_size=60, max_size=60)),
+        discount_codes=[draw(discount)],
+        taxes_included=False,
+        created_at="2026-11-15T12:00:00+01:00",
+    )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(long_orders(), st.sampled_from(VAT_ROUNDINGS))
+def test_sixty_line_orders_excluding_vat_with_a_discount_total_to_the_ore(
+    order: dict[str, Any], vat_rounding: VatRounding
+) -> None:
+    config = ShopSettings()
+    [command] = plan_event(SHOP, "orders/create", order, config, None).commands
+    assert fortnox_after_the_writer(command, vat_rounding) == shopify_total(order, config)
+
+
+def test_the_two_vat_roundings_really_differ_on_a_long_order() -> None:
+    """A positive control: without the writer's check, the per-row rule misses the total."""
+    lines = [LineSpec("Te", "0.33", 1, "0.25", "T-1") for _ in range(60)]
+    order = order_payload(10**12 + 7, lines=lines, taxes_included=False)
+    [command] = plan_event(SHOP, "orders/create", order, ShopSettings(), None).commands
+    per_row, per_rate = fortnox(command, "per_row").total, fortnox(command, "per_rate").total
+    assert per_row != per_rate
+    assert fortnox_after_the_writer(command, "per_row") == shopify_total(order, ShopSettings())
 
 
 def _share(total: Decimal, part: int, whole: int) -> Decimal:

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 from opentelemetry.trace import Link
 
-from libs.common.messaging.consumer import FAILED_QUEUE_HEADER, ROUTING_KEY_HEADER
+from libs.common.messaging.dead_letters import FAILED_QUEUE_HEADER, ROUTING_KEY_HEADER
 from libs.common.messaging.publisher import SCHEMA_HEADER, SHOP_HEADER
 from services.replayer import causes, dead_letters, jobs
 

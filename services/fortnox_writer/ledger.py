@@ -1,12 +1,14 @@
-"""Exactly-once Fortnox documents.
+"""The document ledger (``fortnox_writer.documents``): one row per document key, ever.
 
 Fortnox has no idempotency key. Each document has a key from its source (shop, Shopify object,
 document kind) and an ExternalInvoiceReference1 derived from it. Before the create call the
-attempt is counted in ``fortnox_writer.documents`` (committed); if a later attempt finds the count
-above zero, the earlier call may have reached Fortnox (timeout, dropped connection after commit,
-writer killed), so it searches Fortnox by the reference, compares exactly (the search is a
-substring match), and adopts the document it finds instead of creating another. Only one
-replica works on a key at a time (a lease).
+attempt is counted here (committed); if a later attempt finds the count above zero, the earlier
+call may have reached Fortnox (timeout, dropped connection after commit, writer killed), so the
+operation searches Fortnox by the reference (``fortnox_documents.find``) and adopts what it finds
+instead of creating another. Only one replica works on a key at a time (a lease). The row also
+says whether the document's totals were checked against the order's (``totals_ok``), and in which
+Fortnox company (tenant) the document was made (``tenant_id``): a later credit, payment or edit
+of it is refused in any other company (``operations/base.py``, ``document_in_other_company``).
 """
 
 from __future__ import annotations
@@ -14,15 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import asyncpg
 
-from libs.common.messages import DocumentDraft, FortnoxCommand
-from services.fortnox_writer.client import FortnoxClient
-
-_RESOURCES = {"invoice": ("/3/invoices", "Invoice", "Invoices", "InvoiceRows")}
-_RESOURCES["order"] = ("/3/orders", "Order", "Orders", "OrderRows")
+from libs.common.messages import FortnoxCommand
 
 
 @dataclass(frozen=True)
@@ -37,6 +34,8 @@ class DocumentRecord:
     outcome: str | None = None
     finished: bool = False
     source_updated_at: datetime | None = None
+    totals_ok: bool | None = None  # None: not checked (or nothing to check against)
+    booked: bool = False  # Fortbridge bookkept it
 
     @property
     def made(self) -> bool:
@@ -46,16 +45,12 @@ class DocumentRecord:
 
 @dataclass(frozen=True)
 class CreatedDocument:
+    """A Fortnox document as its answer described it (totals as Fortnox computed them)."""
+
     number: str
     total: Decimal | None
-
-
-# The company a document is made in: the shop's connection when it is recorded as made (a
-# switch in between is refused mid-command, handler.py).
-MADE_IN = (
-    "(SELECT c.tenant_id FROM fortnox_writer.connections c"
-    " WHERE c.shop = fortnox_writer.documents.shop)"
-)
+    total_vat: Decimal | None = None
+    round_off: Decimal | None = None
 
 
 class DocumentLedger:
@@ -119,15 +114,25 @@ class DocumentLedger:
         )
 
     async def mark_done(
-        self, key: str, made: CreatedDocument, outcome: str, *, finished: bool = False
+        self,
+        key: str,
+        made: CreatedDocument,
+        outcome: str,
+        *,
+        made_in: str | None,
+        finished: bool = False,
     ) -> None:
-        """The Fortnox write of this key is made (its follow-ups may still be to do)."""
+        """The Fortnox write of this key is made (its follow-ups may still be to do).
+
+        ``made_in``: the Fortnox company (tenant) the write went to (None: nothing was written,
+        e.g. a stale edit skipped); the first one recorded stays.
+        """
         await self._pool.execute(
-            f"""
+            """
             UPDATE fortnox_writer.documents
             SET status = 'created', document_number = $2, fortnox_total = $3, outcome = $4,
                 finished_at = CASE WHEN $5 THEN now() ELSE finished_at END,
-                last_error = NULL, updated_at = now(), tenant_id = COALESCE(tenant_id, {MADE_IN})
+                last_error = NULL, updated_at = now(), tenant_id = COALESCE(tenant_id, $6)
             WHERE document_key = $1
             """,
             key,
@@ -135,6 +140,7 @@ class DocumentLedger:
             made.total,
             outcome,
             finished,
+            made_in,
         )
 
     async def mark_timed_out(self, key: str) -> None:
@@ -188,17 +194,19 @@ class DocumentLedger:
             key,
         )
 
-    async def mark_created(self, key: str, created: CreatedDocument) -> None:
+    async def mark_booked(self, key: str) -> None:
         await self._pool.execute(
-            f"""
-            UPDATE fortnox_writer.documents
-            SET status = 'created', document_number = $2, fortnox_total = $3, last_error = NULL,
-                updated_at = now(), tenant_id = COALESCE(tenant_id, {MADE_IN})
-            WHERE document_key = $1
-            """,
+            "UPDATE fortnox_writer.documents SET booked_at = now() WHERE document_key = $1", key
+        )
+
+    async def set_totals(self, key: str, total: Decimal | None, ok: bool | None) -> None:
+        """What Fortnox computed, and whether it equals what the order says."""
+        await self._pool.execute(
+            "UPDATE fortnox_writer.documents SET fortnox_total = COALESCE($2, fortnox_total),"
+            " totals_ok = $3, updated_at = now() WHERE document_key = $1",
             key,
-            created.number,
-            created.total,
+            total,
+            ok,
         )
 
     async def mark_failed(self, key: str, error: str) -> None:
@@ -208,79 +216,6 @@ class DocumentLedger:
             key,
             error,
         )
-
-
-def document_body(draft: DocumentDraft, customer_number: str) -> dict[str, Any]:
-    """The Fortnox document JSON for a draft."""
-    _, single, _, rows_field = _RESOURCES[draft.kind]
-    date_field = "InvoiceDate" if draft.kind == "invoice" else "OrderDate"
-    quantity_field = "DeliveredQuantity" if draft.kind == "invoice" else "OrderedQuantity"
-    rows: list[dict[str, Any]] = []
-    for row in draft.rows:
-        # Other row fields (Project, CostCenter, Unit, a rule's Description) go before what
-        # Fortbridge computes, so they never replace the quantity, price, VAT or account.
-        entry: dict[str, Any] = {
-            "Description": row.description,
-            **row.fields,
-            quantity_field: row.quantity,
-            "Price": row.price,
-            "VAT": row.vat,
-        }
-        if draft.kind == "order":
-            entry["DeliveredQuantity"] = row.quantity
-        if row.article_number:
-            entry["ArticleNumber"] = row.article_number
-        if row.discount:
-            entry["Discount"] = row.discount
-            entry["DiscountType"] = row.discount_type
-        if row.account_number is not None:
-            entry["AccountNumber"] = row.account_number
-        rows.append(entry)
-    body: dict[str, Any] = {
-        "CustomerNumber": customer_number,
-        "Currency": draft.currency,
-        "VATIncluded": draft.vat_included,
-        "ExternalInvoiceReference1": draft.external_reference,
-        "YourOrderNumber": draft.your_order_number,
-        rows_field: rows,
-        **draft.fields,
-    }
-    if draft.document_date:
-        body[date_field] = draft.document_date
-    return {single: body}
-
-
-async def create(
-    client: FortnoxClient, draft: DocumentDraft, customer_number: str
-) -> CreatedDocument:
-    path, single, _, _ = _RESOURCES[draft.kind]
-    answer = await client.request("POST", path, body=document_body(draft, customer_number))
-    return _created(answer[single])
-
-
-async def find(client: FortnoxClient, draft: DocumentDraft) -> CreatedDocument | None:
-    """The document with exactly this ExternalInvoiceReference1, if Fortnox has one."""
-    path, single, plural, _ = _RESOURCES[draft.kind]
-    listing = await client.request(
-        "GET", path, params={"externalinvoicereference1": draft.external_reference}
-    )
-    for row in listing.get(plural, []):
-        reference = row.get("ExternalInvoiceReference1")
-        if reference is None:  # list rows may omit it: read the whole document
-            full = await client.request("GET", f"{path}/{row['DocumentNumber']}")
-            row = full[single]
-            reference = row.get("ExternalInvoiceReference1")
-        if reference == draft.external_reference and not row.get("Cancelled"):
-            return _created(row)
-    return None
-
-
-def _created(document: dict[str, Any]) -> CreatedDocument:
-    total = document.get("Total")
-    return CreatedDocument(
-        number=str(document["DocumentNumber"]),
-        total=None if total is None else Decimal(str(total)),
-    )
 
 
 def _record(row: asyncpg.Record) -> DocumentRecord:
@@ -295,4 +230,6 @@ def _record(row: asyncpg.Record) -> DocumentRecord:
         outcome=row["outcome"],
         finished=row["finished_at"] is not None,
         source_updated_at=row["source_updated_at"],
+        totals_ok=row["totals_ok"],
+        booked=row["booked_at"] is not None,
     )

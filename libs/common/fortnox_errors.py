@@ -1,4 +1,4 @@
-"""Fortnox's error codes, explained in English with a suggested fix.
+"""Fortnox's error codes, explained in English with a suggested fix (writer and replayer).
 
 Fortnox answers in Swedish with numeric codes; operators and merchants get this text instead
 (Fortnox's own message is kept next to it).

@@ -1,0 +1,30 @@
+"""The document operations, one per command action (see ``base`` for what they share).
+
+Adding an operation (a per-day summary document, a pre-flight check's read-only calls) is a new
+module here with a class that has ``async def run(self, run: Run) -> Outcome`` and one entry in
+``operations_for``; the executor, scheduler and intake above need no change.
+"""
+
+from __future__ import annotations
+
+from libs.common.messages import CommandAction
+from services.fortnox_writer.leases import Leases
+from services.fortnox_writer.operations.base import Operation, Outcome, Run, Session, Steps
+from services.fortnox_writer.operations.catalog import SyncCatalog
+from services.fortnox_writer.operations.create import CreateDocument
+from services.fortnox_writer.operations.pay import RegisterPayment
+from services.fortnox_writer.operations.reverse import ReverseDocument
+from services.fortnox_writer.operations.update import UpdateDocument
+
+__all__ = ["Operation", "Outcome", "Run", "Session", "Steps", "operations_for"]
+
+
+def operations_for(steps: Steps, leases: Leases) -> dict[CommandAction, Operation]:
+    return {
+        "create_document": CreateDocument(steps),
+        "update_document": UpdateDocument(steps),
+        "reverse_document": ReverseDocument(steps),
+        "register_payment": RegisterPayment(steps),
+        "sync_articles": SyncCatalog(steps, leases, "article"),
+        "sync_customer": SyncCatalog(steps, leases, "customer"),
+    }

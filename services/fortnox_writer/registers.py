@@ -1,0 +1,529 @@
+"""Mirrors of the tenant's customer and article registers, so an order costs no look-up call.
+
+Customers. The first order of a shop reads Fortnox's whole customer list (``limit=500``, page
+by page); from then on the mirror is kept current by reading only the customers changed since
+the previous read (``lastmodified``, with an overlap). An order's customer is matched in the
+mirror exactly (e-mail or organisation number, trimmed and case-folded; the name for guests):
+
+- found: no call at all;
+- not found: the mirror must hold every change Fortnox had when the order reached the writer
+  (``received_at``); if its last read began before that, one read of the changes first. Then,
+  still not found, the customer is created (one call). Reads are shared: one read serves every
+  order received before it began, so under load (when calls per order matter) a read is rare;
+- two replicas: creating is serialized per match value with a lease, and the second replica
+  re-reads the mirror inside the lease and finds the first one's customer;
+- a customer made by hand in Fortnox before the order arrived: the read of changes finds it;
+- a customer deleted in Fortnox: the document create answers "customer not found"; the number is
+  dropped from the mirror and the command is retried, creating the customer again;
+- a create whose answer was lost: an intent row (``register_creations``) is written before the
+  POST; a leftover one makes the next attempt wait for the outcome to settle and read Fortnox's
+  changes since the intent before it creates anything (for an article: one GET of it).
+
+The time zone of ``lastmodified`` is not documented. The read asks in ``FORTNOX_TIMEZONE``; if a
+customer Fortbridge itself created after the read's start is missing from the answer, the zone
+was wrong: the mirror is read whole instead (logged), so a wrong guess costs calls, never a
+duplicate.
+
+Articles. The article number is the SKU, chosen by us, so no search is needed: the article list
+is read once (pages of 500), then an unknown SKU costs one create; a create refused because the
+number exists (made elsewhere meanwhile) is checked with one GET and adopted.
+
+Companies. Every mirrored row (and every create intent) is keyed by the Fortnox company
+(tenant) it was read from or made in, and only the connected company's rows are ever matched:
+after a company switch (switching.py, which also clears the shop's mirrors) no number of the
+previous company is reused, even one a command still running in that company writes late.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from libs.common.errors import PermanentError, TransientError
+from libs.common.logs import get_logger
+from libs.common.messages import ArticleDraft, CustomerDraft
+from services.fortnox_writer.client import FortnoxApiError, FortnoxClient, path_segment
+from services.fortnox_writer.leases import Leases
+
+log = get_logger(__name__)
+
+ARTICLE_NOT_FOUND = "2000428"
+CUSTOMER_NOT_FOUND = "2000433"
+PAGE_LIMIT = 500
+CUSTOMERS = "customers"
+ARTICLES = "articles"
+REGISTER_LEASE_WAIT = 120.0
+CREATE_LEASE_WAIT = 60.0
+
+_MATCH_COLUMN = {"email": "email", "organisation_number": "organisation_number", "default": "name"}
+_FIELD = {"email": "Email", "organisation_number": "OrganisationNumber", "default": "Name"}
+
+
+def normal(value: Any) -> str:
+    return str(value or "").strip().casefold()
+
+
+@dataclass(frozen=True)
+class RegisterState:
+    tenant_id: str
+    current_at: datetime  # holds every change Fortnox had at this time (DB clock)
+
+
+async def list_all(
+    client: FortnoxClient, path: str, envelope: str, params: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Every row of a Fortnox list, 500 per call."""
+    rows: list[dict[str, Any]] = []
+    page, pages = 1, 1
+    while page <= pages:
+        listing = await client.request(
+            "GET", path, params={**(params or {}), "limit": str(PAGE_LIMIT), "page": str(page)}
+        )
+        rows += listing.get(envelope, [])
+        meta = listing.get("MetaInformation") or {}
+        pages = int(meta.get("@TotalPages") or 1)
+        page += 1
+    return rows
+
+
+class RegisterStates:
+    """When each shop's mirrors were last read, and of which tenant."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def get(self, shop: str, register: str) -> RegisterState | None:
+        row = await self._pool.fetchrow(
+            "SELECT tenant_id, current_at FROM fortnox_writer.registers"
+            " WHERE shop = $1 AND register = $2",
+            shop,
+            register,
+        )
+        return None if row is None else RegisterState(row["tenant_id"], row["current_at"])
+
+    async def now(self) -> datetime:
+        value: datetime = await self._pool.fetchval("SELECT clock_timestamp()")
+        return value
+
+    async def set(self, shop: str, register: str, tenant_id: str, current_at: datetime) -> None:
+        await self._pool.execute(
+            """
+            INSERT INTO fortnox_writer.registers (shop, register, tenant_id, current_at)
+            VALUES ($1, $2, $3, $4)
+            ON CONFLICT (shop, register) DO UPDATE SET tenant_id = EXCLUDED.tenant_id,
+                current_at = GREATEST(
+                    CASE WHEN registers.tenant_id = EXCLUDED.tenant_id
+                         THEN registers.current_at END, EXCLUDED.current_at),
+                loaded_at = now()
+            """,
+            shop,
+            register,
+            tenant_id,
+            current_at,
+        )
+
+
+class CustomerRegister:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        leases: Leases,
+        *,
+        timezone: str = "Europe/Stockholm",
+        overlap_seconds: float = 120.0,
+        settle_seconds: float = 20.0,
+    ) -> None:
+        self._pool = pool
+        self._leases = leases
+        self._states = RegisterStates(pool)
+        self._zone = ZoneInfo(timezone)
+        self._overlap = timedelta(seconds=overlap_seconds)
+        self._settle = timedelta(seconds=settle_seconds)
+
+    # --- the order's customer ------------------------------------------------------------
+    async def customer_number(
+        self, shop: str, client: FortnoxClient, draft: CustomerDraft, received_at: datetime
+    ) -> str:
+        """The Fortnox number of the order's customer, created if Fortnox has none."""
+        tenant = client.tenant_id
+        state = await self._states.get(shop, CUSTOMERS)
+        if state is not None and state.tenant_id == tenant:
+            number = await self.match(shop, tenant, draft)
+            if number is not None:
+                return number
+        key = f"customer:{shop}:{draft.match_key}:{normal(draft.match_value)}"
+        async with self._leases.hold(key, wait=CREATE_LEASE_WAIT):
+            await self.ensure_current(shop, client, received_at)
+            number = await self.match(shop, tenant, draft)
+            if number is not None:
+                return number
+            intent = await self._intent(shop, tenant, draft)
+            if intent is not None:  # an earlier create may have reached Fortnox
+                elapsed = await self._states.now() - intent
+                if elapsed < self._settle:
+                    raise TransientError(
+                        "an earlier attempt's customer create may still be committing",
+                        code="settling",
+                        details={"retry_after": (self._settle - elapsed).total_seconds()},
+                    )
+                await self.ensure_current(shop, client, await self._states.now(), force=True)
+                number = await self.match(shop, tenant, draft)
+                if number is not None:
+                    await self._forget_intent(shop, tenant, draft)
+                    return number
+            return await self._create(shop, client, draft)
+
+    async def match(self, shop: str, tenant_id: str, draft: CustomerDraft) -> str | None:
+        """The number of the company's customer the draft matches, if the mirror has one."""
+        column = _MATCH_COLUMN[draft.match_key]
+        rows = await self._pool.fetch(
+            f"SELECT customer_number FROM fortnox_writer.customer_register"
+            f" WHERE shop = $1 AND tenant_id = $2 AND {column} = $3",
+            shop,
+            tenant_id,
+            normal(draft.match_value),
+        )
+        numbers = sorted((str(row["customer_number"]) for row in rows), key=_number_sort_key)
+        if not numbers:
+            return None
+        if len(numbers) > 1 and draft.match_key != "default":
+            field = _FIELD[draft.match_key]
+            raise PermanentError(
+                f"{len(numbers)} Fortnox customers have the {field} used to match this order",
+                code="ambiguous_customer",
+                explanation=(
+                    f"Several Fortnox customers share this {field}, so Fortbridge will not guess "
+                    "which one the order belongs to. Merge or correct them in Fortnox, then replay."
+                ),
+                details={"customer_numbers": numbers},
+            )
+        return numbers[0]
+
+    async def forget(self, shop: str, tenant_id: str, customer_number: str) -> None:
+        """Fortnox no longer has this customer (deleted there)."""
+        await self._pool.execute(
+            "DELETE FROM fortnox_writer.customer_register"
+            " WHERE shop = $1 AND tenant_id = $2 AND customer_number = $3",
+            shop,
+            tenant_id,
+            customer_number,
+        )
+
+    # --- keeping the mirror current ------------------------------------------------------
+    async def ensure_current(
+        self, shop: str, client: FortnoxClient, since: datetime, *, force: bool = False
+    ) -> None:
+        """Make the mirror hold every change Fortnox had at ``since`` (one read serves all)."""
+        state = await self._states.get(shop, CUSTOMERS)
+        if not force and _covers(state, client.tenant_id, since):
+            return
+        async with self._leases.hold(f"register:{shop}:{CUSTOMERS}", wait=REGISTER_LEASE_WAIT):
+            state = await self._states.get(shop, CUSTOMERS)
+            if not force and _covers(state, client.tenant_id, since):
+                return  # another worker read it meanwhile
+            started = await self._states.now()
+            if (
+                state is None
+                or state.tenant_id != client.tenant_id
+                or not await self._read_changes(shop, client, state.current_at)
+            ):
+                await self._read_all(shop, client)
+            await self._states.set(shop, CUSTOMERS, client.tenant_id, started)
+
+    async def _read_all(self, shop: str, client: FortnoxClient) -> None:
+        rows = await list_all(client, "/3/customers", "Customers")
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "DELETE FROM fortnox_writer.customer_register WHERE shop = $1 AND tenant_id = $2"
+                " AND NOT (customer_number = ANY($3))",
+                shop,
+                client.tenant_id,
+                [str(row.get("CustomerNumber")) for row in rows],
+            )
+            await self._upsert(conn, shop, client.tenant_id, rows)
+
+    async def _read_changes(self, shop: str, client: FortnoxClient, current_at: datetime) -> bool:
+        """Read the customers changed since the mirror was current; False if the answer shows
+        that Fortnox read the timestamp in another time zone."""
+        since = (current_at - self._overlap).astimezone(self._zone)
+        rows = await list_all(
+            client,
+            "/3/customers",
+            "Customers",
+            {"lastmodified": since.strftime("%Y-%m-%d %H:%M")},
+        )
+        seen = {str(row.get("CustomerNumber")) for row in rows}
+        ours = await self._pool.fetch(
+            "SELECT customer_number FROM fortnox_writer.customer_register"
+            " WHERE shop = $1 AND tenant_id = $2 AND created_here_at >= $3",
+            shop,
+            client.tenant_id,
+            current_at - self._overlap + timedelta(minutes=1),
+        )
+        missing = [row["customer_number"] for row in ours if row["customer_number"] not in seen]
+        if missing:
+            log.error(
+                "Fortnox's lastmodified answer lacks customers Fortbridge created after that"
+                " time: FORTNOX_TIMEZONE is likely wrong; reading the whole register",
+                shop=shop,
+                missing=len(missing),
+            )
+            return False
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._upsert(conn, shop, client.tenant_id, rows)
+        return True
+
+    async def _upsert(
+        self, conn: asyncpg.Connection, shop: str, tenant_id: str, rows: Iterable[dict[str, Any]]
+    ) -> None:
+        await conn.executemany(
+            """
+            INSERT INTO fortnox_writer.customer_register
+                (shop, tenant_id, customer_number, email, organisation_number, name, seen_at)
+            VALUES ($1, $2, $3, $4, $5, $6, now())
+            ON CONFLICT (shop, tenant_id, customer_number) DO UPDATE SET email = EXCLUDED.email,
+                organisation_number = EXCLUDED.organisation_number, name = EXCLUDED.name,
+                seen_at = now()
+            """,
+            [
+                (
+                    shop,
+                    tenant_id,
+                    str(row.get("CustomerNumber")),
+                    normal(row.get("Email")),
+                    normal(row.get("OrganisationNumber")),
+                    normal(row.get("Name")),
+                )
+                for row in rows
+            ],
+        )
+
+    # --- creating ------------------------------------------------------------------------
+    async def _create(self, shop: str, client: FortnoxClient, draft: CustomerDraft) -> str:
+        tenant = client.tenant_id
+        await self._pool.execute(
+            """
+            INSERT INTO fortnox_writer.register_creations
+                (shop, tenant_id, match_key, match_value)
+            VALUES ($1, $2, $3, $4) ON CONFLICT (shop, tenant_id, match_key, match_value)
+            DO UPDATE SET started_at = clock_timestamp()
+            """,
+            shop,
+            tenant,
+            draft.match_key,
+            normal(draft.match_value),
+        )
+        try:
+            answer = await client.request("POST", "/3/customers", body={"Customer": draft.fields})
+        except FortnoxApiError:
+            await self._forget_intent(shop, tenant, draft)  # refused: certainly not created
+            raise
+        customer = answer["Customer"]
+        number = str(customer["CustomerNumber"])
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                """
+                INSERT INTO fortnox_writer.customer_register
+                    (shop, tenant_id, customer_number, email, organisation_number, name,
+                     created_here_at)
+                VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp())
+                ON CONFLICT (shop, tenant_id, customer_number) DO UPDATE SET
+                    email = EXCLUDED.email, organisation_number = EXCLUDED.organisation_number,
+                    name = EXCLUDED.name, created_here_at = EXCLUDED.created_here_at,
+                    seen_at = now()
+                """,
+                shop,
+                tenant,
+                number,
+                normal(customer.get("Email")),
+                normal(customer.get("OrganisationNumber")),
+                normal(customer.get("Name")),
+            )
+            await conn.execute(
+                "DELETE FROM fortnox_writer.register_creations"
+                " WHERE shop = $1 AND tenant_id = $2 AND match_key = $3 AND match_value = $4",
+                shop,
+                tenant,
+                draft.match_key,
+                normal(draft.match_value),
+            )
+        return number
+
+    async def _intent(self, shop: str, tenant_id: str, draft: CustomerDraft) -> datetime | None:
+        value: datetime | None = await self._pool.fetchval(
+            "SELECT started_at FROM fortnox_writer.register_creations"
+            " WHERE shop = $1 AND tenant_id = $2 AND match_key = $3 AND match_value = $4",
+            shop,
+            tenant_id,
+            draft.match_key,
+            normal(draft.match_value),
+        )
+        return value
+
+    async def _forget_intent(self, shop: str, tenant_id: str, draft: CustomerDraft) -> None:
+        await self._pool.execute(
+            "DELETE FROM fortnox_writer.register_creations"
+            " WHERE shop = $1 AND tenant_id = $2 AND match_key = $3 AND match_value = $4",
+            shop,
+            tenant_id,
+            draft.match_key,
+            normal(draft.match_value),
+        )
+
+
+class ArticleRegister:
+    def __init__(self, pool: asyncpg.Pool, leases: Leases) -> None:
+        self._pool = pool
+        self._leases = leases
+        self._states = RegisterStates(pool)
+
+    async def ensure_loaded(self, shop: str, client: FortnoxClient) -> None:
+        """Read every article number of the tenant into the mirror, once."""
+        state = await self._states.get(shop, ARTICLES)
+        if state is not None and state.tenant_id == client.tenant_id:
+            return
+        async with self._leases.hold(f"register:{shop}:{ARTICLES}", wait=REGISTER_LEASE_WAIT):
+            state = await self._states.get(shop, ARTICLES)
+            if state is not None and state.tenant_id == client.tenant_id:
+                return
+            started = await self._states.now()
+            tenant = client.tenant_id
+            rows = await list_all(client, "/3/articles", "Articles")
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "DELETE FROM fortnox_writer.articles WHERE shop = $1 AND tenant_id = $2",
+                    shop,
+                    tenant,
+                )
+                await conn.executemany(
+                    "INSERT INTO fortnox_writer.articles (shop, tenant_id, article_number)"
+                    " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    [(shop, tenant, str(row["ArticleNumber"])) for row in rows],
+                )
+            await self._states.set(shop, ARTICLES, client.tenant_id, started)
+
+    async def known(self, shop: str, tenant_id: str, article_number: str) -> bool:
+        return bool(
+            await self._pool.fetchval(
+                "SELECT 1 FROM fortnox_writer.articles"
+                " WHERE shop = $1 AND tenant_id = $2 AND article_number = $3",
+                shop,
+                tenant_id,
+                article_number,
+            )
+        )
+
+    async def remember(self, shop: str, tenant_id: str, article_number: str) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO fortnox_writer.articles (shop, tenant_id, article_number)"
+                " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                shop,
+                tenant_id,
+                article_number,
+            )
+            await conn.execute(
+                "DELETE FROM fortnox_writer.register_creations WHERE shop = $1"
+                " AND tenant_id = $2 AND match_key = 'article' AND match_value = $3",
+                shop,
+                tenant_id,
+                article_number,
+            )
+
+    async def forget(self, shop: str, tenant_id: str, article_numbers: list[str]) -> None:
+        await self._pool.execute(
+            "DELETE FROM fortnox_writer.articles"
+            " WHERE shop = $1 AND tenant_id = $2 AND article_number = ANY($3)",
+            shop,
+            tenant_id,
+            article_numbers,
+        )
+
+    async def ensure(self, shop: str, client: FortnoxClient, draft: ArticleDraft) -> None:
+        """The article exists in Fortnox: known, or created now (one call)."""
+        tenant = client.tenant_id
+        await self.ensure_loaded(shop, client)
+        if await self.known(shop, tenant, draft.article_number):
+            return
+        async with self._leases.hold(
+            f"article:{shop}:{draft.article_number}", wait=CREATE_LEASE_WAIT
+        ):
+            if await self.known(shop, tenant, draft.article_number):
+                return
+            if not (
+                await _intended(self._pool, shop, tenant, draft)
+                and await exists(client, draft.article_number)
+            ):
+                await _intend(self._pool, shop, tenant, draft)
+                await self.create(client, draft)
+            await self.remember(shop, tenant, draft.article_number)
+
+    async def create(self, client: FortnoxClient, draft: ArticleDraft) -> str:
+        """POST the article; "created", or "exists" when Fortnox had it already."""
+        try:
+            await client.request("POST", "/3/articles", body={"Article": draft.fields})
+        except FortnoxApiError:
+            if not await exists(client, draft.article_number):
+                raise
+            return "exists"  # made elsewhere (or by our own earlier attempt) meanwhile
+        return "created"
+
+
+async def exists(client: FortnoxClient, article_number: str) -> bool:
+    try:
+        await client.request("GET", f"/3/articles/{path_segment(article_number)}")
+    except FortnoxApiError as exc:
+        if exc.code == ARTICLE_NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+async def _intended(pool: asyncpg.Pool, shop: str, tenant_id: str, draft: ArticleDraft) -> bool:
+    """An earlier attempt began creating this article (its answer may have been lost)."""
+    return bool(
+        await pool.fetchval(
+            "SELECT 1 FROM fortnox_writer.register_creations WHERE shop = $1"
+            " AND tenant_id = $2 AND match_key = 'article' AND match_value = $3",
+            shop,
+            tenant_id,
+            draft.article_number,
+        )
+    )
+
+
+async def _intend(pool: asyncpg.Pool, shop: str, tenant_id: str, draft: ArticleDraft) -> None:
+    await pool.execute(
+        "INSERT INTO fortnox_writer.register_creations (shop, tenant_id, match_key, match_value)"
+        " VALUES ($1, $2, 'article', $3) ON CONFLICT DO NOTHING",
+        shop,
+        tenant_id,
+        draft.article_number,
+    )
+
+
+def _covers(state: RegisterState | None, tenant_id: str, since: datetime) -> bool:
+    return state is not None and state.tenant_id == tenant_id and state.current_at >= since
+
+
+def _number_sort_key(value: str) -> tuple[int, Any]:
+    return (0, int(value)) if value.isdigit() else (1, value)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+MIRROR_TABLES = ("customer_register", "articles", "register_creations", "registers")
+
+
+async def clear_mirrors(conn: asyncpg.Connection, shop: str) -> None:
+    """Forget everything mirrored for the shop (a company switch: the numbers were the previous
+    company's); the next order reads the connected company's registers afresh."""
+    for table in MIRROR_TABLES:
+        await conn.execute(f"DELETE FROM fortnox_writer.{table} WHERE shop = $1", shop)

@@ -1,0 +1,104 @@
+"""The writer's results (``fortnox.result.<status>``): what happened to a command, for the
+timeline and ingest. Statuses and kinds are the contract's literals (libs/common/messages.py)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from libs.common.errors import HandlerError
+from libs.common.messages import FortnoxCommand, ResultKind, SyncResult, SyncStatus
+from libs.common.tracing import current_trace_id
+from services.fortnox_writer.ledger import CreatedDocument
+
+CATALOG_KINDS: dict[str, ResultKind] = {"sync_articles": "article", "sync_customer": "customer"}
+
+
+def result_kind(command: FortnoxCommand) -> ResultKind:
+    """The kind a command's result names before anything was made (failed, parked)."""
+    if command.action in CATALOG_KINDS:
+        return CATALOG_KINDS[command.action]
+    return command.document.kind if command.document else "invoice"
+
+
+def _currency(command: FortnoxCommand) -> str | None:
+    if command.action == "register_payment" and command.payment is not None:
+        return command.payment.currency
+    return command.document.currency if command.document else None
+
+
+def _base(command: FortnoxCommand) -> dict[str, Any]:
+    return {
+        "shop": command.shop,
+        "command_id": command.command_id,
+        "document_key": command.document_key,
+        "source": command.source,
+        "action": command.action,
+        "expected_total": command.expected_total,
+        "currency": _currency(command),
+        "trace_id": current_trace_id(),
+        "rule_version": command.rule_version,
+        "batch_id": command.batch_id,
+    }
+
+
+def done(
+    command: FortnoxCommand, status: SyncStatus, kind: ResultKind, made: CreatedDocument
+) -> SyncResult:
+    return SyncResult(
+        **_base(command),
+        status=status,
+        document_kind=kind,
+        document_number=made.number,
+        fortnox_total=made.total,
+    )
+
+
+def parked(command: FortnoxCommand, reason: str | None) -> SyncResult:
+    explanation = (
+        f"the shop's Fortnox connection needs reconnecting ({reason})"
+        if reason
+        else "the shop's Fortnox connection needs reconnecting"
+    ) + "; this sync resumes by itself once it is reconnected"
+    return SyncResult(
+        **_base(command),
+        status="parked",
+        document_kind=result_kind(command),
+        error_code="needs_reconnection",
+        explanation=explanation,
+    )
+
+
+def held(
+    command: FortnoxCommand, status: Literal["parked", "skipped"], explanation: str
+) -> SyncResult:
+    """Held back by a company switch (parked), or discarded after one (skipped): switching.py."""
+    return SyncResult(
+        **_base(command),
+        status=status,
+        document_kind=result_kind(command),
+        error_code="company_switched",
+        explanation=explanation,
+    )
+
+
+def failed(command: FortnoxCommand, exc: HandlerError) -> SyncResult:
+    """A failure; a document that exists but is wrong (totals) is named with both figures."""
+    number = exc.details.get("document_number")
+    return SyncResult(
+        **_base(command),
+        status="failed",
+        document_kind=result_kind(command),
+        document_number=None if number is None else str(number),
+        fortnox_total=_money(exc.details.get("fortnox_total")),
+        error_code=exc.code,
+        error_message=exc.source_message or exc.message,
+        explanation=exc.explanation,
+    )
+
+
+def _money(value: Any) -> Decimal | None:
+    try:
+        return None if value is None else Decimal(str(value))
+    except InvalidOperation:
+        return None
