@@ -8,14 +8,18 @@ import json
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import pytest
 from cryptography.fernet import Fernet
 
 from fortbridge.cli import SERVICE_NAMES, _parser, ports_of
+from libs.common import database
 from libs.common.messaging import MAPPER_EVENTS, Topology
 from libs.common.messaging.inspect import passive_stats
 
@@ -102,9 +106,23 @@ def test_migrate_keys_and_errors_as_json(env: dict[str, str]) -> None:
     assert code == 3 and "could not reach" in failed["error"]
 
 
+@pytest.fixture
+async def own_env(env: dict[str, str], database_url: str) -> AsyncIterator[dict[str, str]]:
+    """``env`` with a database of this test's own, migrated: what ``quiet`` counts in the tables
+    is this test's alone (other tests leave work in the run's shared database)."""
+    url = urlunsplit(urlsplit(database_url)._replace(path=f"/cli_quiet_{uuid.uuid4().hex[:8]}"))
+    await database.ensure_database(url)
+    own = {**env, "DATABASE_URL": url}
+    code, _, err = fortbridge("migrate", "all", "--json", **own)
+    assert code == 0, err
+    yield own
+    await database.drop_database(url)
+
+
 async def test_quiet_and_namespace_delete_as_json(
-    env: dict[str, str], amqp_url: str, namespace: str, broker_cleanup: Topology
+    own_env: dict[str, str], amqp_url: str, namespace: str, broker_cleanup: Topology
 ) -> None:
+    env = own_env
     topology = Topology(namespace=namespace, retry_delays=(0.2, 0.5))
     connection = await aio_pika.connect(amqp_url)
     async with connection:

@@ -29,6 +29,7 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
+from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import ValidationError
 
@@ -144,13 +145,44 @@ class Consumer:
     def running(self) -> bool:
         return self._tag is not None and self._channel is not None and not self._channel.is_closed
 
-    async def start(self) -> None:
+    async def start(self, *, attempts: int = 6, pause: float = 0.25) -> None:
+        """Start consuming; a broker that fails the consume is asked again a few times.
+
+        Right after a quorum queue is declared, or while the broker is busy deleting queues,
+        RabbitMQ 3.10 can fail a ``basic.consume`` with INTERNAL_ERROR (the queue's process not
+        up yet: ``noproc``), which closes the connection. The robust connection re-opens it; the
+        same consume a moment later succeeds. Anything still failing after ``attempts`` raises.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                await self._consume()
+                break
+            except (AMQPError, ChannelInvalidStateError, ConnectionError) as exc:
+                if attempt == attempts:
+                    raise
+                log.warning(
+                    "consume refused by the broker; retrying",
+                    queue=self.queue_name,
+                    attempt=attempt,
+                    error=repr(exc),
+                )
+                await self._close_channel()
+                await asyncio.sleep(pause * 2 ** (attempt - 1))
+                await asyncio.wait_for(self._connection.ready(), timeout=30)
+        if self._depth_interval > 0:
+            self._depth_task = asyncio.create_task(self._sample_depth())
+
+    async def _consume(self) -> None:
         self._channel = await self._connection.channel()
         await self._channel.set_qos(prefetch_count=self._prefetch)
         self._queue = await self._channel.get_queue(self.queue_name, ensure=True)
         self._tag = await self._queue.consume(self._on_message, no_ack=False)
-        if self._depth_interval > 0:
-            self._depth_task = asyncio.create_task(self._sample_depth())
+
+    async def _close_channel(self) -> None:
+        channel, self._channel, self._queue, self._tag = self._channel, None, None, None
+        if channel is not None and not channel.is_closed:
+            with contextlib.suppress(Exception):
+                await channel.close()
 
     async def stop(self, timeout: float = 30.0) -> None:
         """Stop taking messages, let in-flight ones finish (up to ``timeout``), close."""

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import aio_pika
+import aiormq
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 
@@ -178,3 +179,90 @@ async def test_message_that_kills_its_consumer_stops_at_the_delivery_limit(
 async def test_unroutable_publish_raises(publisher: Publisher) -> None:
     with pytest.raises(aio_pika.exceptions.PublishError):
         await publisher.publish_raw(b"{}", "no-such-queue", exchange="")
+
+
+class _RefusesFirstConsume:
+    """The real robust connection, except that the first consume fails the way RabbitMQ 3.10
+    fails one on a quorum queue whose process is not up yet (INTERNAL_ERROR)."""
+
+    def __init__(self, connection: AbstractRobustConnection) -> None:
+        self._connection = connection
+        self.refused = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._connection, name)
+
+    async def channel(self) -> object:
+        channel = await self._connection.channel()
+        if self.refused:
+            return channel
+        outer = self
+
+        class Queue:
+            def __init__(self, queue: object) -> None:
+                self._queue = queue
+
+            async def consume(self, *args: object, **kwargs: object) -> str:
+                outer.refused += 1
+                raise aiormq.exceptions.ConnectionInternalError("INTERNAL_ERROR")
+
+        class Channel:
+            is_closed = False
+
+            def __getattr__(self, name: str) -> object:
+                return getattr(channel, name)
+
+            async def get_queue(self, name: str, ensure: bool = True) -> Queue:
+                return Queue(await channel.get_queue(name, ensure=ensure))
+
+        return Channel()
+
+
+async def test_a_consume_the_broker_refuses_is_asked_again(
+    connection: AbstractRobustConnection, publisher: Publisher, broker_cleanup: Topology
+) -> None:
+    handled: list[str] = []
+
+    async def handle(delivery: Delivery) -> None:
+        handled.append(delivery.message_id or "")
+
+    flaky = _RefusesFirstConsume(connection)
+    consumer = Consumer(
+        connection=flaky,  # type: ignore[arg-type]
+        topology=broker_cleanup,
+        queue=MAPPER_EVENTS,
+        handler=handle,
+        publisher=publisher,
+        service="tests",
+    )
+    await consumer.start(pause=0.01)
+    try:
+        assert flaky.refused == 1 and consumer.running
+        await publisher.publish(event(7), routing_key="shopify.orders.create")
+        for _ in range(200):
+            if handled:
+                break
+            await asyncio.sleep(0.05)
+        assert len(handled) == 1
+    finally:
+        await consumer.stop()
+
+
+async def test_a_consume_refused_every_time_fails_the_start(
+    connection: AbstractRobustConnection, publisher: Publisher, broker_cleanup: Topology
+) -> None:
+    class AlwaysRefuses(_RefusesFirstConsume):
+        async def channel(self) -> object:
+            self.refused = 0
+            return await super().channel()
+
+    consumer = Consumer(
+        connection=AlwaysRefuses(connection),  # type: ignore[arg-type]
+        topology=broker_cleanup,
+        queue=MAPPER_EVENTS,
+        handler=lambda _delivery: asyncio.sleep(0),
+        publisher=publisher,
+        service="tests",
+    )
+    with pytest.raises(aiormq.exceptions.ConnectionInternalError):
+        await consumer.start(attempts=3, pause=0.01)
