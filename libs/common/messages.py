@@ -153,6 +153,9 @@ class PaymentDraft(BaseModel):
     reference: str = Field(description="The Shopify transaction id (exactly-once key part).")
 
 
+# Where a command comes from when it is not live work (billing does not charge a backfill).
+Origin = Literal["backfill"]
+
 CommandAction = Literal[
     "create_document",  # invoice or order (also a negative invoice for a later refund)
     "reverse_document",  # cancel if unbooked (when allowed), else credit, the target
@@ -189,6 +192,11 @@ class FortnoxCommand(Message):
     event_uid: str | None = None
     rule_version: int | None = None
     batch_id: str | None = None
+    origin: Origin | None = Field(
+        default=None,
+        description="``backfill``: a past order imported on request (runs behind live work and "
+        "is not billed); None: live.",
+    )
 
     @model_validator(mode="after")
     def _fields_for_action(self) -> FortnoxCommand:
@@ -234,6 +242,7 @@ class SyncResult(Message):
     trace_id: str | None = None
     rule_version: int | None = None
     batch_id: str | None = None
+    origin: Origin | None = None
 
 
 SCHEMAS: dict[str, type[Message]] = {

@@ -13,7 +13,7 @@ from typing import Any
 
 from libs.common.errors import PermanentError
 from libs.common.logs import get_logger
-from libs.common.messages import ShopifyEvent, SourceRef, SyncResult
+from libs.common.messages import FortnoxCommand, ShopifyEvent, SourceRef, SyncResult
 from libs.common.messaging import Delivery
 from libs.common.service import Runtime
 from libs.common.shops import is_uninstalled
@@ -25,6 +25,23 @@ from services.mapper.rules.engine import plan_with_rules
 from services.mapper.store import load_shop_settings, load_state, save_state
 
 log = get_logger(__name__)
+SOURCE_HEADER = "x-fortbridge-source"
+BACKFILL = "backfill"
+
+
+def backfilled(
+    commands: list[FortnoxCommand], event: ShopifyEvent, delivery: Delivery
+) -> list[FortnoxCommand]:
+    """A backfill's events (ingest's ``x-fortbridge-source: backfill``) make commands marked
+    ``origin: backfill`` with the backfill's id, so the writer runs them behind live work,
+    billing does not charge them and the backfill counts their results."""
+    source = delivery.headers.get(SOURCE_HEADER)
+    if isinstance(source, bytes):
+        source = source.decode()
+    if source != BACKFILL:
+        return commands
+    stamp = {"origin": BACKFILL, "batch_id": event.batch_id}
+    return [command.model_copy(update=stamp) for command in commands]
 
 
 def routing_key(action: str) -> str:
@@ -78,7 +95,7 @@ class EventHandler:
             except PermanentError as exc:
                 await self._report_unmappable(event, exc)
                 raise
-            for command in plan.commands:
+            for command in backfilled(plan.commands, event, delivery):
                 await self._runtime.publisher.publish(
                     command, routing_key(command.action), message_id=command.command_id
                 )

@@ -227,3 +227,50 @@ async def test_every_kind_is_made_once_when_fortnox_commits_then_drops_the_conne
     assert len(made) == 1
     posted = [r.path for r in sim.requests_for(stack.tenant_id) if r.method == "POST"]
     assert posted.count("/3/articles") == len(tenant.articles)  # none posted twice
+
+
+async def test_a_backfill_waits_behind_live_orders_of_its_own_tenant(
+    writer_stack: LocalStack,
+) -> None:
+    """Backfill commands (origin backfill) are set aside as background work; a live order of
+    the same shop published after 60 of them is made long before the backfill is done, and the
+    backfill keeps to the tenant's rate."""
+    stack = writer_stack
+    async with command_publisher(stack.settings) as publish:
+        warm = order_payload()
+        await publish(order_command(stack.shop, warm))
+        await _wait(lambda: invoices_of(stack, stack.tenant_id, warm["id"]), 20, "warm-up")
+
+        past = [order_payload() for _ in range(60)]
+        await asyncio.gather(
+            *(
+                publish(order_command(stack.shop, o).model_copy(update={"origin": "backfill"}))
+                for o in past
+            )
+        )
+
+        async def background() -> int:
+            return int(
+                await stack.pool.fetchval(
+                    "SELECT count(*) FROM fortnox_writer.deferred_commands"
+                    " WHERE shop = $1 AND background",
+                    stack.shop,
+                )
+            )
+
+        deadline = time.monotonic() + 20
+        while await background() < 50:
+            assert time.monotonic() < deadline, "the backfill was not set aside"
+            await asyncio.sleep(0.05)
+        live = order_payload()
+        started = time.monotonic()
+        await publish(order_command(stack.shop, live))
+        await _wait(lambda: invoices_of(stack, stack.tenant_id, live["id"]), 10, "live order")
+        latency = time.monotonic() - started
+        made = sum(1 for o in past if invoices_of(stack, stack.tenant_id, o["id"]))
+        assert await background() > 20  # the backfill was still waiting
+    assert latency < 2.0, latency
+    assert made < 40, made
+    api = [r for r in stack.fortnox.requests_for(stack.tenant_id) if r.path.startswith("/3/")]
+    times = sorted(r.time for r in api)
+    assert max(sum(1 for t in times if s <= t < s + 5.0) for s in times) <= 25
