@@ -34,6 +34,8 @@ from services.fortnox_writer.executor import Executor
 from services.fortnox_writer.intake import CommandIntake
 from services.fortnox_writer.leases import Leases
 from services.fortnox_writer.ratelimit import rate_limiter
+from services.fortnox_writer.reconciliation import routes as report_routes
+from services.fortnox_writer.reconciliation.jobs import ReportRunner
 from services.fortnox_writer.routes import add_routes
 from services.fortnox_writer.scheduler import Scheduler
 
@@ -44,6 +46,7 @@ class Writer:
 
     scheduler: Scheduler
     intake: CommandIntake
+    reports: ReportRunner
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -83,17 +86,21 @@ def build_writer(runtime: Runtime) -> Writer:
         executor=executor,
         wake_scheduler=scheduler.wake,
     )
-    return Writer(scheduler, intake)
+    reports = ReportRunner(runtime, connections, limiter, store)
+    return Writer(scheduler, intake, reports)
 
 
 def _routes(app: web.Application) -> None:
     add_routes(app)
+    report_routes.add_routes(app)
     app[WRITER] = []
 
 
 async def _start(runtime: Runtime, app: web.Application) -> Sequence[ConsumerSpec]:
     writer = build_writer(runtime)
     app[WRITER].append(writer)
+    app[report_routes.REPORTS].append(writer.reports)
+    await writer.reports.resume()
     # The scheduler drains set-aside commands (rate limit, retries, parked -> resumed).
     writer.tasks.append(asyncio.create_task(writer.scheduler.run_forever()))
     return [ConsumerSpec(WRITER_COMMANDS, writer.intake)]
@@ -106,7 +113,9 @@ async def _stop(runtime: Runtime, app: web.Application) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await writer.scheduler.stop()
+        await writer.reports.stop()
     app[WRITER].clear()
+    app[report_routes.REPORTS].clear()
 
 
 definition = ServiceDefinition(

@@ -1,0 +1,215 @@
+"""The period reconciliation report through the stack: a month of orders, payments, partial and
+full refunds ties out to the öre between Shopify and Fortnox; a document edited by hand in
+Fortnox, and an invoice nobody ordered, show as differences (ingest, mapper, writer; both
+simulators)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from services.fortnox_writer.reconciliation.shopify_side import rate_key
+from simulators.fortnox.customers import create_customer
+from simulators.fortnox.invoices import create_invoice, update_invoice
+from simulators.shopify.payloads import LineSpec, order_payload
+from tests.conftest import StackFactory
+from tests.services.fortnox_writer.writer_support import settled
+from tests.services.mapper.builders import refund_payload
+from tests.support.stack import Stack
+
+LINES = [
+    LineSpec("Mugg", "129.00", 2, "0.25", "MUG-BLUE"),
+    LineSpec("Kokbok", "249.00", 1, "0.06", "BOOK-COOK-1"),
+    LineSpec("Biobiljett", "119.00", 1, "0.12", "CINEMA-1"),
+]
+DAYS = ("2026-11-03", "2026-11-03", "2026-11-14", "2026-11-21", "2026-11-28")
+
+
+@pytest.fixture
+async def stack(stack_factory: StackFactory) -> Stack:
+    return await stack_factory(
+        services=("ingest", "mapper", "fortnox_writer"), reconcile_interval_seconds=0
+    )
+
+
+def paid_order(day: str, n: int) -> dict[str, Any]:
+    moment = f"{day}T1{n}:15:00+01:00"
+    order = order_payload(lines=LINES, created_at=moment, updated_at=moment)
+    order["transactions"] = [
+        {
+            "id": order["id"] * 10 + 1,
+            "kind": "sale",
+            "status": "success",
+            "amount": order["total_price"],
+            "currency": order["currency"],
+            "gateway": "shopify_payments",
+            "processed_at": moment,
+            "created_at": moment,
+        }
+    ]
+    return order
+
+
+def with_money_back(refund: dict[str, Any], order: dict[str, Any]) -> dict[str, Any]:
+    lines = sum((Decimal(r["subtotal"]) for r in refund["refund_line_items"]), Decimal(0))
+    # Prices include VAT: a shipping refund's amount includes its tax.
+    shipping = -sum((Decimal(a["amount"]) for a in refund["order_adjustments"]), Decimal(0))
+    refund["transactions"] = [
+        {
+            "id": refund["id"] * 10 + 1,
+            "kind": "refund",
+            "status": "success",
+            "amount": str(lines + shipping),
+            "currency": order["currency"],
+            "gateway": "shopify_payments",
+            "processed_at": refund["created_at"],
+            "created_at": refund["created_at"],
+        }
+    ]
+    return refund
+
+
+async def month_of_orders(stack: Stack) -> list[dict[str, Any]]:
+    orders = [paid_order(day, n) for n, day in enumerate(DAYS)]
+    for order in orders:
+        stack.shopify.add_order(stack.shop, order)
+        assert await stack.send_order(order) == [200]
+        assert await stack.send_webhook("orders/paid", order) == [200]
+    partial = with_money_back(
+        refund_payload(
+            orders[1], 7_800_000_000_001, lines=[(0, 1)], created_at="2026-11-10T09:00:00+01:00"
+        ),
+        orders[1],
+    )
+    shipping = orders[3]["shipping_lines"][0]
+    full = with_money_back(
+        refund_payload(
+            orders[3],
+            7_800_000_000_002,
+            lines=[(0, 2), (1, 1), (2, 1)],
+            shipping=[(shipping["price"], shipping["tax_lines"][0]["price"])],
+            created_at="2026-11-29T09:00:00+01:00",
+        ),
+        orders[3],
+    )
+    for order, refund in ((orders[1], partial), (orders[3], full)):
+        stack.shopify.add_refund(stack.shop, order["id"], refund)
+        assert await stack.send_webhook("refunds/create", refund) == [200]
+
+    async def done() -> bool:
+        credits = [i for i in stack.invoices() if Decimal(i.total) < 0]
+        return (
+            len(stack.invoices()) >= len(orders) + 2
+            and len(credits) == 2
+            and await settled(stack.pool, stack.shop)
+        )
+
+    await stack.wait_for(done, timeout=90)
+    return orders
+
+
+async def report_of(stack: Stack, start: str, end: str) -> dict[str, Any]:
+    async with stack.http.post(
+        stack.url("fortnox_writer", "/admin/api/reconciliation_reports.json"),
+        params={"shop": stack.shop},
+        json={"from": start, "to": end},
+    ) as response:
+        body = await response.json()
+    assert response.status == 202, body
+    report_id = body["reconciliation_report"]["id"]
+    url = stack.url("fortnox_writer", f"/admin/api/reconciliation_reports/{report_id}.json")
+    answer: dict[str, Any] = {}
+
+    async def finished() -> bool:
+        async with stack.http.get(url, params={"shop": stack.shop}) as response:
+            answer.update((await response.json())["reconciliation_report"])
+        return answer["status"] != "running"
+
+    await stack.wait_for(finished, timeout=60)
+    assert answer["status"] == "finished", answer["error"]
+    return dict(answer["report"]) | {"id": report_id}
+
+
+def money(value: str) -> Decimal:
+    return Decimal(value)
+
+
+async def test_a_month_ties_out_to_the_ore(stack: Stack) -> None:
+    orders = await month_of_orders(stack)
+    report = await report_of(stack, "2026-11-01", "2026-11-30")
+    assert report["differences"] == [], json.dumps(report["differences"], indent=1)
+    shopify, fortnox = report["totals"]["shopify"], report["totals"]["fortnox"]
+    assert shopify["orders"] == fortnox["invoices"] == len(orders)
+    expected_total = sum((Decimal(o["total_price"]) for o in orders), Decimal(0))
+    expected_vat = sum((Decimal(o["total_tax"]) for o in orders), Decimal(0))
+    assert money(shopify["total"]) == money(fortnox["total"]) == expected_total
+    assert money(shopify["vat"]) == money(fortnox["vat"]) == expected_vat
+    assert money(shopify["refunded"]) == money(fortnox["credited"]) > 0
+    assert money(shopify["paid"]) == money(fortnox["paid"])
+    assert money(fortnox["paid"]) == expected_total - money(shopify["refunded"])
+    # Per VAT rate, both sides equal, and they sum to the VAT totals.
+    rates = {row["rate"]: row for row in report["by_vat_rate"]}
+    assert set(rates) == {"25", "12", "6"}
+    for row in rates.values():
+        assert row["shopify_orders_vat"] == row["fortnox_invoices_vat"], row
+        assert row["shopify_refunds_vat"] == row["fortnox_credits_vat"], row
+    expected_by_rate: dict[str, Decimal] = {}
+    for order in orders:
+        for line in order["tax_lines"]:
+            key = rate_key(line["rate"])
+            expected_by_rate[key] = expected_by_rate.get(key, Decimal(0)) + Decimal(line["price"])
+    assert {r: money(v["shopify_orders_vat"]) for r, v in rates.items()} == expected_by_rate
+    assert sum(money(r["fortnox_invoices_vat"]) for r in rates.values()) == expected_vat
+    # Per day: the days of the orders and refunds; the sums add up to the totals.
+    days = {row["date"]: row for row in report["by_day"]}
+    assert {*DAYS, "2026-11-10", "2026-11-29"} <= set(days)
+    assert sum(money(d["fortnox_invoices"]) for d in days.values()) == expected_total
+    assert sum(money(d["shopify_orders"]) for d in days.values()) == expected_total
+    assert -sum(money(d["fortnox_credits"]) for d in days.values()) == money(shopify["refunded"])
+    assert report["payouts"] == []
+    assert report["fortnox_calls"] >= 1 + len(orders) + 2 + 1  # lists, each document, payments
+    assert stack.fortnox.count_429 == 0
+    # The CSV: a header and a line per order.
+    async with stack.http.get(
+        stack.url("fortnox_writer", f"/admin/api/reconciliation_reports/{report['id']}.csv"),
+        params={"shop": stack.shop},
+    ) as response:
+        text = await response.text()
+    assert response.status == 200 and response.content_type == "text/csv"
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("date,order_id") and len(lines) == 1 + len(orders)
+
+
+async def test_a_document_edited_by_hand_and_an_extra_invoice_show(stack: Stack) -> None:
+    orders = await month_of_orders(stack)
+    tenant = stack.fortnox.tenant(stack.tenant_id)
+    [edited] = [i for i in stack.invoices_for(orders[2]["id"]) if Decimal(i.total) > 0]
+    rows = [dict(row) for row in edited.rows]
+    rows[0]["Price"] = Decimal(rows[0]["Price"]) + 10  # the accountant typed another price
+    update_invoice(tenant, edited, {"InvoiceRows": rows})
+    customer = create_customer(tenant, {"Name": "Okänd"})
+    extra = create_invoice(
+        tenant,
+        {
+            "CustomerNumber": customer.customer_number,
+            "ExternalInvoiceReference1": "shopify-5999999999999",
+            "InvoiceDate": "2026-11-15",
+            "VATIncluded": True,
+            "InvoiceRows": [{"Description": "Mugg", "DeliveredQuantity": 1, "Price": 100}],
+        },
+    )
+    report = await report_of(stack, "2026-11-01", "2026-11-30")
+    found = {(d["order_id"], d["kind"], d["what"]): d for d in report["differences"]}
+    amount = found[(str(orders[2]["id"]), "amount", "invoice total")]
+    assert money(amount["difference"]) == Decimal(20)  # 2 mugs at 10 more each
+    assert money(amount["fortnox"]) == Decimal(orders[2]["total_price"]) + 20
+    assert (str(orders[2]["id"]), "vat", "invoice VAT") in found
+    extra_row = found[("5999999999999", "extra", "invoice without a Shopify order in the period")]
+    assert extra_row["document"] == str(extra.document_number)
+    assert money(report["totals"]["fortnox"]["total"]) - money(
+        report["totals"]["shopify"]["total"]
+    ) == Decimal(20 + 100)  # the edit and the extra invoice
+    assert len(report["differences"]) == 3, report["differences"]
