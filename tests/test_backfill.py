@@ -4,12 +4,15 @@ nothing, is marked ``origin: backfill``, and resumes after its runner stops midw
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from fortbridge import accounting
+from fortbridge.cli import _parser as cli_parser
 from libs.common.service import STATE
 from services.ingest.backfill.routes import RUNNER
 from services.ingest.backfill.runner import BackfillRunner
@@ -179,7 +182,7 @@ async def test_a_backfill_of_500_orders_100_in_fortnox_survives_a_restart(
 
 
 async def test_a_backfill_of_known_orders_sends_nothing_again(
-    stack_factory: StackFactory,
+    stack_factory: StackFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stack = await open_stack(stack_factory)
     [order] = past_orders(stack, 1)
@@ -199,6 +202,18 @@ async def test_a_backfill_of_known_orders_sends_nothing_again(
     job = await finished(stack, body["backfill"]["id"])
     assert (job["counts"]["known"], job["total"]) == (1, 1)
     assert len(stack.invoices_for(order["id"])) == 1
+    # The CLI: a dry run of the same id, followed to its end.
+    args = cli_parser().parse_args(
+        ["backfill", "start", "--shop", stack.shop, "--ids", str(order["id"]), "--wait", "30",
+         "--url", stack.url("ingest", ""), "--json"]
+    )  # fmt: skip
+    assert await accounting.run(args) == 0
+    printed = json.loads(capsys.readouterr().out)["backfill"]
+    assert (printed["dry_run"], printed["status"], printed["counts"]["known"]) == (
+        True,
+        "finished",
+        1,
+    )
 
 
 async def test_orders_older_than_60_days_need_read_all_orders(

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from fortbridge import accounting
+from fortbridge.cli import _parser as cli_parser
 from services.fortnox_writer.reconciliation.shopify_side import rate_key
 from simulators.fortnox.customers import create_customer
 from simulators.fortnox.invoices import create_invoice, update_invoice
@@ -213,3 +215,20 @@ async def test_a_document_edited_by_hand_and_an_extra_invoice_show(stack: Stack)
         report["totals"]["shopify"]["total"]
     ) == Decimal(20 + 100)  # the edit and the extra invoice
     assert len(report["differences"]) == 3, report["differences"]
+
+
+async def test_the_cli_starts_a_report_and_writes_its_csv(
+    stack: Stack, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    orders = await month_of_orders(stack)
+    target = tmp_path / "november.csv"
+    args = cli_parser().parse_args(
+        [
+            "report", "start", "--shop", stack.shop, "--from", "2026-11-01", "--to", "2026-11-30",
+            "--url", stack.url("fortnox_writer", ""), "--wait", "60", "--csv", str(target),
+        ]
+    )  # fmt: skip
+    assert await accounting.run(args) == 0
+    printed = capsys.readouterr().out
+    assert f"Shopify: {len(orders)} orders" in printed and "0 differences" in printed
+    assert len(target.read_text().strip().splitlines()) == 1 + len(orders)

@@ -123,6 +123,8 @@ async def order_rows(request: web.Request) -> web.Response:
     if not 1 <= limit <= MAX_LIMIT:
         return json_error(422, f"limit: 1 to {MAX_LIMIT}")
     after = request.query.get("after") or None
+    if after is not None and not (after.isascii() and after.isdigit()):
+        return json_error(422, "after: an order id")
     rows = await jobs.orders(runtime.pool, progress["id"], state, limit, after)
     return web.json_response({"backfill_id": progress["id"], "orders": rows})
 
