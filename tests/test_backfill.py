@@ -19,6 +19,7 @@ from services.ingest.backfill.runner import BackfillRunner
 from simulators.fortnox import FortnoxSimulator
 from simulators.fortnox.customers import create_customer
 from simulators.fortnox.invoices import create_invoice
+from simulators.shopify import ShopifySimulator
 from simulators.shopify.payloads import LineSpec, order_payload
 from tests.conftest import StackFactory
 from tests.support.stack import Stack
@@ -29,9 +30,12 @@ PAST = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 
 async def open_stack(stack_factory: StackFactory) -> Stack:
     # A quick Fortnox (the real limit is 25 per 5 s; pacing is the writer's, tested elsewhere).
+    # And a Shopify Plus-sized cost bucket: each past order is read whole (the standard bucket
+    # restores 50 points a second, about one order a second).
     return await stack_factory(
         services=("ingest", "mapper", "fortnox_writer"),
         fortnox=FortnoxSimulator(rate_limit=2500),
+        shopify=ShopifySimulator(bucket_size=20_000, restore_rate=1_000),
         fortnox_rate_limit=2500,
         reconcile_interval_seconds=0,
     )
@@ -253,3 +257,25 @@ async def test_a_backfill_request_is_checked(stack_factory: StackFactory, body: 
     stack = await stack_factory(services=("ingest",))
     status, answer = await call(stack, "POST", "/admin/api/backfills.json", body)
     assert status == 422, answer
+
+
+async def test_orders_the_rules_make_nothing_of_are_counted_as_skipped(
+    stack_factory: StackFactory,
+) -> None:
+    stack = await open_stack(stack_factory)
+    orders = past_orders(stack, 3)
+    url = stack.url("mapper", "/admin/api/integrations/fortnox/settings.json")
+    async with stack.http.put(
+        url,
+        params={"shop": stack.shop},
+        json={"settings": {"document_kind": "none"}, "version": 0},
+    ) as response:
+        assert response.status == 200, await response.text()
+    status, body = await call(
+        stack, "POST", "/admin/api/backfills.json", {**period(orders), "dry_run": False}
+    )
+    assert status == 202, body
+    job = await finished(stack, body["backfill"]["id"])
+    assert (job["status"], job["counts"]["skipped"], job["total"]) == ("finished", 3, 3)
+    assert job["failures"][0]["error"]  # why, in the merchant's words
+    assert references(stack) == Counter()

@@ -13,7 +13,7 @@ from typing import Any
 
 from libs.common.errors import PermanentError
 from libs.common.logs import get_logger
-from libs.common.messages import FortnoxCommand, ShopifyEvent, SourceRef, SyncResult
+from libs.common.messages import FortnoxCommand, Origin, ShopifyEvent, SourceRef, SyncResult
 from libs.common.messaging import Delivery
 from libs.common.service import Runtime
 from libs.common.shops import is_uninstalled
@@ -26,7 +26,40 @@ from services.mapper.store import load_shop_settings, load_state, save_state
 
 log = get_logger(__name__)
 SOURCE_HEADER = "x-fortbridge-source"
-BACKFILL = "backfill"
+BACKFILL: Origin = "backfill"
+
+
+def backfill_skipped(
+    event: ShopifyEvent,
+    delivery: Delivery,
+    commands: list[FortnoxCommand],
+    reason: str | None,
+    order_id: str,
+) -> SyncResult | None:
+    """A backfill's order whose orders/create the rules make nothing of (a test order, a rule
+    that skips it): a ``skipped`` result, so the backfill counts it instead of waiting for it.
+    A document made later (on orders/paid, say) replaces the skip in the backfill's count."""
+    if event.topic != "orders/create" or commands or event.batch_id is None:
+        return None
+    if _source(delivery) != BACKFILL:
+        return None
+    return SyncResult(
+        shop=event.shop,
+        command_id=f"{event.shop}:order:{order_id}:backfill-skipped",
+        document_key=f"{event.shop}:order:{order_id}:backfill-skipped",
+        source=SourceRef(type="order", id=order_id),
+        status="skipped",
+        action="create_document",
+        explanation=reason or "the shop's rules make no document of this order",
+        trace_id=current_trace_id(),
+        batch_id=event.batch_id,
+        origin=BACKFILL,
+    )
+
+
+def _source(delivery: Delivery) -> str | None:
+    source = delivery.headers.get(SOURCE_HEADER)
+    return source.decode() if isinstance(source, bytes) else source
 
 
 def backfilled(
@@ -35,10 +68,7 @@ def backfilled(
     """A backfill's events (ingest's ``x-fortbridge-source: backfill``) make commands marked
     ``origin: backfill`` with the backfill's id, so the writer runs them behind live work,
     billing does not charge them and the backfill counts their results."""
-    source = delivery.headers.get(SOURCE_HEADER)
-    if isinstance(source, bytes):
-        source = source.decode()
-    if source != BACKFILL:
+    if _source(delivery) != BACKFILL:
         return commands
     stamp = {"origin": BACKFILL, "batch_id": event.batch_id}
     return [command.model_copy(update=stamp) for command in commands]
@@ -104,6 +134,9 @@ class EventHandler:
             ids = ",".join(c.command_id for c in plan.commands) or None
             outcome = "command" if plan.commands else "skipped"
             await self._record(conn, event, outcome, reason=plan.skipped, command_id=ids)
+            skipped = backfill_skipped(event, delivery, plan.commands, plan.skipped, order_id)
+            if skipped is not None:
+                await self._runtime.publisher.publish(skipped, "fortnox.result.skipped")
         log.info(
             "event planned",
             shop=event.shop,
