@@ -232,3 +232,23 @@ async def test_the_cli_starts_a_report_and_writes_its_csv(
     printed = capsys.readouterr().out
     assert f"Shopify: {len(orders)} orders" in printed and "0 differences" in printed
     assert len(target.read_text().strip().splitlines()) == 1 + len(orders)
+
+
+async def test_fortnox_orders_are_reported_like_invoices(stack: Stack) -> None:
+    async with stack.http.put(
+        stack.url("mapper", "/admin/api/integrations/fortnox/settings.json"),
+        params={"shop": stack.shop},
+        json={"settings": {"document_kind": "order"}, "version": 0},
+    ) as response:
+        assert response.status == 200, await response.text()
+    order = paid_order("2026-11-12", 1)
+    stack.shopify.add_order(stack.shop, order)
+    assert await stack.send_order(order) == [200]
+    tenant = stack.fortnox.tenant(stack.tenant_id)
+    await stack.wait_for(lambda: len(tenant.orders) == 1, timeout=30)
+    await stack.wait_for(lambda: settled(stack.pool, stack.shop), timeout=30)
+    report = await report_of(stack, "2026-11-01", "2026-11-30")
+    [row] = report["orders"]
+    assert row["fortnox"]["total"] == row["shopify"]["total"] == order["total_price"]
+    kinds = {d["kind"] for d in report["differences"]}
+    assert not kinds & {"missing", "extra", "amount", "vat"}, report["differences"]

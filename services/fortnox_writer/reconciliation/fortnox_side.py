@@ -10,6 +10,7 @@ command waiting (a report is read work behind live work: ``LiveFirst``):
   and Fortnox's own credit invoice of it, ``shopify-refund-<refund id>`` for a refund's
   negative invoice, which names its order in ``ExternalInvoiceReference2``) are read whole
   (``GET /3/invoices/<n>``: rows, ``TotalVAT``, ``Credit``), one call each.
+- ``GET /3/orders?fromdate=<start>`` the same way, for a shop whose rules make Fortnox orders.
 - ``GET /3/invoicepayments?fromdate=<start>`` in pages of 500: the payments, by invoice number.
 
 VAT per rate is computed from the rows as Fortnox computes it (per rate on the sum of the row
@@ -31,6 +32,13 @@ from services.fortnox_writer.client import FortnoxClient
 from services.fortnox_writer.deferred import DeferredStore
 
 LIST_LIMIT = "500"
+# (collection, list envelope, single envelope, date field): invoices, then Fortnox orders (a
+# shop whose rules make orders; an order Fortnox turned into an invoice counts once: the invoice,
+# which carries the same reference).
+RESOURCES = (
+    ("/3/invoices", "Invoices", "Invoice", "InvoiceDate"),
+    ("/3/orders", "Orders", "Order", "OrderDate"),
+)
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
 # How long a read waits for the tenant's live commands before it goes anyway (never starved).
@@ -53,6 +61,7 @@ class FortnoxDocument:
     vat: Decimal
     vat_by_rate: dict[str, Decimal]
     paid: Decimal = ZERO  # payments registered on it, in its currency
+    resource: str = "Invoice"  # or "Order": a shop whose rules make Fortnox orders
 
 
 @dataclass
@@ -83,7 +92,7 @@ class LiveFirst:
 def vat_by_rate(document: dict[str, Any]) -> dict[str, Decimal]:
     included = bool(document.get("VATIncluded"))
     bases: dict[Decimal, Decimal] = defaultdict(lambda: ZERO)
-    for row in document.get("InvoiceRows") or []:
+    for row in document.get("InvoiceRows") or document.get("OrderRows") or []:
         bases[_money(row.get("VAT"))] += _money(row.get("Total"))
     out: dict[str, Decimal] = {}
     for rate, base in bases.items():
@@ -146,37 +155,43 @@ async def period_documents(
     """The Fortbridge documents of the orders (and any other Fortbridge invoice dated in the
     period: an extra) with their payments."""
     period = FortnoxPeriod()
-    listed = await _pages(client, live, "/3/invoices", "Invoices", start)
-    for row in listed:
-        if row.get("Cancelled") in (True, "true"):
-            continue
-        found = _classify(row)
-        if found is None:
-            continue
-        kind, order_id, _ = found
-        day = date.fromisoformat(str(row.get("InvoiceDate"))[:10])
-        if order_id not in order_ids and not (kind == "invoice" and day <= end):
-            continue  # another period's order
-        await live.wait()
-        whole = (await client.request("GET", f"/3/invoices/{row['DocumentNumber']}"))["Invoice"]
-        classified = _classify(whole)
-        if classified is None:
-            continue
-        kind, order_id, refund_id = classified
-        period.documents.append(
-            FortnoxDocument(
-                number=str(whole["DocumentNumber"]),
-                kind=kind,
-                order_id=order_id,
-                refund_id=refund_id,
-                day=day,
-                currency=str(whole.get("Currency") or ""),
-                total=_money(whole.get("Total")),
-                vat=_money(whole.get("TotalVAT")),
-                vat_by_rate=vat_by_rate(whole),
+    for path, plural, single, dated in RESOURCES:
+        for row in await _pages(client, live, path, plural, start):
+            if row.get("Cancelled") in (True, "true"):
+                continue
+            found = _classify(row)
+            if found is None:
+                continue
+            kind, order_id, _ = found
+            day = date.fromisoformat(str(row.get(dated))[:10])
+            if order_id not in order_ids and not (kind == "invoice" and day <= end):
+                continue  # another period's order
+            await live.wait()
+            whole = (await client.request("GET", f"{path}/{row['DocumentNumber']}"))[single]
+            classified = _classify(whole)
+            if classified is None:
+                continue
+            kind, order_id, refund_id = classified
+            period.documents.append(
+                FortnoxDocument(
+                    number=str(whole["DocumentNumber"]),
+                    kind=kind,
+                    order_id=order_id,
+                    refund_id=refund_id,
+                    day=day,
+                    currency=str(whole.get("Currency") or ""),
+                    total=_money(whole.get("Total")),
+                    vat=_money(whole.get("TotalVAT")),
+                    vat_by_rate=vat_by_rate(whole),
+                    resource=single,
+                )
             )
-        )
-    by_number = {d.number: d for d in period.documents}
+    # A Fortnox order that became an invoice carries the same reference: the invoice counts.
+    invoiced = {d.order_id for d in period.documents if d.resource == "Invoice"}
+    period.documents = [
+        d for d in period.documents if d.resource == "Invoice" or d.order_id not in invoiced
+    ]
+    by_number = {d.number: d for d in period.documents if d.resource == "Invoice"}
     for payment in await _pages(client, live, "/3/invoicepayments", "InvoicePayments", start):
         document = by_number.get(str(payment.get("InvoiceNumber")))
         if document is None:
