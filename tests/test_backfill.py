@@ -152,10 +152,10 @@ async def backfill(stack: Stack, total: int, existing: int, *, restart: bool) ->
         assert 0 < paged < total
         restarted = BackfillRunner(runtime)
         await restarted.resume()  # what a replica's start does
-        job = await finished(stack, job_id, timeout=110)
+        job = await finished(stack, job_id, timeout=170)
         await restarted.stop()
     else:
-        job = await finished(stack, job_id, timeout=110)
+        job = await finished(stack, job_id, timeout=170)
 
     assert job["status"] == "finished", job
     assert job["counts"]["created"] == total - existing, job
