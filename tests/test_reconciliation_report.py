@@ -13,6 +13,7 @@ import pytest
 
 from fortbridge import accounting
 from fortbridge.cli import _parser as cli_parser
+from libs.common.access import ApiTokenStore
 from services.fortnox_writer.reconciliation.shopify_side import rate_key
 from simulators.fortnox.customers import create_customer
 from simulators.fortnox.invoices import create_invoice, update_invoice
@@ -252,3 +253,60 @@ async def test_fortnox_orders_are_reported_like_invoices(stack: Stack) -> None:
     assert row["fortnox"]["total"] == row["shopify"]["total"] == order["total_price"]
     kinds = {d["kind"] for d in report["differences"]}
     assert not kinds & {"missing", "extra", "amount", "vat"}, report["differences"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"from": "2026-11-01"}, 422),
+        ({"from": "2026-11-30", "to": "2026-11-01"}, 422),
+        ({"from": "2026-01-01", "to": "2026-12-31"}, 422),  # more than 93 days
+        ({"from": "1 nov", "to": "30 nov"}, 422),
+        ([], 422),
+    ],
+)
+async def test_a_report_request_is_checked(
+    stack_factory: StackFactory, body: Any, status: int
+) -> None:
+    stack = await stack_factory(services=("fortnox_writer",))
+    async with stack.http.post(
+        stack.url("fortnox_writer", "/admin/api/reconciliation_reports.json"),
+        params={"shop": stack.shop},
+        json=body,
+    ) as response:
+        assert response.status == status, await response.text()
+
+
+async def test_a_shop_without_fortnox_cannot_start_one_and_ids_stay_in_their_shop(
+    stack_factory: StackFactory,
+) -> None:
+    stack = await stack_factory(services=("fortnox_writer",), fortnox_connected=False)
+    url = stack.url("fortnox_writer", "/admin/api/reconciliation_reports.json")
+    period = {"from": "2026-11-01", "to": "2026-11-30"}
+    async with stack.http.post(url, params={"shop": stack.shop}, json=period) as response:
+        assert response.status == 409
+    async with stack.http.get(
+        stack.url("fortnox_writer", "/admin/api/reconciliation_reports/not-a-uuid.json"),
+        params={"shop": stack.shop},
+    ) as response:
+        assert response.status == 404
+
+
+async def test_another_shops_credentials_cannot_read_a_report(stack: Stack) -> None:
+    report = await report_of(stack, "2026-11-01", "2026-11-30")  # an empty month ties out
+    assert report["differences"] == [] and report["totals"]["shopify"]["orders"] == 0
+    other = await ApiTokenStore(stack.pool).create(
+        "someone-else.myshopify.com", "read_integrations,write_integrations"
+    )
+    headers = {"Authorization": f"Bearer {other.token}"}
+    path = f"/admin/api/reconciliation_reports/{report['id']}"
+    for suffix, shop, status in (
+        (".json", None, 404),
+        (".csv", None, 404),
+        (".json", stack.shop, 403),
+    ):
+        params = {"shop": shop} if shop else {}
+        async with stack.http.get(
+            stack.url("fortnox_writer", path + suffix), params=params, headers=headers
+        ) as response:
+            assert response.status == status, (suffix, shop, await response.text())
