@@ -13,6 +13,7 @@ import pytest
 
 from fortbridge import accounting
 from fortbridge.cli import _parser as cli_parser
+from fortbridge.gateway import free_socket, serve_gateway
 from libs.common.service import STATE
 from services.ingest.backfill.routes import RUNNER
 from services.ingest.backfill.runner import BackfillRunner
@@ -279,3 +280,25 @@ async def test_orders_the_rules_make_nothing_of_are_counted_as_skipped(
     assert (job["status"], job["counts"]["skipped"], job["total"]) == ("finished", 3, 3)
     assert job["failures"][0]["error"]  # why, in the merchant's words
     assert references(stack) == Counter()
+
+
+async def test_the_cli_dry_run_says_which_orders_fortnox_already_has(
+    stack_factory: StackFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Through one origin (the gateway, as the Ingress in production): the dry run in ingest,
+    the report of the same days in the writer, which reads Fortnox."""
+    stack = await open_stack(stack_factory)
+    orders = past_orders(stack, 6)
+    book_by_hand(stack, orders[:2])
+    backends = {name: stack.url(name, "") for name in stack.apps}
+    async with serve_gateway(free_socket(), backends) as url:
+        args = cli_parser().parse_args(
+            ["backfill", "start", "--shop", stack.shop, "--from", PAST.isoformat(),
+             "--to", (PAST + timedelta(days=1)).isoformat(), "--wait", "60", "--url", url,
+             "--json"]
+        )  # fmt: skip
+        assert await accounting.run(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["backfill"]["counts"]["would_create"] == 6
+    assert printed["in_fortnox"] == sorted(str(o["id"]) for o in orders[:2])
+    assert references(stack) == Counter({f"shopify-{o['id']}": 1 for o in orders[:2]})

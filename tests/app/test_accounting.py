@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.async_api import expect
 
+from simulators.fortnox.customers import create_customer
+from simulators.fortnox.invoices import create_invoice
 from simulators.shopify.payloads import order_payload
 from tests.app.conftest import WAIT_MS, AppFactory, BrowseFactory
 
@@ -27,6 +29,21 @@ async def test_a_report_ties_out_and_past_orders_are_imported(
     past = [order_payload(created_at=past_day, updated_at=past_day) for _ in range(8)]
     for order in past:
         stack.shopify.add_order(stack.shop, order)
+    # One of them an earlier integration booked already, with our reference.
+    tenant = stack.fortnox.tenant(stack.tenant_id)
+    customer = create_customer(tenant, {"Name": "Tidigare kund"})
+    create_invoice(
+        tenant,
+        {
+            "CustomerNumber": customer.customer_number,
+            "ExternalInvoiceReference1": f"shopify-{past[0]['id']}",
+            "InvoiceDate": past_day.date().isoformat(),
+            "VATIncluded": True,
+            "InvoiceRows": [
+                {"Description": "Order", "DeliveredQuantity": 1, "Price": past[0]["total_price"]}
+            ],
+        },
+    )
 
     tab = await browse(app)
     page = tab.page
@@ -44,8 +61,9 @@ async def test_a_report_ties_out_and_past_orders_are_imported(
     await backfill.get_by_label("Created until").fill(past_day.date().isoformat())
     await backfill.get_by_role("button", name="Dry run").click()
     await expect(backfill).to_contain_text("8 would create", timeout=WAIT_MS)
+    await expect(backfill).to_contain_text("Fortnox already has 1 of them", timeout=WAIT_MS)
     await backfill.get_by_role("button", name="Import them").click()
-    await expect(backfill).to_contain_text("8 orders: 8 created", timeout=60_000)
+    await expect(backfill).to_contain_text("8 orders: 7 created, 1 matched", timeout=60_000)
     await expect(backfill).to_contain_text("Import: 100 %")
     await expect(backfill.get_by_text("Done")).to_be_visible()
     for order in past:

@@ -151,6 +151,11 @@ function ReportCard() {
   );
 }
 
+interface FortnoxRow {
+  order_id: string;
+  fortnox: { documents: { kind: string }[] };
+}
+
 function percent(job: Backfill): number {
   if (job.status === "finished") return 100;
   if (!job.total) return 0;
@@ -198,6 +203,35 @@ function BackfillCard() {
     }
   };
 
+  // A finished dry run: which of its orders Fortnox already holds, from the reconciliation
+  // report of the same days (the writer reads Fortnox; they will be matched, not duplicated).
+  const [inFortnox, setInFortnox] = useState<{ job: string; count: number | null } | null>(null);
+  useEffect(() => {
+    if (!job || !job.dry_run || job.status !== "finished" || inFortnox?.job === job.id || !from || !to) return;
+    setInFortnox({ job: job.id, count: null });
+    void (async () => {
+      try {
+        const ours = new Set<string>();
+        let after = "";
+        for (let page = 0; page < 40; page++) {
+          const answer = await api.get<{ orders: { order_id: string }[] }>(`/admin/api/backfills/orders.json?job_id=${job.id}&limit=250${after ? `&after=${after}` : ""}`);
+          answer.orders.forEach((row) => ours.add(row.order_id));
+          if (answer.orders.length < 250) break;
+          after = answer.orders[answer.orders.length - 1].order_id;
+        }
+        let report = (await api.post<{ reconciliation_report: ReconciliationReport }>("/admin/api/reconciliation_reports.json", { from, to })).reconciliation_report;
+        while (report.status === "running") {
+          await new Promise((done) => setTimeout(done, 1500));
+          report = (await api.get<{ reconciliation_report: ReconciliationReport & { report?: { orders?: FortnoxRow[] } } }>(`/admin/api/reconciliation_reports/${report.id}.json`)).reconciliation_report;
+        }
+        const rows = ((report.report as { orders?: FortnoxRow[] } | undefined)?.orders ?? []).filter((row) => ours.has(row.order_id) && row.fortnox.documents.some((d) => d.kind === "invoice"));
+        setInFortnox({ job: job.id, count: rows.length });
+      } catch {
+        setInFortnox({ job: job.id, count: null });
+      }
+    })();
+  }, [job?.id, job?.status]);
+
   const running = job?.status === "running";
   const counts = job ? Object.entries(job.counts).filter(([, n]) => n > 0).map(([name, n]) => `${n} ${name.replace("_", " ")}`).join(", ") : "";
   return (
@@ -241,6 +275,11 @@ function BackfillCard() {
               <Text as="p" tone="subdued">
                 {`${job.total} orders${job.paged_all ? "" : " found so far"}: ${counts || "none yet"}. Started ${when(job.started_at)}${job.finished_at ? `, finished ${when(job.finished_at)}` : ""}.`}
               </Text>
+              {job.dry_run && job.status === "finished" && inFortnox?.job === job.id && (
+                <Text as="p" id="backfill-in-fortnox">
+                  {inFortnox.count === null ? "Checking which of them Fortnox already has…" : `Fortnox already has ${inFortnox.count} of them: they will be matched, not made twice.`}
+                </Text>
+              )}
               {job.error && (
                 <Banner tone="critical" title="The backfill stopped">
                   <p>{job.error}</p>
