@@ -12,6 +12,7 @@ used, and the client waits for the bucket before a call that would not fit
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -201,6 +202,7 @@ async def period_orders(
             except TransientError:
                 if attempt == attempts - 1:
                     raise
+                await asyncio.sleep(2**attempt)  # Shopify unavailable: wait it out a little
         connection = data.get("orders") or {}
         for node in connection.get("nodes") or []:
             order = parse_order(node, zone)

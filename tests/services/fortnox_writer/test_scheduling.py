@@ -14,7 +14,8 @@ from fortbridge.localstack import LocalStack, add_connected_shop, command_publis
 from libs.common.messaging import Topology
 from libs.common.metrics import FORTNOX_429
 from services.fortnox_writer.admission import TenantGate
-from services.fortnox_writer.deferred import backoff
+from services.fortnox_writer.deferred import DeferredStore, backoff
+from services.fortnox_writer.reconciliation.fortnox_side import LiveFirst
 from simulators.shopify.payloads import order_payload
 from tests.services.fortnox_writer.writer_support import (
     dead_letters,
@@ -274,3 +275,44 @@ async def test_a_backfill_waits_behind_live_orders_of_its_own_tenant(
     api = [r for r in stack.fortnox.requests_for(stack.tenant_id) if r.path.startswith("/3/")]
     times = sorted(r.time for r in api)
     assert max(sum(1 for t in times if s <= t < s + 5.0) for s in times) <= 25
+
+
+async def test_a_reports_fortnox_reads_wait_while_live_commands_are_set_aside(
+    writer_stack: LocalStack,
+) -> None:
+    stack = writer_stack
+    store = DeferredStore(stack.pool, "test")
+    live = LiveFirst(store, stack.shop)
+    await asyncio.wait_for(live.wait(), 1.0)  # nothing waiting: at once
+    await store.put(
+        command_id="live-1",
+        shop=stack.shop,
+        tenant_id=stack.tenant_id,
+        document_key="k",
+        routing_key="fortnox.command.create_document",
+        message_id=None,
+        body=b"{}",
+        headers={},
+        reason="rate_limit",
+        due_in=60,
+    )
+    await store.put(
+        command_id="past-1",
+        shop=stack.shop,
+        tenant_id=stack.tenant_id,
+        document_key="k2",
+        routing_key="fortnox.command.create_document",
+        message_id=None,
+        body=b"{}",
+        headers={},
+        reason="rate_limit",
+        due_in=60,
+        background=True,
+    )
+    waiting = asyncio.create_task(live.wait())
+    await asyncio.sleep(0.6)
+    assert not waiting.done()  # behind the live command
+    await stack.pool.execute(
+        "DELETE FROM fortnox_writer.deferred_commands WHERE command_id = 'live-1'"
+    )
+    await asyncio.wait_for(waiting, 2.0)  # background work does not hold a report back
