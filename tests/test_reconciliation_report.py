@@ -310,3 +310,43 @@ async def test_another_shops_credentials_cannot_read_a_report(stack: Stack) -> N
             stack.url("fortnox_writer", path + suffix), params=params, headers=headers
         ) as response:
             assert response.status == status, (suffix, shop, await response.text())
+
+
+async def test_an_earlier_orders_refund_in_the_period_is_reported_with_its_credit(
+    stack: Stack,
+) -> None:
+    october = paid_order("2026-10-20", 1)
+    november = paid_order("2026-11-05", 2)
+    for order in (october, november):
+        stack.shopify.add_order(stack.shop, order)
+        assert await stack.send_order(order) == [200]
+        assert await stack.send_webhook("orders/paid", order) == [200]
+    for refund_id, when in (
+        (7_800_000_000_011, "2026-10-25T09:00:00+01:00"),  # October's: not in November
+        (7_800_000_000_012, "2026-11-12T09:00:00+01:00"),
+    ):
+        refund = with_money_back(
+            refund_payload(october, refund_id, lines=[(1, 1)] if refund_id % 2 else [(2, 1)],
+                           created_at=when),
+            october,
+        )  # fmt: skip
+        stack.shopify.add_refund(stack.shop, october["id"], refund)
+        assert await stack.send_webhook("refunds/create", refund) == [200]
+        await stack.wait_for(
+            lambda r=refund_id: any(
+                i.fields.get("ExternalInvoiceReference1") == f"shopify-refund-{r}"
+                for i in stack.invoices()
+            ),
+            timeout=30,
+        )
+    await stack.wait_for(lambda: settled(stack.pool, stack.shop), timeout=30)
+    report = await report_of(stack, "2026-11-01", "2026-11-30")
+    assert report["differences"] == [], report["differences"]
+    totals = report["totals"]
+    assert totals["shopify"]["orders"] == 1  # November's order; October's is here for its refund
+    assert money(totals["shopify"]["total"]) == Decimal(november["total_price"])
+    cinema = Decimal(october["line_items"][2]["price"])  # November's refund: the cinema ticket
+    assert money(totals["shopify"]["refunded"]) == money(totals["fortnox"]["credited"]) == cinema
+    [late] = [row for row in report["orders"] if not row["in_period"]]
+    assert late["order_id"] == str(october["id"])
+    assert [r["id"] for r in late["shopify"]["refunds"]] == ["7800000000012"]

@@ -1,6 +1,6 @@
 """Shopify beside Fortnox: per order, per day and per VAT rate, with every difference listed.
 
-Per order created in the period:
+Per order created in the period (and per earlier order refunded in it: its credits only):
 - the invoice: Shopify's total and VAT (``totalPriceSet``, ``totalTaxSet``, ``taxLines`` per
   rate) against the Fortnox invoice's ``Total``, ``TotalVAT`` and VAT per rate, and currency;
 - credits: what Shopify refunded (``totalRefundedSet`` of its refunds, or the whole order when it
@@ -74,12 +74,31 @@ def _sum(values: list[dict[str, Decimal]]) -> dict[str, Decimal]:
     return out
 
 
+def relevant(
+    order: ShopifyOrder, documents: list[FortnoxDocument], start: date
+) -> list[FortnoxDocument]:
+    """The order's documents this period counts: all of an order of the period; of an earlier
+    order refunded in it, the credits of those refunds (and a Fortnox credit made in it)."""
+    if order.in_period:
+        return documents
+    refunds = {r.refund_id for r in order.refunds}
+    return [
+        d
+        for d in documents
+        if d.kind == "credit"
+        and (d.refund_id in refunds or (d.refund_id is None and d.day >= start))
+    ]
+
+
 def compare_order(order: ShopifyOrder, documents: list[FortnoxDocument]) -> dict[str, Any]:
+    """``documents``: the order's documents this period counts (``relevant``)."""
     invoices = [d for d in documents if d.kind == "invoice"]
     credits = [d for d in documents if d.kind == "credit"]
     differences: list[dict[str, Any]] = []
     invoice = invoices[0] if invoices else None
-    if invoice is None:
+    if not order.in_period:
+        pass  # an earlier order, here for its refunds: only the credits are compared
+    elif invoice is None:
         differences.append(_difference(order, "missing", "invoice", _text(order.total), None))
     else:
         for extra in invoices[1:]:
@@ -124,12 +143,13 @@ def compare_order(order: ShopifyOrder, documents: list[FortnoxDocument]) -> dict
             )
         )
     paid = sum((d.paid for d in documents), ZERO)
-    if paid != order.paid:
+    if paid != order.paid and order.in_period:
         differences.append(_difference(order, "payment", "paid (net)", order.paid, paid))
     return {
         "order_id": order.order_id,
         "order_name": order.name,
         "date": order.created.isoformat(),
+        "in_period": order.in_period,
         "currency": order.currency,
         "shopify": {
             "total": _text(order.total),
@@ -175,7 +195,13 @@ def build_report(
     shop: str, start: date, end: date, orders: list[ShopifyOrder], fortnox: FortnoxPeriod
 ) -> dict[str, Any]:
     ids = {o.order_id for o in orders}
-    compared = [compare_order(o, fortnox.of_order(o.order_id)) for o in orders]
+    counted = {o.order_id: relevant(o, fortnox.of_order(o.order_id), start) for o in orders}
+    documents = [d for d in fortnox.documents if d.order_id not in ids] + [
+        d for docs in counted.values() for d in docs
+    ]
+    fortnox = FortnoxPeriod(documents, fortnox.calls)
+    compared = [compare_order(o, counted[o.order_id]) for o in orders]
+    ours = [o for o in orders if o.in_period]  # the period's own orders
     differences = [d for row in compared for d in row["differences"]]
     for document in fortnox.documents:
         if document.order_id not in ids and document.kind == "invoice":
@@ -192,9 +218,10 @@ def build_report(
             )
     by_day: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
     for order in orders:
-        day = by_day[order.created.isoformat()]
-        day["shopify_orders"] += order.total
-        day["shopify_vat"] += order.vat
+        if order.in_period:
+            day = by_day[order.created.isoformat()]
+            day["shopify_orders"] += order.total
+            day["shopify_vat"] += order.vat
         for refund in order.refunds:
             by_day[refund.created.isoformat()]["shopify_refunds"] += refund.amount
     for document in fortnox.documents:
@@ -202,7 +229,7 @@ def build_report(
         name = "fortnox_invoices" if document.kind == "invoice" else "fortnox_credits"
         day[name] += document.total
         day["fortnox_vat"] += document.vat
-    shopify_rates = _sum([o.vat_by_rate for o in orders])
+    shopify_rates = _sum([o.vat_by_rate for o in ours])
     refund_rates = _sum([r.vat_by_rate for o in orders for r in o.refunds])
     fortnox_invoice_rates = _sum([d.vat_by_rate for d in fortnox.documents if d.kind == "invoice"])
     fortnox_credit_rates = _sum([d.vat_by_rate for d in fortnox.documents if d.kind == "credit"])
@@ -228,12 +255,12 @@ def build_report(
         "period": {"from": start.isoformat(), "to": end.isoformat()},
         "totals": {
             "shopify": {
-                "orders": len(orders),
-                "total": _text(sum((o.total for o in orders), ZERO)),
-                "vat": _text(sum((o.vat for o in orders), ZERO)),
+                "orders": len(ours),
+                "total": _text(sum((o.total for o in ours), ZERO)),
+                "vat": _text(sum((o.vat for o in ours), ZERO)),
                 "refunded": _text(sum((o.refunded for o in orders), ZERO)),
                 "refund_vat": _text(sum((o.refund_vat for o in orders), ZERO)),
-                "paid": _text(sum((o.paid for o in orders), ZERO)),
+                "paid": _text(sum((o.paid for o in ours), ZERO)),
             },
             "fortnox": {
                 "invoices": len(invoices),
@@ -242,7 +269,7 @@ def build_report(
                 "vat": _text(sum((d.vat for d in invoices), ZERO)),
                 "credited": _text(-sum((d.total for d in credits), ZERO)),
                 "credit_vat": _text(-sum((d.vat for d in credits), ZERO)),
-                "paid": _text(sum((d.paid for d in fortnox.documents), ZERO)),
+                "paid": _text(sum((d.paid for o in ours for d in counted[o.order_id]), ZERO)),
             },
         },
         "by_day": [

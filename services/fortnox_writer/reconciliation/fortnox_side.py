@@ -150,13 +150,22 @@ async def _pages(
 
 
 async def period_documents(
-    client: FortnoxClient, live: LiveFirst, start: date, order_ids: set[str], end: date
+    client: FortnoxClient,
+    live: LiveFirst,
+    start: date,
+    end: date,
+    order_ids: set[str],
+    late_ids: frozenset[str] = frozenset(),
+    earliest: date | None = None,
 ) -> FortnoxPeriod:
     """The Fortbridge documents of the orders (and any other Fortbridge invoice dated in the
-    period: an extra) with their payments."""
+    period: an extra) with their payments. ``late_ids``: earlier orders refunded in the period,
+    whose credits only are read (a refund's negative invoice carries its order's date, so the
+    listing starts at ``earliest``, the first of their days)."""
     period = FortnoxPeriod()
+    since = min(start, earliest) if earliest else start
     for path, plural, single, dated in RESOURCES:
-        for row in await _pages(client, live, path, plural, start):
+        for row in await _pages(client, live, path, plural, since):
             if row.get("Cancelled") in (True, "true"):
                 continue
             found = _classify(row)
@@ -164,7 +173,9 @@ async def period_documents(
                 continue
             kind, order_id, _ = found
             day = date.fromisoformat(str(row.get(dated))[:10])
-            if order_id not in order_ids and not (kind == "invoice" and day <= end):
+            if order_id in late_ids and kind == "invoice":
+                continue  # an earlier period's invoice: only its credits count here
+            if order_id not in order_ids and not (kind == "invoice" and start <= day <= end):
                 continue  # another period's order
             await live.wait()
             whole = (await client.request("GET", f"{path}/{row['DocumentNumber']}"))[single]
@@ -192,7 +203,7 @@ async def period_documents(
         d for d in period.documents if d.resource == "Invoice" or d.order_id not in invoiced
     ]
     by_number = {d.number: d for d in period.documents if d.resource == "Invoice"}
-    for payment in await _pages(client, live, "/3/invoicepayments", "InvoicePayments", start):
+    for payment in await _pages(client, live, "/3/invoicepayments", "InvoicePayments", since):
         document = by_number.get(str(payment.get("InvoiceNumber")))
         if document is None:
             continue

@@ -166,8 +166,15 @@ class ReportRunner:
         orders = await period_orders(self._admin, shop, token, start, end, self._zone)
         await _stage(pool, report_id, "fortnox")
         client = await self._client(shop)
+        late = [o for o in orders if not o.in_period]
         fortnox = await period_documents(
-            client, LiveFirst(self._store, shop), start, {o.order_id for o in orders}, end
+            client,
+            LiveFirst(self._store, shop),
+            start,
+            end,
+            {o.order_id for o in orders},
+            frozenset(o.order_id for o in late),
+            min((o.created for o in late), default=None),
         )
         await _stage(pool, report_id, "comparing")
         return build_report(shop, start, end, orders, fortnox)
