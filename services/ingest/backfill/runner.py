@@ -145,7 +145,9 @@ class BackfillRunner:
         self, job_id: str, shop: str, token: str, marks: list[OrderMark], dry_run: bool
     ) -> dict[str, str]:
         """``{order id: status}`` for a page; in a run, the new orders' events are stored."""
-        known = await stored_orders(self._runtime.pool, shop, [m.order_id for m in marks])
+        ids = [m.order_id for m in marks]
+        known = await stored_orders(self._runtime.pool, shop, ids)
+        ours = set() if dry_run else await self._stored_by(shop, job_id, ids)
         statuses: dict[str, str] = {}
         for mark in marks:
             seen = known.get(mark.order_id)
@@ -159,9 +161,22 @@ class BackfillRunner:
                 statuses[mark.order_id] = "skipped"
                 log.warning("backfill: order too large", order_id=mark.order_id, error=str(exc))
                 continue
-            created = "orders/create" in recovery.topics
+            # Also what this backfill stored before its replica stopped: still ours to wait for
+            # (the rest of the order's events were stored just now, if any were missing).
+            created = "orders/create" in recovery.topics or mark.order_id in ours
             statuses[mark.order_id] = "pending" if created else "known"
         return statuses
+
+    async def _stored_by(self, shop: str, job_id: str, order_ids: list[str]) -> set[str]:
+        rows = await self._runtime.pool.fetch(
+            "SELECT DISTINCT order_id FROM ingest.webhook_events"
+            " WHERE shop = $1 AND batch_id = $2::uuid AND order_id = ANY($3::text[])"
+            " AND topic = 'orders/create'",
+            shop,
+            job_id,
+            order_ids,
+        )
+        return {row["order_id"] for row in rows}
 
     async def _recover(self, shop: str, token: str, mark: OrderMark, seen: Any, job_id: str) -> Any:
         for attempt in range(ATTEMPTS):
