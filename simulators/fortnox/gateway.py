@@ -42,6 +42,7 @@ SCOPE_BY_RESOURCE = {
     "invoices": "invoice",
     "orders": "order",
     "invoicepayments": "payment",
+    "vouchers": "bookkeeping",
 }
 
 
