@@ -19,6 +19,7 @@ from libs.common.service import Runtime
 from libs.common.shops import is_uninstalled
 from libs.common.tracing import current_trace_id
 from services.mapper.accounting import SYNCED_TOPICS, order_id_for
+from services.mapper.accounting.payouts import PAYOUT_TOPIC, plan_payout
 from services.mapper.catalog import CATALOG_TOPICS, plan_catalog_event, skipped_result
 from services.mapper.privacy import PRIVACY_TOPICS, apply_privacy
 from services.mapper.rules.engine import plan_with_rules
@@ -54,6 +55,9 @@ class EventHandler:
             return
         if event.topic in CATALOG_TOPICS:
             await self._catalog(event)
+            return
+        if event.topic == PAYOUT_TOPIC:
+            await self._payout(event)
             return
         if event.topic not in SYNCED_TOPICS:
             await self._record(pool, event, "skipped", reason=f"topic {event.topic} is not synced")
@@ -111,6 +115,25 @@ class EventHandler:
         outcome = "command" if plan.command else "skipped"
         command_id = plan.command.command_id if plan.command else None
         await self._record(pool, event, outcome, reason=plan.skipped, command_id=command_id)
+
+    async def _payout(self, event: ShopifyEvent) -> None:
+        """A Shopify Payments payout: one voucher command (accounting/payouts.py), or a skip.
+        A payout that does not add up raises (a failed job, replayable)."""
+        pool = self._runtime.pool
+        settings = await load_shop_settings(pool, event.shop, self._defaults)
+        plan = plan_payout(event.shop, event.payload, settings, event_uid=event.event_uid)
+        if plan.command is not None:
+            await self._runtime.publisher.publish(
+                plan.command,
+                routing_key(plan.command.action),
+                message_id=plan.command.command_id,
+            )
+        outcome = "command" if plan.command else "skipped"
+        command_id = plan.command.command_id if plan.command else None
+        await self._record(pool, event, outcome, reason=plan.skipped, command_id=command_id)
+        log.info(
+            "payout planned", shop=event.shop, payout=event.payload.get("id"), skipped=plan.skipped
+        )
 
     @staticmethod
     async def _handled(conn: Any, event: ShopifyEvent) -> bool:

@@ -43,6 +43,7 @@ SCOPE_BY_RESOURCE = {
     "orders": "order",
     "invoicepayments": "payment",
     "vouchers": "bookkeeping",
+    "currencies": "currency",
 }
 
 

@@ -1,7 +1,7 @@
 """/3/vouchers: manual vouchers (verifikationer), balanced or refused.
 
 - ``POST /3/vouchers`` ``{"Voucher": {VoucherSeries, TransactionDate, Description,
-  ReferenceNumber, ReferenceType, Comments, VoucherRows: [{Account, Debit, Credit,
+  Comments, VoucherRows: [{Account, Debit, Credit,
   Description, TransactionInformation, CostCenter, Project}]}}`` -> 201 with VoucherNumber
   (next in the series and financial year) and Year. Each row carries Debit or Credit (the other
   0); the sums of Debit and Credit must be equal (400 code 2999015, simulator-chosen: no public
@@ -33,12 +33,12 @@ from simulators.fortnox.wire import json_response, read_envelope
 VOUCHER = Schema(
     "Voucher",
     {
-        **_fields(Kind.STR, "VoucherSeries Description Comments ReferenceNumber ReferenceType"),
+        **_fields(Kind.STR, "VoucherSeries Description Comments"),
         **_fields(Kind.STR, "CostCenter Project"),
         **_fields(Kind.DATE, "TransactionDate"),
         **_fields(Kind.LIST, "VoucherRows"),
     },
-    _read_only("VoucherNumber Year ApprovalState"),
+    _read_only("VoucherNumber Year ApprovalState ReferenceNumber ReferenceType"),
 )
 VOUCHER_ROW = Schema(
     "VoucherRow",

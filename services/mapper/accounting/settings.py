@@ -38,6 +38,45 @@ class SalesAccounts(BaseModel):
     rounding: int = Field(default=3740, description="Öres- och kronutjämning: rounding rows.")
 
 
+class PayoutSettings(BaseModel):
+    """How a Shopify Payments payout is booked: one voucher (accounting/payouts.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(
+        default=False,
+        description="Book each paid Shopify Payments payout as a Fortnox voucher. Needs the "
+        "mode of payment of shopify_payments (KORT) to use the clearing account in Fortnox.",
+    )
+    voucher_series: str = Field(
+        default="A", min_length=1, max_length=10, description="Fortnox voucher series."
+    )
+    clearing_account: int = Field(
+        default=1580,
+        ge=1000,
+        le=9999,
+        description="Where the customers' card payments wait until paid out (BAS 1580).",
+    )
+    fee_account: int = Field(
+        default=6064, ge=1000, le=9999, description="Shopify Payments fees (no VAT)."
+    )
+    bank_account: int = Field(
+        default=1930, ge=1000, le=9999, description="The bank account payouts reach."
+    )
+    adjustment_account: int = Field(
+        default=6990,
+        ge=1000,
+        le=9999,
+        description="Adjustments, disputes and chargebacks (BAS 6990, other external costs).",
+    )
+    reserve_account: int = Field(
+        default=1680,
+        ge=1000,
+        le=9999,
+        description="Funds Shopify holds in reserve (BAS 1680, other current receivables).",
+    )
+
+
 class ShopSettings(BaseModel):
     """Everything the planner needs to know about a shop's choices."""
 
@@ -134,6 +173,7 @@ class ShopSettings(BaseModel):
         description="Extra Fortnox fields of a customer Fortbridge creates (rule templates, "
         "rendered); never the guest customer, never the field the customer is matched by.",
     )
+    payouts: PayoutSettings = Field(default_factory=lambda: PayoutSettings())
     line_fields: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Extra Fortnox row fields per line item row key (line:<line item id>), "
