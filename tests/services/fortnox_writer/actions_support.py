@@ -58,13 +58,15 @@ async def writer_stack(amqp_url: str, database_url: str, namespace: str) -> Asyn
         yield stack
 
 
-async def connect_all_scopes(stack: Stack) -> None:
+async def connect_all_scopes(
+    stack: Stack, scope: str = "invoice order payment customer article companyinformation"
+) -> None:
     """Reconnect the shop with the order and payment scopes too (the stack asks for fewer)."""
     fortnox_url = stack.settings.fortnox_api_url
     params = {
         "client_id": stack.settings.fortnox_client_id,
         "redirect_uri": REDIRECT_URI,
-        "scope": "invoice order payment customer article companyinformation",
+        "scope": scope,
         "state": uuid.uuid4().hex,
         "access_type": "offline",
         "response_type": "code",
