@@ -4,15 +4,11 @@ currency is converted at Fortnox's rate of the day and still balances."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import aio_pika
-import aio_pika.abc
 import pytest
 
 from libs.common.messages import FortnoxCommand
@@ -25,6 +21,7 @@ from tests.services.fortnox_writer.actions_support import (
     SERVICES,
     connect_all_scopes,
     ledger_row,
+    published_results,
     send,
     writer_failures,
 )
@@ -122,7 +119,7 @@ async def test_the_voucher_is_made_once_when_the_payout_comes_twice(
     assert voucher.fields["Description"] == "Shopify Payments utbetalning 700001"
     again = command(stack, payout("700001")).model_copy(update={"command_id": "again"})
     writes = len(stack.fortnox.requests_for(stack.tenant_id))
-    async with results(amqp_url, broker_cleanup) as seen:
+    async with published_results(amqp_url, broker_cleanup) as seen:
         await send(stack, again)
         await stack.wait_for(lambda: any(r["command_id"] == "again" for r in seen))
     [answer] = [r for r in seen if r["command_id"] == "again"]
@@ -131,25 +128,6 @@ async def test_the_voucher_is_made_once_when_the_payout_comes_twice(
     assert len(vouchers(stack)) == 1
     assert len(stack.fortnox.requests_for(stack.tenant_id)) == writes  # Fortnox not asked
     assert await writer_failures(stack) == []
-
-
-@contextlib.asynccontextmanager
-async def results(amqp_url: str, topology: Topology) -> AsyncIterator[list[dict[str, Any]]]:
-    """Every writer result published while inside (a queue of the test's own)."""
-    seen: list[dict[str, Any]] = []
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        exchange = await channel.get_exchange(topology.events_exchange)
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await queue.bind(exchange, "fortnox.result.#")
-
-        async def collect(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            async with message.process():
-                seen.append(json.loads(message.body))
-
-        await queue.consume(collect)
-        yield seen
 
 
 @pytest.mark.parametrize("spec", FAULTS)
