@@ -56,7 +56,7 @@ class SourceRef(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    type: Literal["order", "refund", "product", "customer", "payout"]
+    type: Literal["order", "refund", "product", "customer", "payout", "summary"]
     id: str = Field(description="Shopify's numeric id as a string (ids reach 2^63).")
     name: str | None = Field(default=None, description="Human name, e.g. the order name #1001.")
     updated_at: AwareDatetime | None = None
@@ -255,7 +255,9 @@ class FortnoxCommand(Message):
         return self
 
 
-SyncStatus = Literal["synced", "already_synced", "failed", "skipped", "parked"]
+# summarized: the order is booked in a daily summary document (summary mode), made when the
+# day closes; the result's document_key names that summary.
+SyncStatus = Literal["synced", "already_synced", "failed", "skipped", "parked", "summarized"]
 ResultKind = Literal["invoice", "order", "credit", "payment", "article", "customer", "voucher"]
 
 

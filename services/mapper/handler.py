@@ -24,6 +24,7 @@ from services.mapper.catalog import CATALOG_TOPICS, plan_catalog_event, skipped_
 from services.mapper.privacy import PRIVACY_TOPICS, apply_privacy
 from services.mapper.rules.engine import plan_with_rules
 from services.mapper.store import load_shop_settings, load_state, save_state
+from services.mapper.summary import absorb, is_summarized
 
 log = get_logger(__name__)
 
@@ -78,10 +79,17 @@ class EventHandler:
             try:
                 # The shop's rules resolved to settings, planned, commands stamped with the
                 # rule-set version (services/mapper/rules/engine.py).
-                plan = (await plan_with_rules(conn, event, state, self._defaults)).plan
+                ruled = await plan_with_rules(conn, event, state, self._defaults)
             except PermanentError as exc:
                 await self._report_unmappable(event, exc)
                 raise
+            plan = ruled.plan
+            settings = ruled.resolution.settings
+            if await is_summarized(conn, event.shop, order_id) or (
+                state is None and settings.booking == "daily_summary"
+            ):
+                await self._summarize(conn, event, plan, settings, order_id, state)
+                return
             for command in plan.commands:
                 await self._runtime.publisher.publish(
                     command, routing_key(command.action), message_id=command.command_id
@@ -115,6 +123,25 @@ class EventHandler:
         outcome = "command" if plan.command else "skipped"
         command_id = plan.command.command_id if plan.command else None
         await self._record(pool, event, outcome, reason=plan.skipped, command_id=command_id)
+
+    async def _summarize(
+        self,
+        conn: Any,
+        event: ShopifyEvent,
+        plan: Any,
+        settings: Any,
+        order_id: str,
+        state: Any,
+    ) -> None:
+        """Summary mode: the plan's documents become entries of the day's summary (summary.py)
+        and the order's timeline says which summary holds it; nothing goes to Fortnox now."""
+        results, reason = await absorb(conn, event, plan, settings, order_id)
+        for result in results:
+            await self._runtime.publisher.publish(result, f"fortnox.result.{result.status}")
+        if plan.state is not None and plan.state != state:
+            await save_state(conn, event.shop, plan.state)
+        outcome = "summarized" if results else "skipped"
+        await self._record(conn, event, outcome, reason=reason or plan.skipped)
 
     async def _payout(self, event: ShopifyEvent) -> None:
         """A Shopify Payments payout: one voucher command (accounting/payouts.py), or a skip.

@@ -103,6 +103,12 @@ class SettingsPatch(BaseModel):
     currency_rate: Literal["explicit", "fortnox"] | None = None
     shipping_as: Literal["row", "freight"] | None = None
     payouts: PayoutsPatch | None = None
+    booking: Literal["per_order", "daily_summary"] | None = None
+    summary_close_time: str | None = Field(
+        default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM"
+    )
+    summary_timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    summary_customer_name: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 EDITABLE = tuple(SettingsPatch.model_fields)

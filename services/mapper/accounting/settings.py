@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class SalesAccounts(BaseModel):
@@ -174,11 +174,41 @@ class ShopSettings(BaseModel):
         "rendered); never the guest customer, never the field the customer is matched by.",
     )
     payouts: PayoutSettings = Field(default_factory=lambda: PayoutSettings())
+    booking: Literal["per_order", "daily_summary"] = Field(
+        default="per_order",
+        description="per_order: a document per order; daily_summary: the day's orders as one "
+        "document per day, currency and VAT profile (accounting/summaries.py).",
+    )
+    summary_close_time: str = Field(
+        default="00:00",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="When a summary day ends, HH:MM in summary_timezone.",
+    )
+    summary_timezone: str = Field(
+        default="Europe/Stockholm", description="The shop's time zone for summary days."
+    )
+    summary_customer_name: str = Field(
+        default="Shopify dagsförsäljning",
+        min_length=1,
+        max_length=200,
+        description="The Fortnox customer of the summary documents.",
+    )
     line_fields: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Extra Fortnox row fields per line item row key (line:<line item id>), "
         "rendered by the rules engine for this order.",
     )
+
+    @field_validator("summary_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone name (e.g. Europe/Stockholm)") from None
+        return value
 
     def payment_mode(self, gateway: str | None) -> str:
         if gateway == "gift_card":
