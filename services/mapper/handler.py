@@ -135,12 +135,16 @@ class EventHandler:
     ) -> None:
         """Summary mode: the plan's documents become entries of the day's summary (summary.py)
         and the order's timeline says which summary holds it; nothing goes to Fortnox now."""
-        results, reason = await absorb(conn, event, plan, settings, order_id)
+        results, late, reason = await absorb(conn, event, plan, settings, order_id)
         for result in results:
             await self._runtime.publisher.publish(result, f"fortnox.result.{result.status}")
+        for command in late:
+            await self._runtime.publisher.publish(
+                command, routing_key(command.action), message_id=command.command_id
+            )
         if plan.state is not None and plan.state != state:
             await save_state(conn, event.shop, plan.state)
-        outcome = "summarized" if results else "skipped"
+        outcome = "summarized" if results or late else "skipped"
         await self._record(conn, event, outcome, reason=reason or plan.skipped)
 
     async def _payout(self, event: ShopifyEvent) -> None:

@@ -37,6 +37,7 @@ from services.mapper.accounting.summaries import (
     reversal_of,
     summary_command,
     summary_key,
+    summary_payments,
 )
 from services.mapper.store import load_shop_settings
 
@@ -51,6 +52,7 @@ def _json(entry: Entry) -> str:
             "vat_included": entry.vat_included,
             "vat_type": entry.vat_type,
             "currency_rate": None if entry.currency_rate is None else str(entry.currency_rate),
+            "payments": {mode: str(amount) for mode, amount in entry.payments.items()},
         }
     )
 
@@ -67,6 +69,7 @@ def _entry(row: Any) -> Entry:
         rows={k: Decimal(v) for k, v in data["rows"].items()},
         total=Decimal(data["total"]),
         currency_rate=None if data["currency_rate"] is None else Decimal(data["currency_rate"]),
+        payments={m: Decimal(a) for m, a in (data.get("payments") or {}).items()},
     )
 
 
@@ -105,6 +108,40 @@ async def _insert(
     )
 
 
+async def _paid(conn: Any, shop: str, command: FortnoxCommand) -> bool | FortnoxCommand | None:
+    """A payment of a summarized order (or money paid back on its refund): kept on the entry
+    of the document it pays (True), registered on the summary as part of one payment per mode
+    when the day closes. A payment that comes after its day closed is registered on its own on
+    the summary document that holds the order (the command returned). None: not summarized."""
+    payment = command.payment
+    assert payment is not None
+    row = await conn.fetchrow(
+        "SELECT id, entry::text AS entry, summary_key FROM mapper.summary_entries"
+        " WHERE shop = $1 AND source_key = $2 FOR UPDATE",
+        shop,
+        command.target_document_key,
+    )
+    if row is None:
+        return None
+    if row["summary_key"] is not None:
+        return command.model_copy(update={"target_document_key": row["summary_key"]})
+    data = json.loads(row["entry"])
+    done = set(data.get("payment_keys") or [])
+    if command.document_key in done:
+        return True
+    payments = data.get("payments") or {}
+    mode = payment.mode_of_payment
+    payments[mode] = str(Decimal(payments.get(mode, "0")) + payment.amount)
+    data["payments"] = payments
+    data["payment_keys"] = sorted(done | {command.document_key})
+    await conn.execute(
+        "UPDATE mapper.summary_entries SET entry = $2::jsonb WHERE id = $1",
+        row["id"],
+        json.dumps(data),
+    )
+    return True
+
+
 def _moment(event: ShopifyEvent) -> datetime:
     """When the order or refund happened (a refund goes to the day it happened)."""
     field = "processed_at" if event.topic == "refunds/create" else "created_at"
@@ -117,9 +154,12 @@ def _moment(event: ShopifyEvent) -> datetime:
 
 async def absorb(
     conn: Any, event: ShopifyEvent, plan: Plan, settings: ShopSettings, order_id: str
-) -> tuple[list[SyncResult], str | None]:
-    """The plan's documents as summary entries; the results to publish and a skip reason."""
+) -> tuple[list[SyncResult], list[FortnoxCommand], str | None]:
+    """The plan's documents as summary entries: the results to publish, the commands still to
+    send (payments that came after their day closed) and a skip reason."""
     results: list[SyncResult] = []
+    late: list[FortnoxCommand] = []
+    held = 0
     moment = _moment(event)
     ignored: list[str] = []
     for command in plan.commands:
@@ -135,6 +175,14 @@ async def absorb(
             )
             if row is not None:
                 entry = reversal_of(_entry(row), moment, settings)
+        elif command.action == "register_payment" and command.payment is not None:
+            kept = await _paid(conn, event.shop, command)
+            if isinstance(kept, FortnoxCommand):
+                late.append(kept)
+            elif kept:
+                held += 1
+            if kept is not None:
+                continue
         if entry is None:
             ignored.append(command.action)
             continue
@@ -157,13 +205,15 @@ async def absorb(
             )
         )
     reason = None
-    if ignored and not results:
+    if held and not results and not late:
+        reason = f"{held} payment(s) kept for the daily summary, registered when the day closes"
+    elif ignored and not results and not late:
         reason = (
             "the order is booked in a daily summary: "
             + ", ".join(sorted(set(ignored)))
             + " of a single order is not sent to Fortnox"
         )
-    return results, reason
+    return results, late, reason
 
 
 # --- closing days ------------------------------------------------------------------------
@@ -220,10 +270,13 @@ async def _close_shop(
                     *group,
                 )
             )
-            command = summary_command(shop, group, batch, [_entry(r) for r in members], settings)
-            await runtime.publisher.publish(
-                command, f"fortnox.command.{command.action}", message_id=command.command_id
-            )
+            entries = [_entry(r) for r in members]
+            command = summary_command(shop, group, batch, entries, settings)
+            payments = summary_payments(shop, group, batch, entries, settings)
+            for outgoing in (command, *payments):
+                await runtime.publisher.publish(
+                    outgoing, f"fortnox.command.{outgoing.action}", message_id=outgoing.command_id
+                )
             await conn.execute(
                 "UPDATE mapper.summary_entries SET summary_key = $2, batch = $3"
                 " WHERE id = ANY($1::bigint[])",
@@ -231,7 +284,7 @@ async def _close_shop(
                 command.document_key,
                 batch,
             )
-            made.append(command)
+            made += [command, *payments]
             log.info(
                 "summary day closed",
                 shop=shop,

@@ -16,7 +16,7 @@ customer (``summary_customer_name``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
@@ -27,6 +27,7 @@ from libs.common.messages import (
     DocumentDraft,
     FortnoxCommand,
     InvoiceRowDraft,
+    PaymentDraft,
     SourceRef,
 )
 from services.mapper.accounting.settings import ShopSettings
@@ -49,6 +50,7 @@ class Entry:
     rows: dict[str, Decimal]  # "<vat>|<account or ->" -> amount (the document's price basis)
     total: Decimal  # the order's (refund's) document total
     currency_rate: Decimal | None
+    payments: dict[str, Decimal] = field(default_factory=dict)  # mode of payment -> amount
 
     @property
     def profile(self) -> str:
@@ -143,6 +145,11 @@ def summary_command(
     """The day's document: a row per VAT rate and account, the sum of the entries."""
     day, currency, profile, kind = group
     first = entries[0]
+    source = SourceRef(
+        type="summary",
+        id=summary_key(shop, group, batch).split(":summary:", 1)[1],
+        name=f"Dag {day}",
+    )
     sums: dict[str, Decimal] = {}
     for entry in entries:
         for key, amount in entry.rows.items():
@@ -183,7 +190,7 @@ def summary_command(
         command_id=f"{key}:v1",
         action="create_document",
         document_key=key,
-        source=SourceRef(type="summary", id=key.split(":summary:", 1)[1], name=f"Dag {day}"),
+        source=source,
         customer=CustomerDraft(
             match_key="default",
             match_value=match,
@@ -203,3 +210,45 @@ def summary_command(
         ),
         expected_total=total,
     )
+
+
+def summary_payments(
+    shop: str,
+    group: tuple[date, str, str, str],
+    batch: int,
+    entries: list[Entry],
+    settings: ShopSettings,
+) -> list[FortnoxCommand]:
+    """The payments of the summarized orders (and money paid back on refunds), one per mode of
+    payment, registered on the summary document once it exists."""
+    day, currency, _, _ = group
+    key = summary_key(shop, group, batch)
+    by_mode: dict[str, Decimal] = {}
+    for entry in entries:
+        for mode, amount in entry.payments.items():
+            by_mode[mode] = by_mode.get(mode, Decimal("0")) + amount
+    source = SourceRef(type="summary", id=key.split(":summary:", 1)[1], name=f"Dag {day}")
+    commands = []
+    for mode, amount in sorted(by_mode.items()):
+        if not amount:
+            continue
+        payment_key = f"{key}:payment:{mode}"
+        commands.append(
+            FortnoxCommand(
+                shop=shop,
+                command_id=f"{payment_key}:v1",
+                action="register_payment",
+                document_key=payment_key,
+                source=source,
+                target_document_key=key,
+                payment=PaymentDraft(
+                    amount=amount,
+                    currency=currency,
+                    payment_date=day.isoformat(),
+                    mode_of_payment=mode,
+                    bookkeep=settings.bookkeep_payments,
+                    reference=f"fb-summary-{day.isoformat()}-{mode}"[:100],
+                ),
+            )
+        )
+    return commands

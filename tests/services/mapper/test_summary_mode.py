@@ -105,6 +105,9 @@ async def test_a_days_orders_become_a_handful_of_documents(stack: Stack) -> None
         refunded, 7_300_000_001, lines=[(0, 1)], created_at="2026-12-01T10:00:00+01:00"
     )
     await handle(delivery(shop, "refunds/create", refund))
+    paid = orders[100:103]
+    for order in paid:
+        await handle(delivery(shop, "orders/paid", order))
     commands = [m for m, _ in recorder.sent if isinstance(m, FortnoxCommand)]
     assert commands == []  # nothing goes to Fortnox before the day closes
     statuses = {m.status for m, _ in recorder.sent}  # type: ignore[attr-defined]
@@ -112,9 +115,12 @@ async def test_a_days_orders_become_a_handful_of_documents(stack: Stack) -> None
 
     # The day closes at midnight in Stockholm: 2026-12-01 00:00 CET.
     closed = await close_due(runtime, {}, now=datetime(2026, 11, 30, 23, 0, tzinfo=UTC))  # type: ignore[arg-type]
-    assert [c.document_key for c in closed] == [f"{shop}:summary:2026-11-30:SEK:incl-SEVAT:sales"]
+    sales_key = f"{shop}:summary:2026-11-30:SEK:incl-SEVAT:sales"
+    assert [c.document_key for c in closed] == [sales_key, f"{sales_key}:payment:KORT"]
     assert await close_due(runtime, {}, now=datetime(2026, 11, 30, 23, 30, tzinfo=UTC)) == []  # type: ignore[arg-type]
-    [sales] = closed
+    sales, payment = closed
+    assert payment.payment is not None and payment.target_document_key == sales_key
+    assert payment.payment.amount == sum(D(o["total_price"]) for o in paid)
     assert sales.document is not None
     assert len(sales.document.rows) == 3  # one per VAT rate (and account)
     expected = per_rate(orders)
@@ -140,9 +146,9 @@ async def test_a_days_orders_become_a_handful_of_documents(stack: Stack) -> None
 
     # The writer makes them in Fortnox: totals as the orders', a few requests for 2,000 orders.
     before = len(stack.fortnox.requests_for(stack.tenant_id))
-    for command in [sales, *refunds]:
+    for command in [sales, payment, *refunds]:
         await send(stack, command)
-    for command in [sales, *refunds]:
+    for command in [sales, payment, *refunds]:
 
         async def finished(key: str = command.document_key) -> bool:
             row = await ledger_row(pool, key)
@@ -153,6 +159,7 @@ async def test_a_days_orders_become_a_handful_of_documents(stack: Stack) -> None
     by_reference = {i.get("ExternalInvoiceReference1"): i for i in invoices}
     made = by_reference["fb-summary-2026-11-30-SEK-incl-SEVAT-sales"]
     assert made.total == sales.expected_total
+    assert made.balance == made.total - payment.payment.amount
     assert by_reference["fb-summary-2026-12-01-SEK-incl-SEVAT-refunds"].total == (
         refunds[0].expected_total
     )
