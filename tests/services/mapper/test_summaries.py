@@ -66,3 +66,26 @@ def test_rows_per_vat_rate_and_account_add_up_to_the_orders() -> None:
     assert later.document_key.endswith(":sales:2")
     assert later.document is not None
     assert later.document.external_reference.endswith("-2")
+
+
+def test_a_rule_action_puts_the_orders_it_matches_in_summary_mode() -> None:
+    from services.mapper.rules.actions import resolve
+    from services.mapper.rules.model import RuleSet
+
+    rules = RuleSet.model_validate(
+        {
+            "version": 3,
+            "rules": [
+                {
+                    "id": 1,
+                    "name": "B2C i dagssammanställning",
+                    "conditions": {"field": "tags", "op": "contains", "value": "b2c"},
+                    "actions": {"booking": "daily_summary"},
+                }
+            ],
+        }
+    )
+    b2c = order_payload(5_400_000_000_101, tags="b2c")
+    b2b = order_payload(5_400_000_000_102, tags="b2b")
+    assert resolve(rules, b2c, ShopSettings()).settings.booking == "daily_summary"
+    assert resolve(rules, b2b, ShopSettings()).settings.booking == "per_order"
