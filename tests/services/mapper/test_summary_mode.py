@@ -164,4 +164,5 @@ async def test_a_days_orders_become_a_handful_of_documents(stack: Stack) -> None
         refunds[0].expected_total
     )
     calls = len(stack.fortnox.requests_for(stack.tenant_id)) - before
+    print(f"summary mode: {calls} Fortnox requests for {ORDERS} orders and a refund")
     assert calls / ORDERS < 0.1, calls
