@@ -24,6 +24,7 @@ STATUS_OF = {
     "failed": "failed",
     "skipped": "skipped",
     "parked": "needs_reconnection",
+    "summarized": "summarized",  # in a daily summary document (summary mode)
 }
 # Results about the order's own document move its status; credits and payments are events.
 DOCUMENT_ACTIONS = frozenset({"create_document", "update_document"})
@@ -46,6 +47,11 @@ def describe(result: SyncResult) -> str:
         total = f": total {result.fortnox_total} {result.currency}" if result.fortnox_total else ""
         expected = f" (Shopify {result.expected_total})" if result.expected_total else ""
         return f"Fortnox {document} {DONE.get(result.action, 'created')}{total}{expected}."
+    if result.status == "summarized":
+        return (
+            f"Booked in the daily summary {result.document_key} with the day's other orders;"
+            " the summary document is made in Fortnox when the day closes."
+        )
     if result.status == "already_synced":
         return f"Already in Fortnox as {document}; nothing done again."
     if result.status == "skipped":

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from simulators.fortnox.documents import invoice_json, order_json
+from simulators.fortnox.documents import clean, invoice_json, order_json
 from simulators.fortnox.listing import modified_now
 from simulators.fortnox.totals import DocumentTotals, VatRounding
 
@@ -206,6 +206,53 @@ class Payment:
 
 
 @dataclass
+class Voucher:
+    series: str
+    number: int
+    year: int
+    fields: dict[str, Any]
+    rows: list[dict[str, Any]]
+    updated_at: datetime = field(default_factory=modified_now)
+
+    @property
+    def transaction_date(self) -> str:
+        return str(self.fields.get("TransactionDate") or "")
+
+    def to_json(self, base_url: str) -> dict[str, Any]:
+        """What ``GET /3/vouchers/{series}/{number}`` answers inside ``{"Voucher": ...}``."""
+        rows = [
+            {
+                "Account": row["Account"],
+                "CostCenter": row.get("CostCenter") or "",
+                "Credit": row.get("Credit") or Decimal("0"),
+                "Debit": row.get("Debit") or Decimal("0"),
+                "Description": row.get("Description") or "",
+                "Project": row.get("Project") or "",
+                "Quantity": row.get("Quantity") or Decimal("0"),
+                "Removed": False,
+                "TransactionInformation": row.get("TransactionInformation") or "",
+            }
+            for row in self.rows
+        ]
+        out = {
+            "ApprovalState": 0,
+            "Comments": "",
+            "CostCenter": "",
+            "Description": "",
+            "Project": "",
+            "ReferenceNumber": "",
+            "ReferenceType": "MANUAL",
+            **clean(self.fields),
+            "@url": f"{base_url}/3/vouchers/{self.series}/{self.number}?financialyear={self.year}",
+            "VoucherNumber": self.number,
+            "VoucherRows": rows,
+            "VoucherSeries": self.series,
+            "Year": self.year,
+        }
+        return dict(sorted(out.items()))
+
+
+@dataclass
 class Tenant:
     """One Fortnox company (database)."""
 
@@ -225,6 +272,8 @@ class Tenant:
     invoices: dict[int, Invoice] = field(default_factory=dict)
     orders: dict[int, Order] = field(default_factory=dict)
     payments: dict[int, Payment] = field(default_factory=dict)
+    vouchers: dict[tuple[str, int, int], Voucher] = field(default_factory=dict)  # series, year, n
+    missing_accounts: set[int] = field(default_factory=set)  # accounts the company lacks
     next_row_id: int = 1
 
     @property

@@ -42,6 +42,8 @@ SCOPE_BY_RESOURCE = {
     "invoices": "invoice",
     "orders": "order",
     "invoicepayments": "payment",
+    "vouchers": "bookkeeping",
+    "currencies": "currency",
 }
 
 

@@ -68,6 +68,15 @@ class MetafieldMeta:
 
 
 @dataclass
+class PayoutLedger:
+    """A shop's Shopify Payments account (kept beside the shop's other state)."""
+
+    payouts: dict[int, Payload] = field(default_factory=dict)
+    transactions: dict[int, Payload] = field(default_factory=dict)
+    paid_sources: set[tuple[str, int]] = field(default_factory=set)
+
+
+@dataclass
 class ShopState:
     """One simulated shop. Payload stores are keyed by the REST (legacy) integer id."""
 
@@ -91,6 +100,8 @@ class ShopState:
     webhook_subscriptions: dict[int, Payload] = field(default_factory=dict)
     # Offline tokens granted through OAuth (oauth.py), accepted beside access_token
     granted_tokens: set[str] = field(default_factory=set)
+    # Shopify Payments payouts and balance transactions (payouts.py)
+    payments: PayoutLedger = field(default_factory=PayoutLedger)
 
     def accepts(self, token: str) -> bool:
         """Is this an access token of the shop (constant time against each)?"""
