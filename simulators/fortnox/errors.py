@@ -23,6 +23,7 @@ NOT_BOOLEAN = 2000134
 INVALID_CHARACTERS = 2000359
 ARTICLE_NOT_FOUND = 2000428
 CUSTOMER_NOT_FOUND = 2000433
+ACCOUNT_NOT_FOUND = 2000423
 INVOICE_NOT_FOUND = 2000434
 ORDER_NOT_FOUND = 2000439
 INVALID_FILTER = 2000587
@@ -63,6 +64,7 @@ MESSAGES: dict[int, str] = {
     INVALID_CHARACTERS: "Ogiltiga tecken: värdet innehåller ej tillåtna tecken",
     ARTICLE_NOT_FOUND: "Kan inte hitta artikeln.",
     CUSTOMER_NOT_FOUND: "Kan inte hitta kunden.",
+    ACCOUNT_NOT_FOUND: "Kan inte hitta kontot.",
     INVOICE_NOT_FOUND: "Kan inte hitta fakturan.",
     ORDER_NOT_FOUND: "Kan inte hitta ordern.",
     INVALID_FILTER: "Ett ogiltigt filter har använts.",

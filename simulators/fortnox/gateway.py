@@ -42,6 +42,11 @@ SCOPE_BY_RESOURCE = {
     "invoices": "invoice",
     "orders": "order",
     "invoicepayments": "payment",
+    "accounts": "bookkeeping",
+    "vatcodes": "bookkeeping",
+    "modesofpayments": "settings",
+    "termsofpayments": "settings",
+    "currencies": "currency",
 }
 
 
