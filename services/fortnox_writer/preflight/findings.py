@@ -21,6 +21,7 @@ from services.fortnox_writer.preflight.fortnox_setup import FortnoxSetup, Unread
 from services.mapper.needs import ShopNeeds
 
 Severity = Literal["error", "warning", "info"]
+PREFLIGHT_PATH = "/admin/api/integrations/fortnox/preflight.json"
 FIX_PATH = "/admin/api/integrations/fortnox/preflight/fix.json"
 SWEDISH_RATES = frozenset({Decimal(25), Decimal(12), Decimal(6), Decimal(0)})
 FEATURE_SCOPES = {"orders": "order", "payments": "payment"}

@@ -21,22 +21,34 @@ from typing import Any
 
 from aiohttp import web
 
-from libs.common.access import authorize_for_shop
+from libs.common.access import Principal, authorize_for_shop
 from libs.common.errors import HandlerError
 from libs.common.http import json_error
 from libs.common.logs import get_logger
 from libs.common.service import runtime_of
+from services.fortnox_writer import oauth
 from services.fortnox_writer.client import FortnoxApiError
 from services.fortnox_writer.preflight.check import PreflightCheck, result_json
-from services.fortnox_writer.preflight.findings import FIX_PATH
+from services.fortnox_writer.preflight.findings import FIX_PATH, PREFLIGHT_PATH
 
 log = get_logger(__name__)
 
-PATH = "/admin/api/integrations/fortnox/preflight.json"
+PATH = PREFLIGHT_PATH
 PREFLIGHT = web.AppKey("fortnox_writer_preflight", list[PreflightCheck])
 MODE_PREFIX = "mode-of-payment-"
 MODE_ACCOUNT = 1930  # the bank account a created mode of payment books to
 MAX_FIX_BODY = 4096
+
+
+async def _caller(request: web.Request, scope: str) -> tuple[Principal, str]:
+    runtime = runtime_of(request)
+    principal, shop = await authorize_for_shop(request, runtime.settings, runtime.pool, scope)
+    if not oauth.valid_shop(shop):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "shop must be a shop domain like example.myshopify.com"}),
+            content_type="application/json",
+        )
+    return principal, shop
 
 
 def _check(request: web.Request) -> PreflightCheck:
@@ -49,17 +61,13 @@ def _check(request: web.Request) -> PreflightCheck:
 
 
 async def get_preflight(request: web.Request) -> web.Response:
-    runtime = runtime_of(request)
-    _, shop = await authorize_for_shop(request, runtime.settings, runtime.pool, "read_integrations")
+    _, shop = await _caller(request, "read_integrations")
     result = await _check(request).store.get(shop)
     return web.json_response({"preflight": result_json(result)})
 
 
 async def run_preflight(request: web.Request) -> web.Response:
-    runtime = runtime_of(request)
-    _, shop = await authorize_for_shop(
-        request, runtime.settings, runtime.pool, "write_integrations"
-    )
+    _, shop = await _caller(request, "write_integrations")
     outcome = await _check(request).run(shop)
     return web.json_response(
         {"preflight": result_json(outcome.result)}, status=200 if outcome.ran else 202
@@ -67,10 +75,7 @@ async def run_preflight(request: web.Request) -> web.Response:
 
 
 async def fix_finding(request: web.Request) -> web.Response:
-    runtime = runtime_of(request)
-    principal, shop = await authorize_for_shop(
-        request, runtime.settings, runtime.pool, "write_integrations"
-    )
+    principal, shop = await _caller(request, "write_integrations")
     finding_id = _finding_id(await request.read())
     if isinstance(finding_id, web.Response):
         return finding_id
