@@ -237,29 +237,40 @@ def _scopes(needs: ShopNeeds, scopes: set[str]) -> list[Finding]:
 
 
 def _unreadable(setup: FortnoxSetup) -> list[Finding]:
-    found = []
-    for name, problem in sorted(setup.unreadable.items()):
-        if name == "vat_rates" and problem.reason == "not_offered":
-            continue  # said by the VAT finding when a rate could not be checked
-        found.append(_unreadable_finding(name, problem))
-    return found
+    """One finding for every register Fortbridge could not read (with each one's reason)."""
+    problems = [
+        problem
+        for name, problem in sorted(setup.unreadable.items())
+        if not (name == "vat_rates" and problem.reason == "not_offered")  # the VAT finding says
+    ]
+    if not problems:
+        return []
+    registers = _and([REGISTER_NAMES.get(p.register, p.register) for p in problems])
+    whys = _and(sorted({_why(p) for p in problems}))
+    scopes = _and(sorted({p.scope for p in problems}))
+    return [
+        Finding(
+            "unreadable-registers",
+            "info",
+            f"Fortbridge could not check your {registers}",
+            f"Fortbridge could not read your Fortnox {registers} because {whys}, so it did "
+            "not check them. Syncing works without it; a missing entry shows up as a failed "
+            "sync instead.",
+            f"To have them checked, reconnect Fortnox from the Get started page and allow "
+            f"{scopes} (your Fortnox plan must include it).",
+        )
+    ]
 
 
-def _unreadable_finding(name: str, problem: Unreadable) -> Finding:
-    register = REGISTER_NAMES.get(name, name)
-    why = {
+def _why(problem: Unreadable) -> str:
+    return {
         "no_scope": f"the connection lacks Fortnox's {problem.scope} permission",
         "no_licence": f"your Fortnox plan has no licence for {problem.scope}",
-    }.get(problem.reason, f"Fortnox refused the read (code {problem.code})")
-    return Finding(
-        f"unreadable-{name.replace('_', '-')}",
-        "info",
-        f"Fortbridge could not check your {register}",
-        f"Fortbridge could not read your Fortnox {register} because {why}, so it did not check "
-        "them. Syncing works without it; a missing entry shows up as a failed sync instead.",
-        f"To have them checked, reconnect Fortnox from the Get started page and allow the "
-        f"{problem.scope} permission.",
-    )
+    }.get(problem.reason, f"Fortnox refused to list them (code {problem.code})")
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _skus(needs: ShopNeeds) -> list[Finding]:
