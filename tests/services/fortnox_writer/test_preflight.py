@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from fortbridge.localstack import CLIENT_ID
+from libs.common.access import ApiTokenStore
 from libs.common.crypto import TokenCipher
 from services.fortnox_writer.connections import ConnectionStore
 from simulators.shopify.payloads import LineSpec, order_payload
@@ -18,6 +19,7 @@ from tests.support.stack import Stack
 
 PATH = "/admin/api/integrations/fortnox/preflight.json"
 FIX = "/admin/api/integrations/fortnox/preflight/fix.json"
+OTHER_SHOP = "someone-else.myshopify.com"
 REGISTER_PATHS = (
     "/3/accounts",
     "/3/modesofpayments",
@@ -172,13 +174,35 @@ async def test_a_shop_without_fortnox_gets_one_finding_and_no_fortnox_call(stack
 
 
 async def test_the_endpoints_check_the_caller(stack: Stack) -> None:
+    """C1: credentials, scope, the caller's own shop; C8: bodies and the shop parameter."""
     url = stack.url("fortnox_writer", PATH)
+    fix = stack.url("fortnox_writer", FIX)
     async with stack.http.post(url, params={"shop": stack.shop}) as response:
         assert response.status == 401
     async with stack.http.get(
         url, params={"shop": "not a shop"}, headers=stack.admin_headers()
     ) as response:
         assert response.status == 400
+    reader = (await ApiTokenStore(stack.pool).create(stack.shop, "read_integrations")).token
+    as_reader = {"Authorization": f"Bearer {reader}"}
+    async with stack.http.get(url, headers=as_reader) as response:
+        assert response.status == 200
+    before = len(stack.fortnox.requests)
+    for target in (url, fix):
+        async with stack.http.post(target, headers=as_reader, json={"finding": "x"}) as response:
+            assert response.status == 403  # running the check or a fix needs write_integrations
+    assert len(stack.fortnox.requests) == before
+    other = (await ApiTokenStore(stack.pool).create(OTHER_SHOP, "write_integrations")).token
+    async with stack.http.post(
+        url, params={"shop": stack.shop}, headers={"Authorization": f"Bearer {other}"}
+    ) as response:
+        assert response.status == 403  # another shop's credentials
+    assert len(stack.fortnox.requests) == before
+    for body, status in ((b"[", 400), (b'{"finding": 1}', 422), (b"{" + b" " * 5000 + b"}", 413)):
+        async with stack.http.post(
+            fix, params={"shop": stack.shop}, data=body, headers=stack.admin_headers()
+        ) as response:
+            assert response.status == status, body[:20]
 
 
 async def grant_every_scope(stack: Stack) -> None:
