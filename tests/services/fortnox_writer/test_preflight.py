@@ -13,6 +13,8 @@ from fortbridge.localstack import CLIENT_ID
 from libs.common.access import ApiTokenStore
 from libs.common.crypto import TokenCipher
 from services.fortnox_writer.connections import ConnectionStore
+from services.fortnox_writer.preflight.check import PreflightCheck
+from services.fortnox_writer.ratelimit import rate_limiter
 from simulators.shopify.payloads import LineSpec, order_payload
 from tests.conftest import StackFactory
 from tests.support.stack import Stack
@@ -233,4 +235,35 @@ async def _remember(stack: Stack, order: dict[str, Any]) -> None:
         stack.shop,
         str(order["id"]),
         json.dumps(order, default=str),
+    )
+
+
+async def test_the_check_runs_at_connect_and_again_when_a_day_old(stack: Stack) -> None:
+    """Connecting through the OAuth flow (as the stack did) marks the shop due; the sweep runs
+    it; a result older than PREFLIGHT_INTERVAL_SECONDS is due again, a fresh one is not."""
+    due = await stack.pool.fetchval(
+        "SELECT due_at FROM fortnox_writer.preflight_results WHERE shop = $1", stack.shop
+    )
+    assert due is not None
+    check = preflight_check(stack)
+    assert await check.sweep() == 1
+    result = await check.store.get(stack.shop)
+    assert result is not None and result.checked_at is not None and result.status == "ok"
+    assert await check.sweep() == 0  # nothing due
+    await stack.pool.execute(
+        "UPDATE fortnox_writer.preflight_results SET checked_at = now() - interval '2 days'"
+        " WHERE shop = $1",
+        stack.shop,
+    )
+    assert await check.sweep() == 1
+
+
+def preflight_check(stack: Stack) -> PreflightCheck:
+    cipher = TokenCipher(stack.settings.token_encryption_keys.get_secret_value())
+    return PreflightCheck(
+        pool=stack.pool,
+        http=stack.http,
+        settings=stack.settings,
+        connections=ConnectionStore(stack.pool, cipher, stack.http, stack.settings),
+        limiter=rate_limiter(stack.pool, stack.settings),
     )
