@@ -11,8 +11,3 @@ CREATE TABLE preflight_results (
     error       text                                      -- why the last run could not finish
 );
 CREATE INDEX preflight_results_due ON preflight_results (due_at) WHERE due_at IS NOT NULL;
-
--- Shops connected before the check existed get their first run from the sweep.
-INSERT INTO preflight_results (shop, due_at)
-SELECT shop, now() FROM connections WHERE status = 'connected'
-ON CONFLICT DO NOTHING;

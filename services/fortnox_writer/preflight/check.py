@@ -6,7 +6,8 @@ One run: claim the shop (``store.claim``), read what the shop needs (the mapper'
 to), compare (``findings``), store. A shop that is not connected gets one finding saying so and
 no Fortnox call. The check never blocks or changes an order's sync.
 
-When it runs: at connect (the OAuth callback marks the shop due), daily
+When it runs: at connect (the OAuth callback marks the shop due; a connected shop never checked,
+connected by any path, is due too), daily
 (``PREFLIGHT_INTERVAL_SECONDS``), on demand (``POST .../preflight.json``, ``fortbridge
 preflight``). The sweep (every ``PREFLIGHT_SWEEP_SECONDS`` on every writer replica) runs what
 is due; the claim keeps replicas from running a shop twice.

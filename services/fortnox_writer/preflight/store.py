@@ -125,14 +125,17 @@ class PreflightStore:
         )
 
     async def due(self, interval_seconds: float, limit: int = 20) -> list[str]:
-        """Connected shops whose check is due: marked (at connect) or older than the interval."""
+        """Connected shops whose check is due: never checked (connected by any path), marked
+        (the OAuth callback), or older than the interval (daily)."""
         rows = await self._pool.fetch(
             """
-            SELECT p.shop FROM fortnox_writer.preflight_results p
-            JOIN fortnox_writer.connections c ON c.shop = p.shop AND c.status = 'connected'
-            WHERE (p.due_at IS NOT NULL AND p.due_at <= now())
-               OR p.checked_at < now() - make_interval(secs => $1)
-            ORDER BY coalesce(p.due_at, p.checked_at) LIMIT $2
+            SELECT c.shop FROM fortnox_writer.connections c
+            LEFT JOIN fortnox_writer.preflight_results p ON p.shop = c.shop
+            WHERE c.status = 'connected'
+              AND (p.shop IS NULL
+                   OR (p.due_at IS NOT NULL AND p.due_at <= now())
+                   OR p.checked_at < now() - make_interval(secs => $1))
+            ORDER BY coalesce(p.due_at, p.checked_at, c.updated_at) LIMIT $2
             """,
             interval_seconds,
             limit,
