@@ -11,6 +11,7 @@ from playwright.async_api import Route, expect
 
 from simulators.shopify.payloads import LineSpec, order_payload
 from tests.app.conftest import WAIT_MS, AppFactory, BrowseFactory, axe_violations
+from tests.services.fortnox_writer.test_preflight import grant_every_scope
 
 pytestmark = pytest.mark.slow
 
@@ -93,6 +94,29 @@ async def test_a_missing_vat_rate_is_found_and_clears_once_added_in_fortnox(
     await expect(card).not_to_contain_text("VAT rate 19 % is missing", timeout=WAIT_MS)
     await expect(card).to_have_attribute("data-state", "done")
     await tab.shot("get-started-preflight-vat-added")
+
+
+async def test_a_missing_mode_of_payment_is_created_with_one_click(
+    app_factory: AppFactory, browse: BrowseFactory
+) -> None:
+    app = await app_factory()
+    await grant_every_scope(app.stack)  # modes of payment readable (Fortnox's settings scope)
+    await app.stack.pool.execute(
+        "INSERT INTO mapper.shop_settings (shop, settings) VALUES ($1, $2::jsonb)",
+        app.stack.shop,
+        json.dumps({"default_payment_mode": "KLARNA"}),
+    )
+    tab = await browse(app)
+    card = step(tab, "preflight")
+    await card.get_by_role("button", name="Check now").click()
+    await expect(card).to_contain_text(
+        "Mode of payment KLARNA is missing in Fortnox", timeout=WAIT_MS
+    )
+    await card.get_by_role("button", name="Create KLARNA in Fortnox").click()
+    await expect(card).not_to_contain_text("KLARNA is missing", timeout=WAIT_MS)
+    await expect(card).to_have_attribute("data-state", "done")
+    assert "KLARNA" in app.stack.fortnox.tenant(app.stack.tenant_id).modes_of_payment
+    await tab.shot("get-started-preflight-mode-created")
 
 
 async def _stored(app: Any, order_id: str) -> bool:
