@@ -27,7 +27,12 @@ from libs.common.logs import get_logger
 from libs.common.settings import Settings
 from services.fortnox_writer.client import FortnoxClient
 from services.fortnox_writer.connections import ConnectionStore
-from services.fortnox_writer.preflight.findings import Finding, findings_for, status_of
+from services.fortnox_writer.preflight.findings import (
+    Finding,
+    findings_for,
+    probes,
+    status_of,
+)
 from services.fortnox_writer.preflight.fortnox_setup import read_setup
 from services.fortnox_writer.preflight.store import PreflightStore, StoredResult
 from services.fortnox_writer.ratelimit import RateLimiter
@@ -101,10 +106,11 @@ class PreflightCheck:
             else:
                 defaults = {"guest_customer_name": self._settings.default_guest_customer_name}
                 needs = await shop_needs(self._pool, shop, defaults)
+                scopes = str(status_row["scopes"] or "").split()
                 client = await self.client(shop)
-                setup = await read_setup(client)
+                setup = await read_setup(client, probes(needs, scopes))
                 calls = setup.calls
-                found = findings_for(needs, setup, str(status_row["scopes"] or "").split())
+                found = findings_for(needs, setup, scopes)
                 await self.store.finish(
                     shop,
                     status=status_of(found),

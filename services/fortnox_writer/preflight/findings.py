@@ -68,6 +68,7 @@ def findings_for(needs: ShopNeeds, setup: FortnoxSetup, scopes: Iterable[str]) -
     found += _terms(needs, setup)
     found += _currencies(needs, setup)
     found += _scopes(needs, set(scopes))
+    found += _licences(needs, setup)
     found += _unreadable(setup)
     found += _skus(needs)
     order = {"error": 0, "warning": 1, "info": 2}
@@ -214,6 +215,28 @@ def _currencies(needs: ShopNeeds, setup: FortnoxSetup) -> list[Finding]:
         )
         for code in sorted(needs.currencies)
         if code != "SEK" and code not in setup.currencies
+    ]
+
+
+def probes(needs: ShopNeeds, scopes: Iterable[str]) -> list[str]:
+    """The scopes whose licence the check reads: needed by a feature, held by the connection."""
+    held = set(scopes)
+    return [s for f, s in FEATURE_SCOPES.items() if f in needs.features and s in held]
+
+
+def _licences(needs: ShopNeeds, setup: FortnoxSetup) -> list[Finding]:
+    return [
+        Finding(
+            f"licence-{scope}",
+            "error",
+            f"Your Fortnox plan does not include {scope}s",
+            f"Your shop needs {scope}s in Fortnox ({_where(needs.features[feature])}), but "
+            f"Fortnox answers that the company has no licence for them, so those syncs fail.",
+            f"Add {scope}s to your Fortnox plan (Fortnox, Settings, Licences), then press "
+            "Check again; or change the setting that needs them.",
+        )
+        for feature, scope in FEATURE_SCOPES.items()
+        if scope in setup.unlicensed and feature in needs.features
     ]
 
 

@@ -6,11 +6,13 @@ One list call per register (pages of 500; a chart of accounts is usually 1 to 3 
 ``/3/currencies`` (currency) and ``/3/vatcodes`` (bookkeeping). A register the connection may
 not read (scope 2000663, licence 2001101) or that Fortnox does not offer (404: no public source
 shows an endpoint listing a company's VAT rates, docs/simulators.md) is recorded as unreadable
-with the reason, and the check says what it could not verify instead of guessing.
+with the reason, and the check says what it could not verify instead of guessing. A feature's
+licence (orders, payments) is learnt from one read of a single row (``LICENCE_PROBES``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -33,6 +35,10 @@ REGISTERS: dict[str, tuple[str, str, str]] = {
 }
 
 
+# scope -> a cheap read that Fortnox refuses with 2001101 when the company has no licence for it
+LICENCE_PROBES: dict[str, str] = {"order": "/3/orders", "payment": "/3/invoicepayments"}
+
+
 @dataclass(frozen=True)
 class Unreadable:
     register: str
@@ -51,12 +57,25 @@ class FortnoxSetup:
     currencies: set[str] | None = None
     vat_rates: set[Decimal] | None = None
     unreadable: dict[str, Unreadable] = field(default_factory=dict)
+    unlicensed: set[str] = field(default_factory=set)  # scopes the company has no licence for
     calls: int = 0
 
 
-async def read_setup(client: FortnoxClient) -> FortnoxSetup:
+async def read_setup(client: FortnoxClient, probe: Iterable[str] = ()) -> FortnoxSetup:
+    """The registers, and for each scope in ``probe`` (ones the shop's features need and the
+    connection holds) one read of a single row, to learn whether the company has the licence."""
     setup = FortnoxSetup()
     before = client.calls
+    for scope in probe:
+        path = LICENCE_PROBES.get(scope)
+        if path is None:
+            continue
+        try:
+            await client.request("GET", path, params={"limit": "1"})
+        except NeedsReconnection as exc:
+            if str(exc.code) != NO_LICENCE:
+                raise
+            setup.unlicensed.add(scope)
     for name, (path, key, scope) in REGISTERS.items():
         try:
             rows = await _rows(client, path, key)

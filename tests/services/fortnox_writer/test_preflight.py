@@ -81,6 +81,7 @@ async def test_a_shop_with_what_it_needs_is_ok_in_a_few_register_reads(stack: St
     assert "currency and settings" in finding["fix"]
     calls = [r.path for r in stack.fortnox.requests[before:]]
     assert sorted(calls) == sorted(REGISTER_PATHS)  # one list call per register
+    assert stack.fortnox.count_429 == 0  # within the tenant's rate limit
     _, body = await call(stack, "GET", PATH)
     assert body["preflight"] == result  # stored
     await grant_every_scope(stack)
@@ -165,6 +166,22 @@ async def test_a_register_the_connection_may_not_read_is_said_not_guessed(stack:
     assert finding["severity"] == "info" and "licence for settings" in finding["explanation"]
     assert "modes of payment and terms of payment" in finding["title"]
     assert result["status"] == "ok"
+
+
+async def test_a_feature_the_fortnox_plan_lacks_is_found(stack: Stack) -> None:
+    order = order_payload(lines=[LineSpec("Ull", "100.00", 1, "0.25", "WOOL")])
+    order["payment_gateway_names"] = ["shopify_payments"]
+    await _remember(stack, order)
+    result = await run(stack)
+    assert not any(f["id"].startswith("licence-") for f in result["findings"])
+    stack.fortnox.set_licence(stack.tenant_id, "payment", False)
+    before = len(stack.fortnox.requests)
+    found = {f["id"]: f for f in (await run(stack))["findings"]}
+    assert found["licence-payment"]["severity"] == "error"
+    assert f"order {order['name']} was paid" in found["licence-payment"]["explanation"]
+    # One read of one row tells: GET /3/invoicepayments?limit=1.
+    probes = [r for r in stack.fortnox.requests[before:] if r.path == "/3/invoicepayments"]
+    assert [r.query for r in probes] == ["limit=1"]
 
 
 async def test_a_shop_without_fortnox_gets_one_finding_and_no_fortnox_call(stack: Stack) -> None:
