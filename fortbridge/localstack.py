@@ -163,7 +163,9 @@ async def connect_fortnox(
     params = {
         "client_id": settings.fortnox_client_id,
         "redirect_uri": REDIRECT_URI,
-        "scope": "invoice order payment customer article companyinformation",
+        # bookkeeping, settings, currency: the registers the pre-flight check reads.
+        "scope": "invoice order payment customer article companyinformation "
+        "bookkeeping settings currency",
         "state": uuid.uuid4().hex,
         "access_type": "offline",
         "response_type": "code",

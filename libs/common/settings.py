@@ -172,6 +172,14 @@ class Settings(BaseSettings):
         default=0.5,
         description="A command whose tenant's next slot is further away is deferred, not held.",
     )
+    preflight_interval_seconds: float = Field(
+        default=86400.0,
+        description="The pre-flight check of a shop's Fortnox runs again when its last run is "
+        "older than this (daily); also at connect and on demand.",
+    )
+    preflight_sweep_seconds: float = Field(
+        default=60.0, description="How often the writer looks for pre-flight checks due (0: off)."
+    )
     fortnox_retry_base_seconds: float = 1.0
     fortnox_retry_max_seconds: float = 60.0
     fortnox_scheduler_interval_seconds: float = 0.05

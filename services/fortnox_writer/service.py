@@ -33,7 +33,9 @@ from services.fortnox_writer.deferred import DeferredStore
 from services.fortnox_writer.executor import Executor
 from services.fortnox_writer.intake import CommandIntake
 from services.fortnox_writer.leases import Leases
-from services.fortnox_writer.ratelimit import rate_limiter
+from services.fortnox_writer.preflight import routes as preflight_routes
+from services.fortnox_writer.preflight.check import PreflightCheck
+from services.fortnox_writer.ratelimit import RateLimiter, rate_limiter
 from services.fortnox_writer.routes import add_routes
 from services.fortnox_writer.scheduler import Scheduler
 
@@ -44,6 +46,7 @@ class Writer:
 
     scheduler: Scheduler
     intake: CommandIntake
+    limiter: RateLimiter
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -83,11 +86,22 @@ def build_writer(runtime: Runtime) -> Writer:
         executor=executor,
         wake_scheduler=scheduler.wake,
     )
-    return Writer(scheduler, intake)
+    return Writer(scheduler, intake, limiter)
+
+
+def preflight_check(runtime: Runtime, limiter: RateLimiter) -> PreflightCheck:
+    return PreflightCheck(
+        pool=runtime.pool,
+        http=runtime.http,
+        settings=runtime.settings,
+        connections=connection_store(runtime),
+        limiter=limiter,
+    )
 
 
 def _routes(app: web.Application) -> None:
     add_routes(app)
+    preflight_routes.add_routes(app)
     app[WRITER] = []
 
 
@@ -96,6 +110,10 @@ async def _start(runtime: Runtime, app: web.Application) -> Sequence[ConsumerSpe
     app[WRITER].append(writer)
     # The scheduler drains set-aside commands (rate limit, retries, parked -> resumed).
     writer.tasks.append(asyncio.create_task(writer.scheduler.run_forever()))
+    # The pre-flight check: on demand (routes), and the sweep of checks due (connect, daily).
+    check = preflight_check(runtime, writer.limiter)
+    app[preflight_routes.PREFLIGHT].append(check)
+    writer.tasks.append(asyncio.create_task(check.run_forever()))
     return [ConsumerSpec(WRITER_COMMANDS, writer.intake)]
 
 
@@ -107,6 +125,7 @@ async def _stop(runtime: Runtime, app: web.Application) -> None:
                 await task
         await writer.scheduler.stop()
     app[WRITER].clear()
+    app[preflight_routes.PREFLIGHT].clear()
 
 
 definition = ServiceDefinition(

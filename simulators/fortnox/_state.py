@@ -37,6 +37,41 @@ ALL_SCOPES: frozenset[str] = frozenset(
 DEFAULT_VAT_RATES: frozenset[Decimal] = frozenset(
     {Decimal("25"), Decimal("12"), Decimal("6"), Decimal("0")}
 )
+# The registers a new company starts with (simulators/fortnox/registers.py): a BAS chart with
+# the accounts Fortbridge's default settings use, and a few common modes and terms of payment.
+DEFAULT_ACCOUNTS: dict[int, str] = {
+    1510: "Kundfordringar",
+    1580: "Fordringar för kontokort och kuponger",
+    1910: "Kassa",
+    1930: "Företagskonto / checkkonto / affärskonto",
+    2420: "Förskott från kunder",
+    2611: "Utgående moms på försäljning inom Sverige, 25 %",
+    2621: "Utgående moms på försäljning inom Sverige, 12 %",
+    2631: "Utgående moms på försäljning inom Sverige, 6 %",
+    3001: "Försäljning inom Sverige, 25 % moms",
+    3002: "Försäljning inom Sverige, 12 % moms",
+    3003: "Försäljning inom Sverige, 6 % moms",
+    3004: "Försäljning inom Sverige, momsfri",
+    3105: "Försäljning varor till land utanför EU",
+    3106: "Försäljning varor till annat EU-land, momspliktig",
+    3108: "Försäljning varor till annat EU-land, momsfri",
+    3740: "Öres- och kronutjämning",
+    3990: "Övriga ersättningar och intäkter",
+}
+DEFAULT_MODES_OF_PAYMENT: dict[str, tuple[str, int]] = {
+    "BG": ("Bankgiro", 1930),
+    "PG": ("Plusgiro", 1930),
+    "KONT": ("Kontant", 1910),
+    "KORT": ("Kortbetalning", 1580),
+    "AG": ("Autogiro", 1930),
+}
+DEFAULT_TERMS_OF_PAYMENT: dict[str, str] = {
+    "0": "Kontant",
+    "10": "10 dagar netto",
+    "15": "15 dagar netto",
+    "20": "20 dagar netto",
+    "30": "30 dagar netto",
+}
 DEFAULT_CURRENCIES: frozenset[str] = frozenset({"SEK", "EUR", "USD", "NOK", "DKK", "GBP"})
 DEFAULT_CURRENCY_RATES: dict[str, Decimal] = {
     "SEK": Decimal("1"),
@@ -275,6 +310,15 @@ class Tenant:
     vouchers: dict[tuple[str, int, int], Voucher] = field(default_factory=dict)  # series, year, n
     missing_accounts: set[int] = field(default_factory=set)  # accounts the company lacks
     next_row_id: int = 1
+    # Registers (registers.py): account number -> (description, active, VAT code);
+    # mode of payment code -> (description, account); terms of payment code -> description.
+    accounts: dict[int, tuple[str, bool, str]] = field(
+        default_factory=lambda: {n: (d, True, "") for n, d in DEFAULT_ACCOUNTS.items()}
+    )
+    modes_of_payment: dict[str, tuple[str, int]] = field(
+        default_factory=lambda: dict(DEFAULT_MODES_OF_PAYMENT)
+    )
+    terms_of_payment: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TERMS_OF_PAYMENT))
 
     @property
     def database_number(self) -> int:

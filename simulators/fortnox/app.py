@@ -15,6 +15,7 @@ from simulators.fortnox import (
     invoices,
     orders,
     payments,
+    registers,
     vouchers,
 )
 from simulators.fortnox.gateway import gateway
@@ -37,6 +38,7 @@ def create_app(sim: FortnoxSimulator) -> web.Application:
         invoices,
         orders,
         payments,
+        registers,
         vouchers,
         control,
     ):

@@ -1,9 +1,10 @@
 """/3/currencies: the company's currencies and their rates of the day.
 
-``GET /3/currencies`` lists them; ``GET /3/currencies/{Code}`` answers ``{"Currency": {Code,
-Description, BuyRate, SellRate, Date, Unit, "@url"}}`` (404 code 2999006 for one the company
-lacks). The rates are today's: the tenant's ``rate_on(code, today)`` (SEK per unit), the same
-rate a document dated today gets; Fortnox updates its rates daily from its bank feed.
+``GET /3/currencies`` lists them (paged, in registers.py, with these rows);
+``GET /3/currencies/{Code}`` answers ``{"Currency": {Code, Description, BuyRate, SellRate, Date,
+Unit, "@url"}}`` (404 code 2999006 for one the company lacks). The rates are today's: the
+tenant's ``rate_on(code, today)`` (SEK per unit), the same rate a document dated today gets;
+Fortnox updates its rates daily from its bank feed.
 """
 
 from __future__ import annotations
@@ -33,12 +34,6 @@ def currency_json(tenant: Tenant, code: str, base_url: str) -> dict[str, Any]:
     }
 
 
-async def list_currencies(request: web.Request) -> web.Response:
-    tenant, base = keys.tenant(request), keys.base_url(request)
-    rows = [currency_json(tenant, code, base) for code in sorted(tenant.currencies)]
-    return json_response({"Currencies": rows})
-
-
 async def get_currency(request: web.Request) -> web.Response:
     tenant = keys.tenant(request)
     code = request.match_info["code"].upper()
@@ -48,5 +43,4 @@ async def get_currency(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/3/currencies", list_currencies)
     app.router.add_get("/3/currencies/{code}", get_currency)

@@ -23,12 +23,12 @@ NOT_BOOLEAN = 2000134
 INVALID_CHARACTERS = 2000359
 ARTICLE_NOT_FOUND = 2000428
 CUSTOMER_NOT_FOUND = 2000433
+ACCOUNT_NOT_FOUND = 2000423
 INVOICE_NOT_FOUND = 2000434
 ORDER_NOT_FOUND = 2000439
 INVALID_FILTER = 2000587
 INVALID_PARAMETER = 2000588
 CUSTOMER_NUMBER_USED = 2000637
-ACCOUNT_NOT_FOUND = 2000423
 NO_SCOPE_ACCESS = 2000663
 NO_LICENCE = 2001101
 BAD_BODY = 2001392
@@ -65,12 +65,12 @@ MESSAGES: dict[int, str] = {
     INVALID_CHARACTERS: "Ogiltiga tecken: värdet innehåller ej tillåtna tecken",
     ARTICLE_NOT_FOUND: "Kan inte hitta artikeln.",
     CUSTOMER_NOT_FOUND: "Kan inte hitta kunden.",
+    ACCOUNT_NOT_FOUND: "Kan inte hitta kontot.",
     INVOICE_NOT_FOUND: "Kan inte hitta fakturan.",
     ORDER_NOT_FOUND: "Kan inte hitta ordern.",
     INVALID_FILTER: "Ett ogiltigt filter har använts.",
     INVALID_PARAMETER: "Ogiltig parameter i anropet.",
     CUSTOMER_NUMBER_USED: "Kundnumret är redan upptaget.",
-    ACCOUNT_NOT_FOUND: "Kan inte hitta kontot.",
     NO_SCOPE_ACCESS: "Har inte behörighet för scope.",
     NO_LICENCE: "Det finns ingen aktiv licens för önskat scope.",
     BAD_BODY: "Ogiltig eller tom request body.",

@@ -43,6 +43,10 @@ SCOPE_BY_RESOURCE = {
     "orders": "order",
     "invoicepayments": "payment",
     "vouchers": "bookkeeping",
+    "accounts": "bookkeeping",
+    "vatcodes": "bookkeeping",
+    "modesofpayments": "settings",
+    "termsofpayments": "settings",
     "currencies": "currency",
 }
 
