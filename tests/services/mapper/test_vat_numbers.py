@@ -22,9 +22,11 @@ import pytest
 from libs.common.errors import TransientError
 from libs.common.messages import FortnoxCommand, ShopifyEvent
 from libs.common.messaging import Delivery
-from services.mapper.accounting.vat_numbers import format_problem, parse
+from services.mapper.accounting import ShopSettings, plan_event
+from services.mapper.accounting.vat_numbers import VatCheck, format_problem, parse
 from services.mapper.handler import EventHandler
 from simulators.vies import ViesSimulator
+from tests.services.mapper.builders import refund_payload
 from tests.services.mapper.test_handler import Recorder
 
 ORDER = Path(__file__).parents[2] / "fixtures" / "orders" / "16_eu_business_reverse_charge.json"
@@ -224,3 +226,19 @@ async def test_slow_vies_counts_as_unavailable_and_an_earlier_answer_is_used(
     assert second.notices == []  # VIES's earlier confirmation (with its date) still stands
     assert second.document is not None and second.document.fields["EUQuarterlyReport"] is True
     assert len(sim.requests) == 2
+
+
+def test_a_refund_of_an_order_booked_with_vat_credits_with_vat() -> None:
+    """The order keeps what it was booked as: its refund credits the same VAT and accounts."""
+    order = business_order()
+    invalid = VatCheck("DE123456789", "invalid", "VIES says it is not a valid VAT number")
+    settings = ShopSettings()
+    created = plan_event("s.myshopify.com", "orders/create", order, settings, None, vat=invalid)
+    assert created.state is not None and created.state.market == "sweden"
+    refund = refund_payload(order, 77, lines=[(0, 2)])
+    credit = plan_event("s.myshopify.com", "refunds/create", refund, settings, created.state)
+    (command,) = credit.commands
+    assert command.document is not None and command.document.vat_included is True
+    (row,) = [r for r in command.document.rows if r.article_number == "MUG-BLUE"]
+    assert (row.vat, row.account_number, row.quantity) == (Decimal(25), 3001, Decimal(-2))
+    assert command.expected_total == Decimal("-258.00")  # what was paid back, VAT included
