@@ -55,6 +55,12 @@ def customer(stack: Stack, email: str) -> dict[str, Any]:
     return found
 
 
+def status(stack: Stack, order_id: int) -> dict[str, Any] | None:
+    key = (f"gid://shopify/Order/{order_id}", "fortbridge", "sync_status")
+    value = stack.shopify.shop(stack.shop).metafields.get(key)
+    return None if value is None else dict(json.loads(value["value"]))
+
+
 async def messages(stack: Stack, order_id: int) -> list[str]:
     events = (await stack.timeline(order_id)).get("timeline_events", [])
     return [event["message"] for event in events]
@@ -87,6 +93,13 @@ async def test_vat_numbers_decide_reverse_charge(stack: Stack) -> None:
 
     await stack.wait_for(lambda: warned(invalid["id"], "Warning: VAT number DE999999999 not"))
     assert await warned(invalid["id"], "not a valid VAT number")
+    # The order's status in Shopify (metafield fortbridge.sync_status) says so too.
+    await stack.wait_for(lambda: status(stack, invalid["id"]) is not None)
+    mirrored = status(stack, invalid["id"])
+    assert mirrored is not None and mirrored["status"] == "synced"
+    assert "not verified" in str(mirrored["message"])
+    assert "not a valid VAT number" in mirrored["notices"][0]
+    assert (status(stack, valid["id"]) or {}).get("notices") in (None, [])
     # VIES down for France: retried for the configured wait, then booked with VAT, and said so.
     assert Decimal(25) in rows_vat(stack, down["id"])
     await stack.wait_for(lambda: warned(down["id"], "VIES could not be reached: MS_UNAVAILABLE"))
