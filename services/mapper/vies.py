@@ -25,6 +25,7 @@ import aiohttp
 
 from libs.common.errors import TransientError
 from libs.common.logs import get_logger
+from libs.common.metrics import VIES_CHECKS
 from services.mapper.accounting.vat_numbers import VatCheck, VatNumber, format_problem, parse
 
 log = get_logger(__name__)
@@ -62,6 +63,7 @@ class VatNumbers:
         number = parse(raw, destination)
         problem = format_problem(number, home)
         if problem is not None:
+            VIES_CHECKS.labels("bad_format", "format").inc()
             return VatCheck(number.full, "bad_format", problem)
         row = await self._pool.fetchrow(
             "SELECT * FROM mapper.vat_checks WHERE shop = $1 AND vat_number = $2",
@@ -70,6 +72,7 @@ class VatNumbers:
         )
         now = datetime.now(UTC)
         if row is not None and row["valid"] is not None and row["checked_at"] + self._cache > now:
+            VIES_CHECKS.labels("valid" if row["valid"] else "invalid", "cache").inc()
             return _from_row(row)
         try:
             answer = await self._ask(number)
@@ -91,6 +94,7 @@ class VatNumbers:
             answer.consultation,
             answer.name,
         )
+        VIES_CHECKS.labels(answer.status, "vies").inc()
         log.info("VAT number checked with VIES", shop=shop, valid=answer.valid)
         return answer
 
@@ -99,6 +103,7 @@ class VatNumbers:
     ) -> VatCheck:
         if row is not None and row["valid"] is not None:
             log.warning("VIES unreachable: using its earlier answer", shop=shop, reason=reason)
+            VIES_CHECKS.labels("valid" if row["valid"] else "invalid", "cache").inc()
             return _from_row(row)
         since: datetime = await self._pool.fetchval(
             """
@@ -117,6 +122,7 @@ class VatNumbers:
         waited = now - since
         if self._choice == "wait_then_vat" and waited < self._wait:
             left = (self._wait - waited).total_seconds()
+            VIES_CHECKS.labels("waiting", "vies").inc()
             raise TransientError(
                 f"VIES cannot check VAT number {number.full} now ({reason}); retrying for "
                 f"{left:.0f} s more before booking the order with VAT",
@@ -124,6 +130,7 @@ class VatNumbers:
                 explanation="The EU's VIES service did not answer; Fortbridge retries the order "
                 "before booking it with VAT (VIES_UNAVAILABLE=wait_then_vat).",
             )
+        VIES_CHECKS.labels("unavailable", "vies").inc()
         log.warning("VIES unreachable: booking with VAT", shop=shop, reason=reason)
         return VatCheck(number.full, "unavailable", f"VIES could not be reached: {reason}")
 
