@@ -145,7 +145,7 @@ def _order_version(
         # admin API): the same create command again, if the order is still what was planned.
         # The writer makes its document once, and retries one that failed.
         command, new_state = create_invoice(shop, order, settings, uid, vat=vat)
-        if new_state == state:
+        if _without_consultation(new_state) == _without_consultation(state):
             return Plan([command], state)
     if state.cancelled or state.full_credit_used:
         return Plan([], state, "the invoice is already cancelled or fully credited")
@@ -162,6 +162,13 @@ def _order_version(
     if update is None:
         return Plan([], new_state, "the invoice content did not change")
     return Plan([update], new_state)
+
+
+def _without_consultation(state: OrderState) -> OrderState:
+    """The state without the VIES consultation's date: a later check of the same number is
+    the same order."""
+    customer = state.customer.model_copy(update={"vies_note": None})
+    return state.model_copy(update={"customer": customer})
 
 
 def _ensure_invoice(

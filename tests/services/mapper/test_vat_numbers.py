@@ -242,3 +242,18 @@ def test_a_refund_of_an_order_booked_with_vat_credits_with_vat() -> None:
     (row,) = [r for r in command.document.rows if r.article_number == "MUG-BLUE"]
     assert (row.vat, row.account_number, row.quantity) == (Decimal(25), 3001, Decimal(-2))
     assert command.expected_total == Decimal("-258.00")  # what was paid back, VAT included
+
+
+def test_the_same_order_created_again_after_a_new_vies_check_is_the_same_create() -> None:
+    """A later consultation of the same valid number (a new date) does not make the order's
+    create a different one: the same create command is planned again, as for any copy."""
+    order = business_order()
+    first = VatCheck("DE123456789", "valid", "ok", checked_at=datetime(2026, 12, 1, tzinfo=UTC))
+    later = VatCheck("DE123456789", "valid", "ok", checked_at=datetime(2026, 12, 9, tzinfo=UTC))
+    settings = ShopSettings()
+    created = plan_event("s.myshopify.com", "orders/create", order, settings, None, vat=first)
+    again = plan_event(
+        "s.myshopify.com", "orders/create", order, settings, created.state, vat=later
+    )
+    assert [c.command_id for c in again.commands] == [c.command_id for c in created.commands]
+    assert again.state == created.state
