@@ -245,7 +245,9 @@ class CustomerRegister:
         if not changed:
             return
         answer = await self._call(shop, client, number, "PUT", {"Customer": changed})
-        await self._store_fields(shop, tenant, number, answer or changed)
+        # What was sent wins over Fortnox's echo of it: a value Fortnox normalises (spaces in
+        # a postcode, say) is not written again on every order.
+        await self._store_fields(shop, tenant, number, {**answer, **changed})
         log.info("Fortnox customer kept current", shop=shop, fields=sorted(changed))
 
     async def _call(
@@ -437,7 +439,7 @@ class CustomerRegister:
                 normal(customer.get("Email")),
                 normal(customer.get("OrganisationNumber")),
                 normal(customer.get("Name")),
-                json.dumps(customer, default=str),
+                json.dumps({**customer, **fields}, default=str),
             )
             await conn.execute(
                 "DELETE FROM fortnox_writer.register_creations"
