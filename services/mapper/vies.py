@@ -26,7 +26,15 @@ import aiohttp
 from libs.common.errors import TransientError
 from libs.common.logs import get_logger
 from libs.common.metrics import VIES_CHECKS
-from services.mapper.accounting.vat_numbers import VatCheck, VatNumber, format_problem, parse
+from services.mapper.accounting.customers import destination_country
+from services.mapper.accounting.settings import ShopSettings
+from services.mapper.accounting.vat_numbers import (
+    VatCheck,
+    VatNumber,
+    format_problem,
+    number_to_check,
+    parse,
+)
 
 log = get_logger(__name__)
 
@@ -163,6 +171,25 @@ class VatNumbers:
             consultation=answer.get("requestIdentifier") or None,
             name=name if name and name != "---" else None,
         )
+
+
+async def known_check(
+    conn: Any, shop: str, order: dict[str, Any], settings: ShopSettings
+) -> VatCheck | None:
+    """What is already known about the order's VAT number, without asking VIES (previews):
+    a malformed number, or the cached answer; None when nothing decides or nothing is known."""
+    raw = number_to_check(order, settings)
+    if raw is None:
+        return None
+    home = settings.home_country
+    number = parse(raw, destination_country(order, home))
+    problem = format_problem(number, home)
+    if problem is not None:
+        return VatCheck(number.full, "bad_format", problem)
+    row = await conn.fetchrow(
+        "SELECT * FROM mapper.vat_checks WHERE shop = $1 AND vat_number = $2", shop, number.full
+    )
+    return _from_row(row) if row is not None and row["valid"] is not None else None
 
 
 async def _post(

@@ -25,6 +25,9 @@ from libs.common.messaging import Delivery
 from services.mapper.accounting import ShopSettings, plan_event
 from services.mapper.accounting.vat_numbers import VatCheck, format_problem, parse
 from services.mapper.handler import EventHandler
+from services.mapper.rules.model import RuleSet
+from services.mapper.rules.preview import preview
+from services.mapper.vies import known_check
 from simulators.vies import ViesSimulator
 from tests.services.mapper.builders import refund_payload
 from tests.services.mapper.test_handler import Recorder
@@ -257,3 +260,23 @@ def test_the_same_order_created_again_after_a_new_vies_check_is_the_same_create(
     )
     assert [c.command_id for c in again.commands] == [c.command_id for c in created.commands]
     assert again.state == created.state
+
+
+async def test_the_preview_shows_what_is_known_of_the_number_without_asking_vies(
+    mapper_pool: asyncpg.Pool, shop: str
+) -> None:
+    order = business_order()
+    settings = ShopSettings()
+    assert await known_check(mapper_pool, shop, order, settings) is None  # nothing known yet
+    await mapper_pool.execute(
+        "INSERT INTO mapper.vat_checks (shop, vat_number, valid, checked_at)"
+        " VALUES ($1, 'DE123456789', false, now())",
+        shop,
+    )
+    vat = await known_check(mapper_pool, shop, order, settings)
+    assert vat is not None and vat.status == "invalid"
+    (document,) = preview(shop, order, settings, RuleSet(), vat)["documents"]
+    assert "not verified" in document["notices"][0]
+    assert Decimal(25) in {Decimal(row["vat"]) for row in document["document"]["rows"]}
+    malformed = await known_check(mapper_pool, shop, business_order("DE1"), settings)
+    assert malformed is not None and malformed.status == "bad_format"
