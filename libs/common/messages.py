@@ -83,6 +83,16 @@ class CustomerDraft(BaseModel):
     match_key: Literal["email", "organisation_number", "default"]
     match_value: str
     fields: dict[str, Any] = Field(description="Fortnox Customer fields for creation.")
+    current_fields: list[str] = Field(
+        default_factory=list,
+        description="Of ``fields``, those kept current on a matched Fortnox customer (address, "
+        "verified VAT number, the rules' customer templates): written only when they differ.",
+    )
+    vies_note: str | None = Field(
+        default=None,
+        description="The VIES consultation of the customer's VAT number (number, date, "
+        "consultation id): Fortbridge's own line in the customer's Comments.",
+    )
 
 
 class ArticleDraft(BaseModel):
@@ -235,6 +245,11 @@ class FortnoxCommand(Message):
     event_uid: str | None = None
     rule_version: int | None = None
     batch_id: str | None = None
+    notices: list[str] = Field(
+        default_factory=list,
+        description="Warnings for the order's timeline and status (e.g. a VAT number VIES "
+        "did not confirm, so the sale is booked with VAT).",
+    )
 
     @model_validator(mode="after")
     def _fields_for_action(self) -> FortnoxCommand:
@@ -283,6 +298,9 @@ class SyncResult(Message):
     trace_id: str | None = None
     rule_version: int | None = None
     batch_id: str | None = None
+    notices: list[str] = Field(
+        default_factory=list, description="The command's warnings (FortnoxCommand.notices)."
+    )
 
 
 SCHEMAS: dict[str, type[Message]] = {

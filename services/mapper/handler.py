@@ -5,6 +5,10 @@ the shop's settings and the order's state, run the pure planner (services/mapper
 publish its commands (``fortnox.command.<action>``), store the new state and record the event.
 Publishing before the commit is safe: a redelivery re-plans the same commands with the same
 document keys, and the writer makes one document per key.
+
+An EU business order without VAT names a VAT number: it is checked first, outside the
+transaction (format, then VIES with a timeout, cached: services/mapper/vies.py), and the planner
+books reverse charge only when the number is valid.
 """
 
 from __future__ import annotations
@@ -19,12 +23,16 @@ from libs.common.service import Runtime
 from libs.common.shops import is_uninstalled
 from libs.common.tracing import current_trace_id
 from services.mapper.accounting import SYNCED_TOPICS, order_id_for
+from services.mapper.accounting.customers import destination_country
 from services.mapper.accounting.payouts import PAYOUT_TOPIC, plan_payout
+from services.mapper.accounting.planner import ORDER_TOPICS
+from services.mapper.accounting.vat_numbers import VatCheck, number_to_check
 from services.mapper.catalog import CATALOG_TOPICS, plan_catalog_event, skipped_result
 from services.mapper.privacy import PRIVACY_TOPICS, apply_privacy
 from services.mapper.rules.engine import plan_with_rules
 from services.mapper.store import load_shop_settings, load_state, save_state
 from services.mapper.summary import absorb, is_summarized
+from services.mapper.vies import VatNumbers
 
 log = get_logger(__name__)
 
@@ -37,6 +45,7 @@ class EventHandler:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
         self._defaults = {"guest_customer_name": runtime.settings.default_guest_customer_name}
+        self._vat = VatNumbers(runtime.pool, getattr(runtime, "http", None), runtime.settings)
 
     async def __call__(self, delivery: Delivery) -> None:
         event = delivery.parse(ShopifyEvent)
@@ -68,6 +77,11 @@ class EventHandler:
             exc = PermanentError(f"the {event.topic} event names no order id", code="missing_id")
             await self._report_unmappable(event, exc)
             raise exc
+        try:
+            vat = await self._vat_check(event, order_id)
+        except PermanentError as exc:  # e.g. the shop's stored settings are invalid
+            await self._report_unmappable(event, exc)
+            raise
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
@@ -79,7 +93,7 @@ class EventHandler:
             try:
                 # The shop's rules resolved to settings, planned, commands stamped with the
                 # rule-set version (services/mapper/rules/engine.py).
-                ruled = await plan_with_rules(conn, event, state, self._defaults)
+                ruled = await plan_with_rules(conn, event, state, self._defaults, vat=vat)
             except PermanentError as exc:
                 await self._report_unmappable(event, exc)
                 raise
@@ -105,6 +119,21 @@ class EventHandler:
             topic=event.topic,
             commands=[c.command_id for c in plan.commands],
             skipped=plan.skipped,
+        )
+
+    async def _vat_check(self, event: ShopifyEvent, order_id: str) -> VatCheck | None:
+        """What VIES says about the order's VAT number, when it decides the order's VAT (an
+        event that may make or change the document); None when no number does."""
+        pool = self._runtime.pool
+        if event.topic not in ORDER_TOPICS and await load_state(pool, event.shop, order_id):
+            return None  # a payment or cancellation of a document already made
+        settings = await load_shop_settings(pool, event.shop, self._defaults)
+        raw = number_to_check(event.payload, settings)
+        if raw is None:
+            return None
+        home = settings.home_country
+        return await self._vat.check(
+            event.shop, raw, destination_country(event.payload, home), home
         )
 
     async def _catalog(self, event: ShopifyEvent) -> None:

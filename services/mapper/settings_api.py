@@ -41,6 +41,7 @@ from services.mapper.store import (
     change_shop_settings,
     stored_shop_settings,
 )
+from services.mapper.vies import known_check
 
 BASE = "/admin/api/integrations/fortnox/settings"
 READ = ("read_integrations",)
@@ -379,11 +380,13 @@ async def preview_settings(request: web.Request) -> web.Response:
             return json_error(422, "order: a Shopify order object is required")
         stored = await stored_shop_settings(conn, shop)
         rules = await current_rule_set(conn, shop)
-    saved = _saved(defaults, stored)
-    draft = effective(defaults, merged(stored.overrides, given))
+        saved = _saved(defaults, stored)
+        draft = effective(defaults, merged(stored.overrides, given))
+        vat_before = await known_check(conn, shop, order, saved)
+        vat_after = await known_check(conn, shop, order, draft)
     try:
-        before = {**preview(shop, order, saved, rules), "payment_modes": {}}
-        after = {**preview(shop, order, draft, rules), "payment_modes": {}}
+        before = {**preview(shop, order, saved, rules, vat_before), "payment_modes": {}}
+        after = {**preview(shop, order, draft, rules, vat_after), "payment_modes": {}}
         before["payment_modes"] = payment_modes_for(order, saved)
         after["payment_modes"] = payment_modes_for(order, draft)
     except PermanentError as exc:

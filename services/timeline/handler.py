@@ -37,7 +37,15 @@ DONE = {
 
 
 def describe(result: SyncResult) -> str:
-    """The plain-English line shown on the order's timeline."""
+    """The plain-English line shown on the order's timeline, with the command's warnings
+    (e.g. a VAT number VIES did not confirm, so the sale was booked with VAT)."""
+    line = _outcome(result)
+    if result.notices:
+        line += "".join(f" Warning: {notice}." for notice in result.notices)
+    return line
+
+
+def _outcome(result: SyncResult) -> str:
     document = f"{result.document_kind} {result.document_number}"
     if result.status == "synced":
         if result.action == "reverse_document" and result.document_kind != "credit":
@@ -165,6 +173,7 @@ class ResultHandler:
             "currency": result.currency,
             "error_code": result.error_code,
             "message": status_message(result),
+            "notices": result.notices,
             "updated_at": result.occurred_at.isoformat(),
             "trace_id": result.trace_id,
         }

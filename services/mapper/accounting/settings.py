@@ -84,6 +84,11 @@ class ShopSettings(BaseModel):
 
     home_country: str = "SE"
     home_currency: str = "SEK"
+    home_vat_rate: Decimal = Field(
+        default=Decimal(25),
+        description="The shop's VAT rate (percent): an EU business order without VAT whose VAT "
+        "number VIES did not confirm is booked with it, the amount paid including it.",
+    )
     shipping_as: Literal["row", "freight"] = Field(
         default="row",
         description="A shipping row (any VAT rate) or Fortnox's Freight header field (25 % "
