@@ -45,6 +45,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/auth/fortnox", "Prefix", "fortnox_writer"),
     Route("/admin/api/integrations/fortnox/connection.json", "Exact", "fortnox_writer"),
     Route("/admin/api/integrations/fortnox/connection", "Prefix", "fortnox_writer"),
+    Route("/admin/api/integrations/fortnox/preflight.json", "Exact", "fortnox_writer"),
+    Route("/admin/api/integrations/fortnox/preflight", "Prefix", "fortnox_writer"),
     Route("/admin/api/openapi.json", "Exact", "ingest"),
     Route("/auth/shopify", "Prefix", "ingest"),
     Route("/admin/api/integrations/fortnox/reconciliation.json", "Exact", "ingest"),

@@ -19,7 +19,7 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -46,6 +46,7 @@ from services.mapper.accounting import ShopSettings, invoice_command
 from simulators.fortnox import FortnoxSimulator
 from simulators.shopify import ShopifySimulator
 from simulators.shopify.webhooks import build_webhook, deliver
+from simulators.vies import ViesSimulator
 
 __all__ = ["LocalStack", "delete_namespace", "local_stack", "migrate_all"]
 
@@ -65,6 +66,7 @@ class LocalStack:
     tenant_id: str
     http: aiohttp.ClientSession
     pool: asyncpg.Pool
+    vies: ViesSimulator = field(default_factory=ViesSimulator)  # VIES_URL points at it
 
     def url(self, service: str, path: str) -> str:
         base = self.apps[service][STATE].base_url
@@ -163,7 +165,9 @@ async def connect_fortnox(
     params = {
         "client_id": settings.fortnox_client_id,
         "redirect_uri": REDIRECT_URI,
-        "scope": "invoice order payment customer article companyinformation",
+        # bookkeeping, settings, currency: the registers the pre-flight check reads.
+        "scope": "invoice order payment customer article companyinformation "
+        "bookkeeping settings currency",
         "state": uuid.uuid4().hex,
         "access_type": "offline",
         "response_type": "code",
@@ -187,11 +191,13 @@ async def local_stack(
     fortnox: FortnoxSimulator | None = None,
     shopify: ShopifySimulator | None = None,
     fortnox_connected: bool = True,
+    vies: ViesSimulator | None = None,
     **overrides: Any,
 ) -> AsyncIterator[LocalStack]:
     """The stack; ``fortnox_connected=False`` leaves the shop to connect Fortnox itself."""
     fortnox = fortnox or FortnoxSimulator()
     shopify = shopify or ShopifySimulator()
+    vies = vies or ViesSimulator()
     shop = f"shop-{uuid.uuid4().hex[:8]}.myshopify.com"
     tenant_id = str(1_000_000 + uuid.uuid4().int % 1_000_000)
     fortnox.add_client(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
@@ -202,6 +208,7 @@ async def local_stack(
     async with (
         fortnox.serve(host="127.0.0.1", port=0) as fortnox_url,
         shopify.serve(host="127.0.0.1", port=0) as shopify_url,
+        vies.serve(host="127.0.0.1", port=0) as vies_url,
         aiohttp.ClientSession() as http,
     ):
         settings = Settings(
@@ -218,6 +225,7 @@ async def local_stack(
                 "fortnox_client_secret": CLIENT_SECRET,
                 "token_encryption_keys": key,
                 "admin_api_allow_loopback": True,
+                "vies_url": f"{vies_url}/rest-api",
                 **overrides,
             }
         )
@@ -236,7 +244,9 @@ async def local_stack(
                     store = ConnectionStore(pool, cipher, http, settings)
                     await connect_fortnox(fortnox_url, tenant_id, store, http, settings, shop)
                 await ShopRegistry(pool, cipher).install(shop, shopify_token)
-                yield LocalStack(settings, apps, fortnox, shopify, shop, tenant_id, http, pool)
+                yield LocalStack(
+                    settings, apps, fortnox, shopify, shop, tenant_id, http, pool, vies
+                )
             finally:
                 await pool.close()
 

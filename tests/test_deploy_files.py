@@ -41,7 +41,7 @@ SECRET_SETTINGS = frozenset(
     name.upper() for name, field in Settings.model_fields.items() if field.annotation is SecretStr
 )
 COMPOSE_INFRA = {
-    *("rabbitmq", "postgres", "jaeger", "fortnox-sim", "shopify-sim"),
+    *("rabbitmq", "postgres", "jaeger", "fortnox-sim", "shopify-sim", "vies-sim"),
     *("otel-collector", "prometheus", "grafana"),
 }
 YAML_FILES = sorted([*K8S.rglob("*.yaml"), *K8S.rglob("*.yml"), COMPOSE])

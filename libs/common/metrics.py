@@ -64,6 +64,12 @@ MESSAGES_FAILED = Counter(
     "Messages dead-lettered (they become failed jobs), by error class",
     ["service", "queue", "error_class"],
 )
+VIES_CHECKS = Counter(
+    "fortbridge_vies_checks_total",
+    "EU VAT numbers checked before reverse charge, by result (valid, invalid, bad_format, "
+    "unavailable, waiting) and where the answer came from (vies, cache, format)",
+    ["result", "source"],
+)
 SHOP_FAILURES = Counter(
     "fortbridge_shop_failures_total",
     "Messages dead-lettered per shop (a series exists only for shops that failed)",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
@@ -58,6 +59,17 @@ class Settings(BaseSettings):
         ge=0,
         description="Each round re-reads orders updated this long before the checkpoint "
         "(Shopify's search index lags behind its writes).",
+    )
+    payouts_poll_enabled: bool = Field(
+        default=True,
+        description="Each reconciliation run also polls the shop's Shopify Payments payouts "
+        "(Shopify has no payouts webhook) and stores each new one once (payouts/paid).",
+    )
+    summary_close_interval_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often the mapper closes summary days whose close time passed "
+        "(summary mode); 0 disables the loop.",
     )
     reconcile_settle_seconds: float = Field(
         default=120.0,
@@ -161,6 +173,14 @@ class Settings(BaseSettings):
         default=0.5,
         description="A command whose tenant's next slot is further away is deferred, not held.",
     )
+    preflight_interval_seconds: float = Field(
+        default=86400.0,
+        description="The pre-flight check of a shop's Fortnox runs again when its last run is "
+        "older than this (daily); also at connect and on demand.",
+    )
+    preflight_sweep_seconds: float = Field(
+        default=60.0, description="How often the writer looks for pre-flight checks due (0: off)."
+    )
     fortnox_retry_base_seconds: float = 1.0
     fortnox_retry_max_seconds: float = 60.0
     fortnox_scheduler_interval_seconds: float = 0.05
@@ -180,6 +200,34 @@ class Settings(BaseSettings):
     # Replayer: a bulk retry re-queues failed jobs at this pace, all replicas together
     replay_rate: float = Field(
         default=5.0, gt=0, description="Failed jobs re-queued per second by a bulk retry."
+    )
+
+    # EU VAT numbers: checked with the EU's VIES before an order is booked as reverse charge
+    # (services/mapper/vies.py, docs/operations.md "VIES").
+    vies_url: str = Field(
+        default="https://ec.europa.eu/taxation_customs/vies/rest-api",
+        description="Base URL of VIES's REST API (POST {url}/check-vat-number). Empty: VIES is "
+        "never asked; every number counts as 'VIES unavailable' (see VIES_UNAVAILABLE).",
+    )
+    vies_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="A VIES answer slower than this counts as unavailable."
+    )
+    vies_cache_days: float = Field(
+        default=7.0,
+        ge=0,
+        description="A VIES answer (valid or not) is reused this long for the same shop and "
+        "number; 0: every order asks VIES.",
+    )
+    vies_unavailable: Literal["wait_then_vat", "vat"] = Field(
+        default="wait_then_vat",
+        description="VIES unreachable: wait_then_vat retries the order for VIES_WAIT_SECONDS, "
+        "then books it with the shop's VAT; vat books it with VAT at once. Never 0 % unchecked.",
+    )
+    vies_wait_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description="How long wait_then_vat keeps retrying an order while VIES is unreachable "
+        "(keep it below the sum of AMQP_RETRY_DELAYS, else the order ends as a failed job).",
     )
 
     # Mapping defaults (rules per shop come later; these are the shop defaults)

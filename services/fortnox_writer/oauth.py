@@ -39,6 +39,7 @@ FEATURE_SCOPES: dict[str, tuple[str, ...]] = {
     "payments": ("payment", "bookkeeping"),
     "currencies": ("currency",),
     "settings": ("settings",),
+    "payouts": ("bookkeeping", "currency"),
 }
 
 

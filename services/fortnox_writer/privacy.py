@@ -29,6 +29,7 @@ SHOP_TABLES = (
     "registers",
     "articles",
     "documents",
+    "preflight_results",
     "connections",
 )
 

@@ -24,6 +24,16 @@ customer Fortbridge itself created after the read's start is missing from the an
 was wrong: the mirror is read whole instead (logged), so a wrong guess costs calls, never a
 duplicate.
 
+Keeping customers current. A matched customer's fields that the order's draft keeps current
+(``CustomerDraft.current_fields``: the billing address, a VAT number VIES confirmed, the rules'
+customer templates) are compared with what the mirror knows of it (``fields``: from the list,
+and whole from Fortbridge's own create and update answers); only the fields that differ are
+sent, in one PUT, and none when nothing changed. The VIES consultation goes in Fortbridge's own
+line of the customer's Comments (``VIES: ...``); the merchant's other lines there are kept (read
+once with a GET when the mirror does not hold the Comments yet). Name, type, e-mail,
+organisation number, VAT type, terms, price list and every other field are never touched on a
+customer Fortnox already has (docs/accounting.md).
+
 Articles. The article number is the SKU, chosen by us, so no search is needed: the article list
 is read once (pages of 500), then an unknown SKU costs one create; a create refused because the
 number exists (made elsewhere meanwhile) is checked with one GET and adopted.
@@ -36,6 +46,7 @@ previous company is reused, even one a command still running in that company wri
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -59,6 +70,10 @@ CUSTOMERS = "customers"
 ARTICLES = "articles"
 REGISTER_LEASE_WAIT = 120.0
 CREATE_LEASE_WAIT = 60.0
+
+# What Fortnox's customer list gives of each customer (its Phone is the customer's Phone1).
+_LIST_FIELDS = ("Address1", "Address2", "City", "ZipCode", "Email", "Name", "OrganisationNumber")
+VIES_LINE = "VIES: "
 
 _MATCH_COLUMN = {"email": "email", "organisation_number": "organisation_number", "default": "name"}
 _FIELD = {"email": "Email", "organisation_number": "OrganisationNumber", "default": "Name"}
@@ -155,12 +170,14 @@ class CustomerRegister:
         if state is not None and state.tenant_id == tenant:
             number = await self.match(shop, tenant, draft)
             if number is not None:
+                await self.keep_current(shop, client, number, draft)
                 return number
         key = f"customer:{shop}:{draft.match_key}:{normal(draft.match_value)}"
         async with self._leases.hold(key, wait=CREATE_LEASE_WAIT):
             await self.ensure_current(shop, client, received_at)
             number = await self.match(shop, tenant, draft)
             if number is not None:
+                await self.keep_current(shop, client, number, draft)
                 return number
             intent = await self._intent(shop, tenant, draft)
             if intent is not None:  # an earlier create may have reached Fortnox
@@ -203,6 +220,80 @@ class CustomerRegister:
                 details={"customer_numbers": numbers},
             )
         return numbers[0]
+
+    # --- keeping a matched customer current -------------------------------------------------
+    async def keep_current(
+        self, shop: str, client: FortnoxClient, number: str, draft: CustomerDraft
+    ) -> None:
+        """Write the draft's kept-current fields that differ from what Fortnox has (one PUT),
+        or nothing when none differs."""
+        wanted = {name: draft.fields[name] for name in draft.current_fields if name in draft.fields}
+        if not wanted and not draft.vies_note:
+            return
+        tenant = client.tenant_id
+        known = await self._known_fields(shop, tenant, number)
+        if draft.vies_note:
+            if "Comments" not in known:  # the merchant's own lines there are kept
+                answer = await self._call(shop, client, number, "GET")
+                known = await self._store_fields(shop, tenant, number, answer)
+            wanted["Comments"] = with_vies_note(known.get("Comments"), draft.vies_note)
+        changed = {
+            name: value
+            for name, value in wanted.items()
+            if name not in known or _text(known[name]) != _text(value)
+        }
+        if not changed:
+            return
+        answer = await self._call(shop, client, number, "PUT", {"Customer": changed})
+        # What was sent wins over Fortnox's echo of it: a value Fortnox normalises (spaces in
+        # a postcode, say) is not written again on every order.
+        await self._store_fields(shop, tenant, number, {**answer, **changed})
+        log.info("Fortnox customer kept current", shop=shop, fields=sorted(changed))
+
+    async def _call(
+        self,
+        shop: str,
+        client: FortnoxClient,
+        number: str,
+        method: str,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        try:
+            answer = await client.request(method, f"/3/customers/{path_segment(number)}", body=body)
+        except FortnoxApiError as exc:
+            if exc.code != CUSTOMER_NOT_FOUND:
+                raise
+            await self.forget(shop, client.tenant_id, number)
+            raise TransientError(
+                "the customer in the mirror no longer exists in Fortnox; re-creating it",
+                code=exc.code,
+                source_message=exc.source_message,
+            ) from exc
+        customer = answer.get("Customer") if isinstance(answer, dict) else None
+        return customer if isinstance(customer, dict) else {}
+
+    async def _known_fields(self, shop: str, tenant_id: str, number: str) -> dict[str, Any]:
+        raw = await self._pool.fetchval(
+            "SELECT fields::text FROM fortnox_writer.customer_register"
+            " WHERE shop = $1 AND tenant_id = $2 AND customer_number = $3",
+            shop,
+            tenant_id,
+            number,
+        )
+        return dict(json.loads(raw)) if raw else {}
+
+    async def _store_fields(
+        self, shop: str, tenant_id: str, number: str, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        raw = await self._pool.fetchval(
+            "UPDATE fortnox_writer.customer_register SET fields = fields || $4::jsonb"
+            " WHERE shop = $1 AND tenant_id = $2 AND customer_number = $3 RETURNING fields::text",
+            shop,
+            tenant_id,
+            number,
+            json.dumps(fields, default=str),
+        )
+        return dict(json.loads(raw)) if raw else dict(fields)
 
     async def forget(self, shop: str, tenant_id: str, customer_number: str) -> None:
         """Fortnox no longer has this customer (deleted there)."""
@@ -284,11 +375,12 @@ class CustomerRegister:
         await conn.executemany(
             """
             INSERT INTO fortnox_writer.customer_register
-                (shop, tenant_id, customer_number, email, organisation_number, name, seen_at)
-            VALUES ($1, $2, $3, $4, $5, $6, now())
+                (shop, tenant_id, customer_number, email, organisation_number, name, seen_at,
+                 fields)
+            VALUES ($1, $2, $3, $4, $5, $6, now(), $7::jsonb)
             ON CONFLICT (shop, tenant_id, customer_number) DO UPDATE SET email = EXCLUDED.email,
                 organisation_number = EXCLUDED.organisation_number, name = EXCLUDED.name,
-                seen_at = now()
+                seen_at = now(), fields = customer_register.fields || EXCLUDED.fields
             """,
             [
                 (
@@ -298,6 +390,7 @@ class CustomerRegister:
                     normal(row.get("Email")),
                     normal(row.get("OrganisationNumber")),
                     normal(row.get("Name")),
+                    json.dumps(_list_fields(row), default=str),
                 )
                 for row in rows
             ],
@@ -318,8 +411,11 @@ class CustomerRegister:
             draft.match_key,
             normal(draft.match_value),
         )
+        fields = dict(draft.fields)
+        if draft.vies_note:
+            fields["Comments"] = draft.vies_note
         try:
-            answer = await client.request("POST", "/3/customers", body={"Customer": draft.fields})
+            answer = await client.request("POST", "/3/customers", body={"Customer": fields})
         except FortnoxApiError:
             await self._forget_intent(shop, tenant, draft)  # refused: certainly not created
             raise
@@ -330,12 +426,12 @@ class CustomerRegister:
                 """
                 INSERT INTO fortnox_writer.customer_register
                     (shop, tenant_id, customer_number, email, organisation_number, name,
-                     created_here_at)
-                VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp())
+                     created_here_at, fields)
+                VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp(), $7::jsonb)
                 ON CONFLICT (shop, tenant_id, customer_number) DO UPDATE SET
                     email = EXCLUDED.email, organisation_number = EXCLUDED.organisation_number,
                     name = EXCLUDED.name, created_here_at = EXCLUDED.created_here_at,
-                    seen_at = now()
+                    seen_at = now(), fields = EXCLUDED.fields
                 """,
                 shop,
                 tenant,
@@ -343,6 +439,7 @@ class CustomerRegister:
                 normal(customer.get("Email")),
                 normal(customer.get("OrganisationNumber")),
                 normal(customer.get("Name")),
+                json.dumps({**customer, **fields}, default=str),
             )
             await conn.execute(
                 "DELETE FROM fortnox_writer.register_creations"
@@ -505,6 +602,24 @@ async def _intend(pool: asyncpg.Pool, shop: str, tenant_id: str, draft: ArticleD
         tenant_id,
         draft.article_number,
     )
+
+
+def _list_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """The fields a customer list row tells of the customer (Phone is its Phone1)."""
+    fields = {name: row[name] for name in _LIST_FIELDS if name in row}
+    if "Phone" in row:
+        fields["Phone1"] = row["Phone"]
+    return fields
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def with_vies_note(comments: Any, note: str) -> str:
+    """The customer's Comments with Fortbridge's VIES line replaced (other lines kept)."""
+    lines = [line for line in _text(comments).splitlines() if not line.startswith(VIES_LINE)]
+    return "\n".join([*lines, note])
 
 
 def _covers(state: RegisterState | None, tenant_id: str, since: datetime) -> bool:

@@ -42,6 +42,7 @@ from services.fortnox_writer.connections import (
     exchange_code,
 )
 from services.fortnox_writer.deferred import DeferredStore
+from services.fortnox_writer.preflight.store import PreflightStore
 
 log = get_logger(__name__)
 
@@ -319,6 +320,7 @@ async def callback(request: web.Request) -> web.Response:
         return finish.refused(exc.code, f"Fortnox connection refused: {exc.message}", 409, shop)
     if outcome.held:
         await switching.announce_held(runtime.pool, runtime.publisher, shop)
+    await PreflightStore(runtime.pool).mark_due(shop)  # the pre-flight check runs at connect
     return finish.connected(shop, outcome)
 
 

@@ -33,7 +33,9 @@ from services.fortnox_writer.deferred import DeferredStore
 from services.fortnox_writer.executor import Executor
 from services.fortnox_writer.intake import CommandIntake
 from services.fortnox_writer.leases import Leases
-from services.fortnox_writer.ratelimit import rate_limiter
+from services.fortnox_writer.preflight import routes as preflight_routes
+from services.fortnox_writer.preflight.check import PreflightCheck
+from services.fortnox_writer.ratelimit import RateLimiter, rate_limiter
 from services.fortnox_writer.reconciliation import routes as report_routes
 from services.fortnox_writer.reconciliation.jobs import ReportRunner
 from services.fortnox_writer.routes import add_routes
@@ -46,6 +48,7 @@ class Writer:
 
     scheduler: Scheduler
     intake: CommandIntake
+    limiter: RateLimiter
     reports: ReportRunner
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -87,12 +90,23 @@ def build_writer(runtime: Runtime) -> Writer:
         wake_scheduler=scheduler.wake,
     )
     reports = ReportRunner(runtime, connections, limiter, store)
-    return Writer(scheduler, intake, reports)
+    return Writer(scheduler, intake, limiter, reports)
+
+
+def preflight_check(runtime: Runtime, limiter: RateLimiter) -> PreflightCheck:
+    return PreflightCheck(
+        pool=runtime.pool,
+        http=runtime.http,
+        settings=runtime.settings,
+        connections=connection_store(runtime),
+        limiter=limiter,
+    )
 
 
 def _routes(app: web.Application) -> None:
     add_routes(app)
     report_routes.add_routes(app)
+    preflight_routes.add_routes(app)
     app[WRITER] = []
 
 
@@ -103,6 +117,10 @@ async def _start(runtime: Runtime, app: web.Application) -> Sequence[ConsumerSpe
     await writer.reports.resume()
     # The scheduler drains set-aside commands (rate limit, retries, parked -> resumed).
     writer.tasks.append(asyncio.create_task(writer.scheduler.run_forever()))
+    # The pre-flight check: on demand (routes), and the sweep of checks due (connect, daily).
+    check = preflight_check(runtime, writer.limiter)
+    app[preflight_routes.PREFLIGHT].append(check)
+    writer.tasks.append(asyncio.create_task(check.run_forever()))
     return [ConsumerSpec(WRITER_COMMANDS, writer.intake)]
 
 
@@ -116,6 +134,7 @@ async def _stop(runtime: Runtime, app: web.Application) -> None:
         await writer.reports.stop()
     app[WRITER].clear()
     app[report_routes.REPORTS].clear()
+    app[preflight_routes.PREFLIGHT].clear()
 
 
 definition = ServiceDefinition(

@@ -20,6 +20,7 @@ SHOP_TABLES = (
     "shop_settings",
     "shop_settings_versions",
     "rule_sets",
+    "vat_checks",
 )
 
 

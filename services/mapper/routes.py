@@ -36,6 +36,7 @@ from services.mapper.rules.store import (
     next_rule_id,
 )
 from services.mapper.store import load_shop_settings
+from services.mapper.vies import known_check
 
 BASE = "/admin/api/integrations/fortnox/mapping_rules"
 MAX_ID = 20  # Shopify ids reach 2^63: 19 digits
@@ -285,9 +286,10 @@ async def preview_order(request: web.Request) -> web.Response:
         except PermanentError as exc:
             return json_error(409, exc.message)
         rules = await current_rule_set(conn, shop)
+        vat = await known_check(conn, shop, order, settings)
     if "mapping_rule" in body:
         rules = _with_draft(rules, _rule_in(body), body.get("rule_id"), body.get("position"))
-    answer = preview(shop, order, settings, rules)
+    answer = preview(shop, order, settings, rules, vat)
     error = answer.get("error") or {}
     if (answer.get("matched_rule") or {}).get("draft") and error.get("path"):
         # The draft's own template fails on this order: refused like an invalid rule.

@@ -5,10 +5,10 @@ Under ``/admin/api/integrations/fortnox``:
 - ``GET settings.json``: the shop's effective settings (its choices over the defaults), the
   defaults, and the version (0: never changed).
 - ``PUT settings.json``: ``{"settings": {...}, "version": n}``. Each field given replaces the
-  shop's value (``accounts`` field by field; ``accounts.sweden`` and ``payment_modes`` whole);
-  fields left out keep theirs. ``version`` is the version the caller read: if the settings
-  changed since, 409 with the current ones and nothing is written. Every problem answers 422 at
-  once, each with its field's path (``settings.accounts.eu_vat``).
+  shop's value (``accounts`` and ``payouts`` field by field; ``accounts.sweden`` and
+  ``payment_modes`` whole); fields left out keep theirs. ``version`` is the version the caller
+  read: if the settings changed since, 409 with the current ones and nothing is written. Every
+  problem answers 422 at once, each with its field's path (``settings.accounts.eu_vat``).
 - ``POST settings/preview.json``: ``{"settings": {...draft...}, "order_id": "..."}`` (or
   ``"order"``): what the order's first document is with the saved settings and with the draft
   (the shop's rules applied on top of both, as for a real order), the modes of payment its
@@ -41,6 +41,7 @@ from services.mapper.store import (
     change_shop_settings,
     stored_shop_settings,
 )
+from services.mapper.vies import known_check
 
 BASE = "/admin/api/integrations/fortnox/settings"
 READ = ("read_integrations",)
@@ -62,6 +63,22 @@ def _code(description: str) -> Any:
         pattern=r"^[^\x00-\x1f]+$",
         description=description,
     )
+
+
+class PayoutsPatch(BaseModel):
+    """How payouts are booked (accounting/payouts.py); only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool | None = None
+    voucher_series: str | None = Field(
+        default=None, min_length=1, max_length=10, pattern=r"^[A-Za-z0-9]+$"
+    )
+    clearing_account: int | None = Field(default=None, ge=1000, le=9999)
+    fee_account: int | None = Field(default=None, ge=1000, le=9999)
+    bank_account: int | None = Field(default=None, ge=1000, le=9999)
+    adjustment_account: int | None = Field(default=None, ge=1000, le=9999)
+    reserve_account: int | None = Field(default=None, ge=1000, le=9999)
 
 
 class SettingsPatch(BaseModel):
@@ -86,6 +103,13 @@ class SettingsPatch(BaseModel):
     document_currency: Literal["presentment", "shop"] | None = None
     currency_rate: Literal["explicit", "fortnox"] | None = None
     shipping_as: Literal["row", "freight"] | None = None
+    payouts: PayoutsPatch | None = None
+    booking: Literal["per_order", "daily_summary"] | None = None
+    summary_close_time: str | None = Field(
+        default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM"
+    )
+    summary_timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    summary_customer_name: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 EDITABLE = tuple(SettingsPatch.model_fields)
@@ -146,9 +170,10 @@ def parse_patch(raw: Any) -> tuple[SettingsPatch, dict[str, Any]]:
         for name, value in given.items()
         if value is None and name not in NULLABLE
     ]
-    for name, value in (given.get("accounts") or {}).items():
-        if value is None and f"accounts.{name}" not in NULLABLE:
-            problems.append((f"settings.accounts.{name}", "null is not allowed here"))
+    for group in ("accounts", "payouts"):
+        for name, value in (given.get(group) or {}).items():
+            if value is None and f"{group}.{name}" not in NULLABLE:
+                problems.append((f"settings.{group}.{name}", "null is not allowed here"))
     problems += _gateway_problems(given.get("payment_modes") or {})
     if len((given.get("accounts") or {}).get("sweden") or {}) > MAX_VAT_RATES:
         problems.append(("settings.accounts.sweden", f"at most {MAX_VAT_RATES} VAT rates"))
@@ -159,9 +184,11 @@ def parse_patch(raw: Any) -> tuple[SettingsPatch, dict[str, Any]]:
 
 def merged(overrides: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     """The shop's stored overrides with a change applied (``accounts`` merged field by field)."""
-    out = {**overrides, **{name: value for name, value in given.items() if name != "accounts"}}
-    if "accounts" in given:
-        out["accounts"] = {**(overrides.get("accounts") or {}), **given["accounts"]}
+    nested = ("accounts", "payouts")
+    out = {**overrides, **{name: value for name, value in given.items() if name not in nested}}
+    for group in nested:
+        if group in given:
+            out[group] = {**(overrides.get(group) or {}), **given[group]}
     return out
 
 
@@ -353,11 +380,13 @@ async def preview_settings(request: web.Request) -> web.Response:
             return json_error(422, "order: a Shopify order object is required")
         stored = await stored_shop_settings(conn, shop)
         rules = await current_rule_set(conn, shop)
-    saved = _saved(defaults, stored)
-    draft = effective(defaults, merged(stored.overrides, given))
+        saved = _saved(defaults, stored)
+        draft = effective(defaults, merged(stored.overrides, given))
+        vat_before = await known_check(conn, shop, order, saved)
+        vat_after = await known_check(conn, shop, order, draft)
     try:
-        before = {**preview(shop, order, saved, rules), "payment_modes": {}}
-        after = {**preview(shop, order, draft, rules), "payment_modes": {}}
+        before = {**preview(shop, order, saved, rules, vat_before), "payment_modes": {}}
+        after = {**preview(shop, order, draft, rules, vat_after), "payment_modes": {}}
         before["payment_modes"] = payment_modes_for(order, saved)
         after["payment_modes"] = payment_modes_for(order, draft)
     except PermanentError as exc:

@@ -18,9 +18,13 @@ from typing import Any
 from libs.common.errors import ErrorClass
 from libs.common.fortnox_errors import explain
 from libs.common.messaging.publisher import SHOP_HEADER
+from services.fortnox_writer.preflight.findings import PREFLIGHT_PATH, vat_finding_id
 from services.replayer.dead_letters import DeadLetter
 
 VAT_MISSING = "2000728"
+# Fortnox codes whose cause the pre-flight check finds before an order fails: the prefix of its
+# finding ids (services/fortnox_writer/preflight/findings.py).
+PREFLIGHT_FINDINGS = {"2000423": "account", "2001304": "account"}
 # Rates every Swedish Fortnox company has; another rate on a document is the likely missing one.
 SWEDISH_VAT_RATES = frozenset({Decimal(25), Decimal(12), Decimal(6), Decimal(0)})
 
@@ -154,13 +158,26 @@ def _fortnox_refusal(dead: DeadLetter, body: bytes, fortnox_code: str | None) ->
             if rates
             else explanation.fix
         )
-        return Cause(key, title, explanation.text, fix, VAT_MISSING)
+        findings = [vat_finding_id(rate) for rate in rates]
+        return Cause(key, title, explanation.text + _names(findings), fix, VAT_MISSING)
+    findings = [f"{PREFLIGHT_FINDINGS[code]}-*"] if code in PREFLIGHT_FINDINGS else []
     return Cause(
         f"fortnox:{code or 'none'}",
         f"Fortnox {code or 'refusal'}: {_sentence(explanation.text)}",
-        explanation.text,
+        explanation.text + _names(findings),
         explanation.fix,
         code,
+    )
+
+
+def _names(findings: list[str]) -> str:
+    """The pre-flight check's findings this cause is (the Get started page, preflight.json)."""
+    if not findings:
+        return ""
+    plural = "s" if len(findings) > 1 else ""
+    return (
+        f" The pre-flight check of the shop's Fortnox names this: finding{plural} "
+        f"{', '.join(findings)} (Get started page; GET {PREFLIGHT_PATH})."
     )
 
 

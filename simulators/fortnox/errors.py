@@ -23,6 +23,7 @@ NOT_BOOLEAN = 2000134
 INVALID_CHARACTERS = 2000359
 ARTICLE_NOT_FOUND = 2000428
 CUSTOMER_NOT_FOUND = 2000433
+ACCOUNT_NOT_FOUND = 2000423
 INVOICE_NOT_FOUND = 2000434
 ORDER_NOT_FOUND = 2000439
 INVALID_FILTER = 2000587
@@ -54,6 +55,7 @@ SIM_METHOD_NOT_ALLOWED = 2999011
 SIM_DOCUMENT_NUMBER_USED = 2999012
 SIM_PAYMENT_SIGN = 2999013  # a payment in the opposite direction to the invoice's balance
 SIM_INVOICE_HAS_PAYMENTS = 2999014  # cancelling an invoice that has payments
+SIM_VOUCHER_UNBALANCED = 2999015  # a voucher whose debits and credits differ
 
 MESSAGES: dict[int, str] = {
     SYSTEM_ERROR: "Systemfel. Försök igen senare.",
@@ -63,6 +65,7 @@ MESSAGES: dict[int, str] = {
     INVALID_CHARACTERS: "Ogiltiga tecken: värdet innehåller ej tillåtna tecken",
     ARTICLE_NOT_FOUND: "Kan inte hitta artikeln.",
     CUSTOMER_NOT_FOUND: "Kan inte hitta kunden.",
+    ACCOUNT_NOT_FOUND: "Kan inte hitta kontot.",
     INVOICE_NOT_FOUND: "Kan inte hitta fakturan.",
     ORDER_NOT_FOUND: "Kan inte hitta ordern.",
     INVALID_FILTER: "Ett ogiltigt filter har använts.",
@@ -89,6 +92,7 @@ MESSAGES: dict[int, str] = {
     SIM_DOCUMENT_NUMBER_USED: "Dokumentnumret är redan upptaget.",
     SIM_PAYMENT_SIGN: "Inbetalningens belopp har fel tecken i förhållande till fakturans saldo.",
     SIM_INVOICE_HAS_PAYMENTS: "Fakturan har inbetalningar och kan inte makuleras.",
+    SIM_VOUCHER_UNBALANCED: "Verifikationen är inte i balans.",
 }
 
 UNAUTHORIZED_BODY: dict[str, Any] = {"message": "unauthorized"}

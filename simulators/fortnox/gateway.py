@@ -42,6 +42,12 @@ SCOPE_BY_RESOURCE = {
     "invoices": "invoice",
     "orders": "order",
     "invoicepayments": "payment",
+    "vouchers": "bookkeeping",
+    "accounts": "bookkeeping",
+    "vatcodes": "bookkeeping",
+    "modesofpayments": "settings",
+    "termsofpayments": "settings",
+    "currencies": "currency",
 }
 
 

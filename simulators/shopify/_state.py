@@ -81,6 +81,15 @@ def _created(order: Payload) -> datetime | None:
 
 
 @dataclass
+class PayoutLedger:
+    """A shop's Shopify Payments account (kept beside the shop's other state)."""
+
+    payouts: dict[int, Payload] = field(default_factory=dict)
+    transactions: dict[int, Payload] = field(default_factory=dict)
+    paid_sources: set[tuple[str, int]] = field(default_factory=set)
+
+
+@dataclass
 class ShopState:
     """One simulated shop. Payload stores are keyed by the REST (legacy) integer id."""
 
@@ -108,6 +117,8 @@ class ShopState:
     # older ones are absent from listings and node look-ups, as in Shopify.
     read_all_orders: bool = True
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # Shopify Payments payouts and balance transactions (payouts.py)
+    payments: PayoutLedger = field(default_factory=PayoutLedger)
 
     def readable_orders(self) -> dict[int, Payload]:
         if self.read_all_orders:

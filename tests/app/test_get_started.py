@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from playwright.async_api import Route, expect
 
+from simulators.shopify.payloads import LineSpec, order_payload
 from tests.app.conftest import WAIT_MS, AppFactory, BrowseFactory, axe_violations
+from tests.services.fortnox_writer.test_preflight import grant_every_scope
 
 pytestmark = pytest.mark.slow
 
@@ -66,11 +68,70 @@ def sample_order() -> dict[str, Any]:
     return order()
 
 
+async def test_a_missing_vat_rate_is_found_and_clears_once_added_in_fortnox(
+    app_factory: AppFactory, browse: BrowseFactory
+) -> None:
+    """The pre-flight check for real: the shop sells to Germany at 19 %, which the Fortnox
+    company lacks; the Get started page shows the finding with its fix; the merchant adds the
+    rate in Fortnox (the simulator's control) and "Check again" clears it."""
+    app = await app_factory()
+    german = order_payload(lines=[LineSpec("Bier", "10.00", 3, "0.19", "BEER-DE")])
+    german["shipping_address"] = {**(german.get("shipping_address") or {}), "country_code": "DE"}
+    await app.stack.send_order(german)
+    await app.stack.wait_for(lambda: _stored(app, str(german["id"])))
+    tab = await browse(app)
+    card = step(tab, "preflight")
+    await expect(card).to_contain_text("not checked your Fortnox yet")
+    await card.get_by_role("button", name="Check now").click()
+    await expect(card).to_have_attribute("data-state", "attention", timeout=WAIT_MS)
+    await expect(card).to_contain_text("VAT rate 19 % is missing in Fortnox")
+    await expect(card).to_contain_text("How to fix it: Fortnox's API cannot add VAT rates")
+    await tab.shot("get-started-preflight-vat-missing")
+    await tab.check_accessibility("Get started, pre-flight finding")
+
+    app.stack.fortnox.set_vat_rates(app.stack.tenant_id, ["25", "12", "6", "0", "19"])
+    await card.get_by_role("button", name="Check again").click()
+    await expect(card).not_to_contain_text("VAT rate 19 % is missing", timeout=WAIT_MS)
+    await expect(card).to_have_attribute("data-state", "done")
+    await tab.shot("get-started-preflight-vat-added")
+
+
+async def test_a_missing_mode_of_payment_is_created_with_one_click(
+    app_factory: AppFactory, browse: BrowseFactory
+) -> None:
+    app = await app_factory()
+    await grant_every_scope(app.stack)  # modes of payment readable (Fortnox's settings scope)
+    await app.stack.pool.execute(
+        "INSERT INTO mapper.shop_settings (shop, settings) VALUES ($1, $2::jsonb)",
+        app.stack.shop,
+        json.dumps({"default_payment_mode": "KLARNA"}),
+    )
+    tab = await browse(app)
+    card = step(tab, "preflight")
+    await card.get_by_role("button", name="Check now").click()
+    await expect(card).to_contain_text(
+        "Mode of payment KLARNA is missing in Fortnox", timeout=WAIT_MS
+    )
+    await card.get_by_role("button", name="Create KLARNA in Fortnox").click()
+    await expect(card).not_to_contain_text("KLARNA is missing", timeout=WAIT_MS)
+    await expect(card).to_have_attribute("data-state", "done")
+    assert "KLARNA" in app.stack.fortnox.tenant(app.stack.tenant_id).modes_of_payment
+    await tab.shot("get-started-preflight-mode-created")
+
+
+async def _stored(app: Any, order_id: str) -> bool:
+    return bool(
+        await app.stack.pool.fetchval(
+            "SELECT 1 FROM mapper.order_payloads WHERE order_id = $1", order_id
+        )
+    )
+
+
 async def test_pre_flight_findings_have_their_place_with_explanation_fix_and_one_click_fix(
     app_factory: AppFactory, browse: BrowseFactory
 ) -> None:
-    """The pre-flight endpoint is not built yet: its findings are shown as the expected API
-    (components/PreflightSlot.tsx) answers them, and the one-click fix calls what it names."""
+    """A finding as the API answers it (here intercepted): severity as the banner's tone, the
+    fix, and the one-click fix calls what it names."""
     app = await app_factory()
     calls: list[tuple[str, str, Any]] = []
     finding = {
@@ -110,7 +171,14 @@ async def test_pre_flight_findings_have_their_place_with_explanation_fix_and_one
 async def test_without_the_pre_flight_endpoint_no_empty_step_is_shown(
     app_factory: AppFactory, browse: BrowseFactory
 ) -> None:
+    """An older deployment without the endpoint (404): no empty step."""
     tab = await browse(await app_factory())
+
+    async def missing(route: Route) -> None:
+        await route.fulfill(status=404, content_type="application/json", body='{"error": "x"}')
+
+    await tab.page.route("**/admin/api/integrations/fortnox/preflight.json", missing)
+    await tab.page.reload()
     await expect(step(tab, "settings")).to_be_visible()
     await expect(step(tab, "preflight")).to_have_count(0)
 

@@ -20,6 +20,9 @@ TEST_SETTINGS: dict[str, Any] = {
     "outbox_relay_age_seconds": 1.0,
     # Tests put an order in the Shopify simulator and reconcile at once.
     "reconcile_settle_seconds": 0.0,
+    # The pre-flight sweep would add register reads to tests that count Fortnox calls; the
+    # pre-flight tests run it themselves (check.sweep()).
+    "preflight_sweep_seconds": 0.0,
 }
 
 

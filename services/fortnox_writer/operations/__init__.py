@@ -15,6 +15,7 @@ from services.fortnox_writer.operations.create import CreateDocument
 from services.fortnox_writer.operations.pay import RegisterPayment
 from services.fortnox_writer.operations.reverse import ReverseDocument
 from services.fortnox_writer.operations.update import UpdateDocument
+from services.fortnox_writer.operations.voucher import CreateVoucher
 
 __all__ = ["Operation", "Outcome", "Run", "Session", "Steps", "operations_for"]
 
@@ -27,4 +28,5 @@ def operations_for(steps: Steps, leases: Leases) -> dict[CommandAction, Operatio
         "register_payment": RegisterPayment(steps),
         "sync_articles": SyncCatalog(steps, leases, "article"),
         "sync_customer": SyncCatalog(steps, leases, "customer"),
+        "create_voucher": CreateVoucher(steps),
     }

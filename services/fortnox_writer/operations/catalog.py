@@ -4,8 +4,10 @@ Articles: the article register is read once (pages of 500, ``registers.ArticleRe
 article Fortnox has is updated in place (PUT), one it lacks is created (POST): one call per
 article. When the mirror is wrong (someone created or deleted the article in Fortnox meanwhile)
 the other call is made. Customers: found in or added to the customer register exactly like an
-order's customer, then its fields updated. Each runs under the same per-article/customer lease
-as order processing, so replicas never create one twice. The command's key names the object's
+order's customer; a customer Fortnox has gets only its kept-current fields (address, verified
+VAT number, the rules' templates) and only when they changed (registers.keep_current). Each
+runs under the same per-article/customer lease as order processing, so replicas never create
+one twice. The command's key names the object's
 version: the ledger makes each version run once, so an unchanged catalog synced again costs no
 Fortnox call.
 """
@@ -54,17 +56,12 @@ class SyncCatalog:
         return Outcome("synced", self._kind, made)
 
     async def _customer(self, run: Run, client: FortnoxClient) -> str:
+        """Found (and its kept-current fields written when they changed) or created."""
         command = run.command
         assert command.customer is not None
-        number = await self._steps.customers.customer_number(
+        return await self._steps.customers.customer_number(
             command.shop, client, command.customer, run.received_at
         )
-        await client.request(
-            "PUT",
-            f"/3/customers/{path_segment(number)}",
-            body={"Customer": _updatable(command.customer.fields)},
-        )
-        return number
 
     async def _articles(self, run: Run, client: FortnoxClient) -> str:
         shop, articles = run.command.shop, run.command.articles

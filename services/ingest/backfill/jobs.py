@@ -2,7 +2,8 @@
 
 An order's row: ``would_create`` or ``known`` in a dry run; in a run ``pending`` until the
 writer's result for its document comes (``created``; ``matched``: Fortnox already had a document
-with the order's reference; ``failed``; ``skipped``), or ``known`` when Fortbridge already had
+with the order's reference; ``summarized``: in a daily summary document; ``failed``;
+``skipped``), or ``known`` when Fortbridge already had
 every event of it (nothing new to send). A job is finished when it has paged all its orders and
 none is pending.
 """
@@ -21,9 +22,19 @@ RESULT_STATES = {
     "already_synced": "matched",
     "failed": "failed",
     "skipped": "skipped",
+    "summarized": "summarized",  # booked in a daily summary document (summary mode)
 }
 MAX_FAILURES_LISTED = 50
-COUNTED = ("would_create", "known", "pending", "created", "matched", "failed", "skipped")
+COUNTED = (
+    "would_create",
+    "known",
+    "pending",
+    "created",
+    "matched",
+    "summarized",
+    "failed",
+    "skipped",
+)
 
 
 class JobRunning(Exception):
@@ -118,7 +129,7 @@ async def record_result(
             ON CONFLICT (job_id, order_id) DO UPDATE SET status = EXCLUDED.status,
                 document = COALESCE(EXCLUDED.document, o.document), error = EXCLUDED.error,
                 updated_at = now()
-            WHERE o.status NOT IN ('created', 'matched')
+            WHERE o.status NOT IN ('created', 'matched', 'summarized')
             """,
             uuid.UUID(job_id),
             order_id,

@@ -64,7 +64,12 @@ def row_draft(row: RowState) -> InvoiceRowDraft:
 
 def content_hash(rows: list[RowState], customer: CustomerDraft, header: dict[str, Any]) -> str:
     body = json.dumps(
-        [[r.content() for r in rows], customer.model_dump(mode="json"), header],
+        [
+            [r.content() for r in rows],
+            # What the writer keeps current is not the document's content.
+            customer.model_dump(mode="json", exclude={"current_fields", "vies_note"}),
+            header,
+        ],
         sort_keys=True,
         default=str,
     )
@@ -114,6 +119,7 @@ def document_command(
     target: str | None = None,
     kind: DocumentKind | None = None,
     send_email: bool = False,
+    notices: list[str] | None = None,
 ) -> FortnoxCommand:
     return FortnoxCommand(
         shop=shop,
@@ -139,6 +145,7 @@ def document_command(
         target_document_key=target,
         expected_total=total,
         event_uid=event_uid,
+        notices=notices or [],
     )
 
 

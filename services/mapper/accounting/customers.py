@@ -16,11 +16,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from libs.common.messages import CustomerDraft
 from services.mapper.accounting.settings import ShopSettings
 from services.mapper.accounting.vat import VAT_TYPES, Market
+
+if TYPE_CHECKING:
+    from services.mapper.accounting.vat_numbers import VatCheck
 
 _ADDRESS_FIELDS = (
     ("Address1", "address1"),
@@ -85,7 +88,13 @@ def destination_country(order: dict[str, Any], home: str) -> str:
     return home.upper()
 
 
-def customer_draft(order: dict[str, Any], settings: ShopSettings, market: Market) -> CustomerDraft:
+def customer_draft(
+    order: dict[str, Any], settings: ShopSettings, market: Market, *, vat: VatCheck | None = None
+) -> CustomerDraft:
+    """The customer to find or create. ``current_fields`` names what is kept current on a
+    customer Fortnox already has: the billing address, a VAT number VIES confirmed (``vat``,
+    with its consultation in ``vies_note``) and the rules' customer templates; never the name,
+    type, e-mail, organisation number or VAT type, nor any field Fortbridge does not map."""
     customer = order.get("customer") or {}
     email = str(order.get("email") or customer.get("email") or "").strip().lower()
     company, vat_number, org_number = company_details(order, settings)
@@ -107,17 +116,35 @@ def customer_draft(order: dict[str, Any], settings: ShopSettings, market: Market
     }
     if email:
         fields["Email"] = email
-    if vat_number:
+    current: list[str] = []
+    vies_note = None
+    if vat is not None and vat.valid:
+        fields["VATNumber"] = vat.number
+        current.append("VATNumber")
+        vies_note = vat.vies_note()
+    elif vat_number and vat is None:  # a number that decides nothing is kept as given
         fields["VATNumber"] = vat_number
     if org_number:
         fields["OrganisationNumber"] = org_number
     for fortnox_field, shopify_field in _ADDRESS_FIELDS:
         if billing.get(shopify_field):
             fields[fortnox_field] = str(billing[shopify_field])
+            current.append(fortnox_field)
     for fortnox_field, value in settings.customer_fields.items():  # the rules' templates
         if fortnox_field not in _KEPT:
             fields[fortnox_field] = value
+            current.append(fortnox_field)
+    kept = sorted(set(current))
     by_email = settings.customer_match == "email" and email
+    match_key: Literal["email", "organisation_number"]
     if company and org_number and not by_email:
-        return CustomerDraft(match_key="organisation_number", match_value=org_number, fields=fields)
-    return CustomerDraft(match_key="email", match_value=email, fields=fields)
+        match_key, match_value = "organisation_number", org_number
+    else:
+        match_key, match_value = "email", email
+    return CustomerDraft(
+        match_key=match_key,
+        match_value=match_value,
+        fields=fields,
+        current_fields=kept,
+        vies_note=vies_note,
+    )

@@ -20,6 +20,7 @@ from services.mapper.accounting.money import ZERO, UnmappableOrder
 from services.mapper.accounting.rows import OrderContent, order_content
 from services.mapper.accounting.settings import ShopSettings
 from services.mapper.accounting.state import DocumentKind, OrderState, RowState
+from services.mapper.accounting.vat_numbers import VatCheck
 
 
 def order_id_of(order: dict[str, Any]) -> str:
@@ -65,11 +66,16 @@ def _header(content: OrderContent, settings: ShopSettings) -> dict[str, Any]:
 
 
 def build_invoice(
-    shop: str, order: dict[str, Any], settings: ShopSettings, *, original: bool = False
+    shop: str,
+    order: dict[str, Any],
+    settings: ShopSettings,
+    *,
+    original: bool = False,
+    vat: VatCheck | None = None,
 ) -> tuple[list[Any], OrderState]:
     """The invoice's rows (reconciled to Shopify's total) and the state it starts."""
     order_id = order_id_of(order)
-    content = order_content(order, settings, original=original)
+    content = order_content(order, settings, original=original, vat=vat)
     header = _header(content, settings)
     kind: DocumentKind = "order" if settings.document_kind == "order" else "invoice"
     drafts = [row_draft(row) for row in content.rows if not row.freight]
@@ -117,6 +123,7 @@ def build_invoice(
         invoiced_total=content.target,
         content_hash=content_hash(rows, content.customer, header),
         last_updated_at=timestamp(order.get("updated_at")),
+        notices=list(content.notices),
     )
     return drafts, state
 
@@ -128,8 +135,9 @@ def create_invoice(
     event_uid: str | None,
     *,
     original: bool = False,
+    vat: VatCheck | None = None,
 ) -> tuple[FortnoxCommand, OrderState]:
-    drafts, state = build_invoice(shop, order, settings, original=original)
+    drafts, state = build_invoice(shop, order, settings, original=original, vat=vat)
     command = document_command(
         shop,
         action="create_document",
@@ -143,6 +151,7 @@ def create_invoice(
         settings=settings,
         event_uid=event_uid,
         send_email=settings.send_email,
+        notices=state.notices,
     )
     return command, state
 
@@ -154,11 +163,15 @@ def update_invoice(
     state: OrderState,
     updated_at: datetime,
     event_uid: str | None,
+    *,
+    vat: VatCheck | None = None,
 ) -> tuple[FortnoxCommand | None, OrderState]:
     """The update command when the invoice's content changed (None when it did not)."""
     # The document keeps its kind (and key) whatever the rules say now.
     kind = state.document_kind
-    drafts, fresh = build_invoice(shop, order, settings.model_copy(update={"document_kind": kind}))
+    drafts, fresh = build_invoice(
+        shop, order, settings.model_copy(update={"document_kind": kind}), vat=vat
+    )
     if fresh.content_hash == state.content_hash:
         return None, state.model_copy(update={"last_updated_at": updated_at})
     old = {row.key: row for row in state.rows}
@@ -218,6 +231,7 @@ def update_invoice(
         settings=settings,
         event_uid=event_uid,
         target=state.invoice_key,
+        notices=new_state.notices,
     )
     return command, new_state
 

@@ -19,6 +19,10 @@ shop's rules, triggers.py) decide whether this event makes it: kind ``none`` nev
 ``paid``/``fulfilled`` only once the order is; a document made late on a paid order is made
 with its payments. A Fortnox order (kind ``order``) takes no payments (Fortnox registers them
 on invoices). Once made, the document keeps its kind and key whatever the rules say later.
+
+``vat``: what VIES said about the order's VAT number (the handler asks before planning;
+vat_numbers.py). Reverse charge only with a confirmed number; otherwise the order is booked with
+the shop's VAT and its commands carry a notice saying why. None: the caller vouches for it.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ from services.mapper.accounting.refunds import (
 from services.mapper.accounting.settings import ShopSettings
 from services.mapper.accounting.state import OrderState
 from services.mapper.accounting.triggers import NO_DOCUMENT, held_reason, is_paid
+from services.mapper.accounting.vat_numbers import VatCheck
 
 ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/edited", "orders/fulfilled"})
 SYNCED_TOPICS = ORDER_TOPICS | {"orders/cancelled", "orders/paid", "refunds/create"}
@@ -93,6 +98,7 @@ def plan_event(
     state: OrderState | None,
     *,
     event_uid: str | None = None,
+    vat: VatCheck | None = None,
 ) -> Plan:
     if topic not in SYNCED_TOPICS:
         return Plan([], state, f"topic {topic} is not synced")
@@ -114,12 +120,12 @@ def plan_event(
             return Plan([], state, held)
         if settings.trigger != "create" and topic != "orders/cancelled" and is_paid(payload):
             # Made late, on a paid order: its payments are registered with it.
-            return _paid(shop, payload, settings, state, event_uid)
+            return _paid(shop, payload, settings, state, event_uid, vat)
     if topic == "orders/cancelled":
-        return _cancel(shop, payload, settings, state, event_uid)
+        return _cancel(shop, payload, settings, state, event_uid, vat)
     if topic == "orders/paid":
-        return _paid(shop, payload, settings, state, event_uid)
-    return _order_version(shop, topic, payload, settings, state, event_uid)
+        return _paid(shop, payload, settings, state, event_uid, vat)
+    return _order_version(shop, topic, payload, settings, state, event_uid, vat)
 
 
 def _order_version(
@@ -129,16 +135,17 @@ def _order_version(
     settings: ShopSettings,
     state: OrderState | None,
     uid: str | None,
+    vat: VatCheck | None = None,
 ) -> Plan:
     if state is None:
-        command, new_state = create_invoice(shop, order, settings, uid)
+        command, new_state = create_invoice(shop, order, settings, uid, vat=vat)
         return Plan([command], new_state)
     if topic == "orders/create":
         # The same order created again (a later copy of the webhook, or "create now" from the
         # admin API): the same create command again, if the order is still what was planned.
         # The writer makes its document once, and retries one that failed.
-        command, new_state = create_invoice(shop, order, settings, uid)
-        if new_state == state:
+        command, new_state = create_invoice(shop, order, settings, uid, vat=vat)
+        if _without_consultation(new_state) == _without_consultation(state):
             return Plan([command], state)
     if state.cancelled or state.full_credit_used:
         return Plan([], state, "the invoice is already cancelled or fully credited")
@@ -151,10 +158,17 @@ def _order_version(
             f"stale event: updated_at {updated_at and updated_at.isoformat()} is not newer "
             f"than the last applied {last and last.isoformat()}",
         )
-    update, new_state = update_invoice(shop, order, settings, state, updated_at, uid)
+    update, new_state = update_invoice(shop, order, settings, state, updated_at, uid, vat=vat)
     if update is None:
         return Plan([], new_state, "the invoice content did not change")
     return Plan([update], new_state)
+
+
+def _without_consultation(state: OrderState) -> OrderState:
+    """The state without the VIES consultation's date: a later check of the same number is
+    the same order."""
+    customer = state.customer.model_copy(update={"vies_note": None})
+    return state.model_copy(update={"customer": customer})
 
 
 def _ensure_invoice(
@@ -165,10 +179,11 @@ def _ensure_invoice(
     uid: str | None,
     *,
     original: bool = False,
+    vat: VatCheck | None = None,
 ) -> tuple[list[FortnoxCommand], OrderState]:
     if state is not None:
         return [], state
-    command, new_state = create_invoice(shop, order, settings, uid, original=original)
+    command, new_state = create_invoice(shop, order, settings, uid, original=original, vat=vat)
     return [command], new_state
 
 
@@ -178,8 +193,9 @@ def _paid(
     settings: ShopSettings,
     state: OrderState | None,
     uid: str | None,
+    vat: VatCheck | None = None,
 ) -> Plan:
-    commands, state = _ensure_invoice(shop, order, settings, state, uid)
+    commands, state = _ensure_invoice(shop, order, settings, state, uid, vat=vat)
     if state.document_kind == "order":
         reason = "payments are registered on invoices; this order's document is a Fortnox order"
         return Plan(commands, state, None if commands else reason)
@@ -204,8 +220,9 @@ def _cancel(
     settings: ShopSettings,
     state: OrderState | None,
     uid: str | None,
+    vat: VatCheck | None = None,
 ) -> Plan:
-    commands, state = _ensure_invoice(shop, order, settings, state, uid, original=True)
+    commands, state = _ensure_invoice(shop, order, settings, state, uid, original=True, vat=vat)
     if state.cancelled:
         return Plan([], state, "the order is already cancelled")
     key = f"{key_base(state)}:cancel"

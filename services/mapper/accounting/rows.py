@@ -34,6 +34,7 @@ from services.mapper.accounting.settings import ShopSettings
 from services.mapper.accounting.state import RowState
 from services.mapper.accounting.totals import FREIGHT_VAT, row_amount
 from services.mapper.accounting.vat import Market, market_for, sales_account, vat_rate
+from services.mapper.accounting.vat_numbers import VatCheck, vat_charged
 
 DESCRIPTION_LENGTH = 50
 
@@ -46,6 +47,7 @@ class OrderContent:
     market: Market
     customer: CustomerDraft
     vat_included: bool
+    notices: tuple[str, ...] = ()
 
     @property
     def freight(self) -> Decimal:
@@ -75,15 +77,6 @@ def refunded_quantities(order: dict[str, Any]) -> dict[str, Decimal]:
             key = str(entry.get("line_item_id"))
             out[key] = out.get(key, ZERO) + quantity(entry.get("quantity"), "refund quantity")
     return out
-
-
-def _vat_charged(order: dict[str, Any]) -> bool:
-    lines = [*(order.get("line_items") or []), *(order.get("shipping_lines") or [])]
-    return any(
-        Decimal(str(tax.get("rate") or 0)) and str(tax.get("price") or "0") not in ("0", "0.00")
-        for line in lines
-        for tax in line.get("tax_lines") or []
-    )
 
 
 def _line_rows(
@@ -214,12 +207,19 @@ def _shipping_rows(
 
 
 def order_content(
-    order: dict[str, Any], settings: ShopSettings, *, original: bool = False
+    order: dict[str, Any],
+    settings: ShopSettings,
+    *,
+    original: bool = False,
+    vat: VatCheck | None = None,
 ) -> OrderContent:
     """Rows, customer and Shopify's total for the order as it is now (without its refunds).
 
     ``original``: as ordered (quantities and ``total_price``), ignoring later edits; used when
-    the first event seen for an order is its cancellation.
+    the first event seen for an order is its cancellation. ``vat``: what VIES said about the
+    order's VAT number (the handler asks, vat_numbers.py); a reverse charge order whose number
+    was not confirmed is booked with the shop's VAT, the amount paid including it, and says so
+    in ``notices``. None: the caller vouches for the number (tests, previews).
     """
     pricing = pricing_for(
         order, settings.document_currency, settings.currency_rate, settings.home_currency
@@ -228,10 +228,13 @@ def order_content(
     market = market_for(
         destination_country(order, settings.home_country),
         settings.home_country,
-        _vat_charged(order),
+        vat_charged(order),
         vat_number if company or vat_number else None,
     )
     vat_included = bool(order.get("taxes_included"))
+    unverified = market == "eu_reverse" and vat is not None and not vat.valid
+    if unverified:
+        market = "sweden"
     rows = _line_rows(order, settings, pricing, market, original)
     if not rows:
         raise UnmappableOrder(
@@ -239,6 +242,11 @@ def order_content(
             code="no_rows",
         )
     rows += _shipping_rows(order, settings, pricing, market)
+    notices: list[str] = []
+    if unverified and vat is not None:
+        rows = [_with_shop_vat(row, settings) for row in rows]
+        vat_included = True  # no VAT was charged: the amount paid is taken as including it
+        notices.append(vat.notice(settings.home_vat_rate))
     tip = pricing.amount(order, "total_tip_received", "order", default="0")
     if tip:
         rows.append(
@@ -271,6 +279,18 @@ def order_content(
         target=computed,
         pricing=pricing,
         market=market,
-        customer=customer_draft(order, settings, market),
+        customer=customer_draft(order, settings, market, vat=vat),
         vat_included=vat_included,
+        notices=tuple(notices),
     )
+
+
+def _with_shop_vat(row: RowState, settings: ShopSettings) -> RowState:
+    """A goods or shipping row without VAT, booked with the shop's VAT instead."""
+    if row.kind not in ("line", "shipping") or row.vat != ZERO or row.freight:
+        return row
+    rate = settings.home_vat_rate
+    account = row.account
+    if account is None or account == sales_account(settings.accounts, "sweden", ZERO):
+        account = sales_account(settings.accounts, "sweden", rate)
+    return row.model_copy(update={"vat": rate, "account": account})

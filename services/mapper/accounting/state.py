@@ -123,6 +123,10 @@ class OrderState(BaseModel):
     )
     refunds: list[str] = Field(default_factory=list, description="Refund ids already credited.")
     payments: list[str] = Field(default_factory=list, description="Payment references sent.")
+    notices: list[str] = Field(
+        default_factory=list,
+        description="Warnings about the order's document (a VAT number VIES did not confirm).",
+    )
     pending_refund_payments: list[PendingRefundPayments] = Field(
         default_factory=list,
         description="Money paid back by refunds planned before the invoice was paid through "

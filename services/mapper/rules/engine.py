@@ -14,6 +14,7 @@ from typing import Any
 
 from libs.common.messages import ShopifyEvent
 from services.mapper.accounting import OrderState, Plan, ShopSettings, order_id_for, plan_event
+from services.mapper.accounting.vat_numbers import VatCheck
 from services.mapper.rules.actions import Resolution, resolve
 from services.mapper.rules.history import record_use
 from services.mapper.rules.store import current_rule_set, load_order_payload, save_order_payload
@@ -52,8 +53,11 @@ async def plan_with_rules(
     event: ShopifyEvent,
     state: OrderState | None,
     defaults: dict[str, Any],
+    *,
+    vat: VatCheck | None = None,
 ) -> RuledPlan:
-    """Plan ``event`` under the shop's current rules, keeping its payload for later events."""
+    """Plan ``event`` under the shop's current rules, keeping its payload for later events;
+    ``vat`` is what VIES said about the order's VAT number (services/mapper/vies.py)."""
     order_id = order_id_for(event.topic, event.payload)
     order: dict[str, Any] | None = event.payload
     if event.topic == "refunds/create":
@@ -68,6 +72,7 @@ async def plan_with_rules(
         resolution.settings,
         state,
         event_uid=event.event_uid,
+        vat=vat,
     )
     if plan.commands:  # the version stays in the history while its commands may be in flight
         await record_use(conn, event.shop, resolution.version)

@@ -16,6 +16,7 @@ from libs.common.errors import PermanentError
 from services.mapper.accounting import ShopSettings
 from services.mapper.accounting.invoices import create_invoice
 from services.mapper.accounting.triggers import NO_DOCUMENT
+from services.mapper.accounting.vat_numbers import VatCheck
 from services.mapper.rules.actions import Resolution, RuleTemplateFailed, resolve
 from services.mapper.rules.model import RuleSet
 
@@ -24,8 +25,14 @@ DRAFT_RULE_ID = 0
 
 
 def preview(
-    shop: str, order: dict[str, Any], settings: ShopSettings, rules: RuleSet
+    shop: str,
+    order: dict[str, Any],
+    settings: ShopSettings,
+    rules: RuleSet,
+    vat: VatCheck | None = None,
 ) -> dict[str, Any]:
+    """The documents the order would make; ``vat``: what is known of its VAT number
+    (vies.known_check; None shows a reverse charge order as if its number were valid)."""
     try:
         resolution = resolve(rules, order, settings)
     except RuleTemplateFailed as failed:
@@ -46,7 +53,7 @@ def preview(
         out["skipped"] = NO_DOCUMENT
         return out
     try:
-        command, _ = create_invoice(shop, order, resolved, None)
+        command, _ = create_invoice(shop, order, resolved, None, vat=vat)
     except PermanentError as exc:
         out["error"] = {"code": exc.code, "message": exc.message}
         return out

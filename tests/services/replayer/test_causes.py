@@ -39,6 +39,9 @@ def test_fortnox_validation_error_is_permanent_with_code_and_vat_cause() -> None
     assert cause.fortnox_code == "2000728"
     assert "VAT rate" in cause.explanation
     assert "19 %" in cause.fix and "replay" in cause.fix
+    # The failed job links to the pre-flight check's finding for the same rate.
+    assert "finding vat-19 " in cause.explanation
+    assert "/admin/api/integrations/fortnox/preflight.json" in cause.explanation
 
 
 def test_two_unusual_rates_and_known_codes() -> None:

@@ -1,19 +1,21 @@
 // The pre-flight check of the shop's Fortnox (VAT rates, accounts, modes of payment, currencies,
 // scopes, SKUs): its findings on the Get started page.
 //
-// Expected API (not built yet; see docs/shopify-app.md):
+// The API (the writer's, services/fortnox_writer/preflight/routes.py; docs/api.md):
 //   GET  /admin/api/integrations/fortnox/preflight.json   (read_integrations)
 //   POST /admin/api/integrations/fortnox/preflight.json   (write_integrations): run it now
-//   -> {"preflight": {"status": "ok"|"warnings"|"problems"|"running", "checked_at": iso|null,
+//   -> {"preflight": {"status": "pending"|"running"|"ok"|"warnings"|"problems",
+//        "checked_at": iso|null, "error": string|null,
 //        "findings": [{"id", "severity": "error"|"warning"|"info", "title", "explanation",
 //                      "fix", "fix_action": {"label", "method", "path", "body"?} | null}]}}
-// While the endpoint answers 404 the check is not offered and this card shows nothing.
+// While a run is in progress ("running") the card asks again every 2 s. Where the endpoint
+// answers 404 (an older deployment) the check is not offered and this card shows nothing.
 import { Banner, BlockStack, Button, InlineStack, Text } from "@shopify/polaris";
 import { useState } from "react";
 import { ApiError, errorText } from "../api";
 import { useApp } from "../context";
 import { when } from "../format";
-import { useLoad } from "../hooks";
+import { useInterval, useLoad } from "../hooks";
 import { Step } from "./Step";
 
 export const PREFLIGHT = "/admin/api/integrations/fortnox/preflight.json";
@@ -28,8 +30,9 @@ export interface Finding {
 }
 
 export interface PreflightResult {
-  status: "ok" | "warnings" | "problems" | "running";
+  status: "pending" | "ok" | "warnings" | "problems" | "running";
   checked_at: string | null;
+  error?: string | null;
   findings: Finding[];
 }
 
@@ -47,6 +50,7 @@ export function Preflight() {
   });
   const [busy, setBusy] = useState<string | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
+  useInterval(() => void loaded.reload(), 2000, loaded.data?.status === "running");
   if (loaded.loading && !loaded.data) return null;
   if (!loaded.data && !loaded.error) return null;
   const result = loaded.data;
@@ -71,18 +75,27 @@ export function Preflight() {
       title="Check your Fortnox setup"
       action={
         <Button onClick={() => run("check", "POST", PREFLIGHT)} loading={busy === "check"}>
-          Check again
+          {result?.status === "pending" ? "Check now" : "Check again"}
         </Button>
       }
     >
       <BlockStack gap="200">
         {loaded.error && <Text as="p" tone="critical">{loaded.error}</Text>}
         {failure && <Text as="p" tone="critical">{failure}</Text>}
+        {result?.error && (
+          <Text as="p" tone="critical">
+            The last check could not finish: {result.error}
+          </Text>
+        )}
         {result && (
           <Text as="p" tone="subdued">
-            {result.findings.length === 0
-              ? `Everything Fortbridge needs is set up in Fortnox (checked ${when(result.checked_at)}).`
-              : `${result.findings.length} finding${result.findings.length === 1 ? "" : "s"} (checked ${when(result.checked_at)}). They never stop orders from syncing.`}
+            {result.status === "pending"
+              ? "Fortbridge has not checked your Fortnox yet. Check it before your first order."
+              : result.status === "running"
+                ? "Checking your Fortnox…"
+                : result.findings.length === 0
+                  ? `Everything Fortbridge needs is set up in Fortnox (checked ${when(result.checked_at)}).`
+                  : `${result.findings.length} finding${result.findings.length === 1 ? "" : "s"} (checked ${when(result.checked_at)}). They never stop orders from syncing.`}
           </Text>
         )}
         {result?.findings.map((finding) => (
