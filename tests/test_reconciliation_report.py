@@ -6,6 +6,7 @@ simulators)."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,11 +15,14 @@ import pytest
 from fortbridge import accounting
 from fortbridge.cli import _parser as cli_parser
 from libs.common.access import ApiTokenStore
+from libs.common.service import STATE
 from services.fortnox_writer.reconciliation.shopify_side import rate_key
+from services.ingest.reconcile.runner import FINISHED, Reconciler
 from simulators.fortnox.customers import create_customer
 from simulators.fortnox.invoices import create_invoice, update_invoice
 from simulators.shopify.payloads import LineSpec, order_payload
 from tests.conftest import StackFactory
+from tests.services.fortnox_writer.actions_support import connect_all_scopes
 from tests.services.fortnox_writer.writer_support import settled
 from tests.services.mapper.builders import refund_payload
 from tests.support.stack import Stack
@@ -28,6 +32,7 @@ LINES = [
     LineSpec("Kokbok", "249.00", 1, "0.06", "BOOK-COOK-1"),
     LineSpec("Biobiljett", "119.00", 1, "0.12", "CINEMA-1"),
 ]
+PAYOUT_SCOPES = "invoice payment customer article companyinformation bookkeeping currency"
 DAYS = ("2026-11-03", "2026-11-03", "2026-11-14", "2026-11-21", "2026-11-28")
 
 
@@ -350,3 +355,42 @@ async def test_an_earlier_orders_refund_in_the_period_is_reported_with_its_credi
     [late] = [row for row in report["orders"] if not row["in_period"]]
     assert late["order_id"] == str(october["id"])
     assert [r["id"] for r in late["shopify"]["refunds"]] == ["7800000000012"]
+
+
+async def test_payouts_of_the_period_show_with_their_vouchers(stack_factory: StackFactory) -> None:
+    stack = await stack_factory(reconcile_interval_seconds=0)
+    await connect_all_scopes(stack, PAYOUT_SCOPES)
+    async with stack.http.put(
+        stack.url("mapper", "/admin/api/integrations/fortnox/settings.json"),
+        json={"settings": {"payouts": {"enabled": True}}, "version": 0},
+        params={"shop": stack.shop},
+    ) as response:
+        assert response.status == 200, await response.text()
+    earlier = datetime.now(UTC) - timedelta(days=2)
+    for n in range(3):
+        stack.shopify.add_order(
+            stack.shop, order_payload(5_300_000_000_000 + n, created_at=earlier)
+        )
+    booked = stack.shopify.make_payout(stack.shop)
+    runtime = stack.apps["ingest"][STATE].require_runtime()
+    assert await Reconciler(runtime).reconcile_shop(stack.shop) == FINISHED
+    tenant = stack.fortnox.tenant(stack.tenant_id)
+    await stack.wait_for(lambda: len(tenant.vouchers) == 1, timeout=30)
+    stack.shopify.add_order(stack.shop, order_payload(5_300_000_000_009, created_at=earlier))
+    unbooked = stack.shopify.make_payout(stack.shop)  # not polled yet: no voucher
+    today = datetime.now(UTC).date().isoformat()
+    report = await report_of(stack, today, today)
+    rows = {row["payout_id"]: row for row in report["payouts"]}
+    assert set(rows) == {str(booked["id"]), str(unbooked["id"])}
+    [voucher] = tenant.vouchers.values()
+    assert rows[str(booked["id"])]["voucher"] == f"{voucher.series}{voucher.number}"
+    assert money(rows[str(booked["id"])]["net"]) == Decimal(booked["amount"])
+    assert money(rows[str(booked["id"])]["fees"]) == Decimal(
+        booked["summary"]["charges_fee_amount"]
+    )
+    assert rows[str(unbooked["id"])]["voucher"] is None
+    [missing] = [d for d in report["differences"] if "payout" in d["what"]]
+    assert missing["what"] == f"payout {unbooked['id']} voucher"
+    # This company was connected without the order scope: its orders register is left out,
+    # and the report says so rather than failing.
+    assert any(note.startswith("Fortnox orders were not read") for note in report["notes"])

@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.fortnox_writer.reconciliation.fortnox_side import FortnoxDocument, FortnoxPeriod
-from services.fortnox_writer.reconciliation.shopify_side import ShopifyOrder
+from services.fortnox_writer.reconciliation.shopify_side import ShopifyOrder, ShopifyPayout
 
 ZERO = Decimal("0.00")
 
@@ -199,7 +199,7 @@ def build_report(
     documents = [d for d in fortnox.documents if d.order_id not in ids] + [
         d for docs in counted.values() for d in docs
     ]
-    fortnox = FortnoxPeriod(documents, fortnox.calls)
+    fortnox = FortnoxPeriod(documents, fortnox.calls, fortnox.notes)
     compared = [compare_order(o, counted[o.order_id]) for o in orders]
     ours = [o for o in orders if o.in_period]  # the period's own orders
     differences = [d for row in compared for d in row["differences"]]
@@ -288,10 +288,10 @@ def build_report(
         ],
         "orders": compared,
         "differences": differences,
-        # Shopify Payments payouts (their vouchers and fees) are added here by the payouts
-        # module; none are reported yet.
+        # Shopify Payments payouts of the period and their vouchers (jobs.py adds them).
         "payouts": [],
         "fortnox_calls": fortnox.calls,
+        "notes": list(fortnox.notes),
     }
 
 
@@ -366,3 +366,20 @@ def _described(difference: dict[str, Any]) -> str:
     if difference.get("difference") is not None:
         text += f" ({difference['shopify']} vs {difference['fortnox']})"
     return text
+
+
+def payout_rows(
+    payouts: list[ShopifyPayout] | None, vouchers: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Each payout of the period with its voucher in Fortnox (None: not booked)."""
+    return [
+        {
+            "payout_id": p.payout_id,
+            "date": p.day.isoformat(),
+            "currency": p.currency,
+            "net": _text(p.net),
+            "fees": _text(p.fees),
+            "voucher": vouchers.get(f"Shopify Payments utbetalning {p.payout_id}"),
+        }
+        for p in payouts or []
+    ]

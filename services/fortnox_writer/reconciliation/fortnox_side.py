@@ -28,10 +28,13 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from libs.common.errors import NeedsReconnection
 from services.fortnox_writer.client import FortnoxClient
 from services.fortnox_writer.deferred import DeferredStore
 
 LIST_LIMIT = "500"
+# Fortnox's "scope missing" and "no licence" codes: an optional register is left out.
+NOT_PERMITTED = frozenset({"2000663", "2001101"})
 # (collection, list envelope, single envelope, date field): invoices, then Fortnox orders (a
 # shop whose rules make orders; an order Fortnox turned into an invoice counts once: the invoice,
 # which carries the same reference).
@@ -68,6 +71,7 @@ class FortnoxDocument:
 class FortnoxPeriod:
     documents: list[FortnoxDocument] = field(default_factory=list)
     calls: int = 0
+    notes: list[str] = field(default_factory=list)  # what could not be read, and why
 
     def of_order(self, order_id: str) -> list[FortnoxDocument]:
         return [d for d in self.documents if d.order_id == order_id]
@@ -165,7 +169,15 @@ async def period_documents(
     period = FortnoxPeriod()
     since = min(start, earliest) if earliest else start
     for path, plural, single, dated in RESOURCES:
-        for row in await _pages(client, live, path, plural, since):
+        try:
+            listed = await _pages(client, live, path, plural, since)
+        except NeedsReconnection as exc:
+            if single == "Invoice" or exc.code not in NOT_PERMITTED:
+                raise
+            # A company connected without the order scope or licence makes no Fortnox orders.
+            period.notes.append(f"Fortnox orders were not read: {exc.explanation or exc}")
+            continue
+        for row in listed:
             if row.get("Cancelled") in (True, "true"):
                 continue
             found = _classify(row)
@@ -215,3 +227,13 @@ async def period_documents(
         document.paid += amount
     period.calls = client.calls
     return period
+
+
+async def period_vouchers(client: FortnoxClient, live: LiveFirst, start: date) -> dict[str, str]:
+    """``{Description: "A12"}`` of the vouchers dated from ``start`` (a payout's voucher is
+    found by its Description, Fortbridge's key: ``Shopify Payments utbetalning <id>``)."""
+    rows = await _pages(client, live, "/3/vouchers", "Vouchers", start)
+    return {
+        str(row.get("Description") or ""): f"{row.get('VoucherSeries')}{row.get('VoucherNumber')}"
+        for row in rows
+    }

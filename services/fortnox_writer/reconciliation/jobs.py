@@ -27,9 +27,17 @@ from services.fortnox_writer.client import FortnoxClient
 from services.fortnox_writer.connections import ConnectionStore
 from services.fortnox_writer.deferred import DeferredStore
 from services.fortnox_writer.ratelimit import RateLimiter
-from services.fortnox_writer.reconciliation.compare import build_report
-from services.fortnox_writer.reconciliation.fortnox_side import LiveFirst, period_documents
-from services.fortnox_writer.reconciliation.shopify_side import period_orders
+from services.fortnox_writer.reconciliation.compare import build_report, payout_rows
+from services.fortnox_writer.reconciliation.fortnox_side import (
+    LiveFirst,
+    period_documents,
+    period_vouchers,
+)
+from services.fortnox_writer.reconciliation.shopify_side import (
+    ShopifyPayout,
+    period_orders,
+    period_payouts,
+)
 
 log = get_logger(__name__)
 MAX_DAYS = 93  # a quarter at most per report
@@ -176,8 +184,33 @@ class ReportRunner:
             frozenset(o.order_id for o in late),
             min((o.created for o in late), default=None),
         )
+        payouts: list[ShopifyPayout] | None
+        try:
+            payouts = await period_payouts(self._admin, shop, token, start, end, self._zone)
+            vouchers = await period_vouchers(client, LiveFirst(self._store, shop), start)
+        except HandlerError as exc:  # no Shopify Payments, or its scope not granted
+            log.info("report without payouts", shop=shop, error=exc.message)
+            payouts, vouchers = None, {}
         await _stage(pool, report_id, "comparing")
-        return build_report(shop, start, end, orders, fortnox)
+        report = build_report(shop, start, end, orders, fortnox)
+        report["payouts"] = payout_rows(payouts, vouchers)
+        if payouts is None:
+            report["notes"].append("Shopify Payments payouts or Fortnox vouchers were not read")
+        else:
+            report["differences"] += [
+                {
+                    "order_id": None,
+                    "order_name": None,
+                    "kind": "missing",
+                    "what": f"payout {row['payout_id']} voucher",
+                    "shopify": row["net"],
+                    "fortnox": None,
+                    "document": None,
+                }
+                for row in report["payouts"]
+                if row["voucher"] is None
+            ]
+        return report
 
     async def _client(self, shop: str) -> FortnoxClient:
         current = await self._connections.get(shop)

@@ -221,3 +221,74 @@ async def period_orders(
         if not page.get("hasNextPage"):
             return orders
         cursor = page.get("endCursor")
+
+
+PAYOUTS_QUERY = """
+query fortbridgeReportPayouts($first: Int!, $after: String, $query: String) {
+  shopifyPaymentsAccount {
+    payouts(first: $first, after: $after, query: $query, sortKey: ISSUED_AT) {
+      nodes {
+        legacyResourceId issuedAt net { amount currencyCode }
+        summary { chargesFee { amount } refundsFee { amount } adjustmentsFee { amount }
+                  reservedFundsFee { amount } }
+      }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+PAYOUTS_PER_PAGE = 50
+
+
+@dataclass
+class ShopifyPayout:
+    payout_id: str
+    day: date
+    currency: str
+    net: Decimal
+    fees: Decimal
+
+
+def _amount(value: Any) -> Decimal:
+    amount = (value or {}).get("amount")
+    return Decimal(str(amount)) if amount not in (None, "") else ZERO
+
+
+async def period_payouts(
+    admin: ShopifyAdmin, shop: str, token: str, start: date, end: date, zone: ZoneInfo
+) -> list[ShopifyPayout]:
+    """The shop's paid Shopify Payments payouts issued in the period (``status:paid``)."""
+    begin = datetime.combine(start, datetime.min.time(), zone)
+    query = f"status:paid issued_at:>='{begin.isoformat()}'"
+    payouts: list[ShopifyPayout] = []
+    cursor: str | None = None
+    while True:
+        variables = {"first": PAYOUTS_PER_PAGE, "after": cursor, "query": query}
+        data = await admin.graphql(
+            shop,
+            token,
+            "fortbridgeReportPayouts",
+            PAYOUTS_QUERY,
+            variables,
+            expected_cost=2 + PAYOUTS_PER_PAGE + 1,
+        )
+        connection = (data.get("shopifyPaymentsAccount") or {}).get("payouts") or {}
+        for node in connection.get("nodes") or []:
+            day = _day(node["issuedAt"], zone)
+            if not start <= day <= end:
+                continue
+            summary = node.get("summary") or {}
+            net = node.get("net") or {}
+            payouts.append(
+                ShopifyPayout(
+                    payout_id=str(node.get("legacyResourceId")),
+                    day=day,
+                    currency=str(net.get("currencyCode") or ""),
+                    net=_amount(net),
+                    fees=sum((_amount(v) for v in summary.values()), ZERO),
+                )
+            )
+        page = connection.get("pageInfo") or {}
+        if not page.get("hasNextPage"):
+            return payouts
+        cursor = page.get("endCursor")
