@@ -224,6 +224,10 @@ class Tenant:
     orders: dict[int, Order] = field(default_factory=dict)
     payments: dict[int, Payment] = field(default_factory=dict)
     next_row_id: int = 1
+    # Fortnox Lager (the warehouse module): when active, stock moves through warehouse
+    # documents only and an article's QuantityInStock is not writable (warehouse.py).
+    warehouse_module: bool = False
+    stock_points: dict[str, str] = field(default_factory=lambda: {"LAGER": "Huvudlager"})
 
     @property
     def database_number(self) -> int:

@@ -6,7 +6,16 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from simulators.fortnox import articles, auth, control, customers, invoices, orders, payments
+from simulators.fortnox import (
+    articles,
+    auth,
+    control,
+    customers,
+    invoices,
+    orders,
+    payments,
+    warehouse,
+)
 from simulators.fortnox.gateway import gateway
 from simulators.fortnox.keys import SIM_KEY
 
@@ -19,6 +28,6 @@ MAX_BODY = 16 * 1024 * 1024
 def create_app(sim: FortnoxSimulator) -> web.Application:
     app = web.Application(middlewares=[gateway], client_max_size=MAX_BODY)
     app[SIM_KEY] = sim
-    for module in (auth, customers, articles, invoices, orders, payments, control):
+    for module in (auth, customers, articles, warehouse, invoices, orders, payments, control):
         module.add_routes(app)
     return app

@@ -134,6 +134,17 @@ class ShopSettings(BaseModel):
         description="Extra Fortnox fields of a customer Fortbridge creates (rule templates, "
         "rendered); never the guest customer, never the field the customer is matched by.",
     )
+    inventory_source: Literal["shopify", "fortnox", "none"] = Field(
+        default="none",
+        description="Where stock is kept: Shopify's available quantities set Fortnox's stock "
+        "(shopify), Fortnox's stock sets Shopify's (fortnox), or no inventory sync (none).",
+    )
+    inventory_locations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Shopify location id -> Fortnox stock point code. Shopify as source: only "
+        "these locations count (none listed: all); Fortnox as source: the one location Fortnox's "
+        "stock is written to (none listed: the shop's first location).",
+    )
     line_fields: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Extra Fortnox row fields per line item row key (line:<line item id>), "
