@@ -56,7 +56,7 @@ class SourceRef(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    type: Literal["order", "refund", "product", "customer"]
+    type: Literal["order", "refund", "product", "customer", "inventory"]
     id: str = Field(description="Shopify's numeric id as a string (ids reach 2^63).")
     name: str | None = Field(default=None, description="Human name, e.g. the order name #1001.")
     updated_at: AwareDatetime | None = None
@@ -160,7 +160,21 @@ CommandAction = Literal[
     "register_payment",  # an invoice payment on the target
     "sync_articles",  # create or update a product's articles (bulk sync and product webhooks)
     "sync_customer",  # create or update a customer (bulk sync and customer webhooks)
+    "set_stock",  # set articles' QuantityInStock (inventory sync, Shopify as the source)
+    "read_stock",  # list articles changed since a time, with stock (Fortnox as the source)
 ]
+
+
+class StockLevel(BaseModel):
+    """An article's stock: what to set in Fortnox, or what Fortnox has (inventory sync)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    article_number: str
+    quantity: Decimal
+    stock_point: str | None = Field(
+        default=None, description="The Fortnox stock point (warehouse module) it belongs to."
+    )
 
 
 class FortnoxCommand(Message):
@@ -189,6 +203,12 @@ class FortnoxCommand(Message):
     event_uid: str | None = None
     rule_version: int | None = None
     batch_id: str | None = None
+    stock: list[StockLevel] = Field(default_factory=list, description="set_stock: what to set.")
+    stock_since: str | None = Field(
+        default=None,
+        description="read_stock: Fortnox lastmodified (YYYY-MM-DD HH:MM:SS, Swedish time); "
+        "None: every article.",
+    )
 
     @model_validator(mode="after")
     def _fields_for_action(self) -> FortnoxCommand:
@@ -199,17 +219,21 @@ class FortnoxCommand(Message):
             "register_payment": ("target_document_key", "payment"),
             "sync_articles": (),
             "sync_customer": ("customer",),
+            "set_stock": (),
+            "read_stock": (),
         }
         missing = [name for name in needs[self.action] if getattr(self, name) is None]
         if self.action == "sync_articles" and not self.articles:
             missing.append("articles")
+        if self.action == "set_stock" and not self.stock:
+            missing.append("stock")
         if missing:
             raise ValueError(f"action {self.action} needs {', '.join(missing)}")
         return self
 
 
 SyncStatus = Literal["synced", "already_synced", "failed", "skipped", "parked"]
-ResultKind = Literal["invoice", "order", "credit", "payment", "article", "customer"]
+ResultKind = Literal["invoice", "order", "credit", "payment", "article", "customer", "stock"]
 
 
 class SyncResult(Message):
@@ -234,6 +258,12 @@ class SyncResult(Message):
     trace_id: str | None = None
     rule_version: int | None = None
     batch_id: str | None = None
+    stock: list[StockLevel] = Field(
+        default_factory=list, description="read_stock: the articles Fortnox listed, with stock."
+    )
+    warehouse_module: bool | None = Field(
+        default=None, description="set_stock/read_stock: whether the company uses Fortnox Lager."
+    )
 
 
 SCHEMAS: dict[str, type[Message]] = {
