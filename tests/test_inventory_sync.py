@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from fortbridge.localstack import connect_through_writer
 from simulators.fortnox.articles import create_article, set_stock
 from simulators.shopify.payloads import VariantSpec, product_payload
 from tests.conftest import StackFactory
@@ -181,3 +182,32 @@ async def test_the_warehouse_module_is_detected_and_explained(stack: Stack) -> N
     # company is remembered: later changes are not even tried.
     refused = [r for r in stack.fortnox.requests_for(stack.tenant_id) if r.method == "PUT"]
     assert [r.status for r in refused] == [400]
+
+
+async def test_with_the_warehouse_scope_the_module_is_read_not_guessed(stack: Stack) -> None:
+    # The merchant connected Fortnox with the inventory feature: the warehouse scope is held.
+    await connect_through_writer(
+        stack.pool,
+        stack.http,
+        stack.url("fortnox_writer", ""),
+        stack.shop,
+        stack.tenant_id,
+        features=("orders", "payments", "inventory"),
+    )
+    tenant = stack.fortnox.tenant(stack.tenant_id)
+    tenant.warehouse_module = True
+    create_article(tenant, {"ArticleNumber": "MUG-1", "Description": "Mugg"})
+    add_product(stack, VariantSpec(sku="MUG-1", inventory_quantity=5))
+    await configure(stack, inventory_source="shopify")
+
+    async def explained() -> bool:
+        return (await status(stack))["warehouse_module"] is True
+
+    await stack.wait_for(explained, timeout=30)
+    calls = [(r.method, r.path, r.status) for r in stack.fortnox.requests_for(stack.tenant_id)]
+    assert ("GET", "/api/warehouse/stockpoints-v1", 200) in calls
+    assert not [c for c in calls if c[0] == "PUT"]  # not even tried
+    connection = await stack.pool.fetchrow(
+        "SELECT status FROM fortnox_writer.connections WHERE shop = $1", stack.shop
+    )
+    assert connection["status"] == "connected"

@@ -25,6 +25,7 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from libs.common.errors import NeedsReconnection
 from libs.common.messages import StockLevel
 from services.fortnox_writer.client import FortnoxApiError, FortnoxClient, path_segment
 from services.fortnox_writer.connections import ConnectionStore
@@ -33,6 +34,7 @@ from services.fortnox_writer.operations.base import Outcome, Run, Steps, recorde
 from services.fortnox_writer.registers import ARTICLE_NOT_FOUND
 
 WAREHOUSE_TTL = 600.0
+TOKEN_REFUSED = frozenset({"unauthorized", "2000310", "2000311"})
 PAGE_SIZE = 500
 MAX_PAGES = 200  # 100,000 articles per read
 # What the simulator answers for a stock write under the warehouse module (Fortnox's own code
@@ -67,7 +69,11 @@ class WarehouseProbe:
             return self.remember(client.tenant_id, False)  # the stock write will tell
         try:
             await client.request("GET", "/api/warehouse/stockpoints-v1")
-        except FortnoxApiError:
+        except (FortnoxApiError, NeedsReconnection) as exc:
+            if isinstance(exc, NeedsReconnection) and exc.code in TOKEN_REFUSED:
+                raise  # the connection itself is refused: park, as any call would
+            # No module (or no licence for it): an answer about the module, never a reason to
+            # park the shop.
             return self.remember(client.tenant_id, False)
         return self.remember(client.tenant_id, True)
 
