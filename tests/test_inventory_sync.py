@@ -80,6 +80,7 @@ async def test_shopify_stock_reaches_fortnox_without_echo(stack: Stack) -> None:
         stack,
         VariantSpec(sku="MUG-1", inventory_quantity=5),
         VariantSpec(title="Utan SKU", sku=None, inventory_quantity=2),
+        VariantSpec(title="Spöke", sku="GHOST-1", inventory_quantity=1),
     )
     await configure(stack, inventory_source="shopify", sku_policy="no_article")
 
@@ -109,14 +110,19 @@ async def test_shopify_stock_reaches_fortnox_without_echo(stack: Stack) -> None:
 
     await stack.wait_for(handled, timeout=30)
     assert len(stock_writes(stack)) == 2  # no third write
+
+    async def counted() -> bool:
+        return bool((await status(stack))["counts"]["to_fortnox"] == 2)
+
+    await stack.wait_for(counted, timeout=30)  # the writer's results say what Fortnox took
     figures = await status(stack)
     assert figures["source"] == "shopify"
-    assert figures["counts"]["to_fortnox"] == 2
     assert figures["last_sync_at"] is not None
     assert figures["warehouse_module"] is False
     listed = figures["discrepancies"]
     assert [(d["key"], d["reason"]) for d in listed] == [
-        (f"item:{items['Utan SKU']}", "the variant has no SKU, so it has no Fortnox article")
+        ("article:GHOST-1", "Fortnox has no such article: sync the products to Fortnox first"),
+        (f"item:{items['Utan SKU']}", "the variant has no SKU, so it has no Fortnox article"),
     ]
 
 

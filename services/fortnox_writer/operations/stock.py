@@ -2,7 +2,8 @@
 
 ``set_stock`` (Shopify is the source): each article's ``QuantityInStock`` is set with one
 ``PUT /3/articles/{n}`` (``StockGoods`` on), each call rate limited like every other. An article
-Fortnox does not have is left out and named in the result's explanation. The command's key names
+Fortnox does not have is left out, named in the result's explanation and returned in its
+``stock`` (the levels not written). The command's key names
 the quantities, so the ledger runs each once.
 
 ``read_stock`` (Fortnox is the source): ``GET /3/articles?lastmodified=...`` in pages of 500;
@@ -93,7 +94,7 @@ class SetStock:
             return await self._warehouse(run, client)
         await ledger.count_attempt(run.key)
         written: list[str] = []
-        missing: list[str] = []
+        missing: list[StockLevel] = []
         for level in command.stock:
             body = {"Article": {"StockGoods": True, "QuantityInStock": level.quantity}}
             try:
@@ -102,7 +103,7 @@ class SetStock:
                 )
             except FortnoxApiError as exc:
                 if exc.code == ARTICLE_NOT_FOUND:
-                    missing.append(level.article_number)
+                    missing.append(level)
                     continue
                 if exc.code == WAREHOUSE_STOCK_REFUSED:
                     self._probe.remember(client.tenant_id, True)
@@ -111,16 +112,14 @@ class SetStock:
             written.append(level.article_number)
         made = CreatedDocument(_numbers(written) or "none", None)
         await ledger.mark_done(run.key, made, "synced", made_in=client.tenant_id, finished=True)
-        explanation = (
-            f"Fortnox has no article {', '.join(missing)}: sync the products first"
-            if missing
-            else None
-        )
+        numbers = ", ".join(level.article_number for level in missing)
+        explanation = f"Fortnox has no article {numbers}: sync the products" if missing else None
         return Outcome(
             "synced" if written else "skipped",
             "stock",
             made,
             explanation=explanation,
+            stock=tuple(missing),  # set_stock: the levels NOT written
             warehouse_module=False,
         )
 

@@ -141,14 +141,14 @@ class InventorySync:
                 item = await stock.item(item_id)
                 if item is not None:
                     items.append(item)
-        sent = await self._send_to_fortnox(config, items)
+        await self._send_to_fortnox(config, items)
         values: dict[str, object] = {"last_sync_at": datetime.now(UTC), "last_error": None}
         if events:
             values["event_cursor_at"] = events[-1]["received_at"]
             values["event_cursor_uid"] = events[-1]["event_uid"]
         if check_due:
             values["last_check_at"] = datetime.now(UTC)
-        await store.update(pool, shop, to_fortnox__add=sent, **values)
+        await store.update(pool, shop, **values)
 
     def _number(self, config: InventoryConfig, item: Item) -> tuple[str | None, str | None]:
         if item.sku:
@@ -188,6 +188,7 @@ class InventorySync:
         if not changes:
             return 0
         await store.remember(pool, shop, "fortnox", changes)
+        await store.clear_problems(pool, shop, [f"article:{n}" for n in changes])
         levels = [StockLevel(article_number=n, quantity=q) for n, q in sorted(changes.items())]
         for start in range(0, len(levels), LEVELS_PER_COMMAND):
             chunk = levels[start : start + LEVELS_PER_COMMAND]
@@ -346,21 +347,54 @@ class InventorySync:
         return await stock.item_by_sku(sku_from_article_number(number))
 
     async def apply_set(self, result: SyncResult) -> None:
-        """A set_stock result: forget what did not reach Fortnox, so the next check resends."""
+        """A set_stock result: what did not reach Fortnox is forgotten (so a later change or
+        check sends it again) and listed; a failed command forgets everything sent and asks
+        for a full check next round."""
         pool, shop = self._runtime.pool, result.shop
         values: dict[str, object] = {}
+        if result.status == "synced":
+            values["to_fortnox__add"] = _written_count(result.document_number)
         if result.warehouse_module is not None:
             values["warehouse_module"] = result.warehouse_module
         if result.status in ("failed", "skipped") or result.explanation:
             values["last_error"] = result.explanation or result.error_message
-        if result.status in ("failed", "skipped") and result.warehouse_module:
-            await store.forget(pool, shop, "fortnox", _numbers(result))
+        if result.status == "failed" or result.warehouse_module:
+            await pool.execute(
+                "DELETE FROM ingest.inventory_written WHERE shop = $1 AND target = 'fortnox'",
+                shop,
+            )
+            if result.status == "failed":
+                values["last_check_at"] = None
+        elif result.stock:  # articles Fortnox does not have
+            numbers = [level.article_number for level in result.stock]
+            await store.forget(pool, shop, "fortnox", numbers)
+            await store.record_problems(
+                pool,
+                shop,
+                [
+                    Problem(
+                        f"article:{level.article_number}",
+                        "Fortnox has no such article: sync the products to Fortnox first",
+                        sku_from_article_number(level.article_number),
+                        level.quantity,
+                        None,
+                    )
+                    for level in result.stock
+                ],
+            )
         if values:
             await store.update(pool, shop, **values)
 
 
-def _numbers(result: SyncResult) -> list[str]:
-    return [n.strip() for n in (result.document_number or "").split(",") if n.strip()]
+def _written_count(numbers: str | None) -> int:
+    """How many articles a set_stock wrote: its number lists them ("A, B" or "N articles")."""
+    text = (numbers or "").strip()
+    if not text or text == "none":
+        return 0
+    head, _, tail = text.partition(" ")
+    if tail == "articles" and head.isdigit():
+        return int(head)
+    return len(text.split(", "))
 
 
 def _body(raw: str) -> dict[str, object]:
