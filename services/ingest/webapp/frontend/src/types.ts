@@ -54,6 +54,8 @@ export interface Accounts {
 }
 
 export interface ShopSettings {
+  inventory_source: "shopify" | "fortnox" | "none";
+  inventory_locations: Record<string, string>;
   document_kind: "invoice" | "order" | "none";
   trigger: "create" | "paid" | "fulfilled";
   bookkeep_invoices: boolean;

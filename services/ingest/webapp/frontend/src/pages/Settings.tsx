@@ -41,6 +41,7 @@ const ACCOUNT_FIELDS = [
 
 // The form holds text for every number; the API gets numbers (or the text, which it refuses by field).
 interface Draft {
+  inventory_source: string;
   document_kind: string;
   trigger: string;
   bookkeep_invoices: boolean;
@@ -68,6 +69,7 @@ function toDraft(s: ShopSettings): Draft {
     accounts[name] = value === null ? "" : String(value);
   }
   return {
+    inventory_source: s.inventory_source,
     document_kind: s.document_kind,
     trigger: s.trigger,
     bookkeep_invoices: s.bookkeep_invoices,
@@ -100,6 +102,7 @@ function fromDraft(d: Draft): Record<string, unknown> {
     accounts[name] = name === "shipping" && !text ? null : number(text);
   }
   return {
+    inventory_source: d.inventory_source,
     document_kind: d.document_kind,
     trigger: d.trigger,
     bookkeep_invoices: d.bookkeep_invoices,
@@ -488,6 +491,25 @@ export function Settings() {
                     />
                   ) : null}
                 </FormLayout>
+              </BlockStack>
+            </Card>
+            <Card>
+              <BlockStack gap="300">
+                <Text as="h2" variant="headingMd">
+                  Inventory
+                </Text>
+                <Select
+                  label="Stock is kept in"
+                  helpText="The other side follows it. Per-location mapping to Fortnox stock points is set through the settings API; the sync's status is at /admin/api/inventory/status.json."
+                  options={[
+                    { label: "Neither: no inventory sync", value: "none" },
+                    { label: "Shopify: Fortnox's article stock follows Shopify", value: "shopify" },
+                    { label: "Fortnox: Shopify's available quantity follows Fortnox", value: "fortnox" },
+                  ]}
+                  value={draft.inventory_source}
+                  onChange={(v) => set("inventory_source", v)}
+                  error={error("inventory_source")}
+                />
               </BlockStack>
             </Card>
             <Card>
