@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from libs.common import jsonutil
-from libs.common.article_numbers import MAX_LENGTH, article_number, sku_from_article_number
+from libs.common.article_numbers import sku_from_article_number
 from libs.common.errors import HandlerError
 from libs.common.logs import get_logger
 from libs.common.messages import FortnoxCommand, SourceRef, StockLevel, SyncResult
@@ -41,6 +41,7 @@ from libs.common.service import Runtime
 from libs.common.shopify_admin import ShopifyAdmin
 from services.ingest import lifecycle
 from services.ingest.inventory import store
+from services.ingest.inventory.plan import plan_fortnox_stock
 from services.ingest.inventory.shopify_stock import Item, ShopifyStock
 from services.ingest.inventory.store import InventoryConfig, Problem
 
@@ -150,37 +151,10 @@ class InventorySync:
             values["last_check_at"] = datetime.now(UTC)
         await store.update(pool, shop, **values)
 
-    def _number(self, config: InventoryConfig, item: Item) -> tuple[str | None, str | None]:
-        if item.sku:
-            number = article_number(item.sku)
-        elif config.sku_policy == "variant_id" and item.variant_id is not None:
-            number = f"V{item.variant_id}"
-        else:
-            return None, "the variant has no SKU, so it has no Fortnox article"
-        if len(number) > MAX_LENGTH:
-            return None, f"the SKU is longer than Fortnox's {MAX_LENGTH}-character article number"
-        return number, None
-
     async def _send_to_fortnox(self, config: InventoryConfig, items: list[Item]) -> int:
         pool, shop = self._runtime.pool, config.shop
-        wanted: dict[str, Decimal] = {}
-        problems: list[Problem] = []
-        fine: list[str] = []
-        for item in items:
-            counted = [
-                qty
-                for loc, qty in item.levels.items()
-                if not config.locations or loc in config.locations
-            ]
-            quantity = Decimal(sum(counted))
-            number, reason = self._number(config, item)
-            if number is None:
-                problems.append(
-                    Problem(f"item:{item.id}", reason or "", item.sku or None, quantity)
-                )
-                continue
-            fine.append(f"item:{item.id}")
-            wanted[number] = quantity
+        plan = plan_fortnox_stock(config, items)
+        wanted, problems, fine = plan.wanted, plan.problems, plan.fine
         already = await store.written(pool, shop, "fortnox", list(wanted))
         changes = {n: q for n, q in wanted.items() if already.get(n) != q}
         await store.record_problems(pool, shop, problems)
