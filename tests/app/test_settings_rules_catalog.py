@@ -241,3 +241,8 @@ async def test_the_stock_source_is_picked_on_the_settings_page(
         app.stack.shop,
     )
     assert stored == "fortnox"
+    # The sync's status shows beside the choice once a source is picked.
+    await tab.open("/settings")
+    status = page.get_by_label("Inventory sync status")
+    await expect(status).to_contain_text("to Shopify", timeout=WAIT_MS)
+    await tab.check_accessibility("Settings with inventory")

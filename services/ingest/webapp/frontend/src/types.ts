@@ -75,6 +75,17 @@ export interface ShopSettings {
   shipping_as: "row" | "freight";
 }
 
+export interface InventoryAnswer {
+  inventory: {
+    source: "shopify" | "fortnox" | "none";
+    last_sync_at: string | null;
+    counts: { to_fortnox: number; to_shopify: number; echoes_ignored: number; compare_retries: number; discrepancies: number };
+    warehouse_module: boolean | null;
+    last_error: string | null;
+    discrepancies: { key: string; sku: string | null; reason: string }[];
+  };
+}
+
 export interface SettingsAnswer {
   settings: ShopSettings;
   defaults: ShopSettings;
