@@ -160,6 +160,12 @@ async def test_fortnox_stock_reaches_shopify_keeps_a_racing_sale_and_no_echo(
     assert await deliver_level_webhooks(stack) == 2
     await echoes(2)
     assert stock_writes(stack) == []
+    # The first read listed every article; later ones only those changed since (lastmodified).
+    reads = [
+        r.query for r in stack.fortnox.requests_for(stack.tenant_id) if r.path == "/3/articles"
+    ]
+    assert "lastmodified" not in reads[0]
+    assert all("lastmodified=" in query for query in reads[1:]) and len(reads) > 1
     figures = await status(stack)
     assert figures["counts"]["to_shopify"] == 2
     assert figures["counts"]["compare_retries"] >= 1
