@@ -236,7 +236,9 @@ class InventorySync:
         if row is None:
             return
         config = await store.config_of(pool, shop)
-        values: dict[str, object] = {"read_requested_at": None}
+        # A parked read (Fortnox to reconnect) runs by itself once reconnected: it stays the
+        # pending one, so rounds do not pile up more reads behind it (READ_TIMEOUT apart at most).
+        values: dict[str, object] = {} if result.status == "parked" else {"read_requested_at": None}
         if result.warehouse_module is not None:
             values["warehouse_module"] = result.warehouse_module
         if result.status not in ("synced", "already_synced") or config.source != "fortnox":
