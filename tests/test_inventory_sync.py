@@ -223,3 +223,20 @@ async def test_with_the_warehouse_scope_the_module_is_read_not_guessed(stack: St
         "SELECT status FROM fortnox_writer.connections WHERE shop = $1", stack.shop
     )
     assert connection["status"] == "connected"
+
+
+async def test_the_periodic_check_catches_a_change_whose_webhook_never_came(
+    stack_factory: StackFactory,
+) -> None:
+    stack = await stack_factory(
+        services=SERVICES, inventory_interval_seconds=0.5, inventory_check_seconds=1.0
+    )
+    create_article(
+        stack.fortnox.tenant(stack.tenant_id), {"ArticleNumber": "MUG-1", "Description": "M"}
+    )
+    items = add_product(stack, VariantSpec(sku="MUG-1", inventory_quantity=5))
+    await configure(stack, inventory_source="shopify")
+    await stack.wait_for(lambda: fortnox_stock(stack, "MUG-1") == 5, timeout=30)
+    stack.shopify.set_available(stack.shop, items["MUG-1"], 9)
+    stack.shopify.take_inventory_webhooks(stack.shop)  # Shopify never delivers them
+    await stack.wait_for(lambda: fortnox_stock(stack, "MUG-1") == 9, timeout=30)
