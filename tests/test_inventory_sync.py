@@ -240,3 +240,16 @@ async def test_the_periodic_check_catches_a_change_whose_webhook_never_came(
     stack.shopify.set_available(stack.shop, items["MUG-1"], 9)
     stack.shopify.take_inventory_webhooks(stack.shop)  # Shopify never delivers them
     await stack.wait_for(lambda: fortnox_stock(stack, "MUG-1") == 9, timeout=30)
+
+
+async def test_fortnox_stock_goes_to_the_mapped_location(stack: Stack) -> None:
+    tenant = stack.fortnox.tenant(stack.tenant_id)
+    create_article(tenant, {"ArticleNumber": "MUG-1", "Description": "Mugg"})
+    set_stock(tenant, "MUG-1", Decimal(6))
+    items = add_product(stack, VariantSpec(sku="MUG-1", inventory_quantity=10))
+    webshop = stack.shopify.add_location(stack.shop, "Webblager")
+    await configure(stack, inventory_source="fortnox", inventory_locations={str(webshop): "LAGER"})
+    await stack.wait_for(
+        lambda: stack.shopify.available(stack.shop, items["MUG-1"], webshop) == 6, timeout=30
+    )
+    assert stack.shopify.available(stack.shop, items["MUG-1"]) == 10  # the first location: kept
