@@ -245,11 +245,21 @@ async def test_the_periodic_check_catches_a_change_whose_webhook_never_came(
 async def test_fortnox_stock_goes_to_the_mapped_location(stack: Stack) -> None:
     tenant = stack.fortnox.tenant(stack.tenant_id)
     create_article(tenant, {"ArticleNumber": "MUG-1", "Description": "Mugg"})
+    create_article(tenant, {"ArticleNumber": "CUP-1", "Description": "Kopp"})
     set_stock(tenant, "MUG-1", Decimal(6))
-    items = add_product(stack, VariantSpec(sku="MUG-1", inventory_quantity=10))
+    set_stock(tenant, "CUP-1", Decimal(3))
+    items = add_product(
+        stack,
+        VariantSpec(sku="MUG-1", inventory_quantity=10),
+        VariantSpec(title="Kopp", sku="CUP-1", inventory_quantity=1),
+    )
     webshop = stack.shopify.add_location(stack.shop, "Webblager")
+    stack.shopify.set_available(stack.shop, items["MUG-1"], 0, webshop)  # stocked there
     await configure(stack, inventory_source="fortnox", inventory_locations={str(webshop): "LAGER"})
     await stack.wait_for(
         lambda: stack.shopify.available(stack.shop, items["MUG-1"], webshop) == 6, timeout=30
     )
     assert stack.shopify.available(stack.shop, items["MUG-1"]) == 10  # the first location: kept
+    # CUP-1 is not stocked at the mapped location: listed, and it held nothing else up.
+    reasons = {d["key"]: d["reason"] for d in (await status(stack))["discrepancies"]}
+    assert "not stocked at the location" in reasons["article:CUP-1"]

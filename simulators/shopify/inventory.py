@@ -7,7 +7,8 @@ Queries: ``locations``, ``inventoryItems(query: "sku:..." | "id:...")``, ``inven
 Mutation ``inventorySetQuantities(input: {name, reason, referenceDocumentUri,
 ignoreCompareQuantity, quantities: [{inventoryItemId, locationId, quantity, compareQuantity}]})``
 as Shopify documents it (API versions before 2026-04): each quantity needs ``compareQuantity``
-unless ``ignoreCompareQuantity`` is true (else ``COMPARE_QUANTITY_REQUIRED``); a compare quantity
+unless ``ignoreCompareQuantity`` is true (else ``COMPARE_QUANTITY_REQUIRED``); an item not
+stocked at the location answers ``ITEM_NOT_STOCKED_AT_LOCATION``; a compare quantity
 that differs from the stored one answers ``COMPARE_QUANTITY_STALE`` and changes nothing (the whole
 input is refused); ``name`` is ``available`` or ``on_hand`` (``INVALID_NAME``); unknown item or
 location: ``INVALID_INVENTORY_ITEM`` / ``INVALID_LOCATION``; negative: allowed for available.
@@ -261,6 +262,16 @@ def inventory_set_quantities(shop: ShopState, args: Mapping[str, Any], now: str)
                 ]
             )
         level = (item[1], location[1])
+        if level not in shop.inventory:
+            return _refused(
+                [
+                    _error(
+                        "ITEM_NOT_STOCKED_AT_LOCATION",
+                        [*where, "locationId"],
+                        "The specified inventory item is not stocked at the location.",
+                    )
+                ]
+            )
         race = shop.inventory_races.pop(level, None)
         if race is not None:  # a sale lands between the caller's read and this write
             set_level(shop, level, shop.inventory.get(level, 0) + race, now)

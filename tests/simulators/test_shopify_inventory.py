@@ -111,6 +111,10 @@ async def test_set_quantities_refuses_what_shopify_refuses(client: Client) -> No
     assert data["inventorySetQuantities"]["userErrors"][0]["code"] == "COMPARE_QUANTITY_REQUIRED"
     data = await client.data(SET, {"input": _input(item, location + 99, 3, 5)})
     assert data["inventorySetQuantities"]["userErrors"][0]["code"] == "INVALID_LOCATION"
+    second = client.sim.add_location(DOMAIN, "Butik")
+    data = await client.data(SET, {"input": _input(item, second, 3, 0)})
+    errors = data["inventorySetQuantities"]["userErrors"]
+    assert errors[0]["code"] == "ITEM_NOT_STOCKED_AT_LOCATION"
     data = await client.data(SET, {"input": {**_input(item, location, 3, 5), "name": "x"}})
     assert data["inventorySetQuantities"]["userErrors"][0]["code"] == "INVALID_NAME"
     assert client.sim.available(DOMAIN, item) == 5

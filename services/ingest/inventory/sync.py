@@ -34,7 +34,7 @@ import asyncpg
 
 from libs.common import jsonutil
 from libs.common.article_numbers import sku_from_article_number
-from libs.common.errors import HandlerError
+from libs.common.errors import HandlerError, PermanentError
 from libs.common.logs import get_logger
 from libs.common.messages import FortnoxCommand, SourceRef, StockLevel, SyncResult
 from libs.common.service import Runtime
@@ -299,7 +299,11 @@ class InventorySync:
                     Problem(key, "Shopify keeps whole units only", item.sku, None, level.quantity)
                 )
                 continue
-            value, tries = await stock.set_available(item, location, int(level.quantity))
+            try:
+                value, tries = await stock.set_available(item, location, int(level.quantity))
+            except PermanentError as exc:  # this item only (not stocked there, ...): listed
+                problems.append(Problem(key, exc.message, item.sku, None, level.quantity))
+                continue
             retries += tries
             written += 1
             fine.append(key)
