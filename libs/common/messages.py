@@ -56,7 +56,7 @@ class SourceRef(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    type: Literal["order", "refund", "product", "customer", "inventory"]
+    type: Literal["order", "refund", "product", "customer", "payout", "summary", "inventory"]
     id: str = Field(description="Shopify's numeric id as a string (ids reach 2^63).")
     name: str | None = Field(default=None, description="Human name, e.g. the order name #1001.")
     updated_at: AwareDatetime | None = None
@@ -153,6 +153,50 @@ class PaymentDraft(BaseModel):
     reference: str = Field(description="The Shopify transaction id (exactly-once key part).")
 
 
+class VoucherRowDraft(BaseModel):
+    """One voucher row: an account debited or credited (never both), in the voucher's currency."""
+
+    model_config = ConfigDict(frozen=True)
+
+    account: int = Field(ge=1000, le=9999)
+    debit: Decimal = Decimal("0")
+    credit: Decimal = Decimal("0")
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _one_side(self) -> VoucherRowDraft:
+        if self.debit < 0 or self.credit < 0 or (self.debit and self.credit):
+            raise ValueError("a voucher row is a debit or a credit, not negative, not both")
+        return self
+
+
+class VoucherDraft(BaseModel):
+    """A Fortnox voucher (/3/vouchers) to create once, e.g. for a Shopify Payments payout.
+
+    Amounts are in ``currency``; the writer converts another currency than SEK at the rate of
+    the day (Fortnox's /3/currencies) and books any öre left over on ``rounding_account``.
+    ``reference`` is the exact-once key, written as the voucher's Description: Fortnox vouchers
+    have no external reference field.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    series: str = Field(min_length=1, max_length=10)
+    transaction_date: str
+    reference: str = Field(min_length=1, max_length=200)
+    currency: str
+    rows: list[VoucherRowDraft] = Field(min_length=2)
+    rounding_account: int = 3740
+
+    @model_validator(mode="after")
+    def _balanced(self) -> VoucherDraft:
+        debit = sum((row.debit for row in self.rows), Decimal("0"))
+        credit = sum((row.credit for row in self.rows), Decimal("0"))
+        if debit != credit:
+            raise ValueError(f"the voucher does not balance: debit {debit}, credit {credit}")
+        return self
+
+
 CommandAction = Literal[
     "create_document",  # invoice or order (also a negative invoice for a later refund)
     "reverse_document",  # cancel if unbooked (when allowed), else credit, the target
@@ -160,6 +204,7 @@ CommandAction = Literal[
     "register_payment",  # an invoice payment on the target
     "sync_articles",  # create or update a product's articles (bulk sync and product webhooks)
     "sync_customer",  # create or update a customer (bulk sync and customer webhooks)
+    "create_voucher",  # a voucher (a Shopify Payments payout) exactly once
     "set_stock",  # set articles' QuantityInStock (inventory sync, Shopify as the source)
     "read_stock",  # list articles changed since a time, with stock (Fortnox as the source)
 ]
@@ -199,6 +244,7 @@ class FortnoxCommand(Message):
         default=True, description="reverse_document: cancel an unbooked target (else credit)."
     )
     payment: PaymentDraft | None = None
+    voucher: VoucherDraft | None = None
     expected_total: Decimal | None = None
     event_uid: str | None = None
     rule_version: int | None = None
@@ -219,6 +265,7 @@ class FortnoxCommand(Message):
             "register_payment": ("target_document_key", "payment"),
             "sync_articles": (),
             "sync_customer": ("customer",),
+            "create_voucher": ("voucher",),
             "set_stock": (),
             "read_stock": (),
         }
@@ -232,8 +279,12 @@ class FortnoxCommand(Message):
         return self
 
 
-SyncStatus = Literal["synced", "already_synced", "failed", "skipped", "parked"]
-ResultKind = Literal["invoice", "order", "credit", "payment", "article", "customer", "stock"]
+# summarized: the order is booked in a daily summary document (summary mode), made when the
+# day closes; the result's document_key names that summary.
+SyncStatus = Literal["synced", "already_synced", "failed", "skipped", "parked", "summarized"]
+ResultKind = Literal[
+    "invoice", "order", "credit", "payment", "article", "customer", "voucher", "stock"
+]
 
 
 class SyncResult(Message):

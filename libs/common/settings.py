@@ -59,6 +59,17 @@ class Settings(BaseSettings):
         description="Each round re-reads orders updated this long before the checkpoint "
         "(Shopify's search index lags behind its writes).",
     )
+    payouts_poll_enabled: bool = Field(
+        default=True,
+        description="Each reconciliation run also polls the shop's Shopify Payments payouts "
+        "(Shopify has no payouts webhook) and stores each new one once (payouts/paid).",
+    )
+    summary_close_interval_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often the mapper closes summary days whose close time passed "
+        "(summary mode); 0 disables the loop.",
+    )
     reconcile_settle_seconds: float = Field(
         default=120.0,
         ge=0,

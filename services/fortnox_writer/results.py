@@ -24,12 +24,16 @@ def result_kind(command: FortnoxCommand) -> ResultKind:
     """The kind a command's result names before anything was made (failed, parked)."""
     if command.action in CATALOG_KINDS:
         return CATALOG_KINDS[command.action]
+    if command.action == "create_voucher":
+        return "voucher"
     return command.document.kind if command.document else "invoice"
 
 
 def _currency(command: FortnoxCommand) -> str | None:
     if command.action == "register_payment" and command.payment is not None:
         return command.payment.currency
+    if command.action == "create_voucher" and command.voucher is not None:
+        return command.voucher.currency
     return command.document.currency if command.document else None
 
 

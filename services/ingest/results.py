@@ -20,6 +20,7 @@ STATE_OF = {
     "failed": "failed",
     "skipped": "skipped",
     "parked": "needs_reconnection",
+    "summarized": "summarized",  # booked in a daily summary (summary mode)
 }
 DOCUMENT_ACTIONS = ("create_document", "update_document")
 

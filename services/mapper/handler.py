@@ -19,10 +19,12 @@ from libs.common.service import Runtime
 from libs.common.shops import is_uninstalled
 from libs.common.tracing import current_trace_id
 from services.mapper.accounting import SYNCED_TOPICS, order_id_for
+from services.mapper.accounting.payouts import PAYOUT_TOPIC, plan_payout
 from services.mapper.catalog import CATALOG_TOPICS, plan_catalog_event, skipped_result
 from services.mapper.privacy import PRIVACY_TOPICS, apply_privacy
 from services.mapper.rules.engine import plan_with_rules
 from services.mapper.store import load_shop_settings, load_state, save_state
+from services.mapper.summary import absorb, is_summarized
 
 log = get_logger(__name__)
 
@@ -55,6 +57,9 @@ class EventHandler:
         if event.topic in CATALOG_TOPICS:
             await self._catalog(event)
             return
+        if event.topic == PAYOUT_TOPIC:
+            await self._payout(event)
+            return
         if event.topic not in SYNCED_TOPICS:
             await self._record(pool, event, "skipped", reason=f"topic {event.topic} is not synced")
             return
@@ -74,10 +79,17 @@ class EventHandler:
             try:
                 # The shop's rules resolved to settings, planned, commands stamped with the
                 # rule-set version (services/mapper/rules/engine.py).
-                plan = (await plan_with_rules(conn, event, state, self._defaults)).plan
+                ruled = await plan_with_rules(conn, event, state, self._defaults)
             except PermanentError as exc:
                 await self._report_unmappable(event, exc)
                 raise
+            plan = ruled.plan
+            settings = ruled.resolution.settings
+            if await is_summarized(conn, event.shop, order_id) or (
+                state is None and settings.booking == "daily_summary"
+            ):
+                await self._summarize(conn, event, plan, settings, order_id, state)
+                return
             for command in plan.commands:
                 await self._runtime.publisher.publish(
                     command, routing_key(command.action), message_id=command.command_id
@@ -111,6 +123,48 @@ class EventHandler:
         outcome = "command" if plan.command else "skipped"
         command_id = plan.command.command_id if plan.command else None
         await self._record(pool, event, outcome, reason=plan.skipped, command_id=command_id)
+
+    async def _summarize(
+        self,
+        conn: Any,
+        event: ShopifyEvent,
+        plan: Any,
+        settings: Any,
+        order_id: str,
+        state: Any,
+    ) -> None:
+        """Summary mode: the plan's documents become entries of the day's summary (summary.py)
+        and the order's timeline says which summary holds it; nothing goes to Fortnox now."""
+        results, late, reason = await absorb(conn, event, plan, settings, order_id)
+        for result in results:
+            await self._runtime.publisher.publish(result, f"fortnox.result.{result.status}")
+        for command in late:
+            await self._runtime.publisher.publish(
+                command, routing_key(command.action), message_id=command.command_id
+            )
+        if plan.state is not None and plan.state != state:
+            await save_state(conn, event.shop, plan.state)
+        outcome = "summarized" if results or late else "skipped"
+        await self._record(conn, event, outcome, reason=reason or plan.skipped)
+
+    async def _payout(self, event: ShopifyEvent) -> None:
+        """A Shopify Payments payout: one voucher command (accounting/payouts.py), or a skip.
+        A payout that does not add up raises (a failed job, replayable)."""
+        pool = self._runtime.pool
+        settings = await load_shop_settings(pool, event.shop, self._defaults)
+        plan = plan_payout(event.shop, event.payload, settings, event_uid=event.event_uid)
+        if plan.command is not None:
+            await self._runtime.publisher.publish(
+                plan.command,
+                routing_key(plan.command.action),
+                message_id=plan.command.command_id,
+            )
+        outcome = "command" if plan.command else "skipped"
+        command_id = plan.command.command_id if plan.command else None
+        await self._record(pool, event, outcome, reason=plan.skipped, command_id=command_id)
+        log.info(
+            "payout planned", shop=event.shop, payout=event.payload.get("id"), skipped=plan.skipped
+        )
 
     @staticmethod
     async def _handled(conn: Any, event: ShopifyEvent) -> bool:

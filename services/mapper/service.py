@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 
 from aiohttp import web
@@ -12,9 +14,13 @@ from services.mapper import settings_api
 from services.mapper.handler import EventHandler
 from services.mapper.routes import add_routes
 from services.mapper.rules.migrate_liquid import migrate_stored_rules
+from services.mapper.summary import close_forever
+
+_CLOSER = web.AppKey("summary_closer", list[asyncio.Task[None]])
 
 
 def _routes(app: web.Application) -> None:
+    app[_CLOSER] = []
     add_routes(app)
     settings_api.add_routes(app)
 
@@ -23,10 +29,21 @@ def _consumers(runtime: Runtime) -> list[ConsumerSpec]:
     return [ConsumerSpec(MAPPER_EVENTS, EventHandler(runtime))]
 
 
-async def _on_start(runtime: Runtime, _app: web.Application) -> None:
+async def _on_start(runtime: Runtime, app: web.Application) -> None:
     """Before the consumers start: stored rules still in the old template syntax become Liquid
-    (once per shop, under its rule lock; replicas starting together do it once)."""
+    (once per shop, under its rule lock; replicas starting together do it once). Then the loop
+    that closes summary days (summary mode) starts."""
     await migrate_stored_rules(runtime.pool)
+    if runtime.settings.summary_close_interval_seconds > 0:
+        defaults = {"guest_customer_name": runtime.settings.default_guest_customer_name}
+        app[_CLOSER].append(asyncio.create_task(close_forever(runtime, defaults)))
+
+
+async def _on_stop(_runtime: Runtime, app: web.Application) -> None:
+    for task in app[_CLOSER]:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 definition = ServiceDefinition(
@@ -36,4 +53,5 @@ definition = ServiceDefinition(
     consumers=_consumers,
     routes=_routes,
     on_start=_on_start,
+    on_stop=_on_stop,
 )

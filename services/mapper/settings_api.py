@@ -5,10 +5,10 @@ Under ``/admin/api/integrations/fortnox``:
 - ``GET settings.json``: the shop's effective settings (its choices over the defaults), the
   defaults, and the version (0: never changed).
 - ``PUT settings.json``: ``{"settings": {...}, "version": n}``. Each field given replaces the
-  shop's value (``accounts`` field by field; ``accounts.sweden`` and ``payment_modes`` whole);
-  fields left out keep theirs. ``version`` is the version the caller read: if the settings
-  changed since, 409 with the current ones and nothing is written. Every problem answers 422 at
-  once, each with its field's path (``settings.accounts.eu_vat``).
+  shop's value (``accounts`` and ``payouts`` field by field; ``accounts.sweden`` and
+  ``payment_modes`` whole); fields left out keep theirs. ``version`` is the version the caller
+  read: if the settings changed since, 409 with the current ones and nothing is written. Every
+  problem answers 422 at once, each with its field's path (``settings.accounts.eu_vat``).
 - ``POST settings/preview.json``: ``{"settings": {...draft...}, "order_id": "..."}`` (or
   ``"order"``): what the order's first document is with the saved settings and with the draft
   (the shop's rules applied on top of both, as for a real order), the modes of payment its
@@ -65,6 +65,22 @@ def _code(description: str) -> Any:
     )
 
 
+class PayoutsPatch(BaseModel):
+    """How payouts are booked (accounting/payouts.py); only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool | None = None
+    voucher_series: str | None = Field(
+        default=None, min_length=1, max_length=10, pattern=r"^[A-Za-z0-9]+$"
+    )
+    clearing_account: int | None = Field(default=None, ge=1000, le=9999)
+    fee_account: int | None = Field(default=None, ge=1000, le=9999)
+    bank_account: int | None = Field(default=None, ge=1000, le=9999)
+    adjustment_account: int | None = Field(default=None, ge=1000, le=9999)
+    reserve_account: int | None = Field(default=None, ge=1000, le=9999)
+
+
 class SettingsPatch(BaseModel):
     """The settings a merchant may change (names as in ShopSettings); left out: unchanged."""
 
@@ -87,6 +103,13 @@ class SettingsPatch(BaseModel):
     document_currency: Literal["presentment", "shop"] | None = None
     currency_rate: Literal["explicit", "fortnox"] | None = None
     shipping_as: Literal["row", "freight"] | None = None
+    payouts: PayoutsPatch | None = None
+    booking: Literal["per_order", "daily_summary"] | None = None
+    summary_close_time: str | None = Field(
+        default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM"
+    )
+    summary_timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    summary_customer_name: str | None = Field(default=None, min_length=1, max_length=200)
     inventory_source: Literal["shopify", "fortnox", "none"] | None = None
     inventory_locations: dict[str, str] | None = Field(default=None, max_length=MAX_LOCATIONS)
 
@@ -160,9 +183,10 @@ def parse_patch(raw: Any) -> tuple[SettingsPatch, dict[str, Any]]:
         for name, value in given.items()
         if value is None and name not in NULLABLE
     ]
-    for name, value in (given.get("accounts") or {}).items():
-        if value is None and f"accounts.{name}" not in NULLABLE:
-            problems.append((f"settings.accounts.{name}", "null is not allowed here"))
+    for group in ("accounts", "payouts"):
+        for name, value in (given.get(group) or {}).items():
+            if value is None and f"{group}.{name}" not in NULLABLE:
+                problems.append((f"settings.{group}.{name}", "null is not allowed here"))
     problems += _gateway_problems(given.get("payment_modes") or {})
     problems += _location_problems(given.get("inventory_locations") or {})
     if len((given.get("accounts") or {}).get("sweden") or {}) > MAX_VAT_RATES:
@@ -174,9 +198,11 @@ def parse_patch(raw: Any) -> tuple[SettingsPatch, dict[str, Any]]:
 
 def merged(overrides: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     """The shop's stored overrides with a change applied (``accounts`` merged field by field)."""
-    out = {**overrides, **{name: value for name, value in given.items() if name != "accounts"}}
-    if "accounts" in given:
-        out["accounts"] = {**(overrides.get("accounts") or {}), **given["accounts"]}
+    nested = ("accounts", "payouts")
+    out = {**overrides, **{name: value for name, value in given.items() if name not in nested}}
+    for group in nested:
+        if group in given:
+            out[group] = {**(overrides.get(group) or {}), **given[group]}
     return out
 
 

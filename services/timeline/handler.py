@@ -24,6 +24,7 @@ STATUS_OF = {
     "failed": "failed",
     "skipped": "skipped",
     "parked": "needs_reconnection",
+    "summarized": "summarized",  # in a daily summary document (summary mode)
 }
 # Results about the order's own document move its status; credits and payments are events.
 DOCUMENT_ACTIONS = frozenset({"create_document", "update_document"})
@@ -46,6 +47,11 @@ def describe(result: SyncResult) -> str:
         total = f": total {result.fortnox_total} {result.currency}" if result.fortnox_total else ""
         expected = f" (Shopify {result.expected_total})" if result.expected_total else ""
         return f"Fortnox {document} {DONE.get(result.action, 'created')}{total}{expected}."
+    if result.status == "summarized":
+        return (
+            f"Booked in the daily summary {result.document_key} with the day's other orders;"
+            " the summary document is made in Fortnox when the day closes."
+        )
     if result.status == "already_synced":
         return f"Already in Fortnox as {document}; nothing done again."
     if result.status == "skipped":
@@ -53,6 +59,19 @@ def describe(result: SyncResult) -> str:
     if result.status == "parked":
         return f"Waiting: {result.explanation or 'the Fortnox connection needs reconnecting'}."
     return f"Sync failed: {result.explanation or result.error_message} (code {result.error_code})."
+
+
+# The metafield holds one status, so its size is bounded whatever an error message brings
+# (Shopify limits a json metafield to 128 KB from API 2026-04; this keeps it far below).
+MAX_STATUS_MESSAGE = 2000
+
+
+def status_message(result: SyncResult) -> str:
+    """``describe(result)``, cut to :data:`MAX_STATUS_MESSAGE` characters for the metafield."""
+    text = describe(result)
+    if len(text) <= MAX_STATUS_MESSAGE:
+        return text
+    return text[: MAX_STATUS_MESSAGE - 1] + "…"
 
 
 class ResultHandler:
@@ -145,7 +164,7 @@ class ResultHandler:
             "order_total": result.expected_total,
             "currency": result.currency,
             "error_code": result.error_code,
-            "message": describe(result),
+            "message": status_message(result),
             "updated_at": result.occurred_at.isoformat(),
             "trace_id": result.trace_id,
         }

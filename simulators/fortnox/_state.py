@@ -9,11 +9,11 @@ attributes for the read-only state Fortnox computes (booked, balance, totals, re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from simulators.fortnox.documents import invoice_json, order_json
+from simulators.fortnox.documents import clean, invoice_json, order_json
 from simulators.fortnox.listing import modified_now
 from simulators.fortnox.totals import DocumentTotals, VatRounding
 
@@ -206,6 +206,53 @@ class Payment:
 
 
 @dataclass
+class Voucher:
+    series: str
+    number: int
+    year: int
+    fields: dict[str, Any]
+    rows: list[dict[str, Any]]
+    updated_at: datetime = field(default_factory=modified_now)
+
+    @property
+    def transaction_date(self) -> str:
+        return str(self.fields.get("TransactionDate") or "")
+
+    def to_json(self, base_url: str) -> dict[str, Any]:
+        """What ``GET /3/vouchers/{series}/{number}`` answers inside ``{"Voucher": ...}``."""
+        rows = [
+            {
+                "Account": row["Account"],
+                "CostCenter": row.get("CostCenter") or "",
+                "Credit": row.get("Credit") or Decimal("0"),
+                "Debit": row.get("Debit") or Decimal("0"),
+                "Description": row.get("Description") or "",
+                "Project": row.get("Project") or "",
+                "Quantity": row.get("Quantity") or Decimal("0"),
+                "Removed": False,
+                "TransactionInformation": row.get("TransactionInformation") or "",
+            }
+            for row in self.rows
+        ]
+        out = {
+            "ApprovalState": 0,
+            "Comments": "",
+            "CostCenter": "",
+            "Description": "",
+            "Project": "",
+            "ReferenceNumber": "",
+            "ReferenceType": "MANUAL",
+            **clean(self.fields),
+            "@url": f"{base_url}/3/vouchers/{self.series}/{self.number}?financialyear={self.year}",
+            "VoucherNumber": self.number,
+            "VoucherRows": rows,
+            "VoucherSeries": self.series,
+            "Year": self.year,
+        }
+        return dict(sorted(out.items()))
+
+
+@dataclass
 class Tenant:
     """One Fortnox company (database)."""
 
@@ -218,11 +265,15 @@ class Tenant:
     round_to_whole_sek: bool = False
     vat_rounding: VatRounding = "per_rate"  # how Fortnox rounds VAT (undocumented; totals.py)
     currency_rates: dict[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_CURRENCY_RATES))
+    # A day's rate set by a test (currency, YYYY-MM-DD); other days follow ``rate_on``'s rule.
+    daily_rates: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     customers: dict[str, Customer] = field(default_factory=dict)
     articles: dict[str, Article] = field(default_factory=dict)
     invoices: dict[int, Invoice] = field(default_factory=dict)
     orders: dict[int, Order] = field(default_factory=dict)
     payments: dict[int, Payment] = field(default_factory=dict)
+    vouchers: dict[tuple[str, int, int], Voucher] = field(default_factory=dict)  # series, year, n
+    missing_accounts: set[int] = field(default_factory=set)  # accounts the company lacks
     next_row_id: int = 1
     # Fortnox Lager (the warehouse module): when active, stock moves through warehouse
     # documents only and an article's QuantityInStock is not writable (warehouse.py).
@@ -232,6 +283,24 @@ class Tenant:
     @property
     def database_number(self) -> int:
         return int(self.tenant_id)
+
+    def rate_on(self, currency: str, day: date) -> Decimal | None:
+        """The rate Fortnox's automatic rates give a document of ``day`` (SEK per unit).
+
+        Fortnox takes the rate of the document's date (fortnox.md), so two documents of one
+        currency on different days have different rates. Here: the day's rate a test set, else
+        the base rate moved by up to ±0.5 % by the day (deterministic), never one fixed rate.
+        """
+        if currency == "SEK":
+            return Decimal("1")
+        set_rate = self.daily_rates.get((currency, day.isoformat()))
+        if set_rate is not None:
+            return set_rate
+        base = self.currency_rates.get(currency)
+        if base is None:
+            return None
+        swing = Decimal((day.toordinal() % 11) - 5) / Decimal(1000)
+        return (base * (1 + swing)).quantize(Decimal("0.0001"))
 
     def allocate_row_id(self) -> int:
         row_id = self.next_row_id

@@ -10,10 +10,12 @@ from simulators.fortnox import (
     articles,
     auth,
     control,
+    currencies,
     customers,
     invoices,
     orders,
     payments,
+    vouchers,
     warehouse,
 )
 from simulators.fortnox.gateway import gateway
@@ -28,6 +30,17 @@ MAX_BODY = 16 * 1024 * 1024
 def create_app(sim: FortnoxSimulator) -> web.Application:
     app = web.Application(middlewares=[gateway], client_max_size=MAX_BODY)
     app[SIM_KEY] = sim
-    for module in (auth, customers, articles, warehouse, invoices, orders, payments, control):
+    for module in (
+        auth,
+        customers,
+        articles,
+        warehouse,
+        currencies,
+        invoices,
+        orders,
+        payments,
+        vouchers,
+        control,
+    ):
         module.add_routes(app)
     return app

@@ -28,6 +28,7 @@ ORDER_NOT_FOUND = 2000439
 INVALID_FILTER = 2000587
 INVALID_PARAMETER = 2000588
 CUSTOMER_NUMBER_USED = 2000637
+ACCOUNT_NOT_FOUND = 2000423
 NO_SCOPE_ACCESS = 2000663
 NO_LICENCE = 2001101
 BAD_BODY = 2001392
@@ -56,6 +57,7 @@ SIM_METHOD_NOT_ALLOWED = 2999011
 SIM_DOCUMENT_NUMBER_USED = 2999012
 SIM_PAYMENT_SIGN = 2999013  # a payment in the opposite direction to the invoice's balance
 SIM_INVOICE_HAS_PAYMENTS = 2999014  # cancelling an invoice that has payments
+SIM_VOUCHER_UNBALANCED = 2999015  # a voucher whose debits and credits differ
 
 MESSAGES: dict[int, str] = {
     SYSTEM_ERROR: "Systemfel. Försök igen senare.",
@@ -70,6 +72,7 @@ MESSAGES: dict[int, str] = {
     INVALID_FILTER: "Ett ogiltigt filter har använts.",
     INVALID_PARAMETER: "Ogiltig parameter i anropet.",
     CUSTOMER_NUMBER_USED: "Kundnumret är redan upptaget.",
+    ACCOUNT_NOT_FOUND: "Kan inte hitta kontot.",
     NO_SCOPE_ACCESS: "Har inte behörighet för scope.",
     NO_LICENCE: "Det finns ingen aktiv licens för önskat scope.",
     BAD_BODY: "Ogiltig eller tom request body.",
@@ -93,6 +96,7 @@ MESSAGES: dict[int, str] = {
     SIM_DOCUMENT_NUMBER_USED: "Dokumentnumret är redan upptaget.",
     SIM_PAYMENT_SIGN: "Inbetalningens belopp har fel tecken i förhållande till fakturans saldo.",
     SIM_INVOICE_HAS_PAYMENTS: "Fakturan har inbetalningar och kan inte makuleras.",
+    SIM_VOUCHER_UNBALANCED: "Verifikationen är inte i balans.",
 }
 
 UNAUTHORIZED_BODY: dict[str, Any] = {"message": "unauthorized"}

@@ -43,6 +43,8 @@ SCOPE_BY_RESOURCE = {
     "invoices": "invoice",
     "orders": "order",
     "invoicepayments": "payment",
+    "vouchers": "bookkeeping",
+    "currencies": "currency",
 }
 
 

@@ -69,6 +69,15 @@ class MetafieldMeta:
 
 
 @dataclass
+class PayoutLedger:
+    """A shop's Shopify Payments account (kept beside the shop's other state)."""
+
+    payouts: dict[int, Payload] = field(default_factory=dict)
+    transactions: dict[int, Payload] = field(default_factory=dict)
+    paid_sources: set[tuple[str, int]] = field(default_factory=set)
+
+
+@dataclass
 class ShopState:
     """One simulated shop. Payload stores are keyed by the REST (legacy) integer id."""
 
@@ -92,6 +101,8 @@ class ShopState:
     webhook_subscriptions: dict[int, Payload] = field(default_factory=dict)
     # Offline tokens granted through OAuth (oauth.py), accepted beside access_token
     granted_tokens: set[str] = field(default_factory=set)
+    # Shopify Payments payouts and balance transactions (payouts.py)
+    payments: PayoutLedger = field(default_factory=PayoutLedger)
     # Inventory (inventory.py): locations, available per (inventory item, location), when each
     # level changed, inventory_levels/update payloads not yet handed out, pending races.
     locations: dict[int, str] = field(default_factory=lambda: {PRIMARY_LOCATION_ID: "Lager"})

@@ -27,11 +27,13 @@ POST   /_sim/shops/{shop}/inventory/webhooks  the queued inventory_levels/update
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from ._state import ShopState, parse_gid
+from .payouts import parse_adjustments
 
 if TYPE_CHECKING:
     from .simulator import ShopifySimulator
@@ -126,6 +128,23 @@ def control_routes(sim: ShopifySimulator) -> list[web.RouteDef]:
         except (ValueError, TypeError) as exc:
             return _error(400, f"bad refund payload: {exc}")
         return web.json_response({"id": refund_gid}, status=201)
+
+    async def make_payout(request: web.Request) -> web.Response:
+        shop = shop_of(request)
+        body = (await _body(request) if request.can_read_body else None) or {}
+        if not isinstance(body, dict):
+            return _error(400, "body must be a JSON object")
+        try:
+            options: dict[str, Any] = {"adjustments": parse_adjustments(body.get("adjustments"))}
+            for name in ("fee_percent", "fee_fixed", "reserve"):
+                if body.get(name) is not None:
+                    options[name] = Decimal(str(body[name]))
+            if body.get("status") is not None:
+                options["status"] = str(body["status"])
+            payout = sim.make_payout(shop.domain, **options)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            return _error(400, f"bad payout request: {exc}")
+        return web.json_response({"payout": payout}, status=201)
 
     async def order_tags(request: web.Request) -> web.Response:
         shop = shop_of(request)
@@ -227,6 +246,7 @@ def control_routes(sim: ShopifySimulator) -> list[web.RouteDef]:
         web.get(f"{base}/orders/{{id}}/tags", order_tags),
         web.post(f"{base}/orders/{{id}}/refunds", add_refund),
         web.get(f"{base}/metafields", metafields),
+        web.post(f"{base}/payouts", make_payout),
         web.post(f"{base}/bucket", set_bucket),
         web.get(f"{base}/inventory", inventory_levels),
         web.post(f"{base}/inventory/sale", inventory_change("quantity")),

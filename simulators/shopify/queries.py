@@ -17,6 +17,7 @@ from .inventory import inventory_queries
 from .metafields import metafield_node
 from .operation import GraphQLError
 from .order_shapes import order_node
+from .payouts import payout_node, transaction_node
 from .search import SearchField, compile_search, parse_time
 from .shapes import customer_node, line_item_node, product_node, shop_node, variant_node
 from .subscriptions import webhook_subscriptions
@@ -137,6 +138,45 @@ CUSTOMERS = Resource(
     },
     lambda p: [str(p.get(k) or "") for k in ("email", "first_name", "last_name", "phone")],
 )
+PAYOUTS = Resource(
+    "ShopifyPaymentsPayout",
+    "PayoutSortKeys",
+    lambda shop: shop.payments.payouts,
+    payout_node,
+    {
+        "id": _field("int", "id"),
+        "status": _field("text", "status"),
+        "issued_at": _field("datetime", "issued_at"),
+        "amount": _field("text", "amount"),
+    },
+    {
+        "ID": lambda p: p["id"],
+        "ISSUED_AT": lambda p: _epoch(p.get("issued_at")),
+        "STATUS": lambda p: str(p.get("status")),
+        "AMOUNT": lambda p: int(Decimal(p.get("amount") or "0") * 100),
+    },
+    lambda p: [str(p.get("id"))],
+)
+BALANCE_TRANSACTIONS = Resource(
+    "ShopifyPaymentsBalanceTransaction",
+    "BalanceTransactionSortKeys",
+    lambda shop: shop.payments.transactions,
+    transaction_node,
+    {
+        "id": _field("int", "id"),
+        "payments_transfer_id": _field("int", "payout_id"),
+        "payout_status": _field("text", "payout_status"),
+        "transaction_type": _field("text", "type"),
+        "processed_at": _field("datetime", "processed_at"),
+    },
+    {
+        "ID": lambda p: p["id"],
+        "PROCESSED_AT": lambda p: _epoch(p.get("processed_at")),
+        "TRANSACTION_TYPE": lambda p: str(p.get("type")),
+        "PAYOUT_STATUS": lambda p: str(p.get("payout_status")),
+    },
+    lambda p: [str(p.get("type"))],
+)
 RESOURCES = {"Order": ORDERS, "Product": PRODUCTS, "Customer": CUSTOMERS}
 
 
@@ -211,6 +251,20 @@ def _listing(
     )
 
 
+def _payments_account(shop: ShopState, searches: list[dict[str, Any]]) -> Node:
+    return {
+        "__typename": "ShopifyPaymentsAccount",
+        "id": f"gid://shopify/ShopifyPaymentsAccount/{shop.shop_id}",
+        "activated": True,
+        "country": "SE",
+        "defaultCurrency": shop.currency,
+        "payouts": lambda args: _listing(shop, PAYOUTS, "payouts", args, searches),
+        "balanceTransactions": lambda args: _listing(
+            shop, BALANCE_TRANSACTIONS, "balanceTransactions", args, searches
+        ),
+    }
+
+
 def query_root(shop: ShopState, searches: list[dict[str, Any]]) -> Node:
     """The QueryRoot node; search warnings are appended to `searches`."""
     root: Node = {
@@ -224,6 +278,7 @@ def query_root(shop: ShopState, searches: list[dict[str, Any]]) -> Node:
             else None
         ),
         "webhookSubscriptions": lambda args: webhook_subscriptions(shop, args),
+        "shopifyPaymentsAccount": lambda _args: _payments_account(shop, searches),
         **inventory_queries(shop, searches),
     }
     for single, plural, resource in (

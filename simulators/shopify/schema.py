@@ -53,10 +53,43 @@ TYPES: dict[str, dict[str, F]] = {
         "webhookSubscriptions": F(
             "WebhookSubscriptionConnection", (*CONN, "topics", "callbackUrl", "uri", "format")
         ),
+        "shopifyPaymentsAccount": F("ShopifyPaymentsAccount"),
         "locations": F("LocationConnection", (*CONN, "query", "includeInactive")),
         "inventoryItems": F("InventoryItemConnection", (*CONN, "query")),
         "inventoryItem": F("InventoryItem", ("id",)),
     },
+    "ShopifyPaymentsAccount": {
+        **_scalars("id activated country defaultCurrency"),
+        "payouts": F(
+            "ShopifyPaymentsPayoutConnection",
+            (*CONN, "query", "sortKey", "savedSearchId", "transactionType"),
+        ),
+        "balanceTransactions": F(
+            "ShopifyPaymentsBalanceTransactionConnection",
+            (*CONN, "query", "sortKey", "savedSearchId", "hideTransfers"),
+        ),
+    },
+    "ShopifyPaymentsPayout": {
+        **_scalars("id legacyResourceId issuedAt status transactionType"),
+        "net": F("MoneyV2"),
+        "summary": F("ShopifyPaymentsPayoutSummary"),
+    },
+    "ShopifyPaymentsPayoutSummary": _typed(
+        "MoneyV2",
+        "chargesGross chargesFee refundsFeeGross refundsFee adjustmentsGross adjustmentsFee "
+        "reservedFundsGross reservedFundsFee retriedPayoutsGross retriedPayoutsFee",
+    ),
+    "ShopifyPaymentsBalanceTransaction": {
+        **_scalars(
+            "id type test sourceId sourceType sourceOrderTransactionId transactionDate "
+            "adjustmentReason"
+        ),
+        **_typed("MoneyV2", "amount fee net"),
+        "associatedOrder": F("ShopifyPaymentsAssociatedOrder"),
+        "associatedPayout": F("ShopifyPaymentsBalanceTransactionAssociatedPayout"),
+    },
+    "ShopifyPaymentsAssociatedOrder": _scalars("id name"),
+    "ShopifyPaymentsBalanceTransactionAssociatedPayout": _scalars("id status"),
     "Mutation": {
         "metafieldsSet": F("MetafieldsSetPayload", ("metafields",)),
         "tagsAdd": F("TagsAddPayload", ("id", "tags")),
@@ -241,8 +274,9 @@ TYPES: dict[str, dict[str, F]] = {
 }
 _CONNECTION_NODES = (
     "Order LineItem ShippingLine Product ProductVariant Customer Metafield WebhookSubscription "
-    "RefundLineItem RefundShippingLine OrderAdjustment OrderTransaction InventoryItem "
-    "InventoryLevel Location"
+    "RefundLineItem RefundShippingLine OrderAdjustment OrderTransaction "
+    "ShopifyPaymentsPayout ShopifyPaymentsBalanceTransaction "
+    "InventoryItem InventoryLevel Location"
 )
 for _node in _CONNECTION_NODES.split():
     TYPES[f"{_node}Connection"] = {
@@ -256,8 +290,9 @@ for _node in _CONNECTION_NODES.split():
 _METAFIELD_OWNERS = "Order Product ProductVariant Customer Shop"
 _NODE_TYPES = (
     "Order LineItem Product ProductVariant Customer Metafield Shop ShippingLine Refund "
-    "WebhookSubscription RefundShippingLine OrderAdjustment OrderTransaction InventoryItem "
-    "InventoryLevel Location"
+    "WebhookSubscription RefundShippingLine OrderAdjustment OrderTransaction "
+    "ShopifyPaymentsPayout ShopifyPaymentsBalanceTransaction "
+    "InventoryItem InventoryLevel Location"
 )
 INTERFACES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "Node": (frozenset({"id"}), frozenset(_NODE_TYPES.split())),

@@ -19,6 +19,7 @@ from .app import create_app
 from .faults import FaultSet
 from .mutations import touch
 from .oauth import DEFAULT_APP_SCOPES, OAuthState, RegisteredApp
+from .payouts import make_payout
 from .throttle import CostBucket
 from .webhooks import DEFAULT_API_VERSION, Webhook, build_webhook
 
@@ -207,6 +208,12 @@ class ShopifySimulator:
         shop.customers[customer["id"]] = customer
         shop.customer_tags.pop(str(customer_gid), None)
         return str(customer_gid)
+
+    def make_payout(self, shop_domain: str, **options: Any) -> Payload:
+        """Pay out the shop's Shopify Payments charges and refunds not paid out yet (see
+        payouts.py for the options); returns the REST payout. No webhook: Shopify has none."""
+        shop = self.shop(shop_domain)
+        return make_payout(shop, shop.payments, now=self.now(), **options)
 
     def order_webhook(
         self,

@@ -17,6 +17,7 @@ from services.fortnox_writer.operations.pay import RegisterPayment
 from services.fortnox_writer.operations.reverse import ReverseDocument
 from services.fortnox_writer.operations.stock import StockOperations
 from services.fortnox_writer.operations.update import UpdateDocument
+from services.fortnox_writer.operations.voucher import CreateVoucher
 
 __all__ = ["Operation", "Outcome", "Run", "Session", "Steps", "operations_for"]
 
@@ -32,6 +33,7 @@ def operations_for(
         "register_payment": RegisterPayment(steps),
         "sync_articles": SyncCatalog(steps, leases, "article"),
         "sync_customer": SyncCatalog(steps, leases, "customer"),
+        "create_voucher": CreateVoucher(steps),
         "set_stock": stock.set_stock,
         "read_stock": stock.read_stock,
     }

@@ -28,6 +28,7 @@ from services.ingest import lifecycle
 from services.ingest.order_fetch import OrderTooLarge, ShopifyRefused, ShopifyUnavailable
 from services.ingest.reconcile import checkpoints
 from services.ingest.reconcile.listing import PAGE_SIZE, OrderPage, order_page
+from services.ingest.reconcile.payouts import poll_payouts
 from services.ingest.reconcile.recover import behind, recover_order
 from services.ingest.reconcile.stored import stored_orders
 
@@ -157,6 +158,9 @@ class Reconciler:
                     break
             else:
                 log.info("reconcile run paused: more pages next round", shop=shop)
+            # Shopify has no payouts webhook: each run also polls the shop's paid payouts.
+            if self._runtime.settings.payouts_poll_enabled:
+                await poll_payouts(self._runtime, self._admin, shop, token, installed)
         except asyncio.CancelledError:
             await checkpoints.fail(pool, shop, "stopped (the replica shut down)")
             raise

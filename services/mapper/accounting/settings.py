@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class SalesAccounts(BaseModel):
@@ -36,6 +36,45 @@ class SalesAccounts(BaseModel):
     tips: int = Field(default=3990, description="Tips collected with the order (no VAT).")
     duties: int = Field(default=3990, description="Import duties collected with the order.")
     rounding: int = Field(default=3740, description="Öres- och kronutjämning: rounding rows.")
+
+
+class PayoutSettings(BaseModel):
+    """How a Shopify Payments payout is booked: one voucher (accounting/payouts.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(
+        default=False,
+        description="Book each paid Shopify Payments payout as a Fortnox voucher. Needs the "
+        "mode of payment of shopify_payments (KORT) to use the clearing account in Fortnox.",
+    )
+    voucher_series: str = Field(
+        default="A", min_length=1, max_length=10, description="Fortnox voucher series."
+    )
+    clearing_account: int = Field(
+        default=1580,
+        ge=1000,
+        le=9999,
+        description="Where the customers' card payments wait until paid out (BAS 1580).",
+    )
+    fee_account: int = Field(
+        default=6064, ge=1000, le=9999, description="Shopify Payments fees (no VAT)."
+    )
+    bank_account: int = Field(
+        default=1930, ge=1000, le=9999, description="The bank account payouts reach."
+    )
+    adjustment_account: int = Field(
+        default=6990,
+        ge=1000,
+        le=9999,
+        description="Adjustments, disputes and chargebacks (BAS 6990, other external costs).",
+    )
+    reserve_account: int = Field(
+        default=1680,
+        ge=1000,
+        le=9999,
+        description="Funds Shopify holds in reserve (BAS 1680, other current receivables).",
+    )
 
 
 class ShopSettings(BaseModel):
@@ -134,6 +173,26 @@ class ShopSettings(BaseModel):
         description="Extra Fortnox fields of a customer Fortbridge creates (rule templates, "
         "rendered); never the guest customer, never the field the customer is matched by.",
     )
+    payouts: PayoutSettings = Field(default_factory=lambda: PayoutSettings())
+    booking: Literal["per_order", "daily_summary"] = Field(
+        default="per_order",
+        description="per_order: a document per order; daily_summary: the day's orders as one "
+        "document per day, currency and VAT profile (accounting/summaries.py).",
+    )
+    summary_close_time: str = Field(
+        default="00:00",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="When a summary day ends, HH:MM in summary_timezone.",
+    )
+    summary_timezone: str = Field(
+        default="Europe/Stockholm", description="The shop's time zone for summary days."
+    )
+    summary_customer_name: str = Field(
+        default="Shopify dagsförsäljning",
+        min_length=1,
+        max_length=200,
+        description="The Fortnox customer of the summary documents.",
+    )
     inventory_source: Literal["shopify", "fortnox", "none"] = Field(
         default="none",
         description="Where stock is kept: Shopify's available quantities set Fortnox's stock "
@@ -150,6 +209,17 @@ class ShopSettings(BaseModel):
         description="Extra Fortnox row fields per line item row key (line:<line item id>), "
         "rendered by the rules engine for this order.",
     )
+
+    @field_validator("summary_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone name (e.g. Europe/Stockholm)") from None
+        return value
 
     def payment_mode(self, gateway: str | None) -> str:
         if gateway == "gift_card":

@@ -50,6 +50,7 @@ _SAME_NAME = (
     "shipping_as",
     "document_currency",
     "currency_rate",
+    "booking",
 )
 HEADER_ACTIONS = {
     "terms_of_payment": "TermsOfPayment",

@@ -275,7 +275,7 @@ def _path_liquid(path: tuple[str | int, ...]) -> str:
     return out
 
 
-def _filter_liquid(flt: Filter, first: bool) -> str:
+def _filter_liquid(flt: Filter) -> str:
     if flt.name in _SAME:
         return _SAME[flt.name]
     if flt.name == "digits":
@@ -283,9 +283,10 @@ def _filter_liquid(flt: Filter, first: bool) -> str:
     if flt.name == "truncate":
         return f"truncate: {flt.args[0]}, ''"
     if flt.name == "default":
-        # Old: a value that is empty or only spaces gets the default; false stays "false".
+        # Old: a value that is empty or only spaces gets the default; false stays "false",
+        # also through a second default (Liquid keeps false a boolean from filter to filter).
         fallback = _quoted(str(flt.args[0]))
-        return f"default: {fallback}, allow_false: true" if first else f"default: {fallback}"
+        return f"default: {fallback}, allow_false: true"
     return f"replace: {_quoted(str(flt.args[0]))}, {_quoted(str(flt.args[1]))}"
 
 
@@ -295,8 +296,7 @@ def _placeholder_liquid(part: Placeholder) -> str:
     else:
         first, *more = _literal_chunks(part.literal or "")
         head = " | ".join([_quoted(first), *(f"append: {_quoted(c)}" for c in more)])
-    from_order = part.path is not None
-    filters = [_filter_liquid(f, i == 0 and from_order) for i, f in enumerate(part.filters)]
+    filters = [_filter_liquid(f) for f in part.filters]
     return "{{ " + " | ".join([head, *filters]) + " }}"
 
 

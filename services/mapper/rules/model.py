@@ -103,6 +103,11 @@ class Actions(BaseModel):
     shipping_as: Literal["row", "freight"] | None = None
     document_currency: Literal["presentment", "shop"] | None = None
     currency_rate: Literal["explicit", "fortnox"] | None = None
+    booking: Literal["per_order", "daily_summary"] | None = Field(
+        default=None,
+        description="daily_summary: the matching orders are booked in one document per day, "
+        "currency and VAT profile (summary mode, docs/accounting.md).",
+    )
     fields: dict[str, str] = Field(
         default_factory=dict, description="Fortnox header field -> template (templates.py)."
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import aio_pika
+import aio_pika.abc
 import asyncpg
 import pytest
 
@@ -24,6 +27,7 @@ from libs.common.messages import (
     PaymentDraft,
     SourceRef,
 )
+from libs.common.messaging import Topology
 from libs.common.service import STATE
 from services.fortnox_writer.connections import ConnectionStore
 from services.fortnox_writer.switching import connect_with_code
@@ -58,13 +62,15 @@ async def writer_stack(amqp_url: str, database_url: str, namespace: str) -> Asyn
         yield stack
 
 
-async def connect_all_scopes(stack: Stack) -> None:
+async def connect_all_scopes(
+    stack: Stack, scope: str = "invoice order payment customer article companyinformation"
+) -> None:
     """Reconnect the shop with the order and payment scopes too (the stack asks for fewer)."""
     fortnox_url = stack.settings.fortnox_api_url
     params = {
         "client_id": stack.settings.fortnox_client_id,
         "redirect_uri": REDIRECT_URI,
-        "scope": "invoice order payment customer article companyinformation",
+        "scope": scope,
         "state": uuid.uuid4().hex,
         "access_type": "offline",
         "response_type": "code",
@@ -295,3 +301,24 @@ def calls(stack: Stack, method: str, path_regex: str) -> int:
         for record in stack.fortnox.requests
         if record.method == method and pattern.search(record.path) and record.status < 300
     )
+
+
+@contextlib.asynccontextmanager
+async def published_results(
+    amqp_url: str, topology: Topology
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every writer result published while inside (a queue of the test's own)."""
+    seen: list[dict[str, Any]] = []
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(topology.events_exchange)
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(exchange, "fortnox.result.#")
+
+        async def collect(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            async with message.process():
+                seen.append(json.loads(message.body))
+
+        await queue.consume(collect)
+        yield seen

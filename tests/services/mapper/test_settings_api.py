@@ -189,3 +189,32 @@ async def test_the_preview_shows_what_a_draft_changes_before_it_is_saved(stack: 
     assert status == 422 and body["errors"][0]["path"] == "settings.trigger"
     status, body = await call(stack, "POST", PREVIEW, {"settings": {}, "order_id": "42"})
     assert status == 404
+
+
+async def test_payout_accounts_are_validated_and_changed_field_by_field(stack: Stack) -> None:
+    status, body = await call(stack, "GET", SETTINGS)
+    assert body["settings"]["payouts"]["enabled"] is False
+    assert body["settings"]["payouts"]["clearing_account"] == 1580
+    bad = {"payouts": {"fee_account": 64, "voucher_series": "A B", "bank_account": None}}
+    status, body = await call(stack, "PUT", SETTINGS, {"settings": bad, "version": 0})
+    assert status == 422, body
+    assert {p["path"] for p in body["errors"]} == {
+        "settings.payouts.fee_account",
+        "settings.payouts.voucher_series",
+    }
+    change = {"payouts": {"enabled": True, "fee_account": 6570}}
+    status, body = await call(stack, "PUT", SETTINGS, {"settings": change, "version": 0})
+    assert status == 200, body
+    change = {"payouts": {"bank_account": 1940}}
+    status, body = await call(stack, "PUT", SETTINGS, {"settings": change, "version": 1})
+    assert status == 200, body
+    payouts = body["settings"]["payouts"]
+    assert (payouts["enabled"], payouts["fee_account"], payouts["bank_account"]) == (
+        True,
+        6570,
+        1940,
+    )
+    status, body = await call(
+        stack, "PUT", SETTINGS, {"settings": {"payouts": {"bank_account": None}}, "version": 2}
+    )
+    assert status == 422 and body["errors"][0]["path"] == "settings.payouts.bank_account"

@@ -98,7 +98,7 @@ def test_a_migrated_row_template_renders_what_the_old_one_did(template: str) -> 
         ),
         ("{{ x | truncate(8) }}", "{{ x | truncate: 8, '' }}"),
         ("{{ x | default('y') }}", "{{ x | default: 'y', allow_false: true }}"),
-        ("{{ x | upper | default('y') }}", "{{ x | upcase | default: 'y' }}"),
+        ("{{ x | upper | default('y') }}", "{{ x | upcase | default: 'y', allow_false: true }}"),
         ("{{ x | replace(\"'\", '\"') }}", "{{ x | replace: \"'\", '\"' }}"),
         ("{{ 'a}}b' }}", "{{ 'a}' | append: '}b' }}"),
         ("50{% off", "50{{ '{%' }} off"),
@@ -191,3 +191,12 @@ def test_translate_rules_changes_templates_only() -> None:
     assert dropped == []
     assert translated[0] == rules[0]
     assert translated[1]["actions"]["fields"] == {"Remarks": "{{ name | upcase }}"}
+
+
+def test_false_stays_false_through_two_defaults() -> None:
+    """Found by the property above: Liquid's default turns false into the fallback unless told
+    otherwise, at every default of a chain, where the old templates kept "false"."""
+    template = "{{ taxes_included | default('') | default('') }}"
+    order = {"taxes_included": False}
+    assert old_render(template, order) == "false"
+    assert render(to_liquid(template), bounded_view(order)) == "false"

@@ -195,5 +195,8 @@ async def test_the_mapper_migrates_before_its_consumers_start(
     """The service's start hook (run before the consumers start) is the migration."""
     await store_legacy(mapper_pool, shop, 1, OLD_RULES)
     assert service.definition.on_start is not None
-    await service.definition.on_start(SimpleNamespace(pool=mapper_pool), None)  # type: ignore[arg-type]
+    runtime = SimpleNamespace(
+        pool=mapper_pool, settings=SimpleNamespace(summary_close_interval_seconds=0)
+    )
+    await service.definition.on_start(runtime, None)  # type: ignore[arg-type]
     assert (await versions(mapper_pool, shop))[-1] == (2, "liquid", MIGRATION_ACTOR)
