@@ -50,6 +50,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/admin/api/openapi.json", "Exact", "ingest"),
     Route("/auth/shopify", "Prefix", "ingest"),
     Route("/admin/api/integrations/fortnox/reconciliation.json", "Exact", "ingest"),
+    Route("/admin/api/inventory/status.json", "Exact", "ingest"),
     Route("/admin/api/webhooks/set_aside.json", "Exact", "ingest"),
     Route("/admin/api/integrations/shopify/installation.json", "Exact", "ingest"),
     Route("/admin/api/customers", "Prefix", "ingest"),

@@ -140,6 +140,7 @@ async def connect_through_writer(
     tenant_id: str,
     *,
     switch_company: bool = False,
+    features: tuple[str, ...] = ("orders", "payments"),
 ) -> dict[str, Any]:
     """The merchant connects Fortnox from the app: an API token of the shop starts the flow."""
     issued = await ApiTokenStore(pool).create(shop, "write_integrations", label="local stack")
@@ -148,7 +149,7 @@ async def connect_through_writer(
         writer_url,
         {"Authorization": f"Bearer {issued.token}"},
         tenant_id,
-        features=("orders", "payments"),
+        features=features,
         switch_company=switch_company,
     )
 

@@ -78,6 +78,20 @@ class Settings(BaseSettings):
         "webhooks may still be on the way.",
     )
 
+    # Ingest's inventory sync (services/ingest/inventory, docs/accounting.md Inventory)
+    inventory_interval_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often ingest handles each shop's stock changes (Shopify's "
+        "inventory_levels/update as they arrive, Fortnox's changed articles); 0 disables.",
+    )
+    inventory_check_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often every Shopify level is compared with what Fortnox was given "
+        "(Shopify as the source): the check that catches webhooks never delivered.",
+    )
+
     # HTTP
     http_host: str = "0.0.0.0"
     http_port: int | None = Field(

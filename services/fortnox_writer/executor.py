@@ -108,7 +108,9 @@ class Executor:
             clock,
             settle_seconds=settings.fortnox_timeout_seconds,
         )
-        self._operations: dict[CommandAction, Operation] = operations_for(steps, leases)
+        self._operations: dict[CommandAction, Operation] = operations_for(
+            steps, leases, connections
+        )
 
     async def run(
         self, command: FortnoxCommand, *, received_at: datetime, tenant_id: str
@@ -123,7 +125,15 @@ class Executor:
                     Run(command, session, received_at)
                 )
             await self._publish(
-                results.done(command, outcome.status, outcome.kind, outcome.document)
+                results.done(
+                    command,
+                    outcome.status,
+                    outcome.kind,
+                    outcome.document,
+                    explanation=outcome.explanation,
+                    stock=outcome.stock,
+                    warehouse_module=outcome.warehouse_module,
+                )
             )
             log.info(
                 "document synced",

@@ -3,15 +3,21 @@ timeline and ingest. Statuses and kinds are the contract's literals (libs/common
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from libs.common.errors import HandlerError
-from libs.common.messages import FortnoxCommand, ResultKind, SyncResult, SyncStatus
+from libs.common.messages import FortnoxCommand, ResultKind, StockLevel, SyncResult, SyncStatus
 from libs.common.tracing import current_trace_id
 from services.fortnox_writer.ledger import CreatedDocument
 
-CATALOG_KINDS: dict[str, ResultKind] = {"sync_articles": "article", "sync_customer": "customer"}
+CATALOG_KINDS: dict[str, ResultKind] = {
+    "sync_articles": "article",
+    "sync_customer": "customer",
+    "set_stock": "stock",
+    "read_stock": "stock",
+}
 
 
 def result_kind(command: FortnoxCommand) -> ResultKind:
@@ -48,7 +54,14 @@ def _base(command: FortnoxCommand) -> dict[str, Any]:
 
 
 def done(
-    command: FortnoxCommand, status: SyncStatus, kind: ResultKind, made: CreatedDocument
+    command: FortnoxCommand,
+    status: SyncStatus,
+    kind: ResultKind,
+    made: CreatedDocument,
+    *,
+    explanation: str | None = None,
+    stock: Sequence[StockLevel] = (),
+    warehouse_module: bool | None = None,
 ) -> SyncResult:
     return SyncResult(
         **_base(command),
@@ -56,6 +69,9 @@ def done(
         document_kind=kind,
         document_number=made.number,
         fortnox_total=made.total,
+        explanation=explanation,
+        stock=list(stock),
+        warehouse_module=warehouse_module,
     )
 
 

@@ -12,6 +12,7 @@ from libs.common.messages import SyncResult
 from libs.common.messaging import Delivery
 from libs.common.service import Runtime
 from services.ingest.catalog import jobs
+from services.ingest.inventory.sync import InventorySync
 
 STATE_OF = {
     "synced": "synced",
@@ -27,9 +28,19 @@ DOCUMENT_ACTIONS = ("create_document", "update_document")
 class ResultProjection:
     def __init__(self, runtime: Runtime) -> None:
         self._pool = runtime.pool
+        self._runtime = runtime
+        self._inventory: InventorySync | None = None  # Fortnox's stock to Shopify (inventory/)
 
     async def __call__(self, delivery: Delivery) -> None:
         result = delivery.parse(SyncResult)
+        if result.action in ("read_stock", "set_stock"):
+            if self._inventory is None:
+                self._inventory = InventorySync(self._runtime)
+            if result.action == "read_stock":
+                await self._inventory.apply_read(result)
+            else:
+                await self._inventory.apply_set(result)
+            return
         if result.batch_id is not None:
             error = result.explanation or result.error_message
             await jobs.record_result(

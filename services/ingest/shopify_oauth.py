@@ -35,6 +35,9 @@ WEBHOOK_TOPICS = (
     "customers/update",
     "app/uninstalled",
 )
+# Subscribed too when SHOPIFY_SCOPES asks for read_inventory (the inventory sync needs it; Shopify
+# refuses the subscription without the scope).
+INVENTORY_TOPICS = ("inventory_levels/update",)
 PRIVACY_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
 # A callback's timestamp may run this far ahead of our clock.
 CLOCK_SKEW_SECONDS = 90.0

@@ -54,6 +54,9 @@ TYPES: dict[str, dict[str, F]] = {
             "WebhookSubscriptionConnection", (*CONN, "topics", "callbackUrl", "uri", "format")
         ),
         "shopifyPaymentsAccount": F("ShopifyPaymentsAccount"),
+        "locations": F("LocationConnection", (*CONN, "query", "includeInactive")),
+        "inventoryItems": F("InventoryItemConnection", (*CONN, "query")),
+        "inventoryItem": F("InventoryItem", ("id",)),
     },
     "ShopifyPaymentsAccount": {
         **_scalars("id activated country defaultCurrency"),
@@ -95,7 +98,36 @@ TYPES: dict[str, dict[str, F]] = {
             "WebhookSubscriptionCreatePayload", ("topic", "webhookSubscription")
         ),
         "webhookSubscriptionDelete": F("WebhookSubscriptionDeletePayload", ("id",)),
+        "inventorySetQuantities": F("InventorySetQuantitiesPayload", ("input",)),
     },
+    "InventorySetQuantitiesPayload": {
+        "inventoryAdjustmentGroup": F("InventoryAdjustmentGroup"),
+        "userErrors": F("InventorySetQuantitiesUserError"),
+    },
+    "InventorySetQuantitiesUserError": _scalars("code field message"),
+    "InventoryAdjustmentGroup": {
+        **_scalars("id createdAt reason referenceDocumentUri"),
+        "changes": F("InventoryChange"),
+    },
+    "InventoryChange": {
+        **_scalars("name delta quantityAfterChange"),
+        "item": F("InventoryItem"),
+        "location": F("Location"),
+    },
+    "Location": _scalars("id legacyResourceId name isActive"),
+    "InventoryItem": {
+        **_scalars("id legacyResourceId sku tracked updatedAt"),
+        "variant": F("ProductVariant"),
+        "inventoryLevels": F("InventoryLevelConnection", CONN),
+        "inventoryLevel": F("InventoryLevel", ("locationId",)),
+    },
+    "InventoryLevel": {
+        **_scalars("id updatedAt"),
+        "location": F("Location"),
+        "item": F("InventoryItem"),
+        "quantities": F("InventoryQuantity", ("names",)),
+    },
+    "InventoryQuantity": _scalars("name quantity updatedAt"),
     "WebhookSubscriptionCreatePayload": {
         "webhookSubscription": F("WebhookSubscription"),
         "userErrors": F("UserError"),
@@ -235,6 +267,7 @@ TYPES: dict[str, dict[str, F]] = {
             "taxable position createdAt updatedAt"
         ),
         "product": F("Product"),
+        "inventoryItem": F("InventoryItem"),
         **_MF,
     },
     "PageInfo": _scalars("hasNextPage hasPreviousPage startCursor endCursor"),
@@ -242,7 +275,8 @@ TYPES: dict[str, dict[str, F]] = {
 _CONNECTION_NODES = (
     "Order LineItem ShippingLine Product ProductVariant Customer Metafield WebhookSubscription "
     "RefundLineItem RefundShippingLine OrderAdjustment OrderTransaction "
-    "ShopifyPaymentsPayout ShopifyPaymentsBalanceTransaction"
+    "ShopifyPaymentsPayout ShopifyPaymentsBalanceTransaction "
+    "InventoryItem InventoryLevel Location"
 )
 for _node in _CONNECTION_NODES.split():
     TYPES[f"{_node}Connection"] = {
@@ -257,7 +291,8 @@ _METAFIELD_OWNERS = "Order Product ProductVariant Customer Shop"
 _NODE_TYPES = (
     "Order LineItem Product ProductVariant Customer Metafield Shop ShippingLine Refund "
     "WebhookSubscription RefundShippingLine OrderAdjustment OrderTransaction "
-    "ShopifyPaymentsPayout ShopifyPaymentsBalanceTransaction"
+    "ShopifyPaymentsPayout ShopifyPaymentsBalanceTransaction "
+    "InventoryItem InventoryLevel Location"
 )
 INTERFACES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "Node": (frozenset({"id"}), frozenset(_NODE_TYPES.split())),

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import inventory
 from ._state import Payload, RequestRecord, ShopState, check_token, gid, split_tags
 from .app import create_app
 from .faults import FaultSet
@@ -154,7 +155,51 @@ class ShopifySimulator:
             variant.setdefault("admin_graphql_api_id", gid("ProductVariant", variant["id"]))
         shop.products[product["id"]] = product
         shop.product_tags.pop(str(product_gid), None)
+        inventory.seed_levels(shop, product)
         return str(product_gid)
+
+    # --- inventory (inventory.py) ---------------------------------------------------------
+    def add_location(self, shop_domain: str, name: str) -> int:
+        shop = self.shop(shop_domain)
+        location = max(shop.locations) + 1
+        shop.locations[location] = name
+        return location
+
+    def set_available(
+        self, shop_domain: str, item: int, available: int, location: int | None = None
+    ) -> None:
+        """The merchant edits a level in Shopify admin (an inventory_levels/update follows)."""
+        shop = self.shop(shop_domain)
+        where = location if location is not None else min(shop.locations)
+        inventory.set_level(shop, (item, where), available, inventory.now_text(self.now()))
+
+    def sell(self, shop_domain: str, item: int, quantity: int, location: int | None = None) -> int:
+        """A sale takes ``quantity`` from a level; returns the new available quantity."""
+        shop = self.shop(shop_domain)
+        where = location if location is not None else min(shop.locations)
+        left = shop.inventory.get((item, where), 0) - quantity
+        inventory.set_level(shop, (item, where), left, inventory.now_text(self.now()))
+        return left
+
+    def race_next_write(
+        self, shop_domain: str, item: int, delta: int, location: int | None = None
+    ) -> None:
+        """A sale (delta < 0) lands just before the next inventorySetQuantities of the level."""
+        shop = self.shop(shop_domain)
+        where = location if location is not None else min(shop.locations)
+        shop.inventory_races[(item, where)] = delta
+
+    def available(self, shop_domain: str, item: int, location: int | None = None) -> int:
+        shop = self.shop(shop_domain)
+        return shop.inventory.get(
+            (item, location if location is not None else min(shop.locations)), 0
+        )
+
+    def take_inventory_webhooks(self, shop_domain: str) -> list[Payload]:
+        """The inventory_levels/update payloads queued since the last call."""
+        shop = self.shop(shop_domain)
+        payloads, shop.inventory_webhooks = shop.inventory_webhooks, []
+        return payloads
 
     def add_customer(self, shop_domain: str, payload: Mapping[str, Any]) -> str:
         shop = self.shop(shop_domain)

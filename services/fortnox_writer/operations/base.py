@@ -17,7 +17,13 @@ from datetime import datetime
 from typing import Protocol
 
 from libs.common.errors import PermanentError, TransientError
-from libs.common.messages import DocumentDraft, FortnoxCommand, ResultKind, SyncStatus
+from libs.common.messages import (
+    DocumentDraft,
+    FortnoxCommand,
+    ResultKind,
+    StockLevel,
+    SyncStatus,
+)
 from services.fortnox_writer import credits, fortnox_documents
 from services.fortnox_writer.client import FortnoxApiError, FortnoxClient
 from services.fortnox_writer.clock import Clock
@@ -42,6 +48,9 @@ class Outcome:
     status: SyncStatus  # synced | already_synced | skipped
     kind: ResultKind
     document: CreatedDocument
+    explanation: str | None = None  # why it was skipped
+    stock: tuple[StockLevel, ...] = ()  # read_stock: what Fortnox has
+    warehouse_module: bool | None = None
 
 
 class Session:

@@ -54,6 +54,8 @@ export interface Accounts {
 }
 
 export interface ShopSettings {
+  inventory_source: "shopify" | "fortnox" | "none";
+  inventory_locations: Record<string, string>;
   document_kind: "invoice" | "order" | "none";
   trigger: "create" | "paid" | "fulfilled";
   bookkeep_invoices: boolean;
@@ -71,6 +73,17 @@ export interface ShopSettings {
   document_currency: "presentment" | "shop";
   currency_rate: "explicit" | "fortnox";
   shipping_as: "row" | "freight";
+}
+
+export interface InventoryAnswer {
+  inventory: {
+    source: "shopify" | "fortnox" | "none";
+    last_sync_at: string | null;
+    counts: { to_fortnox: number; to_shopify: number; echoes_ignored: number; compare_retries: number; discrepancies: number };
+    warehouse_module: boolean | null;
+    last_error: string | null;
+    discrepancies: { key: string; sku: string | null; reason: string }[];
+  };
 }
 
 export interface SettingsAnswer {
