@@ -91,6 +91,9 @@ class ShopState:
     webhook_subscriptions: dict[int, Payload] = field(default_factory=dict)
     # Offline tokens granted through OAuth (oauth.py), accepted beside access_token
     granted_tokens: set[str] = field(default_factory=set)
+    # The Billing API (billing.py): app subscriptions and usage records by legacy id
+    app_subscriptions: dict[int, Payload] = field(default_factory=dict)
+    usage_records: dict[int, Payload] = field(default_factory=dict)
 
     def accepts(self, token: str) -> bool:
         """Is this an access token of the shop (constant time against each)?"""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ._state import RequestRecord
+from .billing_routes import merchant_routes
 from .control import control_routes
 from .graphql import describe, execute
 from .oauth import oauth_routes
@@ -78,7 +79,8 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
     if not shop.accepts(token):
         record(401, fault.kind if fault else None)
         return _json({"errors": INVALID_TOKEN}, 401)
-    result = execute(shop, body, sim.now)
+    result = execute(shop, body, sim.now, sim.billing)
+    sim.send_billing_webhooks()
     record(
         result.status,
         fault.kind if fault else None,
@@ -99,4 +101,5 @@ def create_app(sim: ShopifySimulator) -> web.Application:
     app.router.add_post(GRAPHQL_PATH, graphql_handler)
     app.router.add_routes(control_routes(sim))
     app.router.add_routes(oauth_routes(sim))
+    app.router.add_routes(merchant_routes(sim))
     return app

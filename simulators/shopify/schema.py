@@ -53,6 +53,7 @@ TYPES: dict[str, dict[str, F]] = {
         "webhookSubscriptions": F(
             "WebhookSubscriptionConnection", (*CONN, "topics", "callbackUrl", "uri", "format")
         ),
+        "currentAppInstallation": F("AppInstallation"),
     },
     "Mutation": {
         "metafieldsSet": F("MetafieldsSetPayload", ("metafields",)),
@@ -62,7 +63,55 @@ TYPES: dict[str, dict[str, F]] = {
             "WebhookSubscriptionCreatePayload", ("topic", "webhookSubscription")
         ),
         "webhookSubscriptionDelete": F("WebhookSubscriptionDeletePayload", ("id",)),
+        "appSubscriptionCreate": F(
+            "AppSubscriptionCreatePayload",
+            ("name", "returnUrl", "lineItems", "test", "trialDays", "replacementBehavior"),
+        ),
+        "appUsageRecordCreate": F(
+            "AppUsageRecordCreatePayload",
+            ("subscriptionLineItemId", "price", "description", "idempotencyKey"),
+        ),
+        "appSubscriptionCancel": F("AppSubscriptionCancelPayload", ("id", "prorate")),
+        "appSubscriptionLineItemUpdate": F(
+            "AppSubscriptionLineItemUpdatePayload", ("id", "cappedAmount")
+        ),
     },
+    # The Billing API (billing.py)
+    "AppSubscriptionCreatePayload": {
+        "appSubscription": F("AppSubscription"),
+        "confirmationUrl": _S,
+        "userErrors": F("UserError"),
+    },
+    "AppSubscriptionLineItemUpdatePayload": {
+        "appSubscription": F("AppSubscription"),
+        "confirmationUrl": _S,
+        "userErrors": F("UserError"),
+    },
+    "AppSubscriptionCancelPayload": {
+        "appSubscription": F("AppSubscription"),
+        "userErrors": F("UserError"),
+    },
+    "AppUsageRecordCreatePayload": {
+        "appUsageRecord": F("AppUsageRecord"),
+        "userErrors": F("UserError"),
+    },
+    "AppSubscription": {
+        **_scalars("id name status test trialDays returnUrl createdAt currentPeriodEnd"),
+        "lineItems": F("AppSubscriptionLineItem"),
+    },
+    "AppSubscriptionLineItem": {"id": _S, "plan": F("AppPlanV2")},
+    "AppPlanV2": {"pricingDetails": F("AppPricingDetails")},
+    "AppUsagePricing": {
+        **_scalars("terms interval"),
+        **_typed("MoneyV2", "cappedAmount balanceUsed"),
+    },
+    "AppRecurringPricing": {**_scalars("interval"), "price": F("MoneyV2")},
+    "AppUsageRecord": {
+        **_scalars("id description idempotencyKey createdAt"),
+        "price": F("MoneyV2"),
+        "subscriptionLineItem": F("AppSubscriptionLineItem"),
+    },
+    "AppInstallation": {"id": _S, "activeSubscriptions": F("AppSubscription")},
     "WebhookSubscriptionCreatePayload": {
         "webhookSubscription": F("WebhookSubscription"),
         "userErrors": F("UserError"),
@@ -231,6 +280,7 @@ INTERFACES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset(_METAFIELD_OWNERS.split()),
     ),
     "WebhookSubscriptionEndpoint": (frozenset(), frozenset({"WebhookHttpEndpoint"})),
+    "AppPricingDetails": (frozenset(), frozenset({"AppUsagePricing", "AppRecurringPricing"})),
 }
 
 
