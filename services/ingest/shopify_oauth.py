@@ -34,6 +34,9 @@ WEBHOOK_TOPICS = (
     "customers/create",
     "customers/update",
     "app/uninstalled",
+    # Usage billing (docs/billing.md): the subscription's state and the approaching cap.
+    "app_subscriptions/update",
+    "app_subscriptions/approaching_capped_amount",
 )
 PRIVACY_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
 # A callback's timestamp may run this far ahead of our clock.
