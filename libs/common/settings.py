@@ -192,6 +192,9 @@ class Settings(BaseSettings):
     billing_retry_max_seconds: float = Field(
         default=300.0, gt=0, description="Longest wait between tries of a usage record."
     )
+    billing_call_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="A Billing API call without an answer by then is retried."
+    )
     billing_relay_interval_seconds: float = Field(
         default=1.0, gt=0, description="How often pending usage records are looked for."
     )

@@ -34,7 +34,6 @@ log = get_logger(__name__)
 
 TOPICS = ("app_subscriptions/update", "app_subscriptions/approaching_capped_amount")
 CYCLE = timedelta(days=30)
-CALL_TIMEOUT = 15.0
 
 CREATE = """
 mutation FortbridgeSubscribe($name: String!, $returnUrl: URL!, $test: Boolean,
@@ -98,7 +97,7 @@ class Subscriptions:
 
     async def graphql(self, shop: str, operation: str, query: str, **variables: Any) -> Any:
         token = await self._token(shop)
-        async with asyncio.timeout(CALL_TIMEOUT):
+        async with asyncio.timeout(self._settings.billing_call_timeout_seconds):
             return await self._admin.graphql(shop, token, operation, query, variables)
 
     async def start(self, shop: str, *, return_url: str | None = None) -> Account:

@@ -88,6 +88,8 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         requested_cost=result.requested_cost,
         throttled=result.throttled,
     )
+    if fault is not None and fault.kind == "late":
+        await asyncio.sleep(fault.delay)  # done (and recorded) already; the answer comes late
     return _json(
         result.body,
         result.status,
