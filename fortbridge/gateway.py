@@ -45,6 +45,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/auth/fortnox", "Prefix", "fortnox_writer"),
     Route("/admin/api/integrations/fortnox/connection.json", "Exact", "fortnox_writer"),
     Route("/admin/api/integrations/fortnox/connection", "Prefix", "fortnox_writer"),
+    Route("/admin/api/billing", "Prefix", "fortnox_writer"),
     Route("/admin/api/openapi.json", "Exact", "ingest"),
     Route("/auth/shopify", "Prefix", "ingest"),
     Route("/admin/api/integrations/fortnox/reconciliation.json", "Exact", "ingest"),
