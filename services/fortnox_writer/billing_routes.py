@@ -102,8 +102,9 @@ async def usage(request: web.Request) -> web.Response:
 async def start_subscription(request: web.Request) -> web.Response:
     runtime = runtime_of(request)
     shop = await _shop(request, "write_integrations")
-    if await request.read():
-        return json_error(422, "this endpoint takes no body", field="body")
+    raw = (await request.read()).strip()
+    if raw and raw != b"{}":  # the app's client sends {}; nothing else is taken
+        return json_error(422, "this endpoint takes no fields (an empty body or {})", field="body")
     ledger, subscriptions = _billing(runtime)
     if not ledger.enabled:
         return json_error(409, "usage billing is off in this deployment (BILLING_ENABLED)")
