@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 from typing import Any
 
@@ -84,22 +85,52 @@ async def test_customer_redact_then_shop_redact(stack: Stack) -> None:
     assert invoice.total == Decimal(synced["total_price"])
 
     await stack.send_webhook("shop/redact", {"shop_domain": stack.shop})
-    tables = (
-        "fortnox_writer.connections",
-        "fortnox_writer.documents",
-        "fortnox_writer.customer_register",
-        "timeline.events",
-        "timeline.order_status",
-        "replayer.failed_jobs",
-        "mapper.order_state",
-        "access.api_tokens",
-        "ingest.order_documents",
-    )
+    tables = await shop_tables(stack)
+    # The list is found, not written: a table added later with a shop column is checked too.
+    assert {"fortnox_writer.connections", "mapper.order_state", "access.api_tokens"} <= set(tables)
+
+    holding: list[str] = []
 
     async def shop_gone() -> bool:
+        holding.clear()
         for table in tables:
-            if await count(stack, f"SELECT count(*) FROM {table} WHERE shop = $1", stack.shop):
-                return False
-        return True
+            sql = f"SELECT count(*) FROM {table} WHERE shop = $1"
+            if table in KEPT_AFTER_SHOP_REDACT:
+                sql += f" AND NOT ({KEPT_AFTER_SHOP_REDACT[table][0]})"
+            if await count(stack, sql, stack.shop):
+                holding.append(table)
+        return not holding
 
-    await stack.wait_for(shop_gone)
+    with contextlib.suppress(TimeoutError):
+        await stack.wait_for(shop_gone)
+    assert holding == [], "shop/redact left rows of the shop in these tables"
+
+
+# Rows with a shop column that shop/redact keeps, with the condition they meet and the reason.
+KEPT_AFTER_SHOP_REDACT: dict[str, tuple[str, str]] = {
+    "ingest.webhook_events": (
+        "topic = 'shop/redact'",
+        "the shop/redact request itself: the outbox must still publish it to every service",
+    ),
+    "mapper.processed_events": (
+        "topic = 'shop/redact'",
+        "the mapper's inbox row of the shop/redact itself (an event id, no personal data), so a "
+        "redelivered shop/redact is not handled twice",
+    ),
+}
+
+
+async def shop_tables(stack: Stack) -> list[str]:
+    """Every table of the services' schemas that has a ``shop`` column."""
+    rows = await stack.pool.fetch(
+        """
+        SELECT DISTINCT c.table_schema || '.' || c.table_name AS name
+        FROM information_schema.columns c
+        JOIN information_schema.tables t
+          ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+        WHERE c.column_name = 'shop' AND t.table_type = 'BASE TABLE'
+          AND c.table_schema NOT IN ('pg_catalog', 'information_schema', 'public')
+        ORDER BY name
+        """
+    )
+    return [row["name"] for row in rows]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from libs.common.json_depth import depth_error, nests_deeper_than
 
@@ -106,43 +107,28 @@ def parse_body(body: bytes) -> dict[str, Any]:
     """The body as a JSON object, if every later step can carry it (else 400 with the reason).
 
     UTF-8 (it is stored as text), no NUL characters (no text column stores them), nested at most
-    ``MAX_JSON_DEPTH`` levels, strict JSON (no NaN or Infinity, no unpaired surrogate escapes:
-    the message carries the body as received and consumers parse it strictly), an object.
+    ``MAX_JSON_DEPTH`` levels, strict JSON (RFC 8259: no NaN or Infinity, no number beyond a
+    double, no unpaired surrogate escapes: the message carries the body as received and consumers
+    parse it strictly), an object. orjson checks the UTF-8 and the strict grammar in one pass in
+    Rust, several times faster than the standard library on Shopify's 8 KB orders; the parsed
+    value serves only ingest's own reads (ids), never what is stored or published.
     """
-    try:
-        text = body.decode()
-    except UnicodeDecodeError as exc:
-        raise WebhookRejected(400, f"body is not UTF-8: {exc}", "bad_json") from exc
-    if "\x00" in text or "\\u0000" in text:
+    if b"\x00" in body or b"\\u0000" in body:
         raise WebhookRejected(400, "body contains NUL characters, which cannot be stored", "nul")
     if nests_deeper_than(body):
         raise WebhookRejected(400, depth_error(), "too_deep")
     try:
-        payload = json.loads(text, parse_constant=_refuse_constant)
-    except (json.JSONDecodeError, ValueError) as exc:
-        raise WebhookRejected(400, f"body is not valid JSON: {exc}", "bad_json") from exc
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        reason = str(exc)
+        if "UTF-8" in reason:
+            raise WebhookRejected(400, f"body is not UTF-8: {reason}", "bad_json") from exc
+        if "surrogate" in reason:
+            reason = f"an escaped surrogate (\\uD800-\\uDFFF) is unpaired ({reason})"
+        raise WebhookRejected(400, f"body is not valid JSON: {reason}", "bad_json") from exc
     if not isinstance(payload, dict):
         raise WebhookRejected(400, "body must be a JSON object", "not_an_object")
-    if ("\\ud" in text or "\\uD" in text) and _has_lone_surrogate(payload):
-        raise WebhookRejected(
-            400,
-            "body is not valid JSON: an escaped surrogate (\\uD800-\\uDFFF) is unpaired",
-            "bad_json",
-        )
     return payload
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def _has_lone_surrogate(payload: dict[str, Any]) -> bool:
-    """An escaped surrogate without its pair: Python's json accepts it, strict parsers do not."""
-    try:
-        json.dumps(payload, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _parse_time(value: str | None) -> datetime | None:

@@ -65,6 +65,19 @@ def describe(result: SyncResult) -> str:
     return f"Sync failed: {result.explanation or result.error_message} (code {result.error_code})."
 
 
+# The metafield holds one status, so its size is bounded whatever an error message brings
+# (Shopify limits a json metafield to 128 KB from API 2026-04; this keeps it far below).
+MAX_STATUS_MESSAGE = 2000
+
+
+def status_message(result: SyncResult) -> str:
+    """``describe(result)``, cut to :data:`MAX_STATUS_MESSAGE` characters for the metafield."""
+    text = describe(result)
+    if len(text) <= MAX_STATUS_MESSAGE:
+        return text
+    return text[: MAX_STATUS_MESSAGE - 1] + "…"
+
+
 class ResultHandler:
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
@@ -155,7 +168,7 @@ class ResultHandler:
             "order_total": result.expected_total,
             "currency": result.currency,
             "error_code": result.error_code,
-            "message": describe(result),
+            "message": status_message(result),
             "updated_at": result.occurred_at.isoformat(),
             "trace_id": result.trace_id,
         }

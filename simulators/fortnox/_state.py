@@ -9,7 +9,7 @@ attributes for the read-only state Fortnox computes (booked, balance, totals, re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -218,6 +218,8 @@ class Tenant:
     round_to_whole_sek: bool = False
     vat_rounding: VatRounding = "per_rate"  # how Fortnox rounds VAT (undocumented; totals.py)
     currency_rates: dict[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_CURRENCY_RATES))
+    # A day's rate set by a test (currency, YYYY-MM-DD); other days follow ``rate_on``'s rule.
+    daily_rates: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     customers: dict[str, Customer] = field(default_factory=dict)
     articles: dict[str, Article] = field(default_factory=dict)
     invoices: dict[int, Invoice] = field(default_factory=dict)
@@ -228,6 +230,24 @@ class Tenant:
     @property
     def database_number(self) -> int:
         return int(self.tenant_id)
+
+    def rate_on(self, currency: str, day: date) -> Decimal | None:
+        """The rate Fortnox's automatic rates give a document of ``day`` (SEK per unit).
+
+        Fortnox takes the rate of the document's date (fortnox.md), so two documents of one
+        currency on different days have different rates. Here: the day's rate a test set, else
+        the base rate moved by up to ±0.5 % by the day (deterministic), never one fixed rate.
+        """
+        if currency == "SEK":
+            return Decimal("1")
+        set_rate = self.daily_rates.get((currency, day.isoformat()))
+        if set_rate is not None:
+            return set_rate
+        base = self.currency_rates.get(currency)
+        if base is None:
+            return None
+        swing = Decimal((day.toordinal() % 11) - 5) / Decimal(1000)
+        return (base * (1 + swing)).quantize(Decimal("0.0001"))
 
     def allocate_row_id(self) -> int:
         row_id = self.next_row_id

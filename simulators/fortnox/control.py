@@ -19,6 +19,7 @@ GET      /_sim/tenants/{id}/{collection}       full documents; collection = invo
                                                customers | articles | payments
 GET      /_sim/requests?tenant_id=&since=      -> {"now": clock, "requests": [...]}
 POST     /_sim/tenants/{id}/vat_rates          {vat_rates: [25, 12, 6, 0]}
+POST     /_sim/tenants/{id}/currency_rates     {currency, date, rate} the day's automatic rate
 POST     /_sim/tenants/{id}/licences           {scope, enabled}
 POST     /_sim/tenants/{id}/expire_tokens      expire current access tokens
 POST     /_sim/tenants/{id}/revoke             revoke all tokens of the tenant
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -172,6 +174,15 @@ def set_vat_rates(request: web.Request, sim: FortnoxSimulator, body: dict[str, A
     sim.set_vat_rates(_tenant(request, sim).tenant_id, body["vat_rates"])
 
 
+def set_currency_rate(request: web.Request, sim: FortnoxSimulator, body: dict[str, Any]) -> Any:
+    sim.set_daily_rate(
+        _tenant(request, sim).tenant_id,
+        str(body["currency"]),
+        str(body["date"]),
+        Decimal(str(body["rate"])),
+    )
+
+
 def set_licence(request: web.Request, sim: FortnoxSimulator, body: dict[str, Any]) -> Any:
     sim.set_licence(_tenant(request, sim).tenant_id, str(body["scope"]), bool(body["enabled"]))
 
@@ -237,6 +248,7 @@ def add_routes(app: web.Application) -> None:
         ("GET", "/_sim/tenants/{tenant_id}/{collection}", tenant_collection),
         ("GET", "/_sim/requests", list_requests),
         ("POST", "/_sim/tenants/{tenant_id}/vat_rates", set_vat_rates),
+        ("POST", "/_sim/tenants/{tenant_id}/currency_rates", set_currency_rate),
         ("POST", "/_sim/tenants/{tenant_id}/licences", set_licence),
         ("POST", "/_sim/tenants/{tenant_id}/expire_tokens", expire_tokens),
         ("POST", "/_sim/tenants/{tenant_id}/revoke", revoke_tenant),

@@ -52,6 +52,18 @@ def ocr_for(number: int) -> str:
     return f"{number}{(10 - total % 10) % 10}"
 
 
+def document_date(header: dict[str, Any]) -> date:
+    """The date a document's automatic currency rate is taken from: its own date, else today."""
+    for name in ("InvoiceDate", "OrderDate"):
+        value = header.get(name)
+        if value:
+            try:
+                return date.fromisoformat(str(value))
+            except ValueError:
+                break
+    return date.today()
+
+
 def resolve_header(tenant: Tenant, header: dict[str, Any]) -> tuple[dict[str, Any], Customer]:
     """Check the customer and currency and fill Fortnox's defaults (mutates ``header``)."""
     number = header.get("CustomerNumber")
@@ -65,7 +77,7 @@ def resolve_header(tenant: Tenant, header: dict[str, Any]) -> tuple[dict[str, An
         raise errors.bad_request(errors.SIM_CURRENCY_NOT_FOUND, currency)
     header["Currency"] = currency
     if header.get("CurrencyRate") is None:
-        rate = Decimal("1") if currency == "SEK" else tenant.currency_rates.get(currency)
+        rate = tenant.rate_on(currency, document_date(header))
         header["CurrencyRate"] = rate if rate is not None else Decimal("1")
     header.setdefault("CurrencyUnit", Decimal("1"))
     header.setdefault("VATIncluded", bool(customer.fields.get("ShowPriceVATIncluded", False)))

@@ -21,6 +21,7 @@ import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -128,6 +129,16 @@ class FortnoxSimulator:
 
     def set_vat_rates(self, tenant_id: str, rates: Iterable[Decimal | int | str]) -> None:
         self.tenant(tenant_id).vat_rates = _rates(rates)
+
+    def set_daily_rate(self, tenant_id: str, currency: str, day: str, rate: Decimal) -> None:
+        """The automatic rate of ``currency`` for documents dated ``day`` (YYYY-MM-DD)."""
+        tenant = self.tenant(tenant_id)
+        code = currency.upper()
+        if code not in tenant.currencies or code == "SEK":
+            raise ValueError(f"unknown or base currency {currency!r}")
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        tenant.daily_rates[(code, date.fromisoformat(day).isoformat())] = rate
 
     def set_licence(self, tenant_id: str, scope: str, enabled: bool) -> None:
         _check_scopes({scope})

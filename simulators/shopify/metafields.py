@@ -37,6 +37,19 @@ BASE_TYPES = frozenset(
 )
 
 
+# Shopify's metafield size limits (shopify.dev, "Metafield limits"): 64 KB for most types, 2 KB
+# for id and url, and for json 128 KB on API 2026-04 and later (2 MB before, for apps that used
+# JSON metafields earlier). The simulator applies 128 KB on every version: an app that stays
+# under it works on both sides of the change.
+VALUE_LIMITS = {"json": 128 * 1024, "id": 2 * 1024, "url": 2 * 1024}
+DEFAULT_VALUE_LIMIT = 64 * 1024
+
+
+def value_limit(kind: str) -> int:
+    base = kind.removeprefix("list.")
+    return VALUE_LIMITS.get(base, DEFAULT_VALUE_LIMIT)
+
+
 def metafield_node(shop: ShopState, key: MetafieldKey) -> Node:
     stored, meta = shop.metafields[key], shop.metafield_meta[key]
     value, kind = stored["value"], stored["type"]
@@ -208,6 +221,13 @@ def _check(shop: ShopState, index: int, item: Mapping[str, Any]) -> list[Node]:
         valid, wanted = True, ""
     if not valid:
         errors.append(_user_error(index, "value", f"Value must be {wanted}.", "INVALID_VALUE"))
+    limit = value_limit(kind)
+    if len(value.encode()) > limit:
+        errors.append(
+            _user_error(
+                index, "value", f"Value is too long (maximum is {limit} bytes).", "TOO_LONG"
+            )
+        )
     digest = item.get("compareDigest")
     if digest is not None and existing is not None and digest != compare_digest(existing["value"]):
         errors.append(

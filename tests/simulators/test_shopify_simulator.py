@@ -184,6 +184,22 @@ async def test_metafields_set_user_errors_are_atomic(client: Client) -> None:
     assert client.sim.shop(DOMAIN).metafields == {}
 
 
+async def test_metafield_values_are_limited_in_size_by_type(client: Client) -> None:
+    order_gid = add_order(client.sim)
+    base = {"ownerId": order_gid, "namespace": "fortbridge"}
+    too_big = [
+        {**base, "key": "j", "type": "json", "value": json.dumps("x" * 128 * 1024)},
+        {**base, "key": "t", "type": "multi_line_text_field", "value": "å" * 32_769},
+        {**base, "key": "u", "type": "url", "value": "https://e.se/" + "a" * 2_040},
+    ]
+    for item in too_big:
+        data = await client.data(METAFIELDS_SET, {"metafields": [{**item, "key": "kk"}]})
+        assert [e["code"] for e in data["metafieldsSet"]["userErrors"]] == ["TOO_LONG"]
+    fits = {**base, "key": "kk", "type": "json", "value": json.dumps("x" * (128 * 1024 - 2))}
+    data = await client.data(METAFIELDS_SET, {"metafields": [fits]})
+    assert data["metafieldsSet"]["userErrors"] == []
+
+
 TAGS_ADD = """
 mutation AddTags($id: ID!, $tags: [String!]!) {
   tagsAdd(id: $id, tags: $tags) {

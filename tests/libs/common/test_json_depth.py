@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from libs.common.json_depth import MAX_JSON_DEPTH, nests_deeper_than
 
@@ -54,3 +56,28 @@ def test_a_shopify_order_is_far_below_the_limit() -> None:
     assert not nests_deeper_than(body)
     assert not nests_deeper_than(body, limit=8)
     assert nests_deeper_than(body, limit=3)
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+_tricky_text = st.text(alphabet='[]{}"\\ab\n', max_size=8)
+_json_values = st.recursive(
+    st.one_of(st.integers(), _tricky_text),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(_tricky_text, inner, max_size=3)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json_values, st.integers(0, 6))
+def test_agrees_with_the_parsed_depth_whatever_the_strings_hold(value: object, limit: int) -> None:
+    body = json.dumps(value).encode()
+    assert nests_deeper_than(body, limit) == (_depth(value) > limit)

@@ -103,8 +103,10 @@ def test_a_signature_that_is_not_ascii_is_a_bad_signature() -> None:
     ("body", "reason", "code"),
     [
         (b'{"a":' * 65 + b"1" + b"}" * 65, "deeper than 64", "too_deep"),
-        (b'{"total": NaN}', "NaN is not a JSON value", "bad_json"),
-        (b'{"total": -Infinity}', "-Infinity is not a JSON value", "bad_json"),
+        (b'{"total": NaN}', "not valid JSON: unexpected character", "bad_json"),
+        (b'{"total": -Infinity}', "not valid JSON", "bad_json"),
+        (b'{"total": 1e400}', "not valid JSON: number is infinity", "bad_json"),
+        (b'{"total": 1}{"x": 2}', "not valid JSON", "bad_json"),
         (b'{"note": "\\ud800"}', "unpaired", "bad_json"),
         (b'{"note": "\xff"}', "not UTF-8", "bad_json"),
     ],

@@ -149,3 +149,40 @@ def test_settings_change_the_document() -> None:
     assert sek.document.currency == "SEK" and "CurrencyRate" not in sek.document.fields
     assert auto.document.currency == "EUR" and "CurrencyRate" not in auto.document.fields
     assert freight.document.fields["Freight"] == Decimal("4.26")
+
+
+def _split_tax_line(line: dict[str, Any], rates: tuple[str, str]) -> None:
+    """Replace a line's one tax line by two (as a shop with two taxes shows it), same sum."""
+    [tax] = line["tax_lines"]
+    whole = Decimal(tax["price"])
+    first_rate, second_rate = (Decimal(r) for r in rates)
+    first = (whole * first_rate / (first_rate + second_rate)).quantize(Decimal("0.01"))
+    parts = [(first_rate, first), (second_rate, whole - first)]
+    line["tax_lines"] = [
+        {
+            **tax,
+            "rate": float(rate),
+            "title": f"Tax {rate}",
+            "price": f"{amount:.2f}",
+            "price_set": {
+                key: {**value, "amount": f"{amount:.2f}"} for key, value in tax["price_set"].items()
+            },
+        }
+        for rate, amount in parts
+    ]
+
+
+def test_vat_of_a_line_with_several_tax_lines_is_their_sum() -> None:
+    assert vat_rate([{"rate": 0.2}, {"rate": 0.05}]) == 25
+    order = order_payload(
+        lines=[LineSpec("Bok", "199.00", 2, "0.25", "BOK-1"), LineSpec("Te", "49.00", 1, "0.12")]
+    )
+    _split_tax_line(order["line_items"][0], ("0.20", "0.05"))
+    _split_tax_line(order["line_items"][1], ("0.07", "0.05"))
+    command = invoice_command(SHOP, order, ShopSettings())
+    assert command.document is not None
+    by_article = {r.article_number: r for r in command.document.rows if r.article_number}
+    assert by_article["BOK-1"].vat == 25
+    [tea] = [r for r in command.document.rows if r.description == "Te"]
+    assert tea.vat == 12
+    assert all(r.description != "Öresavrundning" for r in command.document.rows)
