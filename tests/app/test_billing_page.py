@@ -29,6 +29,10 @@ async def test_the_billing_page_shows_the_wait_and_approving_in_shopify_releases
         return await waiting_on_billing(stack.pool, stack.shop) == 1
 
     await stack.wait_for(waits, 30)
+    # The order list says which orders wait on billing.
+    await page.get_by_role("navigation").get_by_role("link", name="Orders").click()
+    await page.get_by_role("tab", name="Waiting on billing").click()
+    await expect(page.get_by_text(second["name"], exact=True)).to_be_visible()
     await page.get_by_role("navigation").get_by_role("link", name="Billing").click()
     await expect(page.get_by_text("1 sync waiting on billing")).to_be_visible()
     await expect(page.get_by_text("1 of 1 used, 0 left.")).to_be_visible()
