@@ -17,7 +17,7 @@ import aiohttp
 import asyncpg
 import structlog
 
-from fortbridge import ops, preflight, tokens
+from fortbridge import billing, ops, preflight, tokens
 from fortbridge.output import NO, OK, UNAVAILABLE, USAGE, Output, json_flag
 from libs.common import database
 from libs.common.crypto import TokenCipher
@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     tokens.add_parser(commands)
     ops.add_parsers(commands)
     preflight.add_parser(commands)
+    billing.add_parser(commands)
 
     demo = commands.add_parser("demo", help="the whole stack with simulators, end to end")
     demo.add_argument("--orders", type=int, default=4)
@@ -230,6 +231,8 @@ async def _command(settings: Settings, args: argparse.Namespace, out: Output) ->
         return await ops.delete(settings, args)
     if args.command == "preflight":
         return await preflight.run(settings, args)
+    if args.command == "billing":
+        return await billing.run(settings, args)
     raise AssertionError(f"unhandled command {args.command}")
 
 

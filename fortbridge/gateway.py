@@ -47,6 +47,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/admin/api/integrations/fortnox/connection", "Prefix", "fortnox_writer"),
     Route("/admin/api/integrations/fortnox/preflight.json", "Exact", "fortnox_writer"),
     Route("/admin/api/integrations/fortnox/preflight", "Prefix", "fortnox_writer"),
+    Route("/admin/api/billing", "Prefix", "fortnox_writer"),
     Route("/admin/api/openapi.json", "Exact", "ingest"),
     Route("/auth/shopify", "Prefix", "ingest"),
     Route("/admin/api/integrations/fortnox/reconciliation.json", "Exact", "ingest"),

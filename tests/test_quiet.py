@@ -122,7 +122,7 @@ async def test_false_while_orders_flow_true_after(stack: Stack) -> None:
     _, after = await quiet(stack)
     assert after["busy"] == [] and after["waiting_for_people"] == []
     writer = after["services"]["fortnox_writer"]
-    assert writer["deferred_commands"] == {"rate_limit": 0, "retry": 0, "parked": 0}
+    assert writer["deferred_commands"] == {"rate_limit": 0, "retry": 0, "parked": 0, "billing": 0}
     queue = f"{stack.settings.amqp_namespace}.mapper.events"
     assert after["services"]["mapper"]["queues"][queue] == {
         "ready": 0,
@@ -191,6 +191,7 @@ async def test_each_services_part_is_counted(quiet_pool: asyncpg.Pool) -> None:
         "rate_limit": 1,
         "retry": 1,
         "parked": 2,
+        "billing": 0,
     }
     assert services["replayer"]["failed_jobs"] == {"open": 2, "queued": 1}
     assert services["mapper"]["quiet"] is True and services["ingest"]["quiet"] is False

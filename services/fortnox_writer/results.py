@@ -90,6 +90,17 @@ def parked(command: FortnoxCommand, reason: str | None) -> SyncResult:
     )
 
 
+def billing_wait(command: FortnoxCommand, explanation: str | None) -> SyncResult:
+    """Waiting on usage billing (docs/billing.md): set aside, resumed once it can be charged."""
+    return SyncResult(
+        **_base(command),
+        status="parked",
+        document_kind=result_kind(command),
+        error_code="billing_required",
+        explanation=explanation or "this sync waits until usage charges are approved",
+    )
+
+
 def held(
     command: FortnoxCommand, status: Literal["parked", "skipped"], explanation: str
 ) -> SyncResult:

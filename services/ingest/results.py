@@ -74,7 +74,9 @@ class ResultProjection:
             result.shop,
             result.source.id,
             result.source.name,
-            STATE_OF[result.status],
+            "waiting_on_billing"
+            if result.status == "parked" and result.error_code == "billing_required"
+            else STATE_OF[result.status],
             result.document_kind,
             result.document_number,
             result.fortnox_total,

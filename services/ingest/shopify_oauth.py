@@ -34,6 +34,9 @@ WEBHOOK_TOPICS = (
     "customers/create",
     "customers/update",
     "app/uninstalled",
+    # Usage billing (docs/billing.md): the subscription's state and the approaching cap.
+    "app_subscriptions/update",
+    "app_subscriptions/approaching_capped_amount",
 )
 # Subscribed too when SHOPIFY_SCOPES asks for read_inventory (the inventory sync needs it; Shopify
 # refuses the subscription without the scope).

@@ -111,6 +111,9 @@ class ShopState:
     inventory_webhooks: list[Payload] = field(default_factory=list)
     inventory_races: dict[tuple[int, int], int] = field(default_factory=dict)
     inventory_group_seq: int = 0
+    # The Billing API (billing.py): app subscriptions and usage records by legacy id
+    app_subscriptions: dict[int, Payload] = field(default_factory=dict)
+    usage_records: dict[int, Payload] = field(default_factory=dict)
 
     def accepts(self, token: str) -> bool:
         """Is this an access token of the shop (constant time against each)?"""

@@ -57,6 +57,7 @@ TYPES: dict[str, dict[str, F]] = {
         "locations": F("LocationConnection", (*CONN, "query", "includeInactive")),
         "inventoryItems": F("InventoryItemConnection", (*CONN, "query")),
         "inventoryItem": F("InventoryItem", ("id",)),
+        "currentAppInstallation": F("AppInstallation"),
     },
     "ShopifyPaymentsAccount": {
         **_scalars("id activated country defaultCurrency"),
@@ -99,6 +100,18 @@ TYPES: dict[str, dict[str, F]] = {
         ),
         "webhookSubscriptionDelete": F("WebhookSubscriptionDeletePayload", ("id",)),
         "inventorySetQuantities": F("InventorySetQuantitiesPayload", ("input",)),
+        "appSubscriptionCreate": F(
+            "AppSubscriptionCreatePayload",
+            ("name", "returnUrl", "lineItems", "test", "trialDays", "replacementBehavior"),
+        ),
+        "appUsageRecordCreate": F(
+            "AppUsageRecordCreatePayload",
+            ("subscriptionLineItemId", "price", "description", "idempotencyKey"),
+        ),
+        "appSubscriptionCancel": F("AppSubscriptionCancelPayload", ("id", "prorate")),
+        "appSubscriptionLineItemUpdate": F(
+            "AppSubscriptionLineItemUpdatePayload", ("id", "cappedAmount")
+        ),
     },
     "InventorySetQuantitiesPayload": {
         "inventoryAdjustmentGroup": F("InventoryAdjustmentGroup"),
@@ -128,6 +141,42 @@ TYPES: dict[str, dict[str, F]] = {
         "quantities": F("InventoryQuantity", ("names",)),
     },
     "InventoryQuantity": _scalars("name quantity updatedAt"),
+    # The Billing API (billing.py)
+    "AppSubscriptionCreatePayload": {
+        "appSubscription": F("AppSubscription"),
+        "confirmationUrl": _S,
+        "userErrors": F("UserError"),
+    },
+    "AppSubscriptionLineItemUpdatePayload": {
+        "appSubscription": F("AppSubscription"),
+        "confirmationUrl": _S,
+        "userErrors": F("UserError"),
+    },
+    "AppSubscriptionCancelPayload": {
+        "appSubscription": F("AppSubscription"),
+        "userErrors": F("UserError"),
+    },
+    "AppUsageRecordCreatePayload": {
+        "appUsageRecord": F("AppUsageRecord"),
+        "userErrors": F("UserError"),
+    },
+    "AppSubscription": {
+        **_scalars("id name status test trialDays returnUrl createdAt currentPeriodEnd"),
+        "lineItems": F("AppSubscriptionLineItem"),
+    },
+    "AppSubscriptionLineItem": {"id": _S, "plan": F("AppPlanV2")},
+    "AppPlanV2": {"pricingDetails": F("AppPricingDetails")},
+    "AppUsagePricing": {
+        **_scalars("terms interval"),
+        **_typed("MoneyV2", "cappedAmount balanceUsed"),
+    },
+    "AppRecurringPricing": {**_scalars("interval"), "price": F("MoneyV2")},
+    "AppUsageRecord": {
+        **_scalars("id description idempotencyKey createdAt"),
+        "price": F("MoneyV2"),
+        "subscriptionLineItem": F("AppSubscriptionLineItem"),
+    },
+    "AppInstallation": {"id": _S, "activeSubscriptions": F("AppSubscription")},
     "WebhookSubscriptionCreatePayload": {
         "webhookSubscription": F("WebhookSubscription"),
         "userErrors": F("UserError"),
@@ -301,6 +350,7 @@ INTERFACES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset(_METAFIELD_OWNERS.split()),
     ),
     "WebhookSubscriptionEndpoint": (frozenset(), frozenset({"WebhookHttpEndpoint"})),
+    "AppPricingDetails": (frozenset(), frozenset({"AppUsagePricing", "AppRecurringPricing"})),
 }
 
 

@@ -1,9 +1,10 @@
 // The app's frame: navigation (Shopify admin's sidebar when embedded, Polaris' own outside)
 // and the page for the current path.
 import { Frame, Navigation, TopBar } from "@shopify/polaris";
-import { AlertDiamondIcon, CatalogIcon, HomeIcon, ListBulletedIcon, OrderIcon, SettingsIcon } from "@shopify/polaris-icons";
+import { AlertDiamondIcon, CatalogIcon, CreditCardIcon, HomeIcon, ListBulletedIcon, OrderIcon, SettingsIcon } from "@shopify/polaris-icons";
 import { useState } from "react";
 import { useApp } from "./context";
+import { Billing } from "./pages/Billing";
 import { Catalog } from "./pages/Catalog";
 import { FailedSyncs } from "./pages/FailedSyncs";
 import { GetStarted } from "./pages/GetStarted";
@@ -21,6 +22,7 @@ const PAGES = [
   { path: "/settings", label: "Settings", icon: SettingsIcon },
   { path: "/rules", label: "Rules", icon: ListBulletedIcon },
   { path: "/catalog", label: "Catalog", icon: CatalogIcon },
+  { path: "/billing", label: "Billing", icon: CreditCardIcon },
 ];
 
 function page(path: string) {
@@ -33,6 +35,7 @@ function page(path: string) {
   const rule = /^\/rules\/(\d+)$/.exec(path);
   if (rule) return <RuleEditor ruleId={Number(rule[1])} />;
   if (path === "/catalog") return <Catalog />;
+  if (path === "/billing") return <Billing />;
   return <NotFound />;
 }
 

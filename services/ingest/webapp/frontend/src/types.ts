@@ -1,6 +1,6 @@
 // The admin API's answers the pages read (libs/common/openapi/admin_api.yaml).
 
-export type DocumentStatus = "pending" | "synced" | "failed" | "needs_reconnection" | "skipped";
+export type DocumentStatus = "pending" | "synced" | "failed" | "needs_reconnection" | "skipped" | "waiting_on_billing";
 
 export interface OrderDocument {
   order_id: string;
@@ -226,4 +226,32 @@ export interface CatalogSync {
   started_at: string;
   finished_at: string | null;
   failures?: { id: string; status: string; error: string | null }[];
+}
+
+// GET /admin/api/billing/usage.json (docs/billing.md)
+export interface BillingUsage {
+  shop: string;
+  enabled: boolean;
+  plan: { name: string; terms: string; price: string; currency: string; test: boolean };
+  trial: { credits: number; used: number; left: number };
+  subscription: {
+    id: string | null;
+    status: string;
+    confirmation_url: string | null;
+    capped_amount: string | null;
+    amount_used: string | null;
+    currency: string;
+    cycle_started_at: string | null;
+    approaching_cap_at: string | null;
+  };
+  syncs_billed_this_cycle: number;
+  syncs_billed_total: number;
+  usage_records: { recorded: number; pending: number };
+  waiting: {
+    count: number;
+    oldest_at: string | null;
+    state: string | null;
+    reason: string | null;
+    commands: { order_id: string | null; order_name: string | null; action: string; document_key: string; waiting_since: string }[];
+  };
 }
