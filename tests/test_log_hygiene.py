@@ -28,6 +28,8 @@ from simulators.shopify._catalog import address_payload, customer_payload
 from simulators.shopify.payloads import LineSpec, order_payload
 from tests.support.stack import SHOPIFY_SECRET, Stack, running_stack
 
+pytestmark = pytest.mark.slow
+
 
 @contextlib.contextmanager
 def debug_logs() -> Iterator[None]:

@@ -280,6 +280,7 @@ async def test_control_endpoints_drive_a_fresh_simulator() -> None:
         assert stats["tenants"] == [TENANT]
 
 
+@pytest.mark.slow
 async def test_module_runs_as_a_process_with_env_client() -> None:
     env = {**os.environ, "FORTNOX_SIM_CLIENT_ID": "envcid", "FORTNOX_SIM_CLIENT_SECRET": "s3"}
     env["PYTHONPATH"] = str(REPO)
