@@ -68,7 +68,7 @@ async def test_one_trace_covers_every_hop(
     order = order_payload()
     await stack.send_order(order)
     await stack.wait_for(lambda: metafield(stack, order["id"]) is not None)
-    await asyncio.sleep(0.2)
+    await settled(stack)  # every consumer is done: their spans have ended
     spans = span_exporter.get_finished_spans()
     [edge] = [s for s in spans if s.name == "POST /webhooks/shopify"]
     trace_id = edge.context.trace_id
