@@ -23,6 +23,8 @@ from libs.common import database
 from libs.common.messaging import MAPPER_EVENTS, Topology
 from libs.common.messaging.inspect import passive_stats
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -97,6 +97,7 @@ async def quiet(stack: Stack, token: str = OPERATOR) -> tuple[int, dict[str, Any
         return response.status, dict(await response.json())
 
 
+@pytest.mark.slow
 async def test_false_while_orders_flow_true_after(stack: Stack) -> None:
     status, before = await quiet(stack)
     assert status == 200 and before["quiet"] is True, before
@@ -237,6 +238,7 @@ def test_a_queue_holding_messages_is_busy() -> None:
     assert waiting["services"]["timeline"] == {"quiet": True, "queues": {"t": {"exists": False}}}
 
 
+@pytest.mark.slow
 async def test_only_the_deployments_operator_may_ask(stack: Stack) -> None:
     shop_token = (await ApiTokenStore(stack.pool).create(stack.shop, "manage_apps")).token
     status, body = await quiet(stack, shop_token)
