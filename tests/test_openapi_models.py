@@ -63,6 +63,8 @@ HAND_CHECKED: dict[str, tuple[str, ...]] = {
     "settings.accounts.sweden": ("maxProperties",),
     # settings_api._gateway_problems: a code of 1 to 50 characters per gateway.
     "settings.payment_modes.*": ("minLength", "maxLength"),
+    # settings_api._location_problems: a stock point code of 1 to 50 characters per location.
+    "settings.inventory_locations.*": ("minLength", "maxLength"),
 }
 
 
