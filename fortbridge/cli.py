@@ -17,7 +17,7 @@ import aiohttp
 import asyncpg
 import structlog
 
-from fortbridge import accounting, ops, preflight, tokens
+from fortbridge import accounting, billing, ops, preflight, tokens
 from fortbridge.output import NO, OK, UNAVAILABLE, USAGE, Output, json_flag
 from libs.common import database
 from libs.common.crypto import TokenCipher
@@ -88,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     ops.add_parsers(commands)
     accounting.add_parsers(commands)
     preflight.add_parser(commands)
+    billing.add_parser(commands)
 
     demo = commands.add_parser("demo", help="the whole stack with simulators, end to end")
     demo.add_argument("--orders", type=int, default=4)
@@ -233,6 +234,8 @@ async def _command(settings: Settings, args: argparse.Namespace, out: Output) ->
         return await accounting.run(args)
     if args.command == "preflight":
         return await preflight.run(settings, args)
+    if args.command == "billing":
+        return await billing.run(settings, args)
     raise AssertionError(f"unhandled command {args.command}")
 
 

@@ -54,6 +54,7 @@ SHOPIFY_SECRET = "local-shopify-secret"
 CLIENT_ID = "fortbridge-local"
 CLIENT_SECRET = "local-fortnox-secret"
 REDIRECT_URI = "http://127.0.0.1/auth/fortnox/callback"
+LOCAL_TRIAL_CREDITS = 1_000_000
 
 
 @dataclass
@@ -140,6 +141,7 @@ async def connect_through_writer(
     tenant_id: str,
     *,
     switch_company: bool = False,
+    features: tuple[str, ...] = ("orders", "payments"),
 ) -> dict[str, Any]:
     """The merchant connects Fortnox from the app: an API token of the shop starts the flow."""
     issued = await ApiTokenStore(pool).create(shop, "write_integrations", label="local stack")
@@ -148,7 +150,7 @@ async def connect_through_writer(
         writer_url,
         {"Authorization": f"Bearer {issued.token}"},
         tenant_id,
-        features=("orders", "payments"),
+        features=features,
         switch_company=switch_company,
     )
 
@@ -226,6 +228,9 @@ async def local_stack(
                 "token_encryption_keys": key,
                 "admin_api_allow_loopback": True,
                 "vies_url": f"{vies_url}/rest-api",
+                # Usage billing stays on, with enough trial credits that local work never
+                # waits on it; billing tests pass billing_trial_credits=15 (docs/billing.md).
+                "billing_trial_credits": LOCAL_TRIAL_CREDITS,
                 **overrides,
             }
         )
@@ -244,11 +249,34 @@ async def local_stack(
                     store = ConnectionStore(pool, cipher, http, settings)
                     await connect_fortnox(fortnox_url, tenant_id, store, http, settings, shop)
                 await ShopRegistry(pool, cipher).install(shop, shopify_token)
+                if "ingest" in apps:  # the billing webhooks Shopify sends to the app
+                    subscribe_billing_webhooks(shopify, shop, apps["ingest"][STATE].base_url)
                 yield LocalStack(
                     settings, apps, fortnox, shopify, shop, tenant_id, http, pool, vies
                 )
             finally:
                 await pool.close()
+
+
+def subscribe_billing_webhooks(
+    shopify: ShopifySimulator, shop: str, ingest_url: str | None
+) -> None:
+    """The shop's app_subscriptions webhooks go to ingest, signed with the app's secret (an
+    install through OAuth subscribes them itself: services/ingest/install.py)."""
+    if ingest_url is None:
+        return
+    shopify.webhook_secret = SHOPIFY_SECRET
+    state = shopify.shop(shop)
+    for topic in ("APP_SUBSCRIPTIONS_UPDATE", "APP_SUBSCRIPTIONS_APPROACHING_CAPPED_AMOUNT"):
+        sub_id = 1_300_000_000 + len(state.webhook_subscriptions) + 1
+        state.webhook_subscriptions[sub_id] = {
+            "id": sub_id,
+            "topic": topic,
+            "format": "JSON",
+            "uri": f"{ingest_url}/webhooks/shopify",
+            "include_fields": [],
+            "created_at": "2026-01-01T00:00:00Z",
+        }
 
 
 async def migrate_all(database_url: str) -> None:

@@ -18,8 +18,14 @@ from fortbridge.localstack import delete_namespace
 from libs.common import database, tracing
 from libs.common.logs import configure_logging
 from libs.common.messaging import Topology
+from tests.support import fast_lane
 from tests.support.infra import broker_and_database
 from tests.support.stack import Stack, running_stack
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Marks whole-stack tests slow; fails unmarked tests that start subprocesses or a stack.
+    config.pluginmanager.register(fast_lane, "fortbridge-fast-lane")
 
 
 @pytest.fixture(scope="session")

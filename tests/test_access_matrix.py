@@ -1,5 +1,9 @@
 """Every secured admin operation, per the OpenAPI document: the scope is required, another shop's
-credentials are refused, and another shop's ids are not found (whole stack, real database)."""
+credentials are refused, and another shop's ids are not found (whole stack, real database).
+
+The positive control: with each scope the document names (the operator's token where only the
+operator may call), for the caller's own shop, every secured operation is not refused, so an
+operation that refuses everyone fails here rather than passing the refusals above."""
 
 from __future__ import annotations
 
@@ -16,11 +20,13 @@ from tests.conftest import StackFactory
 from tests.support.stack import Stack
 
 OTHER_SHOP = "someone-else.myshopify.com"
+OPERATOR = "operator-token-for-the-matrix"
+REFUSED = (401, 403)
 
 
 @pytest.fixture
 async def stack(stack_factory: StackFactory) -> Stack:
-    return await stack_factory(admin_api_token="operator-token-for-the-matrix")
+    return await stack_factory(admin_api_token=OPERATOR)
 
 
 def secured() -> list[tuple[str, str, str, tuple[str, ...]]]:
@@ -77,6 +83,66 @@ async def test_every_secured_operation_needs_its_scope_and_the_callers_shop(stac
     checked = {(method, path) for method, path, _, _ in secured()}
     assert ("POST", "/auth/fortnox/start.json") in checked
     assert ("POST", "/admin/api/integrations/fortnox/connection/release.json") in checked
+
+
+async def a_failed_job(stack: Stack) -> dict[str, Any]:
+    """A failed job of the stack's shop (an order at a VAT rate the company lacks)."""
+    await stack.send_order(order_payload(lines=[LineSpec("Bier", "10.00", 1, "0.19", "BEER-DE")]))
+
+    async def has_job() -> bool:
+        return bool(await stack.failed_jobs())
+
+    await stack.wait_for(has_job)
+    [job] = await stack.failed_jobs()
+    return job
+
+
+async def refused_with_the_right_scope(
+    stack: Stack, operations: list[tuple[str, str, str, tuple[str, ...]]], job_id: str
+) -> tuple[list[str], int]:
+    """Calls each operation for the stack's shop with a token of each scope it names (the
+    operator's where only the operator may call); the refusals, and how many calls were made."""
+    store = ApiTokenStore(stack.pool)
+    spec = admin_api_spec()
+    # A shop's credentials read the audit log of one of the shop's own jobs only.
+    params = {"/admin/api/integrations/fortnox/failed_jobs/audit_log.json": {"job_id": job_id}}
+    refused: list[str] = []
+    calls = 0
+    for method, path, owner, scopes in operations:
+        operation = spec["paths"][path][method.lower()]
+        if operation.get("x-operator-only"):
+            holders = {"the operator": OPERATOR}
+        else:
+            holders = {scope: (await store.create(stack.shop, scope)).token for scope in scopes}
+        for holder, token in holders.items():
+            url = concrete(path.replace("{job_id}", job_id))
+            status = await call(
+                stack, method, owner, url, token, shop=stack.shop, **params.get(path, {})
+            )
+            calls += 1
+            if status in REFUSED:
+                refused.append(f"{method} {path} with {holder}: {status}")
+    return refused, calls
+
+
+async def test_with_the_right_scope_every_secured_operation_is_not_refused(stack: Stack) -> None:
+    job_id = str((await a_failed_job(stack))["id"])
+    refused, calls = await refused_with_the_right_scope(stack, secured(), job_id)
+    assert refused == []
+    assert calls >= 40
+
+
+async def test_the_positive_control_catches_an_operation_that_refuses_everyone(
+    stack: Stack,
+) -> None:
+    """The control above bites: an operation its handler refuses to the scope the document
+    names (as a handler that refuses everyone would) is reported."""
+    job_id = str((await a_failed_job(stack))["id"])
+    path = "/admin/api/integrations/fortnox/failed_jobs.json"
+    assert ("GET", path, "replayer", ("read_integrations", "manage_apps")) in secured()
+    refusing = [("GET", path, "replayer", ("read_customers",))]
+    refused, _ = await refused_with_the_right_scope(stack, refusing, job_id)
+    assert refused == [f"GET {path} with read_customers: 403"]
 
 
 async def test_another_shops_ids_are_not_found(stack: Stack) -> None:

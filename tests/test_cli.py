@@ -23,6 +23,8 @@ from libs.common import database
 from libs.common.messaging import MAPPER_EVENTS, Topology
 from libs.common.messaging.inspect import passive_stats
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -172,3 +174,28 @@ def test_run_ports_from_a_base_port_and_per_service() -> None:
         ports_of(parser.parse_args(["run", "all", "--base-port", "9100", "--port", "mapper=9100"]))
     code, _, err = fortbridge("run", "all", "--port", "nope=1")
     assert code == 2 and "expected SERVICE=PORT" in err
+
+
+async def test_billing_usage_of_a_shop_as_json_and_prose(
+    env: dict[str, str], database_url: str
+) -> None:
+    shop = f"billing-{uuid.uuid4().hex[:8]}.myshopify.com"
+    assert fortbridge("migrate", "all", "--json", **env)[0] == 0
+    pool = await database.create_pool(database_url, max_size=1)
+    try:
+        await pool.execute(
+            "INSERT INTO fortnox_writer.billing_charges (shop, order_id, document_key, kind,"
+            " state, idempotency_key) VALUES ($1, '1', $2, 'trial', 'charged', $2)",
+            shop,
+            f"{shop}:order:1:invoice",
+        )
+    finally:
+        await pool.close()
+    code, report, _ = fortbridge("billing", "usage", "--shop", shop, "--json", **env)
+    assert code == 0, report
+    assert report["trial"] == {"credits": 15, "used": 1, "left": 14}
+    assert report["subscription"]["status"] == "none" and report["waiting"]["count"] == 0
+    code, text, _ = fortbridge("billing", "usage", "--shop", shop, **env)
+    assert code == 0 and "trial credits: 1 of 15 used, 14 left" in text
+    code, error, _ = fortbridge("billing", "usage", "--shop", "not a shop", "--json", **env)
+    assert code == 2 and "shop domain" in error["error"]

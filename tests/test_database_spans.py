@@ -3,7 +3,6 @@ that made them (so an order's trace shows where its time went), never carrying v
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -17,6 +16,7 @@ from libs.common import tracing
 from libs.common.shared_schemas import migrate_shared
 from simulators.shopify.payloads import order_payload
 from tests.conftest import StackFactory
+from tests.support.settle import settled
 from tests.support.stack import Stack
 
 SECRET = "secret-shop-value.myshopify.com"
@@ -94,7 +94,7 @@ async def test_an_orders_trace_shows_its_database_calls(
         return key in stack.shopify.shop(stack.shop).metafields
 
     await stack.wait_for(synced)
-    await asyncio.sleep(0.3)
+    await settled(stack)  # every consumer is done: their spans have ended
     spans = span_exporter.get_finished_spans()
     [edge] = [s for s in spans if s.name == "POST /webhooks/shopify"]
     in_trace = {s.context.span_id: s for s in spans if s.context.trace_id == edge.context.trace_id}

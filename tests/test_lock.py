@@ -20,6 +20,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 RELOCK = "run `bash scripts/lock.sh` and commit uv.lock and requirements/"
 # requirements file -> the `uv export` options that make it (scripts/lock.sh)

@@ -10,7 +10,6 @@ and order ids must (they are how an operator finds an order's story).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -26,7 +25,10 @@ from libs.common.logs import configure_logging
 from libs.common.messaging import Topology
 from simulators.shopify._catalog import address_payload, customer_payload
 from simulators.shopify.payloads import LineSpec, order_payload
+from tests.support.settle import settled
 from tests.support.stack import SHOPIFY_SECRET, Stack, running_stack
+
+pytestmark = pytest.mark.slow
 
 
 @contextlib.contextmanager
@@ -93,7 +95,7 @@ async def run_orders(stack: Stack, people: list[dict[str, str]]) -> list[dict[st
 
     await stack.wait_for(done, timeout=30)
     await stack.wait_for(lambda: _has_failed_job(stack), timeout=30)
-    await asyncio.sleep(0.5)
+    await settled(stack)  # every message handled: everything the services will log is logged
     return [good, failing]
 
 

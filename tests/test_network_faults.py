@@ -14,10 +14,15 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
 from libs.common.messaging import Topology
 from simulators.shopify.payloads import order_payload
+from tests.support.settle import settled
 from tests.support.stack import Stack, running_stack
 from tests.support.tcp_proxy import TcpProxy, tcp_proxy
+
+pytestmark = pytest.mark.slow
 
 
 class Trickle:
@@ -61,7 +66,7 @@ async def assert_one_invoice_each(stack: Stack, orders: list[dict[str, Any]]) ->
     await stack.wait_for(
         lambda: all(len(stack.invoices_for(o["id"])) >= 1 for o in orders), timeout=120
     )
-    await asyncio.sleep(1.0)  # a late duplicate would show by now
+    await settled(stack, timeout=60)  # everything is handled: a late duplicate would be there
     assert sorted(len(stack.invoices_for(o["id"])) for o in orders) == [1] * len(orders)
     assert len(stack.invoices()) == len(orders)
     failed = await stack.failed_jobs()

@@ -23,6 +23,8 @@ from services.fortnox_writer import oauth
 from tests.support.stack import SHOPIFY_SECRET, Stack, running_stack
 from tests.test_log_hygiene import debug_logs
 
+pytestmark = pytest.mark.slow
+
 APP_URL = "http://127.0.0.1:8080"
 
 

@@ -117,6 +117,16 @@ KEPT_AFTER_SHOP_REDACT: dict[str, tuple[str, str]] = {
         "the mapper's inbox row of the shop/redact itself (an event id, no personal data), so a "
         "redelivered shop/redact is not handled twice",
     ),
+    "fortnox_writer.billing_charges": (
+        "true",
+        "the shop's billing record (order ids, document keys, prices, Shopify usage record ids;"
+        " no personal data): what was billed through Shopify, and a shop that installs again"
+        " does not get its trial credits again (docs/billing.md)",
+    ),
+    "fortnox_writer.billing_accounts": (
+        "true",
+        "the shop's Shopify subscription (ids, status, cap; no personal data), with its charges",
+    ),
 }
 
 

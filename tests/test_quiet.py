@@ -97,6 +97,7 @@ async def quiet(stack: Stack, token: str = OPERATOR) -> tuple[int, dict[str, Any
         return response.status, dict(await response.json())
 
 
+@pytest.mark.slow
 async def test_false_while_orders_flow_true_after(stack: Stack) -> None:
     status, before = await quiet(stack)
     assert status == 200 and before["quiet"] is True, before
@@ -122,7 +123,7 @@ async def test_false_while_orders_flow_true_after(stack: Stack) -> None:
     _, after = await quiet(stack)
     assert after["busy"] == [] and after["waiting_for_people"] == []
     writer = after["services"]["fortnox_writer"]
-    assert writer["deferred_commands"] == {"rate_limit": 0, "retry": 0, "parked": 0}
+    assert writer["deferred_commands"] == {"rate_limit": 0, "retry": 0, "parked": 0, "billing": 0}
     queue = f"{stack.settings.amqp_namespace}.mapper.events"
     assert after["services"]["mapper"]["queues"][queue] == {
         "ready": 0,
@@ -191,6 +192,7 @@ async def test_each_services_part_is_counted(quiet_pool: asyncpg.Pool) -> None:
         "rate_limit": 1,
         "retry": 1,
         "parked": 2,
+        "billing": 0,
     }
     assert services["replayer"]["failed_jobs"] == {"open": 2, "queued": 1}
     assert services["mapper"]["quiet"] is True and services["ingest"]["quiet"] is False
@@ -236,6 +238,7 @@ def test_a_queue_holding_messages_is_busy() -> None:
     assert waiting["services"]["timeline"] == {"quiet": True, "queues": {"t": {"exists": False}}}
 
 
+@pytest.mark.slow
 async def test_only_the_deployments_operator_may_ask(stack: Stack) -> None:
     shop_token = (await ApiTokenStore(stack.pool).create(stack.shop, "manage_apps")).token
     status, body = await quiet(stack, shop_token)

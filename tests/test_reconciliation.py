@@ -18,6 +18,7 @@ from services.mapper.accounting import ShopSettings, plan_event
 from simulators.shopify.payloads import LineSpec, order_payload
 from tests.conftest import StackFactory
 from tests.services.mapper.builders import refund_payload
+from tests.support.settle import settled as settle_stack
 from tests.support.stack import Stack
 
 LINES = [
@@ -102,7 +103,7 @@ def refunded(refund: dict[str, Any]) -> Decimal:
 
 async def settled(stack: Stack) -> None:
     """Let the pipeline finish whatever it was given (documents are made asynchronously)."""
-    await asyncio.sleep(1.5)
+    await settle_stack(stack)
 
 
 async def test_an_order_without_its_webhook_becomes_one_invoice_once(stack: Stack) -> None:

@@ -21,7 +21,10 @@ from libs.common.messaging import MAPPER_EVENTS, Consumer, Delivery, Publisher, 
 from libs.common.messaging.publisher import SHOP_HEADER
 from simulators.shopify.payloads import LineSpec, order_payload
 from tests.conftest import StackFactory
+from tests.support.settle import settled
 from tests.support.stack import Stack, running_stack
+
+pytestmark = pytest.mark.slow
 
 API = "/admin/api/integrations/fortnox"
 SWEDISH_RATES = {Decimal(rate) for rate in ("25", "12", "6", "0")}
@@ -95,7 +98,7 @@ async def test_each_kind_of_failure_is_one_failed_job_with_its_class_and_explana
     broken = unmappable_order()
     assert await stack.send_order(broken) == [200]
     await wait_for_jobs(stack, 3)
-    await asyncio.sleep(1.0)
+    await settled(stack)  # every retry is over: a second job per message would be there now
     jobs = await jobs_of(stack)
     assert len(jobs) == 3  # one job per failed message, no more
     assert all(job["failures"] == 1 and job["status"] == "open" for job in jobs)
@@ -182,7 +185,7 @@ async def test_replaying_one_job_twice_at_once_makes_one_document(stack: Stack) 
     outcomes = await asyncio.gather(call(stack, "PUT", path), call(stack, "PUT", path))
     assert sorted(status for status, _ in outcomes) == [200, 409]
     await stack.wait_for(lambda: len(stack.invoices_for(beer["id"])) == 1)
-    await asyncio.sleep(1.0)
+    await settled(stack)  # both replays are handled: a second invoice would be there now
     assert len(stack.invoices_for(beer["id"])) == 1
     [job] = await jobs_of(stack)
     assert job["retries"] == 1 and job["status"] == "retrying"
@@ -359,7 +362,9 @@ async def test_handler_crashing_every_time_ends_as_one_failed_job(replayer_only:
     try:
         await publish(stack, "shopify.orders.create", b'{"shop": "x"}')
         await wait_for_jobs(stack, 1, timeout=20)
-        await asyncio.sleep(1.5)
+        # The message is nowhere but in its failed job (the test's own mapper consumer's
+        # queues included): no more attempts can come.
+        await settled(stack, services=("mapper",))
     finally:
         await consumer.stop()
         await publisher.close()
@@ -376,7 +381,7 @@ async def test_expired_message_becomes_a_failed_job(replayer_only: Stack) -> Non
     stack = replayer_only
     await publish(stack, "fortnox.result.synced", b"{}", expiration=0.05)
     await wait_for_jobs(stack, 1, service="timeline")
-    await asyncio.sleep(0.5)
+    await settled(stack)  # every copy of the message has expired and become its job
     jobs = await jobs_of(stack)
     # One job per queue the message was routed to (each copy expired on its own).
     assert len({job["queue"] for job in jobs}) == len(jobs)

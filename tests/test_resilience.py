@@ -19,6 +19,8 @@ from simulators.shopify.payloads import order_payload
 from tests.support.broker import close_connections
 from tests.support.stack import running_stack
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -3,7 +3,6 @@ setting, and one end-to-end order moves the metrics the dashboard reads."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from libs.common import tracing
 from libs.common.settings import Settings
 from simulators.shopify.payloads import order_payload
 from tests.conftest import StackFactory
+from tests.support.settle import settled
 from tests.support.stack import Stack
 
 
@@ -37,7 +37,7 @@ async def one_order_trace(stack: Stack, exporter: InMemorySpanExporter) -> list[
     order = order_payload()
     assert await stack.send_order(order) == [200]
     await stack.wait_for(lambda: synced(stack, order["id"]))
-    await asyncio.sleep(0.3)
+    await settled(stack)  # every consumer is done: their spans have ended
     spans = exporter.get_finished_spans()
     [edge] = [s for s in spans if s.name == "POST /webhooks/shopify"]
     return [s for s in spans if s.context.trace_id == edge.context.trace_id]

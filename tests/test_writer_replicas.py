@@ -40,6 +40,8 @@ from tests.services.fortnox_writer.writer_support import (
 )
 from tests.support.stack import running_stack
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

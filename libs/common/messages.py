@@ -56,7 +56,7 @@ class SourceRef(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    type: Literal["order", "refund", "product", "customer", "payout", "summary"]
+    type: Literal["order", "refund", "product", "customer", "payout", "summary", "inventory"]
     id: str = Field(description="Shopify's numeric id as a string (ids reach 2^63).")
     name: str | None = Field(default=None, description="Human name, e.g. the order name #1001.")
     updated_at: AwareDatetime | None = None
@@ -219,7 +219,21 @@ CommandAction = Literal[
     "sync_articles",  # create or update a product's articles (bulk sync and product webhooks)
     "sync_customer",  # create or update a customer (bulk sync and customer webhooks)
     "create_voucher",  # a voucher (a Shopify Payments payout) exactly once
+    "set_stock",  # set articles' QuantityInStock (inventory sync, Shopify as the source)
+    "read_stock",  # list articles changed since a time, with stock (Fortnox as the source)
 ]
+
+
+class StockLevel(BaseModel):
+    """An article's stock: what to set in Fortnox, or what Fortnox has (inventory sync)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    article_number: str
+    quantity: Decimal
+    stock_point: str | None = Field(
+        default=None, description="The Fortnox stock point (warehouse module) it belongs to."
+    )
 
 
 class FortnoxCommand(Message):
@@ -259,6 +273,12 @@ class FortnoxCommand(Message):
         description="Warnings for the order's timeline and status (e.g. a VAT number VIES "
         "did not confirm, so the sale is booked with VAT).",
     )
+    stock: list[StockLevel] = Field(default_factory=list, description="set_stock: what to set.")
+    stock_since: str | None = Field(
+        default=None,
+        description="read_stock: Fortnox lastmodified (YYYY-MM-DD HH:MM:SS, Swedish time); "
+        "None: every article.",
+    )
 
     @model_validator(mode="after")
     def _fields_for_action(self) -> FortnoxCommand:
@@ -270,10 +290,14 @@ class FortnoxCommand(Message):
             "sync_articles": (),
             "sync_customer": ("customer",),
             "create_voucher": ("voucher",),
+            "set_stock": (),
+            "read_stock": (),
         }
         missing = [name for name in needs[self.action] if getattr(self, name) is None]
         if self.action == "sync_articles" and not self.articles:
             missing.append("articles")
+        if self.action == "set_stock" and not self.stock:
+            missing.append("stock")
         if missing:
             raise ValueError(f"action {self.action} needs {', '.join(missing)}")
         return self
@@ -282,7 +306,9 @@ class FortnoxCommand(Message):
 # summarized: the order is booked in a daily summary document (summary mode), made when the
 # day closes; the result's document_key names that summary.
 SyncStatus = Literal["synced", "already_synced", "failed", "skipped", "parked", "summarized"]
-ResultKind = Literal["invoice", "order", "credit", "payment", "article", "customer", "voucher"]
+ResultKind = Literal[
+    "invoice", "order", "credit", "payment", "article", "customer", "voucher", "stock"
+]
 
 
 class SyncResult(Message):
@@ -310,6 +336,12 @@ class SyncResult(Message):
     origin: Origin | None = None
     notices: list[str] = Field(
         default_factory=list, description="The command's warnings (FortnoxCommand.notices)."
+    )
+    stock: list[StockLevel] = Field(
+        default_factory=list, description="read_stock: the articles Fortnox listed, with stock."
+    )
+    warehouse_module: bool | None = Field(
+        default=None, description="set_stock/read_stock: whether the company uses Fortnox Lager."
     )
 
 

@@ -121,6 +121,28 @@ COMMANDS_DEFERRED = Counter(
     ["reason"],
 )
 
+# --- usage billing (the writer, docs/billing.md) -----------------------------------------------
+BILLING_CHARGES = Counter(
+    "fortbridge_billing_charges_total",
+    "Syncs charged: a trial credit or a usage charge, once per Shopify order",
+    ["kind"],
+)
+BILLING_USAGE_RECORDS = Counter(
+    "fortbridge_billing_usage_records_total", "Usage records Shopify answered with", ["outcome"]
+)
+BILLING_USAGE_RECORD_FAILURES = Counter(
+    "fortbridge_billing_usage_record_failures_total",
+    "Usage record calls that failed or timed out (retried until the record exists)",
+    ["reason"],
+)
+BILLING_WAITING = Gauge(
+    "fortbridge_billing_waiting_commands",
+    "Writer commands waiting on billing (no trial credit left and no usable subscription)",
+)
+BILLING_USAGE_RECORDS_PENDING = Gauge(
+    "fortbridge_billing_usage_records_pending", "Usage charges not yet recorded in Shopify"
+)
+
 # --- Shopify (the timeline) -----------------------------------------------------------------------
 SHOPIFY_REQUESTS = Counter(
     "fortbridge_shopify_requests_total", "Admin API requests to Shopify", ["operation", "outcome"]

@@ -8,6 +8,7 @@ Kubernetes fills from Secrets.
 from __future__ import annotations
 
 import ipaddress
+from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 from urllib.parse import urlsplit
@@ -76,6 +77,20 @@ class Settings(BaseSettings):
         ge=0,
         description="Orders updated more recently than this are left to the next round: their "
         "webhooks may still be on the way.",
+    )
+
+    # Ingest's inventory sync (services/ingest/inventory, docs/accounting.md Inventory)
+    inventory_interval_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often ingest handles each shop's stock changes (Shopify's "
+        "inventory_levels/update as they arrive, Fortnox's changed articles); 0 disables.",
+    )
+    inventory_check_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often every Shopify level is compared with what Fortnox was given "
+        "(Shopify as the source): the check that catches webhooks never delivered.",
     )
 
     # HTTP
@@ -184,6 +199,45 @@ class Settings(BaseSettings):
     fortnox_retry_base_seconds: float = 1.0
     fortnox_retry_max_seconds: float = 60.0
     fortnox_scheduler_interval_seconds: float = 0.05
+
+    # Usage billing (docs/billing.md): trial credits, then a price per sync through Shopify
+    billing_enabled: bool = Field(
+        default=True,
+        description="Charge per sync (trial credits, then Shopify usage records); false: no "
+        "gate and no ledger (an app installed outside the App Store).",
+    )
+    billing_trial_credits: int = Field(
+        default=15, ge=0, description="Free syncs per shop before a subscription is needed."
+    )
+    billing_price: Decimal = Field(
+        default=Decimal("0.15"), gt=0, description="Price per sync, in BILLING_CURRENCY."
+    )
+    billing_currency: str = "USD"
+    billing_capped_amount: Decimal = Field(
+        default=Decimal("150.00"),
+        gt=0,
+        description="The capped amount per 30-day cycle a new subscription asks the merchant "
+        "to approve (the merchant can raise it).",
+    )
+    billing_test_charges: bool = Field(
+        default=False,
+        description="Subscriptions are Shopify test charges (development stores: nothing billed).",
+    )
+    billing_retry_max_seconds: float = Field(
+        default=300.0, gt=0, description="Longest wait between tries of a usage record."
+    )
+    billing_call_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="A Billing API call without an answer by then is retried."
+    )
+    billing_relay_interval_seconds: float = Field(
+        default=1.0, gt=0, description="How often pending usage records are looked for."
+    )
+    billing_refresh_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="While work waits on a reached cap, how often the subscription is read "
+        "from Shopify again (a new cycle, a raised cap).",
+    )
 
     # Secrets at rest: comma separated Fernet keys, newest first (rotation: prepend a new key).
     token_encryption_keys: SecretStr = SecretStr("")

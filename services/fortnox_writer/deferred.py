@@ -27,6 +27,8 @@ CLAIM_SECONDS = 10.0
 PARKED = "parked"
 RATE_LIMIT = "rate_limit"
 RETRY = "retry"
+# Waiting on usage billing (billing_ledger.py): like parked, never claimed until released.
+BILLING = "billing"
 # Why a command made for the shop's previous Fortnox company is parked (switching.py).
 HELD_EXPLANATION = (
     "the shop's Fortnox company was switched after this sync was made for the previous company; "
@@ -99,7 +101,7 @@ class DeferredStore:
                    c.status_reason, c.switched_at, c.switched_from_tenant,
                    EXISTS (SELECT 1 FROM fortnox_writer.deferred_commands d
                            WHERE d.tenant_id = c.tenant_id AND d.reason <> 'parked'
-                             AND NOT d.background) AS backlog,
+                             AND NOT d.background AND d.reason <> 'billing') AS backlog,
                    greatest(0, extract(epoch FROM (r.tat - clock_timestamp())))::float8 AS wait
             FROM (SELECT 1) one
             LEFT JOIN fortnox_writer.connections c ON c.shop = $1
@@ -180,11 +182,12 @@ class DeferredStore:
             """
             WITH RECURSIVE t AS (
                 (SELECT tenant_id FROM fortnox_writer.deferred_commands
-                 WHERE reason <> 'parked' AND tenant_id IS NOT NULL
+                 WHERE reason <> 'parked' AND reason <> 'billing' AND tenant_id IS NOT NULL
                  ORDER BY tenant_id LIMIT 1)
                 UNION ALL
                 SELECT (SELECT d.tenant_id FROM fortnox_writer.deferred_commands d
-                        WHERE d.reason <> 'parked' AND d.tenant_id > t.tenant_id
+                        WHERE d.reason <> 'parked' AND d.reason <> 'billing'
+                          AND d.tenant_id > t.tenant_id
                         ORDER BY d.tenant_id LIMIT 1)
                 FROM t WHERE t.tenant_id IS NOT NULL
             )
@@ -205,7 +208,8 @@ class DeferredStore:
             SET claimed_by = $2, claimed_until = clock_timestamp() + make_interval(secs => $3)
             WHERE id = (
                 SELECT id FROM fortnox_writer.deferred_commands
-                WHERE tenant_id = $1 AND reason <> 'parked' AND due_at <= clock_timestamp()
+                WHERE tenant_id = $1 AND reason <> 'parked' AND reason <> 'billing'
+                  AND due_at <= clock_timestamp()
                   AND (claimed_until IS NULL OR claimed_until < clock_timestamp())
                 ORDER BY background, id LIMIT 1
                 FOR UPDATE SKIP LOCKED
@@ -278,7 +282,7 @@ class DeferredStore:
                 """
                 UPDATE fortnox_writer.deferred_commands d
                 SET reason = 'parked', claimed_by = NULL, claimed_until = NULL
-                WHERE d.reason <> 'parked' AND NOT EXISTS (
+                WHERE d.reason <> 'parked' AND d.reason <> 'billing' AND NOT EXISTS (
                     SELECT 1 FROM fortnox_writer.connections c
                     WHERE c.shop = d.shop AND c.status = 'connected')
                   AND (d.claimed_until IS NULL OR d.claimed_until < clock_timestamp())

@@ -16,13 +16,17 @@ aside) both apply:
   document): retried after ``due_in`` without using up an attempt;
 - retry: a transient failure; the caller counts the attempt and retries with backoff or, when
   attempts run out, calls :meth:`Executor.fail` and dead-letters it;
+- billing: a new invoice or order the shop cannot be charged for now (no trial credit left and
+  no usable subscription, docs/billing.md); a ``parked`` result with ``billing_required`` says
+  why and how to continue, and the caller sets it aside (reason ``billing``) until billing is
+  possible again (a subscription approved, a cap raised: subscriptions.py);
 - failed: a permanent failure, already recorded in the ledger and published as ``failed``.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -32,6 +36,7 @@ from libs.common.logs import get_logger
 from libs.common.messages import CommandAction, FortnoxCommand, SyncResult
 from libs.common.service import Runtime
 from services.fortnox_writer import results
+from services.fortnox_writer.billing_ledger import BILLING_REQUIRED, BillingLedger
 from services.fortnox_writer.client import FortnoxClient
 from services.fortnox_writer.clock import Clock
 from services.fortnox_writer.connections import ConnectionStore
@@ -57,7 +62,9 @@ WAITING_CODES = {"settling": 5.0, "busy": 1.0}
 # The shop's Fortnox company is not the one the command was admitted for any more.
 COMPANY_SWITCHED = "company_switched"
 
-DispositionKind = Literal["done", "park", "held", "rate_limited", "wait", "retry", "failed"]
+DispositionKind = Literal[
+    "done", "park", "held", "rate_limited", "wait", "retry", "billing", "failed"
+]
 
 
 @dataclass(frozen=True)
@@ -86,8 +93,12 @@ class Executor:
         limiter: RateLimiter,
         leases: Leases,
         clock: Clock,
+        billing: BillingLedger | None = None,
+        start_subscription: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
         settings = runtime.settings
+        self.billing = billing or BillingLedger(runtime.pool, settings)
+        self._start_subscription = start_subscription
         self._runtime = runtime
         self._connections = connections
         self._limiter = limiter
@@ -107,8 +118,11 @@ class Executor:
             ArticleRegister(runtime.pool, leases),
             clock,
             settle_seconds=settings.fortnox_timeout_seconds,
+            billing=self.billing,
         )
-        self._operations: dict[CommandAction, Operation] = operations_for(steps, leases)
+        self._operations: dict[CommandAction, Operation] = operations_for(
+            steps, leases, connections
+        )
 
     async def run(
         self, command: FortnoxCommand, *, received_at: datetime, tenant_id: str
@@ -123,7 +137,15 @@ class Executor:
                     Run(command, session, received_at)
                 )
             await self._publish(
-                results.done(command, outcome.status, outcome.kind, outcome.document)
+                results.done(
+                    command,
+                    outcome.status,
+                    outcome.kind,
+                    outcome.document,
+                    explanation=outcome.explanation,
+                    stock=outcome.stock,
+                    warehouse_module=outcome.warehouse_module,
+                )
             )
             log.info(
                 "document synced",
@@ -142,6 +164,8 @@ class Executor:
             await self.publish_parked(command, exc.explanation or exc.message)
             return Disposition("park", exc, reason=exc.message)
         except TransientError as exc:
+            if exc.code == BILLING_REQUIRED:
+                return await self._billing_wait(command, exc)
             if exc.code == COMPANY_SWITCHED:
                 await self.publish(results.held(command, "parked", HELD_EXPLANATION))
                 return Disposition("held", exc)
@@ -154,6 +178,20 @@ class Executor:
         except HandlerError as exc:
             await self.fail(command, exc)
             return Disposition("failed", exc)
+
+    async def _billing_wait(self, command: FortnoxCommand, exc: TransientError) -> Disposition:
+        """The shop cannot be charged now: make sure a subscription waits for the merchant's
+        approval (its confirmation URL is how to continue), say so on the order, set aside."""
+        if exc.details.get("billing_state") == "subscription_needed" and self._start_subscription:
+            try:
+                await self._start_subscription(command.shop)
+            except Exception as error:  # the work waits all the same; the app can start it
+                log.warning("could not start a subscription", shop=command.shop, error=str(error))
+        blocked = await self.billing.blocked(command.shop)
+        if blocked is None:  # approved meanwhile: run it again soon
+            return Disposition("wait", exc, due_in=0.2)
+        await self.publish(results.billing_wait(command, blocked.explanation))
+        return Disposition("billing", exc)
 
     @contextlib.asynccontextmanager
     async def _locked(self, command: FortnoxCommand) -> AsyncIterator[None]:
@@ -198,8 +236,12 @@ class Executor:
         )
 
     async def fail(self, command: FortnoxCommand, exc: HandlerError) -> None:
-        """Record the failure and show it on the order's timeline."""
+        """Record the failure and show it on the order's timeline; a create that made nothing
+        releases its reserved charge."""
         await self.ledger.mark_failed(command.document_key, exc.message)
+        record = await self.ledger.get(command.document_key)
+        if record is None or not record.made:
+            await self.billing.release(command)
         await self._publish(results.failed(command, exc), quiet=True)
 
     async def publish_parked(self, command: FortnoxCommand, reason: str | None) -> None:

@@ -5,7 +5,8 @@ Nothing waits in the broker: a command that cannot run soon (admission.py) is st
 scheduler runs it later. A command run now goes to the executor; what it says happened decides
 the rest: set aside for a retry, parked, held back for the company it was made for (a company
 switch, switching.py), or raised for the consumer runner to dead-letter.
-Shopify's redact webhooks (forwarded to the writer's queue) are applied here too (privacy.py).
+Shopify's redact webhooks (forwarded to the writer's queue) are applied here too (privacy.py),
+and so are the app_subscriptions webhooks of usage billing (subscriptions.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable
 import asyncpg
 
 from libs.common.logs import get_logger
-from libs.common.messages import FortnoxCommand
+from libs.common.messages import FortnoxCommand, ShopifyEvent
 from libs.common.messaging import Delivery
 from libs.common.metrics import COMMANDS_DEFERRED
 from libs.common.privacy import redaction_of
@@ -23,6 +24,7 @@ from libs.common.settings import Settings
 from services.fortnox_writer import privacy, results
 from services.fortnox_writer.admission import Admission, Arrival, TenantGate, is_background
 from services.fortnox_writer.deferred import (
+    BILLING,
     HELD_EXPLANATION,
     PARKED,
     RATE_LIMIT,
@@ -31,6 +33,7 @@ from services.fortnox_writer.deferred import (
     backoff,
 )
 from services.fortnox_writer.executor import Executor
+from services.fortnox_writer.subscriptions import Subscriptions, subscription_event_of
 
 log = get_logger(__name__)
 
@@ -46,7 +49,9 @@ class CommandIntake:
         gate: TenantGate,
         executor: Executor,
         wake_scheduler: Callable[[], None],
+        subscriptions: Subscriptions | None = None,
     ) -> None:
+        self._subscriptions = subscriptions
         self._pool = pool
         self._settings = settings
         self._store = store
@@ -60,6 +65,10 @@ class CommandIntake:
         redaction = redaction_of(delivery)
         if redaction is not None:
             await privacy.redact(self._pool, redaction)
+            return
+        event = subscription_event_of(delivery)
+        if event is not None:
+            await self._subscription_news(event)
             return
         arrival = Arrival.of(delivery)
         command = arrival.command
@@ -99,6 +108,8 @@ class CommandIntake:
             )
         elif outcome.kind == "park":
             await self._set_aside(delivery, command, tenant, PARKED, error=message)
+        elif outcome.kind == "billing":  # the executor published why it waits
+            await self._set_aside(delivery, command, tenant, BILLING, error=message)
         elif outcome.kind == "rate_limited":
             await self._set_aside(delivery, command, tenant, RATE_LIMIT, error=message)
         elif outcome.kind == "wait":
@@ -115,6 +126,19 @@ class CommandIntake:
         else:  # failed: recorded and published; the consumer dead-letters it
             assert error is not None
             raise error
+
+    async def _subscription_news(self, event: ShopifyEvent) -> None:
+        """app_subscriptions/* (subscriptions.py): ACTIVE releases the shop's work waiting on
+        billing; another status tells each waiting order why it still waits."""
+        if self._subscriptions is None:
+            return
+        waiting = await self._subscriptions.apply(event)
+        if waiting:
+            blocked = await self._executor.billing.blocked(event.shop)
+            for command in waiting:
+                explanation = None if blocked is None else blocked.explanation
+                await self._executor.publish(results.billing_wait(command, explanation))
+        self._wake_scheduler()
 
     async def _set_aside(
         self,

@@ -40,6 +40,9 @@ FEATURE_SCOPES: dict[str, tuple[str, ...]] = {
     "currencies": ("currency",),
     "settings": ("settings",),
     "payouts": ("bookkeeping", "currency"),
+    # Inventory sync: whether the company uses Fortnox Lager (stock points) is read through the
+    # warehouse API, which needs this scope (docs/accounting.md, Inventory).
+    "inventory": ("warehouse",),
 }
 
 

@@ -3,15 +3,21 @@ timeline and ingest. Statuses and kinds are the contract's literals (libs/common
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from libs.common.errors import HandlerError
-from libs.common.messages import FortnoxCommand, ResultKind, SyncResult, SyncStatus
+from libs.common.messages import FortnoxCommand, ResultKind, StockLevel, SyncResult, SyncStatus
 from libs.common.tracing import current_trace_id
 from services.fortnox_writer.ledger import CreatedDocument
 
-CATALOG_KINDS: dict[str, ResultKind] = {"sync_articles": "article", "sync_customer": "customer"}
+CATALOG_KINDS: dict[str, ResultKind] = {
+    "sync_articles": "article",
+    "sync_customer": "customer",
+    "set_stock": "stock",
+    "read_stock": "stock",
+}
 
 
 def result_kind(command: FortnoxCommand) -> ResultKind:
@@ -49,7 +55,14 @@ def _base(command: FortnoxCommand) -> dict[str, Any]:
 
 
 def done(
-    command: FortnoxCommand, status: SyncStatus, kind: ResultKind, made: CreatedDocument
+    command: FortnoxCommand,
+    status: SyncStatus,
+    kind: ResultKind,
+    made: CreatedDocument,
+    *,
+    explanation: str | None = None,
+    stock: Sequence[StockLevel] = (),
+    warehouse_module: bool | None = None,
 ) -> SyncResult:
     return SyncResult(
         **_base(command),
@@ -57,6 +70,9 @@ def done(
         document_kind=kind,
         document_number=made.number,
         fortnox_total=made.total,
+        explanation=explanation,
+        stock=list(stock),
+        warehouse_module=warehouse_module,
     )
 
 
@@ -72,6 +88,17 @@ def parked(command: FortnoxCommand, reason: str | None) -> SyncResult:
         document_kind=result_kind(command),
         error_code="needs_reconnection",
         explanation=explanation,
+    )
+
+
+def billing_wait(command: FortnoxCommand, explanation: str | None) -> SyncResult:
+    """Waiting on usage billing (docs/billing.md): set aside, resumed once it can be charged."""
+    return SyncResult(
+        **_base(command),
+        status="parked",
+        document_kind=result_kind(command),
+        error_code="billing_required",
+        explanation=explanation or "this sync waits until usage charges are approved",
     )
 
 

@@ -36,6 +36,7 @@ from libs.common.settings import Settings
 from services.fortnox_writer.admission import TenantGate
 from services.fortnox_writer.clock import Clock
 from services.fortnox_writer.deferred import (
+    BILLING,
     CLAIM_SECONDS,
     HELD_EXPLANATION,
     PARKED,
@@ -191,6 +192,11 @@ class Scheduler:
                 row.id, reason=PARKED, attempts=row.attempts, due_in=0, error=message
             )
             COMMANDS_DEFERRED.labels(reason=PARKED).inc()
+        elif outcome.kind == "billing":  # the executor published why it waits
+            await store.reschedule(
+                row.id, reason=BILLING, attempts=row.attempts, due_in=0, error=message
+            )
+            COMMANDS_DEFERRED.labels(reason=BILLING).inc()
         elif outcome.kind == "rate_limited":
             wait = await self._limiter.next_slot_in(row.tenant_id or "")
             await store.reschedule(

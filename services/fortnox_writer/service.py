@@ -26,7 +26,11 @@ from aiohttp import web
 from libs.common.crypto import TokenCipher
 from libs.common.messaging import WRITER_COMMANDS
 from libs.common.service import ConsumerSpec, Runtime, ServiceDefinition
+from libs.common.shopify_admin import ShopifyAdmin
+from libs.common.shops import ShopRegistry
 from services.fortnox_writer.admission import Admission, TenantGate, rules_for
+from services.fortnox_writer.billing_ledger import BillingLedger
+from services.fortnox_writer.billing_routes import add_billing_routes
 from services.fortnox_writer.clock import SystemClock
 from services.fortnox_writer.connections import ConnectionStore
 from services.fortnox_writer.deferred import DeferredStore
@@ -40,6 +44,8 @@ from services.fortnox_writer.reconciliation import routes as report_routes
 from services.fortnox_writer.reconciliation.jobs import ReportRunner
 from services.fortnox_writer.routes import add_routes
 from services.fortnox_writer.scheduler import Scheduler
+from services.fortnox_writer.subscriptions import Subscriptions
+from services.fortnox_writer.usage_records import UsageRecords
 
 
 @dataclass
@@ -50,6 +56,9 @@ class Writer:
     intake: CommandIntake
     limiter: RateLimiter
     reports: ReportRunner
+    usage_records: UsageRecords
+    subscriptions: Subscriptions
+    billing: BillingLedger
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -66,7 +75,24 @@ def build_writer(runtime: Runtime) -> Writer:
     limiter = rate_limiter(runtime.pool, settings, clock)
     leases = Leases(runtime.pool, clock)
     connections = connection_store(runtime)
-    executor = Executor(runtime, connections, limiter, leases, clock)
+    billing = BillingLedger(runtime.pool, settings)
+    cipher = TokenCipher(settings.token_encryption_keys.get_secret_value())
+    subscriptions = Subscriptions(
+        runtime.pool,
+        settings,
+        billing,
+        ShopifyAdmin(runtime.http, settings.shopify_admin_url, settings.shopify_api_version),
+        ShopRegistry(runtime.pool, cipher),
+    )
+    executor = Executor(
+        runtime,
+        connections,
+        limiter,
+        leases,
+        clock,
+        billing=billing,
+        start_subscription=subscriptions.start,
+    )
     store = DeferredStore(runtime.pool, f"writer-{uuid.uuid4().hex[:12]}")
     gate = TenantGate()
     scheduler = Scheduler(
@@ -88,9 +114,11 @@ def build_writer(runtime: Runtime) -> Writer:
         gate=gate,
         executor=executor,
         wake_scheduler=scheduler.wake,
+        subscriptions=subscriptions,
     )
     reports = ReportRunner(runtime, connections, limiter, store)
-    return Writer(scheduler, intake, limiter, reports)
+    usage_records = UsageRecords(runtime.pool, settings, billing, subscriptions)
+    return Writer(scheduler, intake, limiter, reports, usage_records, subscriptions, billing)
 
 
 def preflight_check(runtime: Runtime, limiter: RateLimiter) -> PreflightCheck:
@@ -107,6 +135,7 @@ def _routes(app: web.Application) -> None:
     add_routes(app)
     report_routes.add_routes(app)
     preflight_routes.add_routes(app)
+    add_billing_routes(app)
     app[WRITER] = []
 
 
@@ -121,6 +150,8 @@ async def _start(runtime: Runtime, app: web.Application) -> Sequence[ConsumerSpe
     check = preflight_check(runtime, writer.limiter)
     app[preflight_routes.PREFLIGHT].append(check)
     writer.tasks.append(asyncio.create_task(check.run_forever()))
+    if runtime.settings.billing_enabled:  # usage records: each usage charge once in Shopify
+        writer.tasks.append(asyncio.create_task(writer.usage_records.run_forever()))
     return [ConsumerSpec(WRITER_COMMANDS, writer.intake)]
 
 

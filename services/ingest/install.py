@@ -34,6 +34,7 @@ from libs.common.settings import Settings
 from libs.common.shopify_admin import ShopifyAdmin
 from services.ingest.lifecycle import registry_of
 from services.ingest.shopify_oauth import (
+    INVENTORY_TOPICS,
     WEBHOOK_TOPICS,
     InstallError,
     admin_base_url,
@@ -224,7 +225,9 @@ async def subscribe_webhooks(runtime: Runtime, shop: str, token: str) -> dict[st
             break
         after = info.get("endCursor")
     created: list[str] = []
-    for topic in WEBHOOK_TOPICS:
+    scopes = {s.strip() for s in settings.shopify_scopes.split(",")}
+    topics = WEBHOOK_TOPICS + (INVENTORY_TOPICS if "read_inventory" in scopes else ())
+    for topic in topics:
         enum = topic_enum(topic)
         if enum in existing:
             continue

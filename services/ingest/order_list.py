@@ -23,7 +23,15 @@ from libs.common.http import json_error
 from libs.common.service import runtime_of
 from services.ingest.orders_admin import document_json
 
-STATUSES = ("pending", "synced", "failed", "needs_reconnection", "skipped", "summarized")
+STATUSES = (
+    "pending",
+    "synced",
+    "failed",
+    "needs_reconnection",
+    "skipped",
+    "summarized",
+    "waiting_on_billing",
+)
 PENDING_DAYS = 30
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100

@@ -13,6 +13,7 @@ from libs.common.messaging import Delivery
 from libs.common.service import Runtime
 from services.ingest.backfill import jobs as backfills
 from services.ingest.catalog import jobs
+from services.ingest.inventory.sync import InventorySync
 
 STATE_OF = {
     "synced": "synced",
@@ -28,9 +29,19 @@ DOCUMENT_ACTIONS = ("create_document", "update_document")
 class ResultProjection:
     def __init__(self, runtime: Runtime) -> None:
         self._pool = runtime.pool
+        self._runtime = runtime
+        self._inventory: InventorySync | None = None  # Fortnox's stock to Shopify (inventory/)
 
     async def __call__(self, delivery: Delivery) -> None:
         result = delivery.parse(SyncResult)
+        if result.action in ("read_stock", "set_stock"):
+            if self._inventory is None:
+                self._inventory = InventorySync(self._runtime)
+            if result.action == "read_stock":
+                await self._inventory.apply_read(result)
+            else:
+                await self._inventory.apply_set(result)
+            return
         if result.batch_id is not None and result.origin == "backfill":
             # A backfill counts the result of each order's own document.
             if result.source.type == "order" and result.action == "create_document":
@@ -76,7 +87,9 @@ class ResultProjection:
             result.shop,
             result.source.id,
             result.source.name,
-            STATE_OF[result.status],
+            "waiting_on_billing"
+            if result.status == "parked" and result.error_code == "billing_required"
+            else STATE_OF[result.status],
             result.document_kind,
             result.document_number,
             result.fortnox_total,

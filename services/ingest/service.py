@@ -24,6 +24,8 @@ from services.ingest.backfill.runner import BackfillRunner
 from services.ingest.catalog import routes as catalog_routes
 from services.ingest.catalog.runner import CatalogRunner
 from services.ingest.intake import Intake
+from services.ingest.inventory import routes as inventory_routes
+from services.ingest.inventory.sync import InventorySync
 from services.ingest.reconcile import routes as reconcile_routes
 from services.ingest.reconcile.runner import Reconciler
 from services.ingest.results import ResultProjection
@@ -45,6 +47,7 @@ def _routes(app: web.Application) -> None:
     catalog_routes.add_routes(app)
     backfill_routes.add_routes(app)
     reconcile_routes.add_routes(app)
+    inventory_routes.add_routes(app)
     set_aside.add_routes(app)
     webapp.add_routes(app)
     devlogin.add_routes(app)
@@ -63,6 +66,10 @@ async def _start(runtime: Runtime, app: web.Application) -> None:
     app[reconcile_routes.RECONCILER].append(reconciler)
     if runtime.settings.reconcile_interval_seconds > 0:
         app[RELAY_TASK].append(asyncio.create_task(reconciler.run_forever()))
+    inventory = InventorySync(runtime)
+    app[inventory_routes.SYNC].append(inventory)
+    if runtime.settings.inventory_interval_seconds > 0:
+        app[RELAY_TASK].append(asyncio.create_task(inventory.run_forever()))
     app[RELAY_TASK].append(
         asyncio.create_task(
             events.relay_forever(
@@ -84,6 +91,8 @@ async def _stop(_runtime: Runtime, app: web.Application) -> None:
         await backfill.stop()
     for reconciler in app[reconcile_routes.RECONCILER]:
         await reconciler.stop()
+    for inventory in app[inventory_routes.SYNC]:
+        await inventory.stop()
     for task in app[RELAY_TASK]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -34,7 +34,13 @@ WEBHOOK_TOPICS = (
     "customers/create",
     "customers/update",
     "app/uninstalled",
+    # Usage billing (docs/billing.md): the subscription's state and the approaching cap.
+    "app_subscriptions/update",
+    "app_subscriptions/approaching_capped_amount",
 )
+# Subscribed too when SHOPIFY_SCOPES asks for read_inventory (the inventory sync needs it; Shopify
+# refuses the subscription without the scope).
+INVENTORY_TOPICS = ("inventory_levels/update",)
 PRIVACY_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
 # A callback's timestamp may run this far ahead of our clock.
 CLOCK_SKEW_SECONDS = 90.0

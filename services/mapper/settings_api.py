@@ -53,6 +53,7 @@ _NOISE = frozenset({"command_id", "document_key", "event_uid", "rule_version"})
 MAX_CHANGES = 100
 MAX_GATEWAYS = 50  # payment methods a shop maps
 MAX_VAT_RATES = 20  # Swedish VAT rates with an account
+MAX_LOCATIONS = 50  # Shopify locations mapped to Fortnox stock points
 
 
 def _code(description: str) -> Any:
@@ -110,6 +111,8 @@ class SettingsPatch(BaseModel):
     )
     summary_timezone: str | None = Field(default=None, min_length=1, max_length=64)
     summary_customer_name: str | None = Field(default=None, min_length=1, max_length=200)
+    inventory_source: Literal["shopify", "fortnox", "none"] | None = None
+    inventory_locations: dict[str, str] | None = Field(default=None, max_length=MAX_LOCATIONS)
 
 
 EDITABLE = tuple(SettingsPatch.model_fields)
@@ -156,6 +159,17 @@ def _gateway_problems(modes: dict[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
+def _location_problems(locations: dict[str, Any]) -> list[tuple[str, str]]:
+    problems = []
+    for location, code in locations.items():
+        where = f"settings.inventory_locations.{location}"
+        if not location.isdigit() or len(location) > 19 or int(location) >= 2**63:
+            problems.append((where, "a Shopify location id (its number) is required"))
+        if not isinstance(code, str) or not 1 <= len(code) <= 50 or not code.isprintable():
+            problems.append((where, "a Fortnox stock point code of 1 to 50 characters"))
+    return problems
+
+
 def parse_patch(raw: Any) -> tuple[SettingsPatch, dict[str, Any]]:
     """The patch and exactly the fields it gives (explicit nulls included), or every problem."""
     if not isinstance(raw, dict):
@@ -175,6 +189,7 @@ def parse_patch(raw: Any) -> tuple[SettingsPatch, dict[str, Any]]:
             if value is None and f"{group}.{name}" not in NULLABLE:
                 problems.append((f"settings.{group}.{name}", "null is not allowed here"))
     problems += _gateway_problems(given.get("payment_modes") or {})
+    problems += _location_problems(given.get("inventory_locations") or {})
     if len((given.get("accounts") or {}).get("sweden") or {}) > MAX_VAT_RATES:
         problems.append(("settings.accounts.sweden", f"at most {MAX_VAT_RATES} VAT rates"))
     if problems:
@@ -201,6 +216,16 @@ def effective(defaults: dict[str, Any], overrides: dict[str, Any]) -> ShopSettin
     if settings.article_number_source == "metafield" and not settings.article_metafield:
         raise SettingsProblems(
             [("settings.article_metafield", "required when article_number_source is metafield")]
+        )
+    if settings.inventory_source == "fortnox" and len(settings.inventory_locations) > 1:
+        raise SettingsProblems(
+            [
+                (
+                    "settings.inventory_locations",
+                    "with Fortnox as the source, Fortnox's stock goes to one Shopify location: "
+                    "map at most one",
+                )
+            ]
         )
     return settings
 

@@ -26,6 +26,16 @@ STATUS_OF = {
     "parked": "needs_reconnection",
     "summarized": "summarized",  # in a daily summary document (summary mode)
 }
+
+
+def status_of(result: SyncResult) -> str:
+    """The order's status after a result: a sync waiting on usage billing (docs/billing.md)
+    is ``waiting_on_billing``, not a connection to repair."""
+    if result.status == "parked" and result.error_code == "billing_required":
+        return "waiting_on_billing"
+    return STATUS_OF[result.status]
+
+
 # Results about the order's own document move its status; credits and payments are events.
 DOCUMENT_ACTIONS = frozenset({"create_document", "update_document"})
 DONE = {
@@ -100,7 +110,7 @@ class ResultHandler:
         result = delivery.parse(SyncResult)
         if result.source.type not in ("order", "refund"):
             return  # catalog results (articles, customers) have no order timeline
-        status = STATUS_OF[result.status]
+        status = status_of(result)
         order_id = result.source.timeline_order_id
         async with self._runtime.pool.acquire() as conn, conn.transaction():
             await conn.execute(

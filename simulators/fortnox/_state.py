@@ -319,6 +319,10 @@ class Tenant:
         default_factory=lambda: dict(DEFAULT_MODES_OF_PAYMENT)
     )
     terms_of_payment: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TERMS_OF_PAYMENT))
+    # Fortnox Lager (the warehouse module): when active, stock moves through warehouse
+    # documents only and an article's QuantityInStock is not writable (warehouse.py).
+    warehouse_module: bool = False
+    stock_points: dict[str, str] = field(default_factory=lambda: {"LAGER": "Huvudlager"})
 
     @property
     def database_number(self) -> int:

@@ -17,6 +17,7 @@ from simulators.fortnox import (
     payments,
     registers,
     vouchers,
+    warehouse,
 )
 from simulators.fortnox.gateway import gateway
 from simulators.fortnox.keys import SIM_KEY
@@ -34,6 +35,7 @@ def create_app(sim: FortnoxSimulator) -> web.Application:
         auth,
         customers,
         articles,
+        warehouse,
         currencies,
         invoices,
         orders,

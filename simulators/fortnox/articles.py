@@ -7,7 +7,9 @@
   "Ogiltiga tecken". Description is required. A given VAT must be one of the tenant's rates.
   SalesPrice is read-only (null; Fortnox takes it from the price list).
 - ``GET/PUT /3/articles/{ArticleNumber}``; unknown -> 404 code 2000428 "Kan inte hitta artikeln".
-  Without a warehouse module, ``PUT {"Article": {"QuantityInStock": x}}`` sets the stock.
+  Without a warehouse module, ``PUT {"Article": {"QuantityInStock": x}}`` sets the stock (and
+  moves the article's ``lastmodified``); with the module active it answers 400 code 2999009
+  (simulator-chosen: stock moves through warehouse documents there, see warehouse.py).
 """
 
 from __future__ import annotations
@@ -150,13 +152,26 @@ async def put_article(request: web.Request) -> web.Response:
     article = _find(request)
     fields = ARTICLE.parse(await read_envelope(request, "Article"))
     fields.pop("ArticleNumber", None)
+    tenant = keys.tenant(request)
+    if tenant.warehouse_module and "QuantityInStock" in fields:
+        raise errors.bad_request(errors.SIM_WAREHOUSE_STOCK)
     merged = clean({**article.fields, **fields})
     if not merged.get("Description"):
         raise errors.bad_request(errors.SIM_REQUIRED_FIELD, "Description")
-    _check_vat(keys.tenant(request), merged)
+    _check_vat(tenant, merged)
     article.fields = merged
     article.updated_at = modified_now()
     return _one(request, article)
+
+
+def set_stock(tenant: Tenant, number: str, quantity: Decimal) -> Article:
+    """The merchant changes the stock in Fortnox (by hand, or Fortnox's own deliveries)."""
+    article = tenant.articles.get(number)
+    if article is None:
+        raise errors.not_found(errors.ARTICLE_NOT_FOUND)
+    article.fields = {**article.fields, "QuantityInStock": quantity, "StockGoods": True}
+    article.updated_at = modified_now()
+    return article
 
 
 def add_routes(app: web.Application) -> None:

@@ -28,6 +28,8 @@ POST     /_sim/consent_tenant                  {tenant_id, deny?} tenant for /oa
 POST     /_sim/rate_limit                      {rate_limit (null = off), rate_window?}
 POST     /_sim/jitter                          {jitter: seconds} random delay on every request
 POST     /_sim/tenants/{id}/vat_rounding       {vat_rounding: per_rate | per_row}
+POST     /_sim/tenants/{id}/warehouse          {active, stock_points?} the warehouse module on/off
+POST     /_sim/tenants/{id}/articles/{n}/stock {quantity} the merchant edits stock in Fortnox
 GET      /_sim/stats                           counters (refresh_count, refresh_reuse_count, ...)
 =======  ====================================  ==================================================
 """
@@ -43,7 +45,7 @@ from aiohttp import web
 
 from simulators.fortnox import keys, registers
 from simulators.fortnox._state import Tenant
-from simulators.fortnox.articles import article_json
+from simulators.fortnox.articles import article_json, set_stock
 from simulators.fortnox.customers import customer_json
 from simulators.fortnox.payments import payment_json
 from simulators.fortnox.simulator import FortnoxSimulator, check_vat_rounding
@@ -229,6 +231,24 @@ def set_vat_rounding(request: web.Request, sim: FortnoxSimulator, body: dict[str
     _tenant(request, sim).vat_rounding = check_vat_rounding(str(body["vat_rounding"]))
 
 
+def set_warehouse(request: web.Request, sim: FortnoxSimulator, body: dict[str, Any]) -> Any:
+    """Turn the company's warehouse module on or off (and name its stock points)."""
+    tenant = _tenant(request, sim)
+    tenant.warehouse_module = bool(body["active"])
+    points = body.get("stock_points")
+    if points is not None:
+        tenant.stock_points = {str(code): str(name) for code, name in dict(points).items()}
+    return {"active": tenant.warehouse_module, "stock_points": tenant.stock_points}
+
+
+def set_article_stock(request: web.Request, sim: FortnoxSimulator, body: dict[str, Any]) -> Any:
+    """The merchant edits an article's stock in Fortnox (lastmodified moves)."""
+    tenant = _tenant(request, sim)
+    quantity = Decimal(str(body["quantity"]))
+    article = set_stock(tenant, request.match_info["number"], quantity)
+    return {"Article": article_json(article, keys.base_url(request))}
+
+
 def stats(request: web.Request, sim: FortnoxSimulator, body: dict[str, Any]) -> Any:
     return {
         "refresh_count": sim.refresh_count,
@@ -266,6 +286,8 @@ def add_routes(app: web.Application) -> None:
         ("GET", "/_sim/stats", stats),
         ("POST", "/_sim/jitter", set_jitter),
         ("POST", "/_sim/tenants/{tenant_id}/vat_rounding", set_vat_rounding),
+        ("POST", "/_sim/tenants/{tenant_id}/warehouse", set_warehouse),
+        ("POST", "/_sim/tenants/{tenant_id}/articles/{number}/stock", set_article_stock),
     ]
     for method, path, fn in routes:
         app.router.add_route(method, path, _endpoint(fn))

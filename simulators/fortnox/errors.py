@@ -48,6 +48,8 @@ SIM_ALREADY_CREDITED = 2999004
 SIM_TOO_MANY_ROWS = 2999005
 SIM_CURRENCY_NOT_FOUND = 2999006
 SIM_REQUIRED_FIELD = 2999007
+SIM_WAREHOUSE_INACTIVE = 2999008  # a warehouse endpoint of a company without the module
+SIM_WAREHOUSE_STOCK = 2999009  # QuantityInStock written while the warehouse module is active
 SIM_INVALID_VALUE = 2999008
 SIM_PAYMENT_NOT_FOUND = 2999009
 SIM_NOT_FOUND = 2999010  # unknown path
@@ -85,6 +87,8 @@ MESSAGES: dict[int, str] = {
     SIM_TOO_MANY_ROWS: "Dokumentet får innehålla högst 500 rader.",
     SIM_CURRENCY_NOT_FOUND: "Kan inte hitta valutan.",
     SIM_REQUIRED_FIELD: "Obligatoriskt fält saknas",
+    SIM_WAREHOUSE_INACTIVE: "Lagermodulen är inte aktiverad",
+    SIM_WAREHOUSE_STOCK: "Lagersaldot ändras med lagertransaktioner när lagermodulen används",
     SIM_INVALID_VALUE: "Ogiltigt värde",
     SIM_PAYMENT_NOT_FOUND: "Kan inte hitta inbetalningen.",
     SIM_NOT_FOUND: "Resursen finns inte.",

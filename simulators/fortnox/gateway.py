@@ -7,9 +7,10 @@ Order, per request:
    arrive in another order than they were sent.
 1. Record it (``sim.requests``; the record is written when the request finishes, with the arrival
    time, the resolved client/tenant, the status produced and the fault applied).
-2. ``/3/...`` only: authenticate ``Authorization: Bearer <access token>``; a missing, unknown,
-   expired or revoked token answers 401 ``{"message": "unauthorized"}``.
-3. ``/3/...`` only: rate limit per (client id, tenant); over the limit answers 429 (counted in
+2. ``/3/...`` and ``/api/warehouse/...`` only: authenticate ``Authorization: Bearer <access
+   token>``; a missing, unknown, expired or revoked token answers 401
+   ``{"message": "unauthorized"}``.
+3. The same paths: rate limit per (client id, tenant); over the limit answers 429 (counted in
    ``sim.count_429``) without consuming budget.
 4. Faults (see faults.py) wrap the rest.
 5. ``/3/...`` only: scope of the token (403, code 2000663) and the tenant's licence for that
@@ -51,6 +52,10 @@ SCOPE_BY_RESOURCE = {
 }
 
 
+# Paths that need a Bearer token and count against the rate limit.
+API_PREFIXES = ("/3/", "/api/warehouse/")
+
+
 @web.middleware
 async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith("/_sim"):
@@ -85,7 +90,7 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def _admit(
     sim: FortnoxSimulator, request: web.Request, handler: Handler, who: Caller
 ) -> web.StreamResponse:
-    if request.path.startswith("/3/"):
+    if request.path.startswith(API_PREFIXES):
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         access = sim.tokens.lookup_access(token.strip()) if scheme.lower() == "bearer" else None
         if access is None or access.tenant_id not in sim.tenants:

@@ -18,6 +18,7 @@ MetafieldKey = tuple[str, str, str]  # (owner gid, namespace, key)
 _REAL_TOKEN_RE = re.compile(r"^shp[a-z]{2}_")
 _GID_RE = re.compile(r"^gid://shopify/(?P<kind>[A-Za-z]+)/(?P<id>\d+)(?:\?.*)?$")
 
+PRIMARY_LOCATION_ID = 81_000_000_001  # every simulated shop's first location ("Lager")
 APP_ID = 4_711_000  # id of the simulated app; "$app" namespaces expand to f"app--{APP_ID}"
 
 
@@ -119,6 +120,17 @@ class ShopState:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Shopify Payments payouts and balance transactions (payouts.py)
     payments: PayoutLedger = field(default_factory=PayoutLedger)
+    # Inventory (inventory.py): locations, available per (inventory item, location), when each
+    # level changed, inventory_levels/update payloads not yet handed out, pending races.
+    locations: dict[int, str] = field(default_factory=lambda: {PRIMARY_LOCATION_ID: "Lager"})
+    inventory: dict[tuple[int, int], int] = field(default_factory=dict)
+    inventory_updated: dict[tuple[int, int], str] = field(default_factory=dict)
+    inventory_webhooks: list[Payload] = field(default_factory=list)
+    inventory_races: dict[tuple[int, int], int] = field(default_factory=dict)
+    inventory_group_seq: int = 0
+    # The Billing API (billing.py): app subscriptions and usage records by legacy id
+    app_subscriptions: dict[int, Payload] = field(default_factory=dict)
+    usage_records: dict[int, Payload] = field(default_factory=dict)
 
     def readable_orders(self) -> dict[int, Payload]:
         if self.read_all_orders:

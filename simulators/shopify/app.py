@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ._state import RequestRecord
+from .billing_routes import merchant_routes
 from .control import control_routes
 from .graphql import describe, execute
 from .oauth import oauth_routes
@@ -78,7 +79,8 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
     if not shop.accepts(token):
         record(401, fault.kind if fault else None)
         return _json({"errors": INVALID_TOKEN}, 401)
-    result = execute(shop, body, sim.now)
+    result = execute(shop, body, sim.now, sim.billing)
+    sim.send_billing_webhooks()
     record(
         result.status,
         fault.kind if fault else None,
@@ -86,6 +88,8 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
         requested_cost=result.requested_cost,
         throttled=result.throttled,
     )
+    if fault is not None and fault.kind == "late":
+        await asyncio.sleep(fault.delay)  # done (and recorded) already; the answer comes late
     return _json(
         result.body,
         result.status,
@@ -99,4 +103,5 @@ def create_app(sim: ShopifySimulator) -> web.Application:
     app.router.add_post(GRAPHQL_PATH, graphql_handler)
     app.router.add_routes(control_routes(sim))
     app.router.add_routes(oauth_routes(sim))
+    app.router.add_routes(merchant_routes(sim))
     return app

@@ -15,6 +15,13 @@ POST   /_sim/faults                        {"kind", "status"?, "delay"?, "times"
 GET    /_sim/faults, DELETE /_sim/faults
 GET    /_sim/requests, DELETE /_sim/requests
 GET    /_sim/health
+GET    /_sim/shops/{shop}/inventory        {"locations", "levels": [{item, location, available}]}
+POST   /_sim/shops/{shop}/inventory/sale   {"inventory_item_id", "quantity", "location_id"?}
+POST   /_sim/shops/{shop}/inventory/set    {"inventory_item_id", "available", "location_id"?}
+POST   /_sim/shops/{shop}/inventory/race   {"inventory_item_id", "delta", "location_id"?}: applied
+                                           just before the next inventorySetQuantities of it
+POST   /_sim/shops/{shop}/inventory/webhooks  the queued inventory_levels/update payloads
+                                           (handed out once)
 """
 
 from __future__ import annotations
@@ -195,6 +202,38 @@ def control_routes(sim: ShopifySimulator) -> list[web.RouteDef]:
         sim.requests.clear()
         return web.json_response({"ok": True})
 
+    async def inventory_levels(request: web.Request) -> web.Response:
+        shop = shop_of(request)
+        levels = [
+            {"inventory_item_id": item, "location_id": location, "available": available}
+            for (item, location), available in sorted(shop.inventory.items())
+        ]
+        locations = [{"id": i, "name": name} for i, name in sorted(shop.locations.items())]
+        return web.json_response({"locations": locations, "levels": levels})
+
+    def inventory_change(field: str) -> Handler:
+        async def handler(request: web.Request) -> web.Response:
+            shop = shop_of(request)
+            body = await _body(request)
+            if not isinstance(body, dict) or not all(
+                isinstance(body.get(k), int) for k in ("inventory_item_id", field)
+            ):
+                return _error(400, f"expected {{'inventory_item_id': int, '{field}': int}}")
+            item, value = body["inventory_item_id"], body[field]
+            location = body.get("location_id")
+            if field == "quantity":
+                sim.sell(shop.domain, item, value, location)
+            elif field == "available":
+                sim.set_available(shop.domain, item, value, location)
+            else:
+                sim.race_next_write(shop.domain, item, value, location)
+            return web.json_response({"available": sim.available(shop.domain, item, location)})
+
+        return handler
+
+    async def inventory_webhooks(request: web.Request) -> web.Response:
+        return web.json_response(sim.take_inventory_webhooks(shop_of(request).domain))
+
     base = "/_sim/shops/{shop}"
     return [
         web.get("/_sim/health", health),
@@ -209,6 +248,11 @@ def control_routes(sim: ShopifySimulator) -> list[web.RouteDef]:
         web.get(f"{base}/metafields", metafields),
         web.post(f"{base}/payouts", make_payout),
         web.post(f"{base}/bucket", set_bucket),
+        web.get(f"{base}/inventory", inventory_levels),
+        web.post(f"{base}/inventory/sale", inventory_change("quantity")),
+        web.post(f"{base}/inventory/set", inventory_change("available")),
+        web.post(f"{base}/inventory/race", inventory_change("delta")),
+        web.post(f"{base}/inventory/webhooks", inventory_webhooks),
         web.post("/_sim/faults", add_fault),
         web.get("/_sim/faults", list_faults),
         web.delete("/_sim/faults", clear_faults),

@@ -6,14 +6,16 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
-FaultKind = Literal["status", "delay", "drop"]
-FAULT_KINDS: tuple[FaultKind, ...] = ("status", "delay", "drop")
+FaultKind = Literal["status", "delay", "drop", "late"]
+FAULT_KINDS: tuple[FaultKind, ...] = ("status", "delay", "drop", "late")
 
 
 @dataclass
 class Fault:
     """kind "status": answer `status` (JSON errors body); "delay": sleep `delay` s then answer
-    normally; "drop": close the connection without an answer. `times=None` means until cleared.
+    normally; "late": do the work at once, then answer only after `delay` s (a client that
+    gives up first never learns that it was done); "drop": close the connection without an
+    answer. `times=None` means until cleared.
     `shop` / `operation` (operation name or root field) narrow which requests it hits."""
 
     kind: FaultKind

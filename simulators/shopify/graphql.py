@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from ._state import ShopState
+from .billing import Billing, billing_mutations, installation_node
 from .document import parse_operation
 from .execution import Executor
 from .mutations import mutation_root
@@ -58,7 +59,9 @@ def describe(body: Any) -> tuple[str | None, tuple[str, ...]]:
     return operation.name or (names[0] if names else None), names
 
 
-def execute(shop: ShopState, body: Any, clock: Callable[[], datetime]) -> GraphQLResult:
+def execute(
+    shop: ShopState, body: Any, clock: Callable[[], datetime], billing: Billing | None = None
+) -> GraphQLResult:
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
         return GraphQLResult(400, {"errors": {"query": "Required parameter missing or invalid"}})
     try:
@@ -82,8 +85,12 @@ def execute(shop: ShopState, body: Any, clock: Callable[[], datetime]) -> GraphQ
     searches: list[dict[str, Any]] = []
     if operation.kind == "mutation":
         root = mutation_root(shop, clock)
+        if billing is not None:
+            root.update(billing_mutations(billing, shop))
     else:
         root = query_root(shop, searches)
+        if billing is not None:
+            root["currentAppInstallation"] = lambda _args: installation_node(billing, shop)
     try:
         data: dict[str, Any] | None = executor.run(operation, root)
         errors = None

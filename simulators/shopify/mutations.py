@@ -15,6 +15,7 @@ from typing import Any
 
 from ._state import Payload, ShopState, parse_gid, split_tags
 from .execution import Node
+from .inventory import inventory_mutations
 from .metafields import metafields_set
 from .operation import GraphQLError
 from .queries import node_for_gid
@@ -93,4 +94,5 @@ def mutation_root(shop: ShopState, clock: Callable[[], datetime]) -> Node:
         "tagsAdd": lambda args: _tags(shop, args, clock(), add=True),
         "tagsRemove": lambda args: _tags(shop, args, clock(), add=False),
         **subscription_mutations(shop, now_text),
+        **inventory_mutations(shop, now_text),
     }

@@ -13,6 +13,7 @@ from typing import Any
 
 from ._state import Payload, ShopState, parse_gid, split_tags
 from .execution import Connection, Node
+from .inventory import inventory_queries
 from .metafields import metafield_node
 from .operation import GraphQLError
 from .order_shapes import order_node
@@ -278,6 +279,7 @@ def query_root(shop: ShopState, searches: list[dict[str, Any]]) -> Node:
         ),
         "webhookSubscriptions": lambda args: webhook_subscriptions(shop, args),
         "shopifyPaymentsAccount": lambda _args: _payments_account(shop, searches),
+        **inventory_queries(shop, searches),
     }
     for single, plural, resource in (
         ("order", "orders", ORDERS),

@@ -54,6 +54,10 @@ TYPES: dict[str, dict[str, F]] = {
             "WebhookSubscriptionConnection", (*CONN, "topics", "callbackUrl", "uri", "format")
         ),
         "shopifyPaymentsAccount": F("ShopifyPaymentsAccount"),
+        "locations": F("LocationConnection", (*CONN, "query", "includeInactive")),
+        "inventoryItems": F("InventoryItemConnection", (*CONN, "query")),
+        "inventoryItem": F("InventoryItem", ("id",)),
+        "currentAppInstallation": F("AppInstallation"),
     },
     "ShopifyPaymentsAccount": {
         **_scalars("id activated country defaultCurrency"),
@@ -95,7 +99,84 @@ TYPES: dict[str, dict[str, F]] = {
             "WebhookSubscriptionCreatePayload", ("topic", "webhookSubscription")
         ),
         "webhookSubscriptionDelete": F("WebhookSubscriptionDeletePayload", ("id",)),
+        "inventorySetQuantities": F("InventorySetQuantitiesPayload", ("input",)),
+        "appSubscriptionCreate": F(
+            "AppSubscriptionCreatePayload",
+            ("name", "returnUrl", "lineItems", "test", "trialDays", "replacementBehavior"),
+        ),
+        "appUsageRecordCreate": F(
+            "AppUsageRecordCreatePayload",
+            ("subscriptionLineItemId", "price", "description", "idempotencyKey"),
+        ),
+        "appSubscriptionCancel": F("AppSubscriptionCancelPayload", ("id", "prorate")),
+        "appSubscriptionLineItemUpdate": F(
+            "AppSubscriptionLineItemUpdatePayload", ("id", "cappedAmount")
+        ),
     },
+    "InventorySetQuantitiesPayload": {
+        "inventoryAdjustmentGroup": F("InventoryAdjustmentGroup"),
+        "userErrors": F("InventorySetQuantitiesUserError"),
+    },
+    "InventorySetQuantitiesUserError": _scalars("code field message"),
+    "InventoryAdjustmentGroup": {
+        **_scalars("id createdAt reason referenceDocumentUri"),
+        "changes": F("InventoryChange"),
+    },
+    "InventoryChange": {
+        **_scalars("name delta quantityAfterChange"),
+        "item": F("InventoryItem"),
+        "location": F("Location"),
+    },
+    "Location": _scalars("id legacyResourceId name isActive"),
+    "InventoryItem": {
+        **_scalars("id legacyResourceId sku tracked updatedAt"),
+        "variant": F("ProductVariant"),
+        "inventoryLevels": F("InventoryLevelConnection", CONN),
+        "inventoryLevel": F("InventoryLevel", ("locationId",)),
+    },
+    "InventoryLevel": {
+        **_scalars("id updatedAt"),
+        "location": F("Location"),
+        "item": F("InventoryItem"),
+        "quantities": F("InventoryQuantity", ("names",)),
+    },
+    "InventoryQuantity": _scalars("name quantity updatedAt"),
+    # The Billing API (billing.py)
+    "AppSubscriptionCreatePayload": {
+        "appSubscription": F("AppSubscription"),
+        "confirmationUrl": _S,
+        "userErrors": F("UserError"),
+    },
+    "AppSubscriptionLineItemUpdatePayload": {
+        "appSubscription": F("AppSubscription"),
+        "confirmationUrl": _S,
+        "userErrors": F("UserError"),
+    },
+    "AppSubscriptionCancelPayload": {
+        "appSubscription": F("AppSubscription"),
+        "userErrors": F("UserError"),
+    },
+    "AppUsageRecordCreatePayload": {
+        "appUsageRecord": F("AppUsageRecord"),
+        "userErrors": F("UserError"),
+    },
+    "AppSubscription": {
+        **_scalars("id name status test trialDays returnUrl createdAt currentPeriodEnd"),
+        "lineItems": F("AppSubscriptionLineItem"),
+    },
+    "AppSubscriptionLineItem": {"id": _S, "plan": F("AppPlanV2")},
+    "AppPlanV2": {"pricingDetails": F("AppPricingDetails")},
+    "AppUsagePricing": {
+        **_scalars("terms interval"),
+        **_typed("MoneyV2", "cappedAmount balanceUsed"),
+    },
+    "AppRecurringPricing": {**_scalars("interval"), "price": F("MoneyV2")},
+    "AppUsageRecord": {
+        **_scalars("id description idempotencyKey createdAt"),
+        "price": F("MoneyV2"),
+        "subscriptionLineItem": F("AppSubscriptionLineItem"),
+    },
+    "AppInstallation": {"id": _S, "activeSubscriptions": F("AppSubscription")},
     "WebhookSubscriptionCreatePayload": {
         "webhookSubscription": F("WebhookSubscription"),
         "userErrors": F("UserError"),
@@ -235,6 +316,7 @@ TYPES: dict[str, dict[str, F]] = {
             "taxable position createdAt updatedAt"
         ),
         "product": F("Product"),
+        "inventoryItem": F("InventoryItem"),
         **_MF,
     },
     "PageInfo": _scalars("hasNextPage hasPreviousPage startCursor endCursor"),
@@ -242,7 +324,8 @@ TYPES: dict[str, dict[str, F]] = {
 _CONNECTION_NODES = (
     "Order LineItem ShippingLine Product ProductVariant Customer Metafield WebhookSubscription "
     "RefundLineItem RefundShippingLine OrderAdjustment OrderTransaction "
-    "ShopifyPaymentsPayout ShopifyPaymentsBalanceTransaction"
+    "ShopifyPaymentsPayout ShopifyPaymentsBalanceTransaction "
+    "InventoryItem InventoryLevel Location"
 )
 for _node in _CONNECTION_NODES.split():
     TYPES[f"{_node}Connection"] = {
@@ -257,7 +340,8 @@ _METAFIELD_OWNERS = "Order Product ProductVariant Customer Shop"
 _NODE_TYPES = (
     "Order LineItem Product ProductVariant Customer Metafield Shop ShippingLine Refund "
     "WebhookSubscription RefundShippingLine OrderAdjustment OrderTransaction "
-    "ShopifyPaymentsPayout ShopifyPaymentsBalanceTransaction"
+    "ShopifyPaymentsPayout ShopifyPaymentsBalanceTransaction "
+    "InventoryItem InventoryLevel Location"
 )
 INTERFACES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "Node": (frozenset({"id"}), frozenset(_NODE_TYPES.split())),
@@ -266,6 +350,7 @@ INTERFACES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset(_METAFIELD_OWNERS.split()),
     ),
     "WebhookSubscriptionEndpoint": (frozenset(), frozenset({"WebhookHttpEndpoint"})),
+    "AppPricingDetails": (frozenset(), frozenset({"AppUsagePricing", "AppRecurringPricing"})),
 }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from ._money import dec, gql_decimal
 from ._state import Payload, ShopState, gid, split_tags
 from .execution import Connection, Node
+from .inventory import item_node
 from .metafields import metafield_fields
 from .search import parse_time
 
@@ -142,6 +143,11 @@ def variant_node(shop: ShopState, product: Payload, rest: Payload) -> Node:
         "createdAt": utc(rest.get("created_at")),
         "updatedAt": utc(rest.get("updated_at")),
         "product": lambda _args: product_node(shop, product),
+        "inventoryItem": lambda _args: (
+            None
+            if rest.get("inventory_item_id") is None
+            else item_node(shop, int(rest["inventory_item_id"]))
+        ),
         **metafield_fields(shop, variant_gid),
     }
 

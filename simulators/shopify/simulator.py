@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import itertools
 import secrets
@@ -11,16 +12,20 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
+from . import inventory
 from ._state import Payload, RequestRecord, ShopState, check_token, gid, split_tags
 from .app import create_app
+from .billing import Billing
 from .faults import FaultSet
 from .mutations import touch
 from .oauth import DEFAULT_APP_SCOPES, OAuthState, RegisteredApp
 from .payouts import make_payout
+from .subscriptions import topic_enum
 from .throttle import CostBucket
-from .webhooks import DEFAULT_API_VERSION, Webhook, build_webhook
+from .webhooks import DEFAULT_API_VERSION, Webhook, build_webhook, deliver
 
 SHOP_ID_BASE = 60_000_000_000
 
@@ -63,6 +68,13 @@ class ShopifySimulator:
         self._now = now or (lambda: datetime.now(UTC))
         self._shop_ids = itertools.count(SHOP_ID_BASE + 1)
         self.oauth = OAuthState(clock=time.time)
+        # The Billing API (billing.py): its webhooks go to the shop's subscriptions of their
+        # topic, signed with webhook_secret (default: the one registered app's secret).
+        self.base_url = ""
+        self.webhook_secret: str | None = None
+        self.billing = Billing(self.now, lambda: self.base_url)
+        self.billing_webhooks_sent: list[dict[str, Any]] = []
+        self._deliveries: set[asyncio.Task[None]] = set()
 
     def register_app(
         self, client_id: str, client_secret: str, *, scopes: str = DEFAULT_APP_SCOPES
@@ -80,6 +92,53 @@ class ShopifySimulator:
 
     def now(self) -> datetime:
         return self._now()
+
+    def _secret(self) -> str | None:
+        if self.webhook_secret is not None:
+            return self.webhook_secret
+        apps = list(self.oauth.apps.values())
+        return apps[0].client_secret if len(apps) == 1 else None
+
+    def send_billing_webhooks(self) -> None:
+        """Deliver the billing webhooks the last change made, in the background (as Shopify
+        does: after the answer, at least once)."""
+        outgoing, self.billing.outgoing = self.billing.outgoing, []
+        for domain, topic, payload in outgoing:
+            shop = self.shops[domain]
+            urls = [
+                str(sub["uri"])
+                for sub in shop.webhook_subscriptions.values()
+                if sub["topic"] == topic_enum(topic)
+            ]
+            record: dict[str, Any] = {
+                "shop": domain,
+                "topic": topic,
+                "payload": payload,
+                "statuses": [],
+            }
+            self.billing_webhooks_sent.append(record)
+            secret = self._secret()
+            if not urls or secret is None:
+                continue
+            hook = build_webhook(topic, domain, payload, secret)
+            task = asyncio.get_running_loop().create_task(self._deliver(urls, hook, record))
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
+
+    async def _deliver(self, urls: list[str], hook: Webhook, record: dict[str, Any]) -> None:
+        async with aiohttp.ClientSession() as session:
+            for url in urls:
+                for _attempt in range(5):
+                    statuses = await deliver(session, url, hook)
+                    record["statuses"].extend(statuses)
+                    if 200 <= statuses[0] < 300:
+                        break
+                    await asyncio.sleep(0.2)
+
+    async def drain_webhooks(self) -> None:
+        """Wait until the billing webhooks sent so far were delivered (tests)."""
+        while self._deliveries:
+            await asyncio.gather(*list(self._deliveries), return_exceptions=True)
 
     def add_shop(
         self,
@@ -157,7 +216,51 @@ class ShopifySimulator:
             variant.setdefault("admin_graphql_api_id", gid("ProductVariant", variant["id"]))
         shop.products[product["id"]] = product
         shop.product_tags.pop(str(product_gid), None)
+        inventory.seed_levels(shop, product)
         return str(product_gid)
+
+    # --- inventory (inventory.py) ---------------------------------------------------------
+    def add_location(self, shop_domain: str, name: str) -> int:
+        shop = self.shop(shop_domain)
+        location = max(shop.locations) + 1
+        shop.locations[location] = name
+        return location
+
+    def set_available(
+        self, shop_domain: str, item: int, available: int, location: int | None = None
+    ) -> None:
+        """The merchant edits a level in Shopify admin (an inventory_levels/update follows)."""
+        shop = self.shop(shop_domain)
+        where = location if location is not None else min(shop.locations)
+        inventory.set_level(shop, (item, where), available, inventory.now_text(self.now()))
+
+    def sell(self, shop_domain: str, item: int, quantity: int, location: int | None = None) -> int:
+        """A sale takes ``quantity`` from a level; returns the new available quantity."""
+        shop = self.shop(shop_domain)
+        where = location if location is not None else min(shop.locations)
+        left = shop.inventory.get((item, where), 0) - quantity
+        inventory.set_level(shop, (item, where), left, inventory.now_text(self.now()))
+        return left
+
+    def race_next_write(
+        self, shop_domain: str, item: int, delta: int, location: int | None = None
+    ) -> None:
+        """A sale (delta < 0) lands just before the next inventorySetQuantities of the level."""
+        shop = self.shop(shop_domain)
+        where = location if location is not None else min(shop.locations)
+        shop.inventory_races[(item, where)] = delta
+
+    def available(self, shop_domain: str, item: int, location: int | None = None) -> int:
+        shop = self.shop(shop_domain)
+        return shop.inventory.get(
+            (item, location if location is not None else min(shop.locations)), 0
+        )
+
+    def take_inventory_webhooks(self, shop_domain: str) -> list[Payload]:
+        """The inventory_levels/update payloads queued since the last call."""
+        shop = self.shop(shop_domain)
+        payloads, shop.inventory_webhooks = shop.inventory_webhooks, []
+        return payloads
 
     def add_customer(self, shop_domain: str, payload: Mapping[str, Any]) -> str:
         shop = self.shop(shop_domain)
@@ -206,6 +309,7 @@ class ShopifySimulator:
             await site.start()
             bound_port = runner.addresses[0][1]
             shown = f"[{host}]" if ":" in host else host
-            yield f"http://{shown}:{bound_port}"
+            self.base_url = f"http://{shown}:{bound_port}"
+            yield self.base_url
         finally:
             await runner.cleanup()

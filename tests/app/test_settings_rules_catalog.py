@@ -222,3 +222,27 @@ async def test_a_product_sync_moves_its_progress_bar_to_100_and_lists_what_did_n
     assert set(articles) == {f"MUG-{n}" for n in range(60)}
     await tab.shot("catalog-done")
     await tab.check_accessibility("Catalog")
+
+
+async def test_the_stock_source_is_picked_on_the_settings_page(
+    app_factory: AppFactory, browse: BrowseFactory
+) -> None:
+    app = await app_factory()
+    tab = await browse(app)
+    page = tab.page
+    await page.get_by_role("navigation").get_by_role("link", name="Settings").click()
+    source = page.get_by_label("Stock is kept in")
+    await expect(source).to_have_value("none")
+    await source.select_option("fortnox")
+    await page.get_by_role("button", name="Save").first.click()
+    await expect(page.get_by_text("Settings saved")).to_be_visible()
+    stored = await app.stack.pool.fetchval(
+        "SELECT settings->>'inventory_source' FROM mapper.shop_settings WHERE shop = $1",
+        app.stack.shop,
+    )
+    assert stored == "fortnox"
+    # The sync's status shows beside the choice once a source is picked.
+    await tab.open("/settings")
+    status = page.get_by_label("Inventory sync status")
+    await expect(status).to_contain_text("to Shopify", timeout=WAIT_MS)
+    await tab.check_accessibility("Settings with inventory")

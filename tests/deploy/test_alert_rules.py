@@ -206,6 +206,7 @@ def matches(labels: dict[str, str], selector: dict[str, tuple[str, str]]) -> boo
     return True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("setup", ["compose", "kubernetes"])
 def test_service_down_fires_on_the_labels_of_each_setup(setup: str, tmp_path: Path) -> None:
     if setup == "compose":
@@ -238,6 +239,7 @@ def test_service_down_fires_on_the_labels_of_each_setup(setup: str, tmp_path: Pa
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_every_alert_rule_is_valid_for_prometheus() -> None:
     promtool = shutil.which("promtool")
     if promtool is None:

@@ -30,6 +30,8 @@ from tests.deploy.tools import tool
 from tests.support.infra import broker_and_database
 from tests.test_deploy_files import DOCKERFILE, ROOT, dockerfile_instructions
 
+pytestmark = pytest.mark.slow
+
 RUNTIME_SUFFIXES = {".py", ".sql", ".yaml", ".yml", ".json"}
 # The app's sources (built into services/ingest/webapp/static by the Dockerfile's app stage).
 NOT_RUNTIME = {"__pycache__", "frontend", "node_modules"}

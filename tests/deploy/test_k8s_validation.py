@@ -19,6 +19,8 @@ from libs.common.messaging import MAPPER_EVENTS, TIMELINE_RESULTS, WRITER_COMMAN
 from libs.common.settings import Settings
 from tests.deploy.tools import OVERLAYS, ROOT, checkov, missing, rendered, rendered_text
 
+pytestmark = pytest.mark.slow
+
 # Oldest and newest Kubernetes the manifests must be valid for.
 K8S_VERSIONS = ("1.29", "1.37")
 QUEUE_OF = {

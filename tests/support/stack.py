@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fortbridge.localstack import SHOPIFY_SECRET, LocalStack, local_stack
+from tests.support.fast_lane import note_slow_work
 
 Stack = LocalStack
 __all__ = ["SHOPIFY_SECRET", "Stack", "running_stack"]
@@ -28,5 +29,6 @@ TEST_SETTINGS: dict[str, Any] = {
 
 @contextlib.asynccontextmanager
 async def running_stack(**kwargs: Any) -> AsyncIterator[LocalStack]:
+    note_slow_work("the whole stack")
     async with local_stack(**{**TEST_SETTINGS, **kwargs}) as stack:
         yield stack

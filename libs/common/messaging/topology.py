@@ -45,7 +45,11 @@ class WorkQueue:
 # (which gets every Shopify event), the writer, the timeline and the replayer bind these too.
 PRIVACY_KEYS: tuple[str, ...] = ("shopify.customers.redact", "shopify.shop.redact")
 MAPPER_EVENTS = WorkQueue("mapper", "events", ("shopify.#",))
-WRITER_COMMANDS = WorkQueue("fortnox_writer", "commands", ("fortnox.command.#", *PRIVACY_KEYS))
+# Usage billing: the subscription's webhooks reach the writer, which keeps the billing ledger.
+BILLING_KEYS: tuple[str, ...] = ("shopify.app_subscriptions.#",)
+WRITER_COMMANDS = WorkQueue(
+    "fortnox_writer", "commands", ("fortnox.command.#", *PRIVACY_KEYS, *BILLING_KEYS)
+)
 TIMELINE_RESULTS = WorkQueue("timeline", "results", ("fortnox.result.#", *PRIVACY_KEYS))
 # Ingest keeps the document state its order and catalog admin endpoints answer with.
 INGEST_RESULTS = WorkQueue("ingest", "results", ("fortnox.result.#",))

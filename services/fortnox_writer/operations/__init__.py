@@ -8,19 +8,24 @@ module here with a class that has ``async def run(self, run: Run) -> Outcome`` a
 from __future__ import annotations
 
 from libs.common.messages import CommandAction
+from services.fortnox_writer.connections import ConnectionStore
 from services.fortnox_writer.leases import Leases
 from services.fortnox_writer.operations.base import Operation, Outcome, Run, Session, Steps
 from services.fortnox_writer.operations.catalog import SyncCatalog
 from services.fortnox_writer.operations.create import CreateDocument
 from services.fortnox_writer.operations.pay import RegisterPayment
 from services.fortnox_writer.operations.reverse import ReverseDocument
+from services.fortnox_writer.operations.stock import StockOperations
 from services.fortnox_writer.operations.update import UpdateDocument
 from services.fortnox_writer.operations.voucher import CreateVoucher
 
 __all__ = ["Operation", "Outcome", "Run", "Session", "Steps", "operations_for"]
 
 
-def operations_for(steps: Steps, leases: Leases) -> dict[CommandAction, Operation]:
+def operations_for(
+    steps: Steps, leases: Leases, connections: ConnectionStore
+) -> dict[CommandAction, Operation]:
+    stock = StockOperations(steps, connections)
     return {
         "create_document": CreateDocument(steps),
         "update_document": UpdateDocument(steps),
@@ -29,4 +34,6 @@ def operations_for(steps: Steps, leases: Leases) -> dict[CommandAction, Operatio
         "sync_articles": SyncCatalog(steps, leases, "article"),
         "sync_customer": SyncCatalog(steps, leases, "customer"),
         "create_voucher": CreateVoucher(steps),
+        "set_stock": stock.set_stock,
+        "read_stock": stock.read_stock,
     }

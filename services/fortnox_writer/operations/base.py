@@ -17,8 +17,15 @@ from datetime import datetime
 from typing import Protocol
 
 from libs.common.errors import PermanentError, TransientError
-from libs.common.messages import DocumentDraft, FortnoxCommand, ResultKind, SyncStatus
+from libs.common.messages import (
+    DocumentDraft,
+    FortnoxCommand,
+    ResultKind,
+    StockLevel,
+    SyncStatus,
+)
 from services.fortnox_writer import credits, fortnox_documents
+from services.fortnox_writer.billing_ledger import BillingLedger, BillingRequired
 from services.fortnox_writer.client import FortnoxApiError, FortnoxClient
 from services.fortnox_writer.clock import Clock
 from services.fortnox_writer.ledger import CreatedDocument, DocumentLedger, DocumentRecord
@@ -42,6 +49,9 @@ class Outcome:
     status: SyncStatus  # synced | already_synced | skipped
     kind: ResultKind
     document: CreatedDocument
+    explanation: str | None = None  # why it was skipped
+    stock: tuple[StockLevel, ...] = ()  # read_stock: what Fortnox has
+    warehouse_module: bool | None = None
 
 
 class Session:
@@ -100,8 +110,10 @@ class Steps:
         clock: Clock,
         *,
         settle_seconds: float,
+        billing: BillingLedger | None = None,
     ) -> None:
         self.ledger = ledger
+        self.billing = billing
         self.links = links
         self.customers = customers
         self.articles = articles
@@ -115,6 +127,14 @@ class Steps:
         target = command.target_document_key
         assert target is not None
         current = await self.links.current(target)
+        if current is None and self.billing is not None and await self.billing.waiting(target):
+            # Its document waits on billing: so does this (never a failed job for it).
+            blocked = await self.billing.blocked(command.shop)
+            raise BillingRequired(
+                "This applies to a document that waits on billing: "
+                + (blocked.explanation if blocked else "it runs once billing is possible."),
+                state=blocked.state if blocked else "waiting",
+            )
         if current is None:
             raise TransientError(
                 f"the document {target} this command applies to is not in Fortnox yet",
@@ -155,6 +175,21 @@ class Steps:
                     " that company again and retry this job."
                 ),
             )
+
+    # --- usage billing (billing_ledger.py) ----------------------------------------------
+    async def charge(self, run: Run) -> None:
+        """Before a new invoice or order is made: its charge is reserved, or the command waits
+        on billing (``BillingRequired``). Free for an order charged before."""
+        if self.billing is None:
+            return
+        blocked = await self.billing.reserve(run.command)
+        if blocked is not None:
+            raise BillingRequired(blocked.explanation, state=blocked.state)
+
+    async def charged(self, run: Run) -> None:
+        """The document is recorded: its reserved charge is charged (once)."""
+        if self.billing is not None:
+            await self.billing.confirm(run.command)
 
     # --- ambiguous outcomes ---------------------------------------------------------------
     @contextlib.asynccontextmanager

@@ -7,6 +7,11 @@ in Fortnox's answer are checked against the order's and corrected before anythin
 to the document (``Steps.check_totals``). Follow-ups (bookkeep, e-mail) run after the document
 is recorded, each safe to repeat; the row is ``finished`` once they are done.
 
+Usage billing (billing_ledger.py): before a new invoice or order for a Shopify order is made,
+its charge is reserved (free if the order was charged before) or the command waits on billing;
+once the document is recorded the charge is confirmed. A document already recorded is never
+charged again.
+
 A negative invoice for a refund names its original in ``Remarks`` ("Avser faktura N", Swedish
 for "concerns invoice N", which Swedish VAT rules want on a correction) and keeps (or sets)
 ``ExternalInvoiceReference2`` to the original's reference.
@@ -33,7 +38,12 @@ class CreateDocument:
         assert draft is not None
         record = await ledger.open(command)
         if record.made and record.finished:
+            await steps.charged(run)
             return Outcome("already_synced", draft.kind, recorded(record))
+        if record.made:
+            await steps.charged(run)  # a crash between the record and the charge
+        else:
+            await steps.charge(run)  # usage billing: reserved, or the command waits
         client = await run.session.client()
         if record.made:  # recorded; its totals, bookkeep or e-mail may not be done
             await steps.same_company(run, key)
@@ -57,6 +67,7 @@ class CreateDocument:
             found = await fortnox_documents.find(client, draft)
         made = found or await steps.make(run, client, draft, key)
         await ledger.mark_done(key, made, "created", made_in=client.tenant_id)
+        await steps.charged(run)
         await ledger.set_applied(key, command.source.updated_at, None)
         made = await steps.check_totals(run, client, key, draft, made)
         await steps.follow_up(client, key, draft, made.number, fresh=found is None)

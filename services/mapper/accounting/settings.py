@@ -198,6 +198,17 @@ class ShopSettings(BaseModel):
         max_length=200,
         description="The Fortnox customer of the summary documents.",
     )
+    inventory_source: Literal["shopify", "fortnox", "none"] = Field(
+        default="none",
+        description="Where stock is kept: Shopify's available quantities set Fortnox's stock "
+        "(shopify), Fortnox's stock sets Shopify's (fortnox), or no inventory sync (none).",
+    )
+    inventory_locations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Shopify location id -> Fortnox stock point code. Shopify as source: only "
+        "these locations count (none listed: all); Fortnox as source: the one location Fortnox's "
+        "stock is written to (none listed: the shop's first location).",
+    )
     line_fields: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Extra Fortnox row fields per line item row key (line:<line item id>), "

@@ -44,6 +44,8 @@ from tests.services.fortnox_writer.writer_support import (
 )
 from tests.support.stack import SHOPIFY_SECRET, running_stack
 
+pytestmark = pytest.mark.slow
+
 OPERATOR = "operator-token-for-connect-attacks"
 CONNECTION = "/admin/api/integrations/fortnox/connection.json"
 RELEASE = "/admin/api/integrations/fortnox/connection/release.json"

@@ -24,6 +24,8 @@ from tests.services.fortnox_writer.actions_support import (
 )
 from tests.support.stack import Stack
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 async def stack(amqp_url: str, database_url: str, broker_cleanup: Topology) -> AsyncIterator[Stack]:

@@ -60,6 +60,7 @@ def test_scopes_follow_the_shops_features() -> None:
         oauth.scopes_for(["teleport"])
 
 
+@pytest.mark.slow
 async def test_start_launch_and_callback_connect_a_shop(
     amqp_url: str, database_url: str, broker_cleanup: Topology
 ) -> None:
@@ -160,6 +161,7 @@ async def test_start_launch_and_callback_connect_a_shop(
         assert [entry["action"] for entry in status["history"]] == ["connected"]
 
 
+@pytest.mark.slow
 async def test_the_browser_returns_to_the_app_with_the_outcome(
     amqp_url: str, database_url: str, broker_cleanup: Topology
 ) -> None:

@@ -22,6 +22,8 @@ from tests.services.fortnox_writer.writer_support import (
 )
 from tests.support.stack import running_stack
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 async def stack(

@@ -31,6 +31,9 @@ D = Decimal
 SCOPES = "invoice payment customer article companyinformation bookkeeping currency"
 ON = ShopSettings.model_validate({"payouts": {"enabled": True}})
 
+# Each test runs the writer against the simulator in a stack of its own.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 async def stack(amqp_url: str, database_url: str, broker_cleanup: Topology) -> AsyncIterator[Stack]:

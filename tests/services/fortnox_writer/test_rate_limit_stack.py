@@ -19,6 +19,8 @@ from simulators.shopify.payloads import order_payload
 from tests.services.fortnox_writer.writer_support import forget_deferred, invoices_of
 from tests.support.stack import running_stack
 
+pytestmark = pytest.mark.slow
+
 LIMIT, WINDOW = 5, 1.0
 
 

@@ -31,6 +31,8 @@ from tests.services.fortnox_writer.actions_support import (
 )
 from tests.support.stack import Stack
 
+pytestmark = pytest.mark.slow
+
 SHOP = "registers.myshopify.com"
 
 

@@ -70,6 +70,7 @@ async def _wait(check: Any, timeout: float, what: str) -> None:
         await asyncio.sleep(0.02)
 
 
+@pytest.mark.slow
 async def test_a_heavy_tenants_backlog_does_not_delay_a_light_tenant(
     writer_stack: LocalStack,
 ) -> None:
@@ -113,6 +114,7 @@ async def test_a_heavy_tenants_backlog_does_not_delay_a_light_tenant(
     assert stack.fortnox.count_429 == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("writer_stack", [{"fortnox_rate_limit": 60}], indirect=True)
 async def test_429s_are_counted_honoured_and_retried(writer_stack: LocalStack) -> None:
     stack = writer_stack  # the writer allows itself 60 per 5 s; Fortnox answers 429 over 25
@@ -134,6 +136,7 @@ async def test_429s_are_counted_honoured_and_retried(writer_stack: LocalStack) -
     assert not await dead_letters(stack.settings.amqp_url, Topology(stack.settings.amqp_namespace))
 
 
+@pytest.mark.slow
 async def test_a_validation_error_fails_at_once_with_fortnox_code_and_explanation(
     writer_stack: LocalStack,
 ) -> None:
@@ -157,6 +160,7 @@ async def test_a_validation_error_fails_at_once_with_fortnox_code_and_explanatio
     assert not invoices_of(stack, stack.tenant_id, order["id"])
 
 
+@pytest.mark.slow
 async def test_customer_and_articles_gone_from_fortnox_are_recreated_and_invoiced_once(
     writer_stack: LocalStack,
 ) -> None:
@@ -183,6 +187,7 @@ async def test_customer_and_articles_gone_from_fortnox_are_recreated_and_invoice
     assert not await dead_letters(stack.settings.amqp_url, Topology(stack.settings.amqp_namespace))
 
 
+@pytest.mark.slow
 async def test_every_kind_is_made_once_when_fortnox_commits_then_drops_the_connection(
     writer_stack: LocalStack,
 ) -> None:
@@ -230,6 +235,7 @@ async def test_every_kind_is_made_once_when_fortnox_commits_then_drops_the_conne
     assert posted.count("/3/articles") == len(tenant.articles)  # none posted twice
 
 
+@pytest.mark.slow
 async def test_a_backfill_waits_behind_live_orders_of_its_own_tenant(
     writer_stack: LocalStack,
 ) -> None:
@@ -277,6 +283,7 @@ async def test_a_backfill_waits_behind_live_orders_of_its_own_tenant(
     assert max(sum(1 for t in times if s <= t < s + 5.0) for s in times) <= 25
 
 
+@pytest.mark.slow
 async def test_a_reports_fortnox_reads_wait_while_live_commands_are_set_aside(
     writer_stack: LocalStack,
 ) -> None:

@@ -1,10 +1,11 @@
 // The app's frame: navigation (Shopify admin's sidebar when embedded, Polaris' own outside)
 // and the page for the current path.
 import { Frame, Navigation, TopBar } from "@shopify/polaris";
-import { AlertDiamondIcon, CatalogIcon, HomeIcon, ListBulletedIcon, OrderIcon, ReceiptIcon, SettingsIcon } from "@shopify/polaris-icons";
+import { AlertDiamondIcon, CatalogIcon, CreditCardIcon, HomeIcon, ListBulletedIcon, OrderIcon, ReceiptIcon, SettingsIcon } from "@shopify/polaris-icons";
 import { useState } from "react";
 import { useApp } from "./context";
 import { Accounting } from "./pages/Accounting";
+import { Billing } from "./pages/Billing";
 import { Catalog } from "./pages/Catalog";
 import { FailedSyncs } from "./pages/FailedSyncs";
 import { GetStarted } from "./pages/GetStarted";
@@ -23,6 +24,7 @@ const PAGES = [
   { path: "/rules", label: "Rules", icon: ListBulletedIcon },
   { path: "/catalog", label: "Catalog", icon: CatalogIcon },
   { path: "/accounting", label: "Accounting", icon: ReceiptIcon },
+  { path: "/billing", label: "Billing", icon: CreditCardIcon },
 ];
 
 function page(path: string) {
@@ -36,6 +38,7 @@ function page(path: string) {
   if (rule) return <RuleEditor ruleId={Number(rule[1])} />;
   if (path === "/catalog") return <Catalog />;
   if (path === "/accounting") return <Accounting />;
+  if (path === "/billing") return <Billing />;
   return <NotFound />;
 }
 

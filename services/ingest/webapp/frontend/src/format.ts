@@ -22,6 +22,7 @@ export const STATUS_LABEL: Record<string, { label: string; tone: Tone }> = {
   failed: { label: "Failed", tone: "critical" },
   needs_reconnection: { label: "Waiting for Fortnox", tone: "warning" },
   skipped: { label: "Skipped", tone: undefined },
+  waiting_on_billing: { label: "Waiting on billing", tone: "warning" },
 };
 
 export function statusOf(status: string): { label: string; tone: Tone } {

@@ -1,6 +1,6 @@
 // The admin API's answers the pages read (libs/common/openapi/admin_api.yaml).
 
-export type DocumentStatus = "pending" | "synced" | "failed" | "needs_reconnection" | "skipped";
+export type DocumentStatus = "pending" | "synced" | "failed" | "needs_reconnection" | "skipped" | "waiting_on_billing";
 
 export interface OrderDocument {
   order_id: string;
@@ -54,6 +54,8 @@ export interface Accounts {
 }
 
 export interface ShopSettings {
+  inventory_source: "shopify" | "fortnox" | "none";
+  inventory_locations: Record<string, string>;
   document_kind: "invoice" | "order" | "none";
   trigger: "create" | "paid" | "fulfilled";
   bookkeep_invoices: boolean;
@@ -71,6 +73,17 @@ export interface ShopSettings {
   document_currency: "presentment" | "shop";
   currency_rate: "explicit" | "fortnox";
   shipping_as: "row" | "freight";
+}
+
+export interface InventoryAnswer {
+  inventory: {
+    source: "shopify" | "fortnox" | "none";
+    last_sync_at: string | null;
+    counts: { to_fortnox: number; to_shopify: number; echoes_ignored: number; compare_retries: number; discrepancies: number };
+    warehouse_module: boolean | null;
+    last_error: string | null;
+    discrepancies: { key: string; sku: string | null; reason: string }[];
+  };
 }
 
 export interface SettingsAnswer {
@@ -256,5 +269,33 @@ export interface ReconciliationReport {
     };
     by_vat_rate: { rate: string; shopify_orders_vat: string; fortnox_invoices_vat: string; shopify_refunds_vat: string; fortnox_credits_vat: string }[];
     differences: ReportDifference[];
+  };
+}
+
+// GET /admin/api/billing/usage.json (docs/billing.md)
+export interface BillingUsage {
+  shop: string;
+  enabled: boolean;
+  plan: { name: string; terms: string; price: string; currency: string; test: boolean };
+  trial: { credits: number; used: number; left: number };
+  subscription: {
+    id: string | null;
+    status: string;
+    confirmation_url: string | null;
+    capped_amount: string | null;
+    amount_used: string | null;
+    currency: string;
+    cycle_started_at: string | null;
+    approaching_cap_at: string | null;
+  };
+  syncs_billed_this_cycle: number;
+  syncs_billed_total: number;
+  usage_records: { recorded: number; pending: number };
+  waiting: {
+    count: number;
+    oldest_at: string | null;
+    state: string | null;
+    reason: string | null;
+    commands: { order_id: string | null; order_name: string | null; action: string; document_key: string; waiting_since: string }[];
   };
 }

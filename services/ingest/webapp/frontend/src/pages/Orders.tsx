@@ -30,6 +30,7 @@ const FILTERS = [
   { id: "pending", content: "Waiting", status: "pending" },
   { id: "synced", content: "Synced", status: "synced" },
   { id: "needs_reconnection", content: "Waiting for Fortnox", status: "needs_reconnection" },
+  { id: "waiting_on_billing", content: "Waiting on billing", status: "waiting_on_billing" },
   { id: "skipped", content: "Skipped", status: "skipped" },
 ];
 const PAGE_SIZE = 25;

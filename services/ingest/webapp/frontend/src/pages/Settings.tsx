@@ -24,10 +24,11 @@ import { PreviewDocument, changeLabel, changeValue } from "../components/Preview
 import { useApp } from "../context";
 import { when } from "../format";
 import { useLoad } from "../hooks";
-import type { SettingsAnswer, SettingsPreview, ShopSettings } from "../types";
+import type { InventoryAnswer, SettingsAnswer, SettingsPreview, ShopSettings } from "../types";
 
 const SETTINGS = "/admin/api/integrations/fortnox/settings.json";
 const PREVIEW = "/admin/api/integrations/fortnox/settings/preview.json";
+const INVENTORY = "/admin/api/inventory/status.json";
 const ACCOUNT_FIELDS = [
   ["eu_vat", "EU consumers charged VAT (OSS)"],
   ["eu_vat_free", "EU businesses without VAT (reverse charge)"],
@@ -41,6 +42,7 @@ const ACCOUNT_FIELDS = [
 
 // The form holds text for every number; the API gets numbers (or the text, which it refuses by field).
 interface Draft {
+  inventory_source: string;
   document_kind: string;
   trigger: string;
   bookkeep_invoices: boolean;
@@ -68,6 +70,7 @@ function toDraft(s: ShopSettings): Draft {
     accounts[name] = value === null ? "" : String(value);
   }
   return {
+    inventory_source: s.inventory_source,
     document_kind: s.document_kind,
     trigger: s.trigger,
     bookkeep_invoices: s.bookkeep_invoices,
@@ -100,6 +103,7 @@ function fromDraft(d: Draft): Record<string, unknown> {
     accounts[name] = name === "shipping" && !text ? null : number(text);
   }
   return {
+    inventory_source: d.inventory_source,
     document_kind: d.document_kind,
     trigger: d.trigger,
     bookkeep_invoices: d.bookkeep_invoices,
@@ -144,6 +148,7 @@ function patchOf(saved: ShopSettings, draft: Draft): Record<string, unknown> {
 export function Settings() {
   const { api } = useApp();
   const loaded = useLoad(() => api.get<SettingsAnswer>(SETTINGS));
+  const inventory = useLoad(() => api.get<InventoryAnswer>(INVENTORY));
   const [answer, setAnswer] = useState<SettingsAnswer | null>(null);
   const [draft, setDraft] = useState<Draft | null>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -488,6 +493,43 @@ export function Settings() {
                     />
                   ) : null}
                 </FormLayout>
+              </BlockStack>
+            </Card>
+            <Card>
+              <BlockStack gap="300">
+                <Text as="h2" variant="headingMd">
+                  Inventory
+                </Text>
+                <Select
+                  label="Stock is kept in"
+                  helpText="The other side follows it. Per-location mapping to Fortnox stock points is set through the settings API."
+                  options={[
+                    { label: "Neither: no inventory sync", value: "none" },
+                    { label: "Shopify: Fortnox's article stock follows Shopify", value: "shopify" },
+                    { label: "Fortnox: Shopify's available quantity follows Fortnox", value: "fortnox" },
+                  ]}
+                  value={draft.inventory_source}
+                  onChange={(v) => set("inventory_source", v)}
+                  error={error("inventory_source")}
+                />
+                {inventory.data && inventory.data.inventory.source !== "none" ? (
+                  <BlockStack gap="100" aria-label="Inventory sync status">
+                    <Text as="p">
+                      Last synced {when(inventory.data.inventory.last_sync_at)}: {inventory.data.inventory.counts.to_fortnox} to Fortnox,{" "}
+                      {inventory.data.inventory.counts.to_shopify} to Shopify, {inventory.data.inventory.counts.discrepancies} not synced.
+                    </Text>
+                    {inventory.data.inventory.warehouse_module ? (
+                      <Text as="p" tone="caution">
+                        Your Fortnox company uses the warehouse module (Lager): Fortbridge does not write its stock.
+                      </Text>
+                    ) : null}
+                    {inventory.data.inventory.discrepancies.slice(0, 5).map((d) => (
+                      <Text as="p" tone="subdued" key={d.key}>
+                        {d.sku ?? d.key}: {d.reason}
+                      </Text>
+                    ))}
+                  </BlockStack>
+                ) : null}
               </BlockStack>
             </Card>
             <Card>

@@ -1,0 +1,54 @@
+"""The Billing page in the browser: free syncs used, a sync waiting on billing with why, the
+merchant approving the charges on Shopify's page, and the waiting sync made by itself."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import expect
+
+from simulators.shopify.payloads import order_payload
+from tests.app.conftest import WAIT_MS, AppFactory, BrowseFactory
+from tests.services.fortnox_writer.billing_support import BILLING_SETTINGS, waiting_on_billing
+
+pytestmark = pytest.mark.slow
+
+
+async def test_the_billing_page_shows_the_wait_and_approving_in_shopify_releases_it(
+    app_factory: AppFactory, browse: BrowseFactory
+) -> None:
+    app = await app_factory(**{**BILLING_SETTINGS, "billing_trial_credits": 1})
+    stack = app.stack
+    tab = await browse(app)
+    page = tab.page
+    first, second = order_payload(), order_payload()
+    await stack.send_order(first)
+    await stack.wait_for(lambda: len(stack.invoices_for(first["id"])) == 1, 30)
+    await stack.send_order(second)
+
+    async def waits() -> bool:
+        return await waiting_on_billing(stack.pool, stack.shop) == 1
+
+    await stack.wait_for(waits, 30)
+    # The order list says which orders wait on billing.
+    await page.get_by_role("navigation").get_by_role("link", name="Orders").click()
+    await page.get_by_role("tab", name="Waiting on billing").click()
+    await expect(page.get_by_text(second["name"], exact=True)).to_be_visible()
+    await page.get_by_role("navigation").get_by_role("link", name="Billing").click()
+    await expect(page.get_by_text("1 sync waiting on billing")).to_be_visible()
+    await expect(page.get_by_text("1 of 1 used, 0 left.")).to_be_visible()
+    await expect(page.get_by_text("Waiting for your approval")).to_be_visible()
+    await expect(page.get_by_text("The 1 free syncs are used", exact=False)).to_be_visible()
+    await tab.check_accessibility("Billing")
+    await tab.shot("billing-waiting")
+
+    # The merchant approves on Shopify's confirmation page, and comes back to the app.
+    await page.get_by_role("button", name="Approve the charges in Shopify").click()
+    await page.get_by_role("button", name="Approve").click()
+    await page.wait_for_url("**/app/billing?**", timeout=WAIT_MS)
+    await stack.shopify.drain_webhooks()
+    await stack.wait_for(lambda: len(stack.invoices_for(second["id"])) == 1, 30)
+    await tab.open("/billing")
+    await expect(page.get_by_text("Active", exact=True)).to_be_visible()
+    await expect(page.get_by_text("1 syncs billed", exact=False)).to_be_visible()
+    await tab.check_accessibility("Billing, active")
+    await tab.shot("billing-active")
