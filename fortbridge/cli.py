@@ -17,7 +17,7 @@ import aiohttp
 import asyncpg
 import structlog
 
-from fortbridge import billing, ops, preflight, tokens
+from fortbridge import accounting, billing, ops, preflight, tokens
 from fortbridge.output import NO, OK, UNAVAILABLE, USAGE, Output, json_flag
 from libs.common import database
 from libs.common.crypto import TokenCipher
@@ -86,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
 
     tokens.add_parser(commands)
     ops.add_parsers(commands)
+    accounting.add_parsers(commands)
     preflight.add_parser(commands)
     billing.add_parser(commands)
 
@@ -229,6 +230,8 @@ async def _command(settings: Settings, args: argparse.Namespace, out: Output) ->
         return await ops.quiet(settings, args)
     if args.command == "namespace":
         return await ops.delete(settings, args)
+    if args.command in ("backfill", "report"):
+        return await accounting.run(args)
     if args.command == "preflight":
         return await preflight.run(settings, args)
     if args.command == "billing":

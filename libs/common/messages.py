@@ -163,6 +163,10 @@ class PaymentDraft(BaseModel):
     reference: str = Field(description="The Shopify transaction id (exactly-once key part).")
 
 
+# Where a command comes from when it is not live work (billing does not charge a backfill).
+Origin = Literal["backfill"]
+
+
 class VoucherRowDraft(BaseModel):
     """One voucher row: an account debited or credited (never both), in the voucher's currency."""
 
@@ -259,6 +263,11 @@ class FortnoxCommand(Message):
     event_uid: str | None = None
     rule_version: int | None = None
     batch_id: str | None = None
+    origin: Origin | None = Field(
+        default=None,
+        description="``backfill``: a past order imported on request (runs behind live work and "
+        "is not billed); None: live.",
+    )
     notices: list[str] = Field(
         default_factory=list,
         description="Warnings for the order's timeline and status (e.g. a VAT number VIES "
@@ -324,6 +333,7 @@ class SyncResult(Message):
     trace_id: str | None = None
     rule_version: int | None = None
     batch_id: str | None = None
+    origin: Origin | None = None
     notices: list[str] = Field(
         default_factory=list, description="The command's warnings (FortnoxCommand.notices)."
     )

@@ -10,6 +10,8 @@ command aside with a reason, which becomes the ``deferred_commands`` row's reaso
 - ``NotConnected``: the shop has no working Fortnox connection -> ``parked`` until it reconnects;
 - ``TenantBusy``: the tenant already has commands waiting, or its next rate-limit slot is further
   than ``FORTNOX_DEFER_AFTER_SECONDS`` away -> ``rate_limit`` (no message waits in the broker);
+- ``Background``: a backfill's command -> ``rate_limit`` as background work, always (the
+  scheduler runs it only when the tenant has no live command due);
 - the local :class:`TenantGate` (checked by the intake last): this replica already runs
   ``PER_TENANT`` commands of the tenant -> ``rate_limit``.
 
@@ -107,8 +109,26 @@ class TenantBusy:
         return None
 
 
+class Background:
+    """A backfill's command (``origin: backfill``) never runs on arrival: it is set aside as
+    background work, which the scheduler claims only when the tenant has no live command due,
+    at the tenant's own rate-limit slots."""
+
+    async def check(self, arrival: Arrival, facts: ShopFacts) -> SetAside | None:
+        return SetAside(RATE_LIMIT) if is_background(arrival.command) else None
+
+
+def is_background(command: FortnoxCommand) -> bool:
+    return command.origin == "backfill"
+
+
 def rules_for(settings: Settings) -> list[AdmissionRule]:
-    return [SwitchedCompany(), NotConnected(), TenantBusy(settings.fortnox_defer_after_seconds)]
+    return [
+        SwitchedCompany(),
+        NotConnected(),
+        Background(),
+        TenantBusy(settings.fortnox_defer_after_seconds),
+    ]
 
 
 class Admission:

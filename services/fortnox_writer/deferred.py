@@ -101,7 +101,7 @@ class DeferredStore:
                    c.status_reason, c.switched_at, c.switched_from_tenant,
                    EXISTS (SELECT 1 FROM fortnox_writer.deferred_commands d
                            WHERE d.tenant_id = c.tenant_id AND d.reason <> 'parked'
-                             AND d.reason <> 'billing') AS backlog,
+                             AND NOT d.background AND d.reason <> 'billing') AS backlog,
                    greatest(0, extract(epoch FROM (r.tat - clock_timestamp())))::float8 AS wait
             FROM (SELECT 1) one
             LEFT JOIN fortnox_writer.connections c ON c.shop = $1
@@ -140,8 +140,12 @@ class DeferredStore:
         due_in: float = 0.0,
         error: str | None = None,
         held_from_tenant: str | None = None,
+        background: bool = False,
     ) -> bool:
         """Store a command; False if it was already stored (a redelivery).
+
+        ``background``: a backfill's command, claimed only when the tenant has no live
+        command due.
 
         ``held_from_tenant``: the command was made for that company before the shop switched
         to another one; it stays parked until released (switching.py).
@@ -150,9 +154,9 @@ class DeferredStore:
             """
             INSERT INTO fortnox_writer.deferred_commands
                 (command_id, shop, tenant_id, document_key, routing_key, message_id, body,
-                 headers, reason, attempts, due_at, last_error, held_from_tenant)
+                 headers, reason, attempts, due_at, last_error, held_from_tenant, background)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10,
-                    clock_timestamp() + make_interval(secs => $11), $12, $13)
+                    clock_timestamp() + make_interval(secs => $11), $12, $13, $14)
             ON CONFLICT (command_id) DO NOTHING
             """,
             command_id,
@@ -168,6 +172,7 @@ class DeferredStore:
             due_in,
             error,
             held_from_tenant,
+            background,
         )
         return status == "INSERT 0 1"
 
@@ -195,7 +200,8 @@ class DeferredStore:
         return [TenantHead(row["tenant_id"], row["wait"] or 0.0) for row in rows]
 
     async def claim(self, tenant_id: str) -> DeferredCommand | None:
-        """The tenant's oldest due, unclaimed command, claimed for this replica."""
+        """The tenant's oldest due, unclaimed live command (else its oldest background one),
+        claimed for this replica."""
         row = await self._pool.fetchrow(
             """
             UPDATE fortnox_writer.deferred_commands
@@ -205,7 +211,7 @@ class DeferredStore:
                 WHERE tenant_id = $1 AND reason <> 'parked' AND reason <> 'billing'
                   AND due_at <= clock_timestamp()
                   AND (claimed_until IS NULL OR claimed_until < clock_timestamp())
-                ORDER BY id LIMIT 1
+                ORDER BY background, id LIMIT 1
                 FOR UPDATE SKIP LOCKED
             )
             RETURNING *

@@ -22,7 +22,7 @@ from libs.common.metrics import COMMANDS_DEFERRED
 from libs.common.privacy import redaction_of
 from libs.common.settings import Settings
 from services.fortnox_writer import privacy, results
-from services.fortnox_writer.admission import Admission, Arrival, TenantGate
+from services.fortnox_writer.admission import Admission, Arrival, TenantGate, is_background
 from services.fortnox_writer.deferred import (
     BILLING,
     HELD_EXPLANATION,
@@ -168,6 +168,7 @@ class CommandIntake:
             due_in=due_in,
             error=error,
             held_from_tenant=held_from_tenant,
+            background=is_background(command),
         )
         if stored:
             COMMANDS_DEFERRED.labels(reason=reason).inc()

@@ -49,6 +49,7 @@ def _base(command: FortnoxCommand) -> dict[str, Any]:
         "trace_id": current_trace_id(),
         "rule_version": command.rule_version,
         "batch_id": command.batch_id,
+        "origin": command.origin,
         "notices": command.notices,
     }
 

@@ -40,6 +40,8 @@ from services.fortnox_writer.leases import Leases
 from services.fortnox_writer.preflight import routes as preflight_routes
 from services.fortnox_writer.preflight.check import PreflightCheck
 from services.fortnox_writer.ratelimit import RateLimiter, rate_limiter
+from services.fortnox_writer.reconciliation import routes as report_routes
+from services.fortnox_writer.reconciliation.jobs import ReportRunner
 from services.fortnox_writer.routes import add_routes
 from services.fortnox_writer.scheduler import Scheduler
 from services.fortnox_writer.subscriptions import Subscriptions
@@ -53,6 +55,7 @@ class Writer:
     scheduler: Scheduler
     intake: CommandIntake
     limiter: RateLimiter
+    reports: ReportRunner
     usage_records: UsageRecords
     subscriptions: Subscriptions
     billing: BillingLedger
@@ -113,8 +116,9 @@ def build_writer(runtime: Runtime) -> Writer:
         wake_scheduler=scheduler.wake,
         subscriptions=subscriptions,
     )
+    reports = ReportRunner(runtime, connections, limiter, store)
     usage_records = UsageRecords(runtime.pool, settings, billing, subscriptions)
-    return Writer(scheduler, intake, limiter, usage_records, subscriptions, billing)
+    return Writer(scheduler, intake, limiter, reports, usage_records, subscriptions, billing)
 
 
 def preflight_check(runtime: Runtime, limiter: RateLimiter) -> PreflightCheck:
@@ -129,6 +133,7 @@ def preflight_check(runtime: Runtime, limiter: RateLimiter) -> PreflightCheck:
 
 def _routes(app: web.Application) -> None:
     add_routes(app)
+    report_routes.add_routes(app)
     preflight_routes.add_routes(app)
     add_billing_routes(app)
     app[WRITER] = []
@@ -137,6 +142,8 @@ def _routes(app: web.Application) -> None:
 async def _start(runtime: Runtime, app: web.Application) -> Sequence[ConsumerSpec]:
     writer = build_writer(runtime)
     app[WRITER].append(writer)
+    app[report_routes.REPORTS].append(writer.reports)
+    await writer.reports.resume()
     # The scheduler drains set-aside commands (rate limit, retries, parked -> resumed).
     writer.tasks.append(asyncio.create_task(writer.scheduler.run_forever()))
     # The pre-flight check: on demand (routes), and the sweep of checks due (connect, daily).
@@ -155,7 +162,9 @@ async def _stop(runtime: Runtime, app: web.Application) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await writer.scheduler.stop()
+        await writer.reports.stop()
     app[WRITER].clear()
+    app[report_routes.REPORTS].clear()
     app[preflight_routes.PREFLIGHT].clear()
 
 

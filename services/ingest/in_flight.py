@@ -1,6 +1,6 @@
 """Ingest's part of "is anything in flight?" (``fortbridge quiet``): read-only counts of its own
-tables. Stored webhooks not yet published (the outbox relay's backlog) and bulk catalog syncs
-still running are work in flight."""
+tables. Stored webhooks not yet published (the outbox relay's backlog), bulk catalog syncs and
+backfills still running are work in flight."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ async def in_flight(pool: asyncpg.Pool) -> Part:
         SELECT (SELECT count(*) FROM ingest.webhook_events WHERE published_at IS NULL)
                    AS outbox_unpublished,
                (SELECT count(*) FROM ingest.sync_jobs WHERE status = 'running')
-                   AS sync_jobs_running
+                   AS sync_jobs_running,
+               (SELECT count(*) FROM ingest.backfill_jobs WHERE status = 'running')
+                   AS backfills_running
         """
     )
     assert row is not None
@@ -23,10 +25,13 @@ async def in_flight(pool: asyncpg.Pool) -> Part:
         figures={
             "outbox_unpublished": int(row["outbox_unpublished"]),
             "sync_jobs_running": int(row["sync_jobs_running"]),
+            "backfills_running": int(row["backfills_running"]),
         }
     )
     if row["outbox_unpublished"]:
         part.busy.append(f"{row['outbox_unpublished']} stored webhooks not yet published")
     if row["sync_jobs_running"]:
         part.busy.append(f"{row['sync_jobs_running']} catalog syncs running")
+    if row["backfills_running"]:
+        part.busy.append(f"{row['backfills_running']} backfills running")
     return part

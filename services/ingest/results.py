@@ -1,5 +1,5 @@
 """Ingest's projection of the writer's results: each order's Fortnox document state, and the
-progress of bulk catalog syncs (results that carry a sync's batch id).
+progress of bulk catalog syncs and backfills (results that carry their batch id).
 
 Only results about the order's own document (invoice or order, created or updated) move the
 state; credits and payments belong to the timeline. A later result wins; an older one that
@@ -11,6 +11,7 @@ from __future__ import annotations
 from libs.common.messages import SyncResult
 from libs.common.messaging import Delivery
 from libs.common.service import Runtime
+from services.ingest.backfill import jobs as backfills
 from services.ingest.catalog import jobs
 from services.ingest.inventory.sync import InventorySync
 
@@ -41,7 +42,19 @@ class ResultProjection:
             else:
                 await self._inventory.apply_set(result)
             return
-        if result.batch_id is not None:
+        if result.batch_id is not None and result.origin == "backfill":
+            # A backfill counts the result of each order's own document.
+            if result.source.type == "order" and result.action == "create_document":
+                error = result.explanation or result.error_message
+                await backfills.record_result(
+                    self._pool,
+                    result.batch_id,
+                    result.source.id,
+                    result.status,
+                    result.document_number,
+                    error,
+                )
+        elif result.batch_id is not None:
             error = result.explanation or result.error_message
             await jobs.record_result(
                 self._pool, result.batch_id, result.source.id, result.status, error

@@ -19,6 +19,8 @@ from services.ingest import (
     privacy,
     set_aside,
 )
+from services.ingest.backfill import routes as backfill_routes
+from services.ingest.backfill.runner import BackfillRunner
 from services.ingest.catalog import routes as catalog_routes
 from services.ingest.catalog.runner import CatalogRunner
 from services.ingest.intake import Intake
@@ -43,6 +45,7 @@ def _routes(app: web.Application) -> None:
     install.add_routes(app)
     privacy.add_routes(app)
     catalog_routes.add_routes(app)
+    backfill_routes.add_routes(app)
     reconcile_routes.add_routes(app)
     inventory_routes.add_routes(app)
     set_aside.add_routes(app)
@@ -56,6 +59,9 @@ async def _start(runtime: Runtime, app: web.Application) -> None:
     runner = CatalogRunner(runtime)
     app[catalog_routes.RUNNER].append(runner)
     await runner.resume()
+    backfill = BackfillRunner(runtime)
+    app[backfill_routes.RUNNER].append(backfill)
+    await backfill.resume()
     reconciler = Reconciler(runtime)
     app[reconcile_routes.RECONCILER].append(reconciler)
     if runtime.settings.reconcile_interval_seconds > 0:
@@ -81,6 +87,8 @@ async def _stop(_runtime: Runtime, app: web.Application) -> None:
         await intake.close()
     for runner in app[catalog_routes.RUNNER]:
         await runner.stop()
+    for backfill in app[backfill_routes.RUNNER]:
+        await backfill.stop()
     for reconciler in app[reconcile_routes.RECONCILER]:
         await reconciler.stop()
     for inventory in app[inventory_routes.SYNC]:

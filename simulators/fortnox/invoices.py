@@ -66,6 +66,7 @@ INVOICE_LIST = ListSpec[Invoice](
     },
     modified=lambda i: i.updated_at,
     default_sort=lambda i: i.document_number,
+    dated=lambda i: str(i.fields.get("InvoiceDate") or ""),
 )
 
 

@@ -8,6 +8,8 @@
 - ``lastmodified=YYYY-MM-DD[ HH:MM[:SS]]`` keeps resources changed at or after that time, read
   as Swedish local time (``Europe/Stockholm``; Fortnox does not document the zone, see
   docs/simulators.md). Resources record when they were last changed (``modified_now``).
+- ``fromdate=YYYY-MM-DD`` and ``todate=YYYY-MM-DD`` keep resources dated within them
+  (inclusive): invoices by ``InvoiceDate``, orders by ``OrderDate``, payments by ``PaymentDate``.
 - ``sortby=<param>`` and ``sortorder=ascending|descending``.
 - Unknown parameters are ignored.
 - ``MetaInformation``: ``@TotalResources``, ``@TotalPages`` (0 when empty, as recorded from the
@@ -47,6 +49,8 @@ class ListSpec(Generic[T]):
     filters: Mapping[str, Callable[[T], bool]]
     modified: Callable[[T], datetime]
     default_sort: Callable[[T], Any]
+    # The resource's date (YYYY-MM-DD) that ``fromdate`` and ``todate`` bound, if it has one.
+    dated: Callable[[T], str] | None = None
 
 
 def _int_param(query: MultiMapping[str], name: str, default: int, low: int, high: int) -> int:
@@ -71,6 +75,14 @@ def _parse_lastmodified(raw: str) -> datetime:
     raise errors.bad_request(errors.INVALID_PARAMETER, "lastmodified")
 
 
+def _is_date(raw: str) -> bool:
+    try:
+        datetime.strptime(raw, "%Y-%m-%d")
+    except ValueError:
+        return False
+    return True
+
+
 def select(items: Sequence[T], query: MultiMapping[str], spec: ListSpec[T]) -> list[T]:
     """Apply searches, filter, lastmodified and sorting (no paging)."""
     result = list(items)
@@ -89,6 +101,16 @@ def select(items: Sequence[T], query: MultiMapping[str], spec: ListSpec[T]) -> l
     if lastmodified:
         since = _parse_lastmodified(lastmodified)
         result = [item for item in result if spec.modified(item) >= since]
+    dated = spec.dated
+    for name in ("fromdate", "todate"):
+        bound = query.get(name)
+        if bound and dated is not None:
+            if not _is_date(bound):
+                raise errors.bad_request(errors.INVALID_PARAMETER, name)
+            if name == "fromdate":
+                result = [item for item in result if dated(item) >= bound]
+            else:
+                result = [item for item in result if dated(item) <= bound]
     sort_key: Callable[[T], Any] = spec.default_sort
     sortby = query.get("sortby")
     if sortby:

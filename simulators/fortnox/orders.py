@@ -58,6 +58,7 @@ ORDER_LIST = ListSpec[Order](
     },
     modified=lambda o: o.updated_at,
     default_sort=lambda o: o.document_number,
+    dated=lambda o: str(o.fields.get("OrderDate") or ""),
 )
 
 

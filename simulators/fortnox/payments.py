@@ -38,6 +38,7 @@ PAYMENT_LIST = ListSpec[Payment](
     filters={},
     modified=lambda p: p.updated_at,
     default_sort=lambda p: p.number,
+    dated=lambda p: str(p.fields.get("PaymentDate") or ""),
 )
 LIST_FIELDS = names(
     "@url Amount Booked Currency CurrencyRate CurrencyUnit InvoiceNumber Number PaymentDate Source"

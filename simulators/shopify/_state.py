@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .throttle import CostBucket
@@ -68,6 +70,17 @@ class MetafieldMeta:
     created_at: str
 
 
+ALL_ORDERS_DAYS = 60
+
+
+def _created(order: Payload) -> datetime | None:
+    value = order.get("created_at")
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
 @dataclass
 class PayoutLedger:
     """A shop's Shopify Payments account (kept beside the shop's other state)."""
@@ -101,6 +114,10 @@ class ShopState:
     webhook_subscriptions: dict[int, Payload] = field(default_factory=dict)
     # Offline tokens granted through OAuth (oauth.py), accepted beside access_token
     granted_tokens: set[str] = field(default_factory=set)
+    # Without read_all_orders an app reads only the last 60 days of orders (by created_at):
+    # older ones are absent from listings and node look-ups, as in Shopify.
+    read_all_orders: bool = True
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Shopify Payments payouts and balance transactions (payouts.py)
     payments: PayoutLedger = field(default_factory=PayoutLedger)
     # Inventory (inventory.py): locations, available per (inventory item, location), when each
@@ -114,6 +131,16 @@ class ShopState:
     # The Billing API (billing.py): app subscriptions and usage records by legacy id
     app_subscriptions: dict[int, Payload] = field(default_factory=dict)
     usage_records: dict[int, Payload] = field(default_factory=dict)
+
+    def readable_orders(self) -> dict[int, Payload]:
+        if self.read_all_orders:
+            return self.orders
+        oldest = self.now() - timedelta(days=ALL_ORDERS_DAYS)
+        return {
+            order_id: order
+            for order_id, order in self.orders.items()
+            if (created := _created(order)) is None or created >= oldest
+        }
 
     def accepts(self, token: str) -> bool:
         """Is this an access token of the shop (constant time against each)?"""

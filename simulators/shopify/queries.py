@@ -63,7 +63,7 @@ _TIME_SORTS: dict[str, Callable[[Payload], Any]] = {
 ORDERS = Resource(
     "Order",
     "OrderSortKeys",
-    lambda shop: shop.orders,
+    lambda shop: shop.readable_orders(),
     order_node,
     {
         **_COMMON,

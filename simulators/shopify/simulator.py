@@ -149,6 +149,7 @@ class ShopifySimulator:
         currency: str = "SEK",
         restore_rate: float | None = None,
         bucket_size: float | None = None,
+        read_all_orders: bool = True,
     ) -> ShopState:
         key = domain.lower()
         if key in self.shops:
@@ -167,6 +168,8 @@ class ShopifySimulator:
             shop_id=next(self._shop_ids),
             bucket=bucket,
             currency=currency,
+            read_all_orders=read_all_orders,
+            now=self.now,
         )
         self.shops[key] = shop
         return shop

@@ -78,3 +78,26 @@ async def test_lastmodified_lists_what_changed_since_in_swedish_time(
         "GET", f"/3/customers?lastmodified={utc - timedelta(hours=3):%Y-%m-%d %H:%M}"
     )
     assert len(listing["Customers"]) == 2
+
+
+async def test_fromdate_and_todate_keep_invoices_and_payments_dated_within(
+    api: Api, sim: FortnoxSimulator
+) -> None:
+    _, customer = await api.call("POST", "/3/customers", {"Customer": {"Name": "Datum AB"}})
+    number = customer["Customer"]["CustomerNumber"]
+    for day in ("2026-10-31", "2026-11-01", "2026-11-30", "2026-12-01"):
+        body = {
+            "Invoice": {
+                "CustomerNumber": number,
+                "InvoiceDate": day,
+                "InvoiceRows": [{"Description": "x", "DeliveredQuantity": 1, "Price": 10}],
+            }
+        }
+        assert (await api.call("POST", "/3/invoices", body))[0] == 201
+    status, listing = await api.call("GET", "/3/invoices?fromdate=2026-11-01&todate=2026-11-30")
+    assert status == 200
+    assert [row["InvoiceDate"] for row in listing["Invoices"]] == ["2026-11-01", "2026-11-30"]
+    status, listing = await api.call("GET", "/3/invoices?fromdate=2026-11-30")
+    assert [row["InvoiceDate"] for row in listing["Invoices"]] == ["2026-11-30", "2026-12-01"]
+    status, _ = await api.call("GET", "/3/invoices?fromdate=30-11-2026")
+    assert status == 400

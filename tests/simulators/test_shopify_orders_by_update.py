@@ -149,3 +149,22 @@ async def test_the_listing_shows_the_financial_status_and_cancellation_as_shopif
         "9003": ("PARTIALLY_REFUNDED", None),
         "9004": ("VOIDED", "2026-11-20T09:30:00Z"),
     }
+
+
+async def test_without_read_all_orders_orders_older_than_60_days_are_not_shown(
+    shop: Shop,
+) -> None:
+    now = datetime.now(UTC)
+    shop.sim.add_order(DOMAIN, order_payload(6001, created_at=now - timedelta(days=61)))
+    shop.sim.add_order(DOMAIN, order_payload(6002, created_at=now - timedelta(days=59)))
+    by_id = "query one($id: ID!) { order(id: $id) { id } }"
+
+    async def listed() -> list[str]:
+        body = await shop.post({"first": 10, "query": "created_at:>='2020-01-01T00:00:00Z'"})
+        return [node["id"] for node in body["data"]["orders"]["nodes"]]
+
+    assert len(await listed()) == 2  # an app with the scope (the default) sees both
+    shop.sim.shop(DOMAIN).read_all_orders = False
+    assert await listed() == ["gid://shopify/Order/6002"]
+    gone = await shop.post({"id": "gid://shopify/Order/6001"}, by_id)
+    assert gone["data"]["order"] is None

@@ -15,6 +15,9 @@ charged again.
 A negative invoice for a refund names its original in ``Remarks`` ("Avser faktura N", Swedish
 for "concerns invoice N", which Swedish VAT rules want on a correction) and keeps (or sets)
 ``ExternalInvoiceReference2`` to the original's reference.
+
+A backfill's command (``origin: backfill``) looks for the document by its reference before the
+first POST too: a past order already in Fortnox is matched (``already_synced``), not duplicated.
 """
 
 from __future__ import annotations
@@ -58,6 +61,10 @@ class CreateDocument:
         if record.attempts > 0:
             await steps.settle(key)
             found = await fortnox_documents.find(client, draft)
+        elif command.origin == "backfill":
+            # A past order may have been booked already (an earlier integration, by hand with
+            # our reference): matched by its reference, never made twice.
+            found = await fortnox_documents.find(client, draft)
         made = found or await steps.make(run, client, draft, key)
         await ledger.mark_done(key, made, "created", made_in=client.tenant_id)
         await steps.charged(run)
@@ -65,7 +72,8 @@ class CreateDocument:
         made = await steps.check_totals(run, client, key, draft, made)
         await steps.follow_up(client, key, draft, made.number, fresh=found is None)
         await ledger.mark_finished(key)
-        return Outcome("synced", draft.kind, made)
+        matched = found is not None and command.origin == "backfill"
+        return Outcome("already_synced" if matched else "synced", draft.kind, made)
 
 
 def with_original(draft: DocumentDraft, current: Current) -> DocumentDraft:

@@ -77,9 +77,14 @@ async def recover_order(
     token: str,
     mark: OrderMark,
     known: StoredOrder | None,
+    *,
+    source: str = SOURCE,
+    batch_id: str | None = None,
 ) -> Recovery:
     """Read the order from Shopify and store the events ingest lacks (Shopify's failures raise
-    the fetcher's exceptions; nothing of this order is stored then)."""
+    the fetcher's exceptions; nothing of this order is stored then). A backfill passes its
+    ``source`` (``backfill``) and its id as ``batch_id``; the webhook ids are the same as
+    reconciliation's, so the two never store an event twice."""
     order = await fetch_order(admin, shop, token, mark.order_id)
     if order is None:  # gone since the listing, or not readable by the app
         log.info("reconcile: order no longer readable", shop=shop, order_id=mark.order_id)
@@ -89,14 +94,20 @@ async def recover_order(
     stored: list[str] = []
     if known is None or known.updated_at is None:
         if await _store(
-            runtime, shop, "orders/create", order, webhook_id("orders/create", order_id)
+            runtime,
+            shop,
+            "orders/create",
+            order,
+            webhook_id("orders/create", order_id),
+            source,
+            batch_id,
         ):
             stored.append("orders/create")
     else:
         updated_at = parse_time(order.get("updated_at"))
         if updated_at is not None and updated_at > known.updated_at:
             key = webhook_id("orders/updated", order_id, updated_at.isoformat())
-            if await _store(runtime, shop, "orders/updated", order, key):
+            if await _store(runtime, shop, "orders/updated", order, key, source, batch_id):
                 stored.append("orders/updated")
     # Read from the order as fetched (the listing may be older than the read).
     for topic, due in (
@@ -104,7 +115,11 @@ async def recover_order(
         ("orders/cancelled", bool(order.get("cancelled_at"))),
     ):
         key = webhook_id(topic, order_id)
-        if due and topic not in seen and await _store(runtime, shop, topic, order, key):
+        if (
+            due
+            and topic not in seen
+            and await _store(runtime, shop, topic, order, key, source, batch_id)
+        ):
             stored.append(topic)
     refunds_received = known.refund_ids if known is not None else set()
     for refund in order.get("refunds") or []:
@@ -112,7 +127,7 @@ async def recover_order(
         if refund_id is None or str(refund_id) in refunds_received:
             continue
         key = webhook_id("refunds/create", str(refund_id))
-        if await _store(runtime, shop, "refunds/create", refund, key):
+        if await _store(runtime, shop, "refunds/create", refund, key, source, batch_id):
             stored.append("refunds/create")
     if stored:
         log.info(
@@ -126,7 +141,13 @@ async def recover_order(
 
 
 async def _store(
-    runtime: Runtime, shop: str, topic: str, payload: dict[str, Any], key: str
+    runtime: Runtime,
+    shop: str,
+    topic: str,
+    payload: dict[str, Any],
+    key: str,
+    source: str,
+    batch_id: str | None,
 ) -> bool:
     _, new = await events.submit(
         runtime.pool,
@@ -136,7 +157,8 @@ async def _store(
         payload,
         webhook_id=key,
         api_version=runtime.settings.shopify_api_version,
-        source=SOURCE,
+        source=source,
+        batch_id=batch_id,
     )
     if new:
         RECONCILE_RECOVERED.labels(topic=topic).inc()

@@ -14,7 +14,8 @@ from fortbridge.localstack import LocalStack, add_connected_shop, command_publis
 from libs.common.messaging import Topology
 from libs.common.metrics import FORTNOX_429
 from services.fortnox_writer.admission import TenantGate
-from services.fortnox_writer.deferred import backoff
+from services.fortnox_writer.deferred import DeferredStore, backoff
+from services.fortnox_writer.reconciliation.fortnox_side import LiveFirst
 from simulators.shopify.payloads import order_payload
 from tests.services.fortnox_writer.writer_support import (
     dead_letters,
@@ -232,3 +233,93 @@ async def test_every_kind_is_made_once_when_fortnox_commits_then_drops_the_conne
     assert len(made) == 1
     posted = [r.path for r in sim.requests_for(stack.tenant_id) if r.method == "POST"]
     assert posted.count("/3/articles") == len(tenant.articles)  # none posted twice
+
+
+@pytest.mark.slow
+async def test_a_backfill_waits_behind_live_orders_of_its_own_tenant(
+    writer_stack: LocalStack,
+) -> None:
+    """Backfill commands (origin backfill) are set aside as background work; a live order of
+    the same shop published after 60 of them is made long before the backfill is done, and the
+    backfill keeps to the tenant's rate."""
+    stack = writer_stack
+    async with command_publisher(stack.settings) as publish:
+        warm = order_payload()
+        await publish(order_command(stack.shop, warm))
+        await _wait(lambda: invoices_of(stack, stack.tenant_id, warm["id"]), 20, "warm-up")
+
+        past = [order_payload() for _ in range(60)]
+        await asyncio.gather(
+            *(
+                publish(order_command(stack.shop, o).model_copy(update={"origin": "backfill"}))
+                for o in past
+            )
+        )
+
+        async def background() -> int:
+            return int(
+                await stack.pool.fetchval(
+                    "SELECT count(*) FROM fortnox_writer.deferred_commands"
+                    " WHERE shop = $1 AND background",
+                    stack.shop,
+                )
+            )
+
+        deadline = time.monotonic() + 20
+        while await background() < 50:
+            assert time.monotonic() < deadline, "the backfill was not set aside"
+            await asyncio.sleep(0.05)
+        live = order_payload()
+        started = time.monotonic()
+        await publish(order_command(stack.shop, live))
+        await _wait(lambda: invoices_of(stack, stack.tenant_id, live["id"]), 10, "live order")
+        latency = time.monotonic() - started
+        made = sum(1 for o in past if invoices_of(stack, stack.tenant_id, o["id"]))
+        assert await background() > 20  # the backfill was still waiting
+    assert latency < 2.0, latency
+    assert made < 40, made
+    api = [r for r in stack.fortnox.requests_for(stack.tenant_id) if r.path.startswith("/3/")]
+    times = sorted(r.time for r in api)
+    assert max(sum(1 for t in times if s <= t < s + 5.0) for s in times) <= 25
+
+
+@pytest.mark.slow
+async def test_a_reports_fortnox_reads_wait_while_live_commands_are_set_aside(
+    writer_stack: LocalStack,
+) -> None:
+    stack = writer_stack
+    store = DeferredStore(stack.pool, "test")
+    live = LiveFirst(store, stack.shop)
+    await asyncio.wait_for(live.wait(), 1.0)  # nothing waiting: at once
+    await store.put(
+        command_id="live-1",
+        shop=stack.shop,
+        tenant_id=stack.tenant_id,
+        document_key="k",
+        routing_key="fortnox.command.create_document",
+        message_id=None,
+        body=b"{}",
+        headers={},
+        reason="rate_limit",
+        due_in=60,
+    )
+    await store.put(
+        command_id="past-1",
+        shop=stack.shop,
+        tenant_id=stack.tenant_id,
+        document_key="k2",
+        routing_key="fortnox.command.create_document",
+        message_id=None,
+        body=b"{}",
+        headers={},
+        reason="rate_limit",
+        due_in=60,
+        background=True,
+    )
+    waiting = asyncio.create_task(live.wait())
+    await asyncio.sleep(0.6)
+    assert not waiting.done()  # behind the live command
+    await stack.pool.execute(
+        "DELETE FROM fortnox_writer.deferred_commands WHERE command_id = 'live-1'"
+    )
+    await asyncio.wait_for(waiting, 2.0)  # background work does not hold a report back

@@ -1,9 +1,10 @@
 // The app's frame: navigation (Shopify admin's sidebar when embedded, Polaris' own outside)
 // and the page for the current path.
 import { Frame, Navigation, TopBar } from "@shopify/polaris";
-import { AlertDiamondIcon, CatalogIcon, CreditCardIcon, HomeIcon, ListBulletedIcon, OrderIcon, SettingsIcon } from "@shopify/polaris-icons";
+import { AlertDiamondIcon, CatalogIcon, CreditCardIcon, HomeIcon, ListBulletedIcon, OrderIcon, ReceiptIcon, SettingsIcon } from "@shopify/polaris-icons";
 import { useState } from "react";
 import { useApp } from "./context";
+import { Accounting } from "./pages/Accounting";
 import { Billing } from "./pages/Billing";
 import { Catalog } from "./pages/Catalog";
 import { FailedSyncs } from "./pages/FailedSyncs";
@@ -22,6 +23,7 @@ const PAGES = [
   { path: "/settings", label: "Settings", icon: SettingsIcon },
   { path: "/rules", label: "Rules", icon: ListBulletedIcon },
   { path: "/catalog", label: "Catalog", icon: CatalogIcon },
+  { path: "/accounting", label: "Accounting", icon: ReceiptIcon },
   { path: "/billing", label: "Billing", icon: CreditCardIcon },
 ];
 
@@ -35,6 +37,7 @@ function page(path: string) {
   const rule = /^\/rules\/(\d+)$/.exec(path);
   if (rule) return <RuleEditor ruleId={Number(rule[1])} />;
   if (path === "/catalog") return <Catalog />;
+  if (path === "/accounting") return <Accounting />;
   if (path === "/billing") return <Billing />;
   return <NotFound />;
 }

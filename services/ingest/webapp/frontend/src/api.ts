@@ -47,6 +47,15 @@ export class Api {
     return parsed as T;
   }
 
+  // A text answer (a CSV download), with the same credentials.
+  async csv(path: string): Promise<string> {
+    const token = await this.session.token();
+    const response = await fetch(path, { headers: { Authorization: `Bearer ${token}`, Accept: "text/csv" } });
+    const text = await response.text();
+    if (!response.ok) throw new ApiError(response.status, `GET ${path}: HTTP ${response.status}`, {});
+    return text;
+  }
+
   get<T>(path: string): Promise<T> {
     return this.call<T>("GET", path);
   }

@@ -228,6 +228,50 @@ export interface CatalogSync {
   failures?: { id: string; status: string; error: string | null }[];
 }
 
+export interface Backfill {
+  id: string;
+  dry_run: boolean;
+  status: "running" | "finished" | "failed";
+  total: number;
+  done: number;
+  counts: Record<string, number>;
+  paged_all: boolean;
+  error: string | null;
+  started_at: string;
+  finished_at: string | null;
+  failures?: { order_id: string; status: string; error: string | null }[];
+}
+
+export interface ReportDifference {
+  order_id: string | null;
+  order_name: string | null;
+  kind: string;
+  what: string;
+  shopify: string | null;
+  fortnox: string | null;
+  difference?: string;
+  document: string | null;
+}
+
+export interface ReconciliationReport {
+  id: string;
+  status: "running" | "finished" | "failed";
+  stage: string | null;
+  period: { from: string; to: string };
+  error: string | null;
+  started_at: string;
+  finished_at: string | null;
+  differences: number | null;
+  report?: {
+    totals: {
+      shopify: { orders: number; total: string; vat: string; refunded: string; paid: string };
+      fortnox: { invoices: number; credits: number; total: string; vat: string; credited: string; paid: string };
+    };
+    by_vat_rate: { rate: string; shopify_orders_vat: string; fortnox_invoices_vat: string; shopify_refunds_vat: string; fortnox_credits_vat: string }[];
+    differences: ReportDifference[];
+  };
+}
+
 // GET /admin/api/billing/usage.json (docs/billing.md)
 export interface BillingUsage {
   shop: string;

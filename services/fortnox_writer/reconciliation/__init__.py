@@ -1,0 +1,1 @@
+"""The period reconciliation report: Shopify beside Fortnox (issue 17)."""

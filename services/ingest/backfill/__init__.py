@@ -1,0 +1,1 @@
+"""Backfill: past orders imported on request, behind live work (issue 17)."""
