@@ -31,7 +31,7 @@ from libs.common.shopify_admin import ShopifyAdmin
 from libs.common.shops import ShopRegistry
 from services.fortnox_writer import oauth
 from services.fortnox_writer.billing_ledger import BillingLedger
-from services.fortnox_writer.subscriptions import Subscriptions
+from services.fortnox_writer.subscriptions import NOT_INSTALLED, Subscriptions
 
 BASE = "/admin/api/billing"
 MAX_WAITING_LISTED = 50
@@ -111,6 +111,8 @@ async def start_subscription(request: web.Request) -> web.Response:
     try:
         account = await subscriptions.start(shop, return_url=_return_url(runtime, shop))
     except (HandlerError, TimeoutError) as exc:
+        if isinstance(exc, HandlerError) and exc.code == NOT_INSTALLED:
+            return json_error(409, f"could not start the usage charges: {exc.message}")
         message = exc.message if isinstance(exc, HandlerError) else "Shopify did not answer"
         return json_error(502, f"could not start the usage charges: {message}")
     return web.json_response(
@@ -163,6 +165,8 @@ async def raise_cap(request: web.Request) -> web.Response:
             cap={"amount": f"{cap:.2f}", "currencyCode": account.currency or "USD"},
         )
     except (HandlerError, TimeoutError) as exc:
+        if isinstance(exc, HandlerError) and exc.code == NOT_INSTALLED:
+            return json_error(409, f"could not ask for a higher cap: {exc.message}")
         message = exc.message if isinstance(exc, HandlerError) else "Shopify did not answer"
         return json_error(502, f"could not ask for a higher cap: {message}")
     answer = data["appSubscriptionLineItemUpdate"]

@@ -72,6 +72,10 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
+# The code of the error a shop without Shopify access gives (409 at the endpoints).
+NOT_INSTALLED = "not_installed"
+
+
 class Subscriptions:
     def __init__(
         self,
@@ -91,7 +95,7 @@ class Subscriptions:
         token = await self._shops.access_token(shop)
         if token is None:
             raise PermanentError(
-                "the shop has no Shopify access token (not installed)", code="not_installed"
+                "the shop has no Shopify access token (not installed)", code=NOT_INSTALLED
             )
         return token
 

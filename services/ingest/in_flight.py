@@ -1,6 +1,7 @@
 """Ingest's part of "is anything in flight?" (``fortbridge quiet``): read-only counts of its own
 tables. Stored webhooks not yet published (the outbox relay's backlog), bulk catalog syncs and
-backfills still running are work in flight."""
+backfills still running are work in flight; webhooks the relay set aside are counted apart (they
+wait for an operator, nothing moves them)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from libs.common.quiet import Part
 async def in_flight(pool: asyncpg.Pool) -> Part:
     row = await pool.fetchrow(
         """
-        SELECT (SELECT count(*) FROM ingest.webhook_events WHERE published_at IS NULL)
-                   AS outbox_unpublished,
+        SELECT (SELECT count(*) FROM ingest.webhook_events
+                WHERE published_at IS NULL AND set_aside_at IS NULL) AS outbox_unpublished,
+               (SELECT count(*) FROM ingest.webhook_events WHERE set_aside_at IS NOT NULL
+                   AND published_at IS NULL) AS outbox_set_aside,
                (SELECT count(*) FROM ingest.sync_jobs WHERE status = 'running')
                    AS sync_jobs_running,
                (SELECT count(*) FROM ingest.backfill_jobs WHERE status = 'running')
@@ -24,6 +27,9 @@ async def in_flight(pool: asyncpg.Pool) -> Part:
     part = Part(
         figures={
             "outbox_unpublished": int(row["outbox_unpublished"]),
+            # Set aside (unpublishable, listed at /admin/api/webhooks/set_aside.json): waiting
+            # for an operator, not in flight.
+            "outbox_set_aside": int(row["outbox_set_aside"]),
             "sync_jobs_running": int(row["sync_jobs_running"]),
             "backfills_running": int(row["backfills_running"]),
         }

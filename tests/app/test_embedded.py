@@ -71,7 +71,7 @@ async def test_inside_shopify_admin_the_app_uses_app_bridge_and_installs_by_toke
     await expect(page.get_by_label("Shop domain")).to_have_count(0)  # no development login
     # The menu is App Bridge's (Shopify admin shows it); the app draws none of its own.
     menu = page.locator("ui-nav-menu a")
-    await expect(menu).to_have_count(6)
+    await expect(menu).to_have_count(8)  # the pages of App.tsx, Accounting and Billing included
     assert await menu.first.get_attribute("rel") == "home"
     await expect(page.locator(".Polaris-Navigation")).to_have_count(0)
     await page.screenshot(path=str(screenshot_folder(request) / "01-embedded-get-started.png"))
