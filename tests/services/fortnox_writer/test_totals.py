@@ -141,4 +141,3 @@ async def test_a_company_without_0_percent_gets_the_document_without_the_roundin
     expected = Decimal(str(order["total_price"]))
     assert abs(invoice_made.total - expected) < Decimal("1.00")
     assert str(expected) in str(job["error_message"])
-
