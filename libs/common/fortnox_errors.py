@@ -16,6 +16,8 @@ class Explanation:
     needs_reconnection: bool = False
 
 
+VAT_MISSING = "2000728"  # "Kunde inte hitta moms": a VAT rate the company lacks
+
 CODES: dict[str, Explanation] = {
     "2000428": Explanation(
         "The article (product) does not exist in Fortnox.",

@@ -70,3 +70,23 @@ def mismatch_message(number: str, fortnox_total: Decimal, expected: Decimal, cur
         f" the order's total is {expected:.2f} {currency} (a difference of"
         f" {expected - fortnox_total:.2f})"
     )
+
+
+def without_rounding_rows(draft: DocumentDraft) -> DocumentDraft | None:
+    """The draft without its 0 % rounding rows, when only those rows are at 0 %; else None.
+
+    Fortnox does not document whether a company has 0 % VAT without setting it up. When it
+    refuses a document for a missing VAT rate and the only 0 % rows are the öre-rounding rows,
+    the document is made without them (rounding_account None: nothing adds one back); the
+    totals check then reports the öre difference on the order's status, and the pre-flight
+    check names 0 % as the rate to add in Fortnox. Either answer of Fortnox works.
+    """
+    account = draft.rounding_account
+    if account is None:
+        return None
+    rounding = [row for row in draft.rows if _is_rounding(row, account)]
+    others_at_zero = [r for r in draft.rows if r.vat == ZERO and not _is_rounding(r, account)]
+    if not rounding or others_at_zero:
+        return None
+    rows = [row for row in draft.rows if not _is_rounding(row, account)]
+    return draft.model_copy(update={"rows": rows, "rounding_account": None})

@@ -81,7 +81,9 @@ def needs_of(settings: ShopSettings, rules: RuleSet, orders: list[dict[str, Any]
     needs = ShopNeeds(home_currency=settings.home_currency.upper())
     _accounts(needs, settings.accounts, "settings")
     for rate in settings.accounts.sweden:
-        needs.add("vat_rates", Decimal(rate).normalize(), f"settings: accounts.sweden.{rate}")
+        # An account for 0 % is there for untaxed lines; only orders that have them need 0 %.
+        if Decimal(rate) != 0:
+            needs.add("vat_rates", Decimal(rate).normalize(), f"settings: accounts.sweden.{rate}")
     needs.add("payment_modes", settings.default_payment_mode, "settings: default_payment_mode")
     needs.add("currencies", needs.home_currency, "the shop's currency")
     terms = settings.document_fields.get("TermsOfPayment")
@@ -136,6 +138,9 @@ def _order(
     for line in order.get("shipping_lines") or []:
         if isinstance(line, dict) and line.get("tax_lines"):
             needs.add("vat_rates", vat_rate(line.get("tax_lines")), f"{where} (shipping)")
+    if order.get("taxes_included") is False:
+        # Prices excluding VAT: the invoice may need an öre-rounding row, booked at 0 %.
+        needs.add("vat_rates", Decimal(0), f"{where} (öre rounding, prices excluding VAT)")
     if settings.document_currency == "presentment":
         currency = order.get("presentment_currency") or order.get("currency")
     else:

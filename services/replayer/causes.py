@@ -11,17 +11,17 @@ Also here: which shop and Shopify object a dead message is about, read loosely f
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from libs.common.errors import ErrorClass
-from libs.common.fortnox_errors import explain
+from libs.common.fortnox_errors import VAT_MISSING, explain
 from libs.common.messaging.publisher import SHOP_HEADER
 from services.fortnox_writer.preflight.findings import PREFLIGHT_PATH, vat_finding_id
 from services.replayer.dead_letters import DeadLetter
 
-VAT_MISSING = "2000728"
 # Fortnox codes whose cause the pre-flight check finds before an order fails: the prefix of its
 # finding ids (services/fortnox_writer/preflight/findings.py).
 PREFLIGHT_FINDINGS = {"2000423": "account", "2001304": "account"}
@@ -144,7 +144,7 @@ def _fortnox_refusal(dead: DeadLetter, body: bytes, fortnox_code: str | None) ->
     explanation = explain(fortnox_code, dead.source_message)
     code = fortnox_code or (VAT_MISSING if explanation == explain(VAT_MISSING, None) else None)
     if code == VAT_MISSING:
-        rates = unusual_vat_rates(body)
+        rates = named_vat_rate(dead.source_message) or unusual_vat_rates(body)
         shown = ", ".join(f"{rate} %" for rate in rates)
         title = (
             f"VAT rate{'s' if len(rates) > 1 else ''} {shown} missing in Fortnox"
@@ -195,6 +195,18 @@ def unusual_vat_rates(body: bytes) -> list[Decimal]:
         if rate.is_finite() and rate not in SWEDISH_VAT_RATES:
             found.add(rate)
     return sorted(Decimal(f"{rate:f}") for rate in found)
+
+
+_NAMED_RATE = re.compile(r"\((\d{1,2}(?:[.,]\d{1,2})?) ?%\)")
+
+
+def named_vat_rate(message: str | None) -> list[Decimal]:
+    """The rate Fortnox's "Kunde inte hitta moms (19 %)" names, when its message names one (a
+    standard rate such as 0 % too: a company may lack it)."""
+    match = _NAMED_RATE.search(message or "")
+    if match is None:
+        return []
+    return [Decimal(match.group(1).replace(",", ".")).normalize()]
 
 
 def subject_of(headers: dict[str, Any], body: bytes) -> Subject:

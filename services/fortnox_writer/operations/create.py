@@ -22,10 +22,17 @@ first POST too: a past order already in Fortnox is matched (``already_synced``),
 
 from __future__ import annotations
 
+from libs.common.fortnox_errors import VAT_MISSING
+from libs.common.logs import get_logger
 from libs.common.messages import DocumentDraft
 from services.fortnox_writer import fortnox_documents
+from services.fortnox_writer.client import FortnoxApiError, FortnoxClient
+from services.fortnox_writer.ledger import CreatedDocument
 from services.fortnox_writer.links import Current
 from services.fortnox_writer.operations.base import Outcome, Run, Steps, recorded
+from services.fortnox_writer.totals_check import without_rounding_rows
+
+log = get_logger(__name__)
 
 
 class CreateDocument:
@@ -65,7 +72,10 @@ class CreateDocument:
             # A past order may have been booked already (an earlier integration, by hand with
             # our reference): matched by its reference, never made twice.
             found = await fortnox_documents.find(client, draft)
-        made = found or await steps.make(run, client, draft, key)
+        if found is None:
+            draft, made = await self._make(run, client, draft, key)
+        else:
+            made = found
         await ledger.mark_done(key, made, "created", made_in=client.tenant_id)
         await steps.charged(run)
         await ledger.set_applied(key, command.source.updated_at, None)
@@ -74,6 +84,23 @@ class CreateDocument:
         await ledger.mark_finished(key)
         matched = found is not None and command.origin == "backfill"
         return Outcome("already_synced" if matched else "synced", draft.kind, made)
+
+    async def _make(
+        self, run: Run, client: FortnoxClient, draft: DocumentDraft, key: str
+    ) -> tuple[DocumentDraft, CreatedDocument]:
+        """POST the document; a company without 0 % VAT gets it without the rounding rows."""
+        try:
+            return draft, await self._steps.make(run, client, draft, key)
+        except FortnoxApiError as exc:
+            fallback = without_rounding_rows(draft) if exc.code == VAT_MISSING else None
+            if fallback is None:
+                raise
+            log.warning(
+                "Fortnox refused the 0 % rounding row; made without it",
+                document_key=key,
+                error=str(exc),
+            )
+            return fallback, await self._steps.make(run, client, fallback, key)
 
 
 def with_original(draft: DocumentDraft, current: Current) -> DocumentDraft:

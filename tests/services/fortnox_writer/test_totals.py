@@ -55,6 +55,9 @@ async def test_a_sixty_line_order_comes_out_at_shopifys_total_under_either_round
     stack: Stack, vat_rounding: str
 ) -> None:
     stack.fortnox.tenant(stack.tenant_id).vat_rounding = vat_rounding  # type: ignore[assignment]
+    # The rounding row is booked at 0 %, which this company has set up (the test below: one
+    # that has not).
+    stack.fortnox.set_vat_rates(stack.tenant_id, ["25", "12", "6", "0"])
     order = _long_order()
     command = order_command(stack.shop, order)
     assert command.document is not None
@@ -103,3 +106,38 @@ async def test_totals_that_cannot_be_corrected_leave_the_document_unbooked_with_
         Decimal("250.00"),
         Decimal("260.00"),
     )
+
+
+async def test_a_company_without_0_percent_gets_the_document_without_the_rounding_row(
+    stack: Stack,
+) -> None:
+    """Fortnox does not say whether 0 % needs setting up: on a company that lacks it, the
+    document is made once, without the öre-rounding row, and the öre left is reported."""
+    assert Decimal(0) not in stack.fortnox.tenant(stack.tenant_id).vat_rates
+    order = _long_order()
+    command = order_command(stack.shop, order)
+    assert command.document is not None
+    assert any(r.vat == 0 and r.account_number == 3740 for r in command.document.rows)
+    command = command.model_copy(
+        update={"document": command.document.model_copy(update={"bookkeep": True})}
+    )
+    await send(stack, command)
+
+    async def failed() -> bool:
+        return bool(await writer_failures(stack))
+
+    await stack.wait_for(failed, timeout=40)
+    [job] = await writer_failures(stack)
+    assert job["error_code"] == "total_mismatch"
+    made = [
+        i
+        for i in stack.fortnox.tenant(stack.tenant_id).invoices.values()
+        if i.get("ExternalInvoiceReference1") == f"shopify-{order['id']}"
+    ]
+    assert len(made) == 1  # the refused POST made nothing; the second made it once
+    [invoice_made] = made
+    assert all(Decimal(str(row.get("VAT"))) != 0 for row in invoice_made.rows)
+    assert not invoice_made.booked
+    expected = Decimal(str(order["total_price"]))
+    assert abs(invoice_made.total - expected) < Decimal("1.00")
+    assert str(expected) in str(job["error_message"])

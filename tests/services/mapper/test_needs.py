@@ -34,7 +34,17 @@ def test_settings_rules_and_orders_make_the_needs() -> None:
     )
     needs = needs_of(settings, rule_set, [order])
     assert needs.vat_rates[Decimal(19)] == [f"order {order['name']} to DE"]
-    assert {Decimal(25), Decimal(12), Decimal(6), Decimal(0)} <= set(needs.vat_rates)
+    assert {Decimal(25), Decimal(12), Decimal(6)} <= set(needs.vat_rates)
+    # An account for 0 % is no need of 0 %: only untaxed lines or prices excluding VAT (the
+    # öre-rounding row) are.
+    assert Decimal(0) not in needs.vat_rates
+    untaxed = order_payload(lines=[LineSpec("Presentkort", "100.00", 1, "0", taxable=False)])
+    excluding = order_payload(taxes_included=False)
+    zero = needs_of(settings, rule_set, [untaxed, excluding]).vat_rates[Decimal(0)]
+    assert zero == [
+        f"order {untaxed['name']}",
+        f"order {excluding['name']} (öre rounding, prices excluding VAT)",
+    ]
     assert needs.accounts[3011] == ["rule 'Wholesale': accounts.eu_vat"]
     assert 3106 in needs.accounts and 3999 not in needs.accounts  # disabled rules don't count
     assert needs.terms_of_payment["45"] == ["rule 'Wholesale'"]

@@ -138,6 +138,14 @@ def test_subject_of_a_command_and_of_an_event() -> None:
     assert causes.subject_of({}, b"not json").shop is None
 
 
+def test_a_missing_rate_fortnox_names_is_the_cause_even_a_standard_one() -> None:
+    """A company without 0 % refuses an untaxed row: the rate in Fortnox's message counts."""
+    headers = consumer_headers(SHOP, source_message="Kunde inte hitta moms (0 %)")
+    _, cause = classify(headers, command_body(SHOP, 1, ("25", "0")))
+    assert cause.key == "fortnox:2000728:vat-0"
+    assert "finding vat-0 " in cause.explanation
+
+
 def test_unusual_vat_rates_ignores_garbage() -> None:
     body = json.dumps({"document": {"rows": [{"vat": "x"}, {"vat": "7.5"}, "junk"]}}).encode()
     assert causes.unusual_vat_rates(body) == [Decimal("7.5")]
