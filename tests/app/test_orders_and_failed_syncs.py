@@ -128,6 +128,7 @@ async def test_a_discarded_sync_keeps_its_reason_in_the_history(
         page.get_by_text(f"Discarded: {order['name']} will not be synced.")
     ).to_be_visible()
     await expect(job).to_have_count(0)
+    await expect(page.get_by_role("dialog")).to_have_count(0)  # the discard dialog has closed
 
     await page.get_by_label("Show").select_option("discarded")
     await expect(job).to_contain_text("Test order, booked by hand")
