@@ -86,16 +86,21 @@ class RateLimiter:
         the database says how long that took, so neither a lock wait (which would make the
         slot look due too early) nor a slow answer (which would hide that we are late) skews it.
         """
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire() as conn:
+            # Read just before BEGIN goes out: PostgreSQL's transaction_timestamp() is when it
+            # arrived. Read after BEGIN's answer instead, a busy event loop resuming this task
+            # late would move the slot late by as much, unseen by the lateness check below
+            # (a send that late, and the next on time, would arrive closer than the window).
             began = self._clock.monotonic()
-            # Lock the tenant's row first (creating it), so the slot is computed from the
-            # latest slots and on the clock of after the lock.
-            await conn.execute(
-                "INSERT INTO fortnox_writer.rate_limits AS r (tenant_id, tat)"
-                " VALUES ($1, '-infinity') ON CONFLICT (tenant_id) DO UPDATE SET tat = r.tat",
-                tenant_id,
-            )
-            row = await conn.fetchrow(_RESERVE, tenant_id, self.limit, self.gap, self.span)
+            async with conn.transaction():
+                # Lock the tenant's row first (creating it), so the slot is computed from the
+                # latest slots and on the clock of after the lock.
+                await conn.execute(
+                    "INSERT INTO fortnox_writer.rate_limits AS r (tenant_id, tat)"
+                    " VALUES ($1, '-infinity') ON CONFLICT (tenant_id) DO UPDATE SET tat = r.tat",
+                    tenant_id,
+                )
+                row = await conn.fetchrow(_RESERVE, tenant_id, self.limit, self.gap, self.span)
         return began + max(0.0, float(row["queued"])) + max(0.0, float(row["wait"]))
 
     async def acquire(self, tenant_id: str) -> float:
