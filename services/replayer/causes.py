@@ -19,14 +19,17 @@ from typing import Any
 from libs.common.errors import ErrorClass
 from libs.common.fortnox_errors import VAT_MISSING, explain
 from libs.common.messaging.publisher import SHOP_HEADER
-from services.fortnox_writer.preflight.findings import PREFLIGHT_PATH, vat_finding_id
+from services.fortnox_writer.preflight.findings import (
+    PREFLIGHT_PATH,
+    SWEDISH_RATES,
+    vat_finding_id,
+)
 from services.replayer.dead_letters import DeadLetter
 
 # Fortnox codes whose cause the pre-flight check finds before an order fails: the prefix of its
 # finding ids (services/fortnox_writer/preflight/findings.py).
 PREFLIGHT_FINDINGS = {"2000423": "account", "2001304": "account"}
 # Rates every Swedish Fortnox company has; another rate on a document is the likely missing one.
-SWEDISH_VAT_RATES = frozenset({Decimal(25), Decimal(12), Decimal(6), Decimal(0)})
 
 _MAPPER_CAUSES = {
     "bad_money": "An amount on the order is not a decimal number",
@@ -192,7 +195,7 @@ def unusual_vat_rates(body: bytes) -> list[Decimal]:
             rate = Decimal(str(row.get("vat"))).normalize()
         except (InvalidOperation, ValueError):
             continue
-        if rate.is_finite() and rate not in SWEDISH_VAT_RATES:
+        if rate.is_finite() and rate not in SWEDISH_RATES:
             found.add(rate)
     return sorted(Decimal(f"{rate:f}") for rate in found)
 
