@@ -1,7 +1,8 @@
 """Fortbridge's ingest against the least a correct ingest must do, in the same run.
 
     .venv/bin/python -m bench.ingest_vs_reference [--duration 20] [--connections 32]
-        [--rounds 3] [--rate 1000] [--rate-duration 20] [--rate-connections 128]
+        [--rounds 3] [--rate 1000] [--rate-duration 20] [--rate-connections 64]
+        [--sampler-ratio R] [--profile DIR]
 
 Two endpoints, one process each, on the same asyncio event loop: ``services.ingest`` and
 ``bench/reference_ingest.py`` (HMAC, deduplicated inbox INSERT, persistent confirmed publish to a
@@ -11,7 +12,17 @@ quorum queue). Both get the same load from generators that are not Python:
   8 KB orders/create bodies, a new webhook id and event id on every request
   (bench/loadgen/webhooks.lua); webhooks accepted (200) per second and latency;
 - fixed rate: autocannon at ``--rate`` webhooks per second (bench/loadgen/fixed_rate.js, latency
-  corrected for coordinated omission): p50/p99 and the share answered 200 within 5 s.
+  corrected for coordinated omission, and uncorrected): p50/p99 and the share answered 200
+  within 5 s. With ``--rate-schedule smooth`` bench/loadgen/smooth_rate.js sends one request
+  every 1/rate s instead of autocannon's per-second bursts.
+
+Each run also prints the server-side latency (``server_latency_ms``: from aiohttp taking the
+request off its connection's queue to the answer written, bench/server_timing.py, measured the
+same way in both endpoints) beside the generator's, and the load generator's CPU share
+(``load_generator_cpu_share``, from /proc: near 1.0 the generator is the bottleneck). CPU per
+webhook accepted, from /proc: the endpoint's process, its PostgreSQL backends, and a local
+RabbitMQ's whole server (``broker_cpu_ms_per_webhook``; absent when the broker is elsewhere):
+on two shared cores their sum decides the closed-loop rate.
 
 Runs alternate (reference first in even rounds, ingest first in odd ones), and every run gets a
 fresh database and broker namespace, so dedupe never makes a run look faster. After each run the
@@ -30,7 +41,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -48,7 +58,17 @@ import aio_pika
 import aiohttp
 import asyncpg
 
+from bench._processes import (
+    cpu_by_process,
+    cpu_seconds,
+    cpu_used,
+    database_backends,
+    free_port,
+    local_broker,
+    run_generator,
+)
 from bench.reference_ingest import queue_name as reference_queue
+from bench.server_timing import percentiles_ms, read_times
 from fortbridge.localstack import delete_namespace
 from libs.common import database
 from libs.common.crypto import TokenCipher
@@ -81,39 +101,10 @@ class Load:
         }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def database_backends(database_url: str) -> list[int]:
-    """The PostgreSQL backend processes serving the endpoint (its pool's connections)."""
-    connection = await asyncpg.connect(database_url)
-    try:
-        rows = await connection.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid()"
-        )
-    finally:
-        await connection.close()
-    return [row["pid"] for row in rows]
-
-
-def total_cpu(pids: list[int]) -> float | None:
-    """CPU seconds of the processes so far (those still running)."""
-    seconds = [cpu_seconds(pid) for pid in pids]
-    known = [s for s in seconds if s is not None]
-    return sum(known) if known else None
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux), None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+@asynccontextmanager
+async def scratch_directory() -> AsyncIterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="bench-") as directory:
+        yield Path(directory)
 
 
 @asynccontextmanager
@@ -129,9 +120,16 @@ async def fresh_database(server_url: str) -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def endpoint(
-    target: str, database_url: str, namespace: str, extra_env: dict[str, str]
+    target: str,
+    database_url: str,
+    namespace: str,
+    extra_env: dict[str, str],
+    times: Path,
+    profile: Path | None = None,
 ) -> AsyncIterator[Any]:
-    """Start one endpoint process; yields (base url, process) once it is ready."""
+    """Start one endpoint process; yields (base url, process) once it is ready. It writes
+    its server-side durations to ``times`` when it stops (bench/server_timing.py); with
+    ``profile`` it runs under cProfile and writes its profile there too."""
     settings = get_settings()
     port = free_port()
     env = {
@@ -143,12 +141,15 @@ async def endpoint(
         "HTTP_PORT": str(port),
         "SHOPIFY_API_SECRET": SECRET,
         "TOKEN_ENCRYPTION_KEYS": TokenCipher.generate_key(),
+        "BENCH_SERVER_TIMES": str(times),
+        **({"BENCH_PROFILE": str(profile)} if profile else {}),
         **extra_env,
     }
     module = "services.ingest" if target == "ingest" else "bench.reference_ingest"
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
+        "bench.server_timing",
         module,
         cwd=ROOT,
         env=env,
@@ -182,7 +183,7 @@ async def endpoint(
 
 
 async def run_wrk(base: str, load: Load, args: argparse.Namespace, prefix: str) -> dict[str, Any]:
-    process = await asyncio.create_subprocess_exec(
+    out, generator_cpu = await run_generator(
         "wrk",
         "-t1",
         f"-c{args.connections}",
@@ -193,10 +194,8 @@ async def run_wrk(base: str, load: Load, args: argparse.Namespace, prefix: str) 
         str(LOADGEN / "webhooks.lua"),
         base,
         env={**os.environ, **load.env(prefix)},
-        stdout=asyncio.subprocess.PIPE,
     )
-    out, _ = await process.communicate()
-    line = next(x for x in out.decode().splitlines() if x.startswith("WRK_JSON "))
+    line = next(x for x in out.splitlines() if x.startswith("WRK_JSON "))
     raw = json.loads(line.removeprefix("WRK_JSON "))
     seconds = raw["duration_us"] / 1e6
     ok = int(raw["statuses"].get("200", 0))
@@ -208,6 +207,7 @@ async def run_wrk(base: str, load: Load, args: argparse.Namespace, prefix: str) 
         "errors": raw["errors"],
         "accepted_per_second": round(ok / seconds, 1),
         "latency_ms": {k: round(v / 1000, 1) for k, v in latency.items()},
+        "load_generator_cpu_share": generator_cpu,
     }
 
 
@@ -221,16 +221,14 @@ async def run_fixed_rate(
         "DURATION": str(args.rate_duration),
         "CONNECTIONS": str(args.rate_connections),
     }
-    process = await asyncio.create_subprocess_exec(
-        "node",
-        str(LOADGEN / "fixed_rate.js"),
-        f"{base}/webhooks/shopify",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
+    script = "smooth_rate.js" if args.rate_schedule == "smooth" else "fixed_rate.js"
+    out, generator_cpu = await run_generator(
+        "node", str(LOADGEN / script), f"{base}/webhooks/shopify", env=env
     )
-    out, _ = await process.communicate()
-    line = next(x for x in out.decode().splitlines() if x.startswith("RATE_JSON "))
-    return dict(json.loads(line.removeprefix("RATE_JSON ")))
+    line = next(x for x in out.splitlines() if x.startswith("RATE_JSON "))
+    figures = dict(json.loads(line.removeprefix("RATE_JSON ")))
+    figures["load_generator_cpu_share"] = generator_cpu
+    return figures
 
 
 async def stored_and_queued(target: str, database_url: str, namespace: str) -> dict[str, int]:
@@ -273,22 +271,41 @@ async def clean_broker(target: str, namespace: str) -> None:
 async def one_run(target: str, mode: str, load: Load, args: argparse.Namespace) -> dict[str, Any]:
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     settings = get_settings()
-    async with fresh_database(settings.database_url) as database_url:
+    async with (
+        fresh_database(settings.database_url) as database_url,
+        scratch_directory() as scratch,
+    ):
         try:
             extra_env = {}
             if target == "ingest" and args.sampler_ratio is not None:
                 extra_env["OTEL_TRACES_SAMPLER_RATIO"] = str(args.sampler_ratio)
-            async with endpoint(target, database_url, namespace, extra_env) as (base, process):
+            profile = None
+            if args.profile:
+                args.profile.mkdir(parents=True, exist_ok=True)
+                profile = args.profile / f"{target}-{mode}-{namespace}.prof"
+            times = scratch / "server-times.bin"
+            async with endpoint(target, database_url, namespace, extra_env, times, profile) as (
+                base,
+                process,
+            ):
                 backends = await database_backends(database_url)
+                broker = local_broker()
                 cpu_before = cpu_seconds(process.pid)
-                db_before = total_cpu(backends)
+                db_before = cpu_by_process(backends)
+                broker_before = cpu_by_process(broker)
                 started = time.monotonic()
                 if mode == "closed_loop":
                     figures = await run_wrk(base, load, args, namespace)
                 else:
                     figures = await run_fixed_rate(base, load, args, namespace)
                 cpu_after = cpu_seconds(process.pid)
-                db_after = total_cpu(backends)
+                broker_after = cpu_by_process(broker)
+                # The pool opens connections as the load needs them: a backend that started
+                # during the run counts whole, and one that existed before counts from then.
+                now_open = await database_backends(database_url)
+                opened = [pid for pid in now_open if pid not in backends]
+                db_after = cpu_by_process(backends + opened)
+                db_before.update(dict.fromkeys(opened, 0.0))
                 wall = time.monotonic() - started
             accepted = int(figures.get("statuses", {}).get("200", figures.get("answered_2xx", 0)))
             if cpu_before is not None and cpu_after is not None and accepted:
@@ -296,14 +313,21 @@ async def one_run(target: str, mode: str, load: Load, args: argparse.Namespace) 
                 figures["endpoint_cpu_ms_per_webhook"] = round(
                     (cpu_after - cpu_before) * 1000 / accepted, 3
                 )
-            if db_before is not None and db_after is not None and accepted:
+            db_used = cpu_used(db_before, db_after)
+            if db_used is not None and accepted:
                 figures["database_backends_cpu_ms_per_webhook"] = round(
-                    (db_after - db_before) * 1000 / accepted, 3
+                    db_used * 1000 / accepted, 3
                 )
+            broker_used = cpu_used(broker_before, broker_after)
+            if broker_used is not None and accepted:
+                # The whole broker's CPU over the run (the bench's queue is the busy part).
+                figures["broker_cpu_ms_per_webhook"] = round(broker_used * 1000 / accepted, 3)
             after = await asyncio.wait_for(
                 stored_and_queued(target, database_url, namespace), BROKER_TIMEOUT
             )
             figures["after_stop"] = after
+            # Written by the endpoint at its exit (the context above stopped it).
+            figures["server_latency_ms"] = percentiles_ms(read_times(times))
             # A 200 means stored (the guarantee). Whether every stored event also reached the
             # queue before the process stopped is a figure, not a guarantee: what was not is in
             # the outbox, and the relay publishes it (ingest's publishes outlast the answer).
@@ -333,6 +357,30 @@ def summary(rounds: list[dict[str, dict[str, Any]]], key: str) -> dict[str, Any]
     }
 
 
+def latency_summary(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Per endpoint, per round: the client's p50/p99 (the load generator's clock: the answers'
+    own times, without a correction for coordinated omission) beside the server's
+    (bench/server_timing.py), and the generator's CPU share."""
+
+    def server(run: dict[str, Any], key: str) -> float | None:
+        latency = run.get("server_latency_ms")
+        return None if latency is None else float(latency[key])
+
+    def client(run: dict[str, Any], key: str) -> float:
+        return float(run.get("latency_ms_uncorrected", run["latency_ms"])[key])
+
+    return {
+        target: {
+            "client_p50_ms": [client(r[target], "p50") for r in rounds],
+            "server_p50_ms": [server(r[target], "p50") for r in rounds],
+            "client_p99_ms": [client(r[target], "p99") for r in rounds],
+            "server_p99_ms": [server(r[target], "p99") for r in rounds],
+            "load_generator_cpu_share": [r[target]["load_generator_cpu_share"] for r in rounds],
+        }
+        for target in TARGETS
+    }
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=20, help="seconds per closed-loop run")
@@ -340,13 +388,34 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rate", type=int, default=1000, help="webhooks per second, fixed rate")
     parser.add_argument("--rate-duration", type=int, default=20)
-    parser.add_argument("--rate-connections", type=int, default=128)
+    parser.add_argument(
+        "--rate-connections",
+        type=int,
+        default=64,
+        help="autocannon's connections at the fixed rate: each sends back to back until it has"
+        " sent its share of the second, so they are the size of each second's burst; 64 keep"
+        " 1,000/s while answers take up to 64 ms (bench/README.md)",
+    )
+    parser.add_argument(
+        "--rate-schedule",
+        choices=("bursts", "smooth"),
+        default="bursts",
+        help="bursts: autocannon's overallRate (fixed_rate.js; each connection sends its share"
+        " of a second back to back); smooth: one request every 1/rate s (smooth_rate.js)",
+    )
     parser.add_argument("--skip-fixed-rate", action="store_true")
     parser.add_argument(
         "--sampler-ratio",
         type=float,
         default=None,
         help="OTEL_TRACES_SAMPLER_RATIO for ingest (default: the deployment's, 1.0)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="run each endpoint under cProfile, writing one .prof per run into this directory"
+        " (the profiler's own cost inflates the CPU figures)",
     )
     args = parser.parse_args()
     for tool in ("wrk", "node"):
@@ -380,18 +449,24 @@ async def main() -> None:
             "load": f"wrk -t1 -c{args.connections} -d{args.duration}s",
             "accepted_per_second": summary(results["closed_loop"], "accepted_per_second"),
             "p99_ms": summary(results["closed_loop"], "p99"),
+            "latency_client_and_server": latency_summary(results["closed_loop"]),
             "runs": results["closed_loop"],
         },
     }
     if "fixed_rate" in results:
         figures["fixed_rate"] = {
-            "load": f"autocannon -R {args.rate} -c{args.rate_connections} "
-            f"-d{args.rate_duration}s, 5 s timeout",
+            "load": f"{args.rate_schedule}: {args.rate}/s over {args.rate_connections}"
+            f" connections for {args.rate_duration}s, 5 s timeout",
             "summary": {
                 target: {
                     "achieved_rate": [r[target]["achieved_rate"] for r in results["fixed_rate"]],
                     "p50_ms": [r[target]["latency_ms"]["p50"] for r in results["fixed_rate"]],
                     "p99_ms": [r[target]["latency_ms"]["p99"] for r in results["fixed_rate"]],
+                    "autocannon_p99_ms": [
+                        r[target].get("latency_ms_autocannon", {}).get("p99")
+                        for r in results["fixed_rate"]
+                    ],
+                    **latency_summary(results["fixed_rate"])[target],
                     "share_answered_within_5s": [
                         r[target]["share_answered_within_5s"] for r in results["fixed_rate"]
                     ],

@@ -10,9 +10,9 @@ with write_integrations / read_integrations, or the deployment's ADMIN_API_TOKEN
 
 ``--url`` is the deployment's public base (the Ingress, or ``fortbridge demo --serve``'s
 gateway), default FORTBRIDGE_URL or http://127.0.0.1:8000; ``--token`` defaults to
-FORTBRIDGE_TOKEN. Without ``--run`` a backfill is a dry run; a dry run by dates also runs the
-reconciliation report of those days and says which of the orders Fortnox already holds (they
-would be matched by reference, not duplicated).
+FORTBRIDGE_TOKEN. Without ``--run`` a backfill is a dry run: the API's own answer says per order
+what would be created and which orders Fortnox already holds (``would_match``: matched by
+reference, not duplicated); the CLI prints those (``in_fortnox`` with ``--json``).
 """
 
 from __future__ import annotations
@@ -158,53 +158,30 @@ async def _backfill(api: Api, args: argparse.Namespace, out: Output) -> int:
         *([f"  error: {job['error']}"] if job["error"] else []),
     ]
     data: dict[str, Any] = {"backfill": job}
-    if args.action == "start" and job["dry_run"] and job["status"] == "finished" and args.start:
-        in_fortnox = await _already_in_fortnox(api, job, args)
-        if in_fortnox is not None:
-            data["in_fortnox"] = in_fortnox
-            lines.append(
-                f"  Fortnox already has {len(in_fortnox)} of them (matched by reference, not "
-                "duplicated)"
-            )
+    if job["dry_run"] and job["status"] == "finished":
+        # What the dry run found in Fortnox (the writer looked each order up by its reference).
+        data["in_fortnox"] = await _would_match(api, job)
+        lines.append(
+            f"  Fortnox already has {len(data['in_fortnox'])} of them (matched by reference,"
+            " not duplicated)"
+        )
     out.result(data, lines)
     return OK if job["status"] != "failed" else NO
 
 
-async def _already_in_fortnox(
-    api: Api, job: dict[str, Any], args: argparse.Namespace
-) -> list[str] | None:
-    """The dry run's orders Fortnox already holds a document of: read by the reconciliation
-    report of the same days (the writer reads Fortnox; ingest never does)."""
-    ours: set[str] = set()
+async def _would_match(api: Api, job: dict[str, Any]) -> list[str]:
+    """The dry run's orders Fortnox already has an invoice of (``would_match``), by id."""
+    found: list[str] = []
     after: str | None = None
     while True:
-        query = {"job_id": job["id"], "limit": "250", **({"after": after} if after else {})}
+        query = {"job_id": job["id"], "status": "would_match", "limit": "250"}
+        if after:
+            query["after"] = after
         rows = (await api.call("GET", "/admin/api/backfills/orders.json", **query))["orders"]
-        ours |= {row["order_id"] for row in rows}
+        found += [row["order_id"] for row in rows]
         if len(rows) < 250:
-            break
+            return found
         after = rows[-1]["order_id"]
-    body = {"from": args.start[:10], "to": args.end[:10]}
-    try:
-        answer = await api.call("POST", "/admin/api/reconciliation_reports.json", body)
-    except ApiError:
-        return None  # Fortnox not connected, or a period too long for one report
-    report_id = answer["reconciliation_report"]["id"]
-
-    async def fetch() -> dict[str, Any]:
-        path = f"/admin/api/reconciliation_reports/{report_id}.json"
-        report: dict[str, Any] = (await api.call("GET", path))["reconciliation_report"]
-        return report
-
-    report = await _follow(fetch, lambda r: r["status"] != "running", max(args.wait, 1.0))
-    if report["status"] != "finished":
-        return None
-    held = {
-        row["order_id"]
-        for row in report["report"]["orders"]
-        if any(d["kind"] == "invoice" for d in row["fortnox"]["documents"])
-    }
-    return sorted(ours & held)
 
 
 async def _report(api: Api, args: argparse.Namespace, out: Output) -> int:

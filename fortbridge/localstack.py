@@ -43,7 +43,7 @@ from libs.common.shops import ShopRegistry
 from services.fortnox_writer.connections import ConnectionStore
 from services.fortnox_writer.switching import connect_with_code
 from services.mapper.accounting import ShopSettings, invoice_command
-from simulators.fortnox import FortnoxSimulator
+from simulators.fortnox import FortnoxSimulator, Tenant
 from simulators.shopify import ShopifySimulator
 from simulators.shopify.webhooks import build_webhook, deliver
 from simulators.vies import ViesSimulator
@@ -203,7 +203,7 @@ async def local_stack(
     shop = f"shop-{uuid.uuid4().hex[:8]}.myshopify.com"
     tenant_id = str(1_000_000 + uuid.uuid4().int % 1_000_000)
     fortnox.add_client(client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
-    fortnox.add_tenant(tenant_id=tenant_id, company_name="Demo AB")
+    set_up_company(fortnox.add_tenant(tenant_id=tenant_id, company_name="Demo AB"))
     shopify_token = f"simtok_{uuid.uuid4().hex}"
     shopify.add_shop(shop, access_token=shopify_token)
     key = TokenCipher.generate_key()
@@ -291,11 +291,25 @@ async def migrate_all(database_url: str) -> None:
         await pool.close()
 
 
+def set_up_company(tenant: Tenant) -> Tenant:
+    """A company set up the way the pre-flight check asks: the modes of payment Fortbridge's
+    default settings use exist (booked to 1930, as its fix makes them). Fortnox refuses a
+    payment with a mode the company lacks."""
+    defaults = ShopSettings()
+    for code in {
+        *defaults.payment_modes.values(),
+        defaults.default_payment_mode,
+        defaults.gift_card_payment_mode,
+    }:
+        tenant.modes_of_payment.setdefault(code, (code.title(), 1930))
+    return tenant
+
+
 async def add_connected_shop(stack: LocalStack, company_name: str = "Other AB") -> tuple[str, str]:
     """Another shop connected to its own Fortnox tenant (company); returns (shop, tenant id)."""
     shop = f"shop-{uuid.uuid4().hex[:8]}.myshopify.com"
     tenant_id = str(1_000_000 + uuid.uuid4().int % 1_000_000)
-    stack.fortnox.add_tenant(tenant_id=tenant_id, company_name=company_name)
+    set_up_company(stack.fortnox.add_tenant(tenant_id=tenant_id, company_name=company_name))
     if "fortnox_writer" in stack.apps:
         writer_url = stack.url("fortnox_writer", "")
         await connect_through_writer(stack.pool, stack.http, writer_url, shop, tenant_id)

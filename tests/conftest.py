@@ -14,11 +14,11 @@ import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from fortbridge.localstack import delete_namespace
 from libs.common import database, tracing
 from libs.common.logs import configure_logging
 from libs.common.messaging import Topology
 from tests.support import fast_lane
+from tests.support.broker import delete_test_namespace
 from tests.support.infra import broker_and_database
 from tests.support.stack import Stack, running_stack
 
@@ -102,6 +102,5 @@ async def broker_cleanup(amqp_url: str, namespace: str) -> AsyncIterator[Topolog
     """The test's topology (delays short for tests); everything in it is deleted at the end."""
     topology = Topology(namespace=namespace, retry_delays=(0.2, 0.5), delivery_limit=3)
     yield topology
-    # The stack's wait queues use its own delays; delete those names too.
-    await delete_namespace(amqp_url, topology)
-    await delete_namespace(amqp_url, Topology(namespace=namespace, retry_delays=(0.2, 0.5, 1.0)))
+    # Every queue of the namespace, whichever delays its stack's wait queues used.
+    await delete_test_namespace(amqp_url, namespace)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from bench._processes import local_broker
+
 ROOT = Path(__file__).resolve().parent.parent
 
 SMALL_RUNS = [
@@ -52,6 +54,27 @@ SMALL_RUNS = [
         {"closed_loop", "fixed_rate"},
         id="ingest_vs_reference",
     ),
+    pytest.param(
+        [
+            "bench.ingest_vs_reference",
+            "--duration",
+            "1",
+            "--connections",
+            "2",
+            "--rounds",
+            "1",
+            "--rate",
+            "20",
+            "--rate-duration",
+            "1",
+            "--rate-connections",
+            "2",
+            "--rate-schedule",
+            "smooth",
+        ],
+        {"closed_loop", "fixed_rate"},
+        id="ingest_vs_reference_smooth",
+    ),
 ]
 
 
@@ -77,3 +100,35 @@ def test_the_benchmark_prints_its_figures(
     for mode in ("closed_loop", "fixed_rate"):  # bench.ingest_vs_reference: a 200 was stored
         for run in figures.get(mode, {}).get("runs", []):
             assert all(target["every_200_stored"] for target in run.values()), run
+            for target in run.values():
+                assert_server_side_and_generator_figures(target)
+
+
+def assert_server_side_and_generator_figures(run: dict[str, object]) -> None:
+    """Every webhook answered was timed by the endpoint, and the server-side time of a request
+    is within the client's (both in ms), and the load generator's CPU share is a share of at most
+    the machine's cores."""
+    server = run["server_latency_ms"]
+    client = run.get("latency_ms_uncorrected", run["latency_ms"])  # the answers' own times
+    assert isinstance(server, dict) and isinstance(client, dict), run
+    answered = run["requests"] if "requests" in run else run["answered_2xx"] + run["answered_other"]  # type: ignore[operator]
+    assert isinstance(answered, int) and answered > 0, run
+    # The generator counts the answers it read; the endpoint may also have answered a few that
+    # were in flight when the generator stopped, never fewer than the generator read.
+    assert answered <= server["count"] <= answered + 64, (server, run)
+    assert 0 < server["p50"] <= server["p99"] <= server["max"], server
+    # The endpoint's time of a request is part of the client's. The two medians are over slightly
+    # different sets (the endpoint also timed the few answers the generator stopped before
+    # reading) and autocannon reports whole milliseconds, so a tiny run can put the endpoint's
+    # median a rank above the client's: compare it with the client's p90 plus that resolution. A
+    # timer in the wrong unit (seconds, microseconds) or one that times more than the request
+    # still fails by orders of magnitude.
+    assert server["p50"] <= client["p90"] + 1.0, (server, client)
+    if local_broker():  # RabbitMQ runs here: its CPU per webhook is counted (a tiny run may
+        # fall within one clock tick, so zero is possible; less than zero never is)
+        broker = run["broker_cpu_ms_per_webhook"]
+        assert isinstance(broker, float | int) and broker >= 0, run
+    # The generator's CPU share: a tiny run may use less than one clock tick (0.0), never more
+    # than the machine's cores.
+    share = run["load_generator_cpu_share"]
+    assert isinstance(share, float | int) and 0 <= share <= (os.cpu_count() or 1), run

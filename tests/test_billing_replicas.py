@@ -17,6 +17,7 @@ from services.fortnox_writer.subscriptions import Subscriptions
 from simulators.shopify.payloads import order_payload
 from tests.services.fortnox_writer.billing_support import BILLING_SETTINGS, charges, usage_records
 from tests.services.fortnox_writer.writer_support import forget_deferred
+from tests.support.settle import MANAGEMENT_URL, settled
 from tests.test_writer_replicas import Writers, _until, stack_factory  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -51,7 +52,15 @@ async def test_two_replicas_processing_the_same_results_charge_each_order_once(
             await asyncio.gather(*(publish(c) for c in commands for _ in range(2)))
             await _until(lambda: len(stack.invoices()) >= 10, 60, "ten invoices")
             await _until(lambda: len(usage_records(stack)) >= 10, 60, "ten usage records")
-            await asyncio.sleep(1.0)  # a second charge, if any, would show by now
+            # Both copies of every command are handled (the writers are processes of their own:
+            # the management API counts the messages they hold, past its 5 s statistics lag).
+            await settled(
+                stack,
+                services=("fortnox_writer",),
+                management_url=MANAGEMENT_URL,
+                checks=4,
+                interval=2.0,
+            )
         rows = await charges(stack.pool, stack.shop)
         await forget_deferred(stack.pool)
     assert sorted(len(stack.invoices_for(o["id"])) for o in orders) == [1] * 10

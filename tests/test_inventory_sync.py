@@ -9,8 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from fortbridge.localstack import connect_through_writer
+from simulators.fortnox import errors
 from simulators.fortnox.articles import create_article, set_stock
 from simulators.shopify.payloads import VariantSpec, product_payload
 from tests.conftest import StackFactory
@@ -66,6 +68,16 @@ def stock_writes(stack: Stack) -> list[str]:
     ]
 
 
+def levels(kind: str, direction: str) -> float:
+    """fortbridge_inventory_levels_{kind}_total for a direction (this process runs the stack)."""
+    name = f"fortbridge_inventory_levels_{kind}_total"
+    return REGISTRY.get_sample_value(name, {"direction": direction}) or 0.0
+
+
+def level_counts(direction: str) -> dict[str, float]:
+    return {kind: levels(kind, direction) for kind in ("read", "pushed", "failed")}
+
+
 async def deliver_level_webhooks(stack: Stack) -> int:
     payloads = stack.shopify.take_inventory_webhooks(stack.shop)
     for payload in payloads:
@@ -82,6 +94,7 @@ async def test_shopify_stock_reaches_fortnox_without_echo(stack: Stack) -> None:
         VariantSpec(title="Utan SKU", sku=None, inventory_quantity=2),
         VariantSpec(title="Spöke", sku="GHOST-1", inventory_quantity=1),
     )
+    before = level_counts("to_fortnox")
     await configure(stack, inventory_source="shopify", sku_policy="no_article")
 
     # The first round compares every item: Fortnox gets Shopify's 5.
@@ -124,6 +137,12 @@ async def test_shopify_stock_reaches_fortnox_without_echo(stack: Stack) -> None:
         ("article:GHOST-1", "Fortnox has no such article: sync the products to Fortnox first"),
         (f"item:{items['Utan SKU']}", "the variant has no SKU, so it has no Fortnox article"),
     ]
+    # The metrics (docs/operations.md): every item read once by the first round's check and
+    # again when it changed, two levels written, two that could not be (no SKU, no article).
+    after = level_counts("to_fortnox")
+    assert after["read"] - before["read"] >= 4
+    assert after["pushed"] - before["pushed"] == 2
+    assert after["failed"] - before["failed"] == 2
 
 
 async def test_fortnox_stock_reaches_shopify_keeps_a_racing_sale_and_no_echo(
@@ -134,6 +153,7 @@ async def test_fortnox_stock_reaches_shopify_keeps_a_racing_sale_and_no_echo(
     create_article(tenant, {"ArticleNumber": "LONE-1", "Description": "Bara i Fortnox"})
     set_stock(tenant, "MUG-1", Decimal(5))
     items = add_product(stack, VariantSpec(sku="MUG-1", inventory_quantity=10))
+    before = level_counts("to_shopify")
     await configure(stack, inventory_source="fortnox")
 
     await stack.wait_for(
@@ -172,9 +192,21 @@ async def test_fortnox_stock_reaches_shopify_keeps_a_racing_sale_and_no_echo(
     assert fortnox_stock(stack, "MUG-1") == 8
     reasons = {d["key"]: d["reason"] for d in figures["discrepancies"]}
     assert reasons == {"article:LONE-1": "no Shopify variant has this article's SKU"}
+    after = level_counts("to_shopify")
+    assert after["pushed"] - before["pushed"] == 2  # 5, then 8 less the racing sale
+    assert after["read"] - before["read"] >= 4  # both articles, at least twice
+    assert after["failed"] - before["failed"] >= 1  # LONE-1, each read that lists it
 
 
-async def test_the_warehouse_module_is_detected_and_explained(stack: Stack) -> None:
+# Fortnox documents no code for the refused write: the writer knows it by its message, so it
+# works whatever code the simulator picks (the second run moves it).
+@pytest.mark.parametrize("code", [errors.SIM_WAREHOUSE_STOCK, 2999098])
+async def test_the_warehouse_module_is_detected_and_explained(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    message = errors.MESSAGES[errors.SIM_WAREHOUSE_STOCK]
+    monkeypatch.setattr(errors, "SIM_WAREHOUSE_STOCK", code)
+    monkeypatch.setitem(errors.MESSAGES, code, message)
     tenant = stack.fortnox.tenant(stack.tenant_id)
     tenant.warehouse_module = True
     create_article(tenant, {"ArticleNumber": "MUG-1", "Description": "Mugg"})

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from libs.common.messaging import Topology
+from libs.common.service import STATE
 from simulators.shopify.payloads import order_payload
 from tests.support.settle import settled
 from tests.support.stack import Stack, running_stack
@@ -60,6 +61,15 @@ async def proxied_stack(
         }
         async with running_stack(**urls, namespace=namespace, **settings) as stack:
             yield proxy, stack
+
+
+def disconnected(stack: Stack) -> int:
+    """The in-process services whose broker connection is down now."""
+    return sum(
+        not runtime.connection.connected.is_set()
+        for app in stack.apps.values()
+        if (runtime := app[STATE].runtime) is not None
+    )
 
 
 async def assert_one_invoice_each(stack: Stack, orders: list[dict[str, Any]]) -> None:
@@ -125,6 +135,7 @@ async def test_a_silent_partition_is_noticed_by_heartbeats_and_nothing_is_lost(
         before = [order_payload() for _ in range(3)]
         await asyncio.gather(*(stack.send_order(order) for order in before))
         await stack.wait_for(lambda: len(stack.invoices()) == 3, timeout=30)
+        assert disconnected(stack) == 0 and len(stack.apps) == 5
         proxy.hold()
         # The partition outlasts the heartbeat grace (about 3 heartbeats): orders keep arriving
         # and are stored (PostgreSQL is fine), but nothing reaches the broker.
@@ -134,7 +145,9 @@ async def test_a_silent_partition_is_noticed_by_heartbeats_and_nothing_is_lost(
         assert all(status == [200] for status in statuses), statuses
         # Shopify gives a webhook 5 s: ingest stops waiting for the confirm well before.
         assert time.monotonic() - started < 4
-        await asyncio.sleep(8)
+        # Not a fixed wait: every service's heartbeat has noticed the partition (its connection
+        # dropped, its reconnect held too), so nothing can have reached the broker meanwhile.
+        await stack.wait_for(lambda: disconnected(stack) == len(stack.apps), timeout=30)
         assert len(stack.invoices()) == 3
         proxy.release()
         await assert_one_invoice_each(stack, before + during)

@@ -18,6 +18,7 @@ from libs.common.access import ApiTokenStore
 from libs.common.service import STATE
 from services.fortnox_writer.reconciliation.shopify_side import rate_key
 from services.ingest.reconcile.runner import FINISHED, Reconciler
+from simulators.fortnox._state import Tenant
 from simulators.fortnox.customers import create_customer
 from simulators.fortnox.invoices import create_invoice, update_invoice
 from simulators.shopify.payloads import LineSpec, order_payload
@@ -139,6 +140,32 @@ async def report_of(stack: Stack, start: str, end: str) -> dict[str, Any]:
     await stack.wait_for(finished, timeout=60)
     assert answer["status"] == "finished", answer["error"]
     return dict(answer["report"]) | {"id": report_id}
+
+
+async def stack_with_payouts(stack_factory: StackFactory, *, first_order: int) -> Stack:
+    """A stack whose company has the payout scopes and whose shop books payouts, with three
+    orders of two days ago for a payout to pay out."""
+    stack = await stack_factory(reconcile_interval_seconds=0)
+    await connect_all_scopes(stack, PAYOUT_SCOPES)
+    async with stack.http.put(
+        stack.url("mapper", "/admin/api/integrations/fortnox/settings.json"),
+        json={"settings": {"payouts": {"enabled": True}}, "version": 0},
+        params={"shop": stack.shop},
+    ) as response:
+        assert response.status == 200, await response.text()
+    earlier = datetime.now(UTC) - timedelta(days=2)
+    for n in range(3):
+        stack.shopify.add_order(stack.shop, order_payload(first_order + n, created_at=earlier))
+    return stack
+
+
+async def payout_booked(stack: Stack) -> Tenant:
+    """Reconcile the shop (which reads its paid payouts) and wait for the one voucher."""
+    runtime = stack.apps["ingest"][STATE].require_runtime()
+    assert await Reconciler(runtime).reconcile_shop(stack.shop) == FINISHED
+    tenant = stack.fortnox.tenant(stack.tenant_id)
+    await stack.wait_for(lambda: len(tenant.vouchers) == 1, timeout=30)
+    return tenant
 
 
 def money(value: str) -> Decimal:
@@ -358,24 +385,10 @@ async def test_an_earlier_orders_refund_in_the_period_is_reported_with_its_credi
 
 
 async def test_payouts_of_the_period_show_with_their_vouchers(stack_factory: StackFactory) -> None:
-    stack = await stack_factory(reconcile_interval_seconds=0)
-    await connect_all_scopes(stack, PAYOUT_SCOPES)
-    async with stack.http.put(
-        stack.url("mapper", "/admin/api/integrations/fortnox/settings.json"),
-        json={"settings": {"payouts": {"enabled": True}}, "version": 0},
-        params={"shop": stack.shop},
-    ) as response:
-        assert response.status == 200, await response.text()
-    earlier = datetime.now(UTC) - timedelta(days=2)
-    for n in range(3):
-        stack.shopify.add_order(
-            stack.shop, order_payload(5_300_000_000_000 + n, created_at=earlier)
-        )
+    stack = await stack_with_payouts(stack_factory, first_order=5_300_000_000_000)
     booked = stack.shopify.make_payout(stack.shop)
-    runtime = stack.apps["ingest"][STATE].require_runtime()
-    assert await Reconciler(runtime).reconcile_shop(stack.shop) == FINISHED
-    tenant = stack.fortnox.tenant(stack.tenant_id)
-    await stack.wait_for(lambda: len(tenant.vouchers) == 1, timeout=30)
+    tenant = await payout_booked(stack)
+    earlier = datetime.now(UTC) - timedelta(days=2)
     stack.shopify.add_order(stack.shop, order_payload(5_300_000_000_009, created_at=earlier))
     unbooked = stack.shopify.make_payout(stack.shop)  # not polled yet: no voucher
     today = datetime.now(UTC).date().isoformat()

@@ -2,7 +2,8 @@
 
 The whole stack runs against the simulators; failures are caused the way they happen in
 production (a VAT rate missing in Fortnox, Fortnox answering 503, an order that cannot be
-mapped, a message that crashes its consumer) and fixed in the simulator before the replay.
+mapped, a message that crashes its consumer, a payment in a mode of payment the company lacks)
+and fixed in the simulator before the replay.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,10 +21,15 @@ import pytest
 from libs.common import messaging
 from libs.common.messaging import MAPPER_EVENTS, Consumer, Delivery, Publisher, Topology
 from libs.common.messaging.publisher import SHOP_HEADER
+from libs.common.service import STATE
+from services.ingest.reconcile.runner import FINISHED, Reconciler
+from services.mapper.store import save_shop_settings
 from simulators.shopify.payloads import LineSpec, order_payload
 from tests.conftest import StackFactory
+from tests.services.fortnox_writer.actions_support import connect_all_scopes
 from tests.support.settle import settled
 from tests.support.stack import Stack, running_stack
+from tests.test_reconciliation_report import PAYOUT_SCOPES
 
 pytestmark = pytest.mark.slow
 
@@ -387,3 +394,92 @@ async def test_expired_message_becomes_a_failed_job(replayer_only: Stack) -> Non
     assert len({job["queue"] for job in jobs}) == len(jobs)
     [job] = [job for job in jobs if job["service"] == "timeline"]
     assert job["error_class"] == "expired" and job["cause"]["key"] == "expired:timeline"
+
+
+async def test_a_payment_in_a_mode_fortnox_lacks_is_a_failed_job_until_the_mode_exists(
+    stack_factory: StackFactory,
+) -> None:
+    stack = await stack_factory(replay_rate=20.0)
+    tenant = stack.fortnox.tenant(stack.tenant_id)
+    paypal = tenant.modes_of_payment.pop("PAYPAL")  # the company never set up PAYPAL
+    order = order_payload(gateway="paypal")
+    await stack.send_order(order)
+    await stack.wait_for(lambda: len(stack.invoices_for(order["id"])) == 1, 30)
+    await stack.send_webhook("orders/paid", order)  # the payment is registered on orders/paid
+    await wait_for_jobs(stack, 1)
+    [job] = await jobs_of(stack)
+    assert job["object"]["id"] == str(order["id"])
+    assert "mode of payment" in job["explanation"], job
+    assert "mode-of-payment-*" in job["explanation"]
+    assert not tenant.payments
+
+    tenant.modes_of_payment["PAYPAL"] = paypal  # the merchant adds it in Fortnox
+    status, body = await call(stack, "PUT", f"/failed_jobs/{job['id']}/retry.json")
+    assert status in (200, 202), body
+    await stack.wait_for(lambda: len(tenant.payments) == 1, 30)
+    [payment] = tenant.payments.values()
+    assert payment.fields["ModeOfPayment"] == "PAYPAL"
+
+
+async def test_a_payout_to_an_account_fortnox_lacks_is_a_failed_job_until_the_account_exists(
+    stack_factory: StackFactory,
+) -> None:
+    """The payout voucher path, as the payment's above: Fortnox refuses a voucher row on an
+    account the chart lacks (2000423); the failed job names the account and its pre-flight
+    finding, and a replay after the merchant adds the account books the voucher once."""
+    stack = await stack_factory(replay_rate=20.0, reconcile_interval_seconds=0)
+    await connect_all_scopes(stack, PAYOUT_SCOPES)
+    async with stack.http.put(
+        stack.url("mapper", f"{API}/settings.json"),
+        json={"settings": {"payouts": {"enabled": True}}, "version": 0},
+        params={"shop": stack.shop},
+    ) as response:
+        assert response.status == 200, await response.text()
+    tenant = stack.fortnox.tenant(stack.tenant_id)
+    fees = tenant.accounts.pop(6064)  # the company has no account for Shopify's fees
+    earlier = datetime.now(UTC) - timedelta(days=2)
+    stack.shopify.add_order(stack.shop, order_payload(5_330_000_000_000, created_at=earlier))
+    stack.shopify.make_payout(stack.shop)
+    runtime = stack.apps["ingest"][STATE].require_runtime()
+    assert await Reconciler(runtime).reconcile_shop(stack.shop) == FINISHED
+    await wait_for_jobs(stack, 1)
+    [job] = await jobs_of(stack)
+    assert job["cause"]["title"] == "Account 6064 missing in Fortnox", job
+    assert "finding account-6064 " in job["explanation"]
+    assert "refused the voucher" in job["explanation"]
+    assert not tenant.vouchers
+
+    tenant.accounts[6064] = fees  # the merchant adds the account in Fortnox
+    status, body = await call(stack, "PUT", f"/failed_jobs/{job['id']}/retry.json")
+    assert status in (200, 202), body
+    await stack.wait_for(lambda: len(tenant.vouchers) == 1, 30)
+    [voucher] = tenant.vouchers.values()
+    assert any(row["Account"] == 6064 and row["Debit"] > 0 for row in voucher.rows)
+
+
+async def test_terms_of_payment_fortnox_lacks_are_a_failed_job_until_they_exist(
+    stack_factory: StackFactory,
+) -> None:
+    """The shop's documents carry TermsOfPayment 45, which the company has not set up: the
+    invoice is refused (nothing made), the failed job names the terms and the pre-flight
+    finding, and a replay after the merchant adds them makes the invoice once."""
+    stack = await stack_factory(replay_rate=20.0)
+    async with stack.pool.acquire() as conn:
+        await save_shop_settings(conn, stack.shop, {"document_fields": {"TermsOfPayment": "45"}})
+    tenant = stack.fortnox.tenant(stack.tenant_id)
+    assert "45" not in tenant.terms_of_payment
+    order = order_payload()
+    await stack.send_order(order)
+    await wait_for_jobs(stack, 1)
+    [job] = await jobs_of(stack)
+    assert job["object"]["id"] == str(order["id"])
+    assert job["cause"]["title"] == "Terms of payment 45 missing in Fortnox", job
+    assert "finding terms-of-payment-45 " in job["explanation"]
+    assert stack.invoices_for(order["id"]) == []
+
+    tenant.terms_of_payment["45"] = "45 dagar netto"  # the merchant adds them in Fortnox
+    status, body = await call(stack, "PUT", f"/failed_jobs/{job['id']}/retry.json")
+    assert status in (200, 202), body
+    await stack.wait_for(lambda: len(stack.invoices_for(order["id"])) == 1, 30)
+    [invoice] = stack.invoices_for(order["id"])
+    assert invoice.get("TermsOfPayment") == "45"

@@ -17,6 +17,7 @@ from fortbridge.localstack import LocalStack
 from libs.common.messaging import Topology
 from simulators.shopify.payloads import order_payload
 from tests.support.broker import close_connections
+from tests.support.settle import settled
 from tests.support.stack import running_stack
 
 pytestmark = pytest.mark.slow
@@ -42,7 +43,7 @@ async def test_consumers_resume_after_the_broker_closes_their_connections(
         await stack.wait_for(
             lambda: all(len(stack.invoices_for(o["id"])) == 1 for o in orders), timeout=90
         )
-        await asyncio.sleep(1.0)
+        await settled(stack)  # every redelivery is handled: a duplicate invoice would be there
         assert sorted(len(stack.invoices_for(o["id"])) for o in orders) == [1] * len(orders)
         assert len(stack.invoices()) == len(orders)
 

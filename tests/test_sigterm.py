@@ -30,6 +30,7 @@ from libs.common.messaging import Topology
 from libs.common.settings import Settings
 from simulators.shopify.payloads import order_payload
 from simulators.shopify.webhooks import build_webhook, deliver
+from tests.support.settle import MANAGEMENT_URL, settled
 from tests.support.stack import Stack, running_stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,6 +160,12 @@ async def send_until_accepted(stack: Stack, fleet: Fleet, order: dict[str, Any])
     raise AssertionError(f"order {order['id']} was never accepted")
 
 
+async def flowing(stack: Stack, more: int = 2) -> None:
+    """Returns once ``more`` invoices were made after the call."""
+    before = len(stack.invoices())
+    await stack.wait_for(lambda: len(stack.invoices()) >= before + more, timeout=60)
+
+
 def synced(stack: Stack, order_id: int) -> bool:
     key = (f"gid://shopify/Order/{order_id}", "fortbridge", "sync_status")
     value = stack.shopify.shop(stack.shop).metafields.get(key)
@@ -191,18 +198,23 @@ async def test_sigterm_each_service_while_orders_flow(
     try:
         await stack.wait_for(lambda: len(stack.invoices()) >= 2, timeout=60)
         for name in STOP_ORDER:
-            await asyncio.sleep(1.0)  # orders in flight in every queue
+            # Not a fixed wait: orders flow end to end again (new invoices since the last
+            # restart) while the sender keeps adding more, so every queue has work in flight.
+            await flowing(stack)
             exits[name] = await fleet.terminate(name)
             fleet.start(name)
             await fleet.ready(stack.http, name)
-        await asyncio.sleep(1.0)
+        await flowing(stack)  # the last one restarted handles orders again
     finally:
         stop_sending.set()
         await sender
     await asyncio.gather(*deliveries)
 
     await stack.wait_for(lambda: all(synced(stack, o["id"]) for o in orders), timeout=120)
-    await asyncio.sleep(1.0)  # a duplicate would show up now
+    # Nothing left that could make a duplicate: no message ready or being handled in any
+    # service's queues (the fleet's consumers are other processes: the management API counts
+    # theirs), no unpublished webhook, for longer than the API's 5 s statistics interval.
+    await settled(stack, services=SERVICES, management_url=MANAGEMENT_URL, checks=4, interval=2.0)
     counts = [len(stack.invoices_for(o["id"])) for o in orders]
     assert counts == [1] * len(orders), [
         (o["id"], c) for o, c in zip(orders, counts, strict=True) if c != 1

@@ -30,7 +30,8 @@ CODES: dict[str, Explanation] = {
     "2000434": Explanation("The invoice does not exist in Fortnox.", "Check the document number."),
     "2000439": Explanation("The order does not exist in Fortnox.", "Check the document number."),
     "2000423": Explanation(
-        "A sales account used on the document does not exist in Fortnox's chart of accounts.",
+        "An account Fortbridge books to (on a document's rows or a payout's voucher) does not "
+        "exist in Fortnox's chart of accounts.",
         "Add the account in Fortnox or change the account mapping, then replay.",
     ),
     "2001304": Explanation(
@@ -90,6 +91,50 @@ CODES: dict[str, Explanation] = {
 }
 
 _VAT_MESSAGE = ("moms",)
+# A payment whose ModeOfPayment the company lacks: Fortnox's code for it is not documented, so
+# it is recognised by its message ("betalningssätt", the mode of payment; docs/simulators.md).
+_MODE_OF_PAYMENT_MESSAGE = ("betalningssätt",)
+MODE_OF_PAYMENT_MISSING = Explanation(
+    "The mode of payment on the payment does not exist in Fortnox, so Fortnox refused to "
+    "register the payment (the invoice itself is made).",
+    "Create the mode of payment in Fortnox (Settings, Payments, or the pre-flight check's fix "
+    "on the Get started page), or map the payment method to another mode of payment in "
+    "Fortbridge's Settings, then replay.",
+)
+
+
+# Terms of payment the company lacks: no documented code either; "betalningsvillkor" (the terms
+# of payment) in the message tells (docs/simulators.md).
+_TERMS_OF_PAYMENT_MESSAGE = ("betalningsvillkor",)
+TERMS_OF_PAYMENT_MISSING = Explanation(
+    "The terms of payment on the document or customer do not exist in Fortnox, so Fortnox "
+    "refused it.",
+    "Add the terms of payment in Fortnox (Settings, Invoicing, Terms of payment), or change the "
+    "setting or rule that uses them in Fortbridge, then replay.",
+)
+
+# A stock write refused because the company keeps stock in the warehouse module (Lager): Fortnox
+# documents no code for it, so it is recognised by its message's "lager" (docs/simulators.md).
+_WAREHOUSE_MESSAGE = ("lager",)
+
+
+def _says(message: str | None, words: tuple[str, ...]) -> bool:
+    lowered = (message or "").lower()
+    return any(word in lowered for word in words)
+
+
+def is_vat_missing(code: str | None, message: str | None) -> bool:
+    """Fortnox refused a row's VAT rate: by the (unconfirmed) code, else by the documented
+    message "Kunde inte hämta/hitta moms" (a documented code of another error never is)."""
+    if code == VAT_MISSING:
+        return True
+    return (code is None or code not in CODES) and _says(message, _VAT_MESSAGE)
+
+
+def is_warehouse_refusal(code: str | None, message: str | None) -> bool:
+    """Fortnox refused a QuantityInStock write because the warehouse module keeps the stock
+    (recognised by the message: no documented code; a documented code never is)."""
+    return (code is None or code not in CODES) and _says(message, _WAREHOUSE_MESSAGE)
 
 
 def explain(code: str | None, message: str | None) -> Explanation:
@@ -99,6 +144,10 @@ def explain(code: str | None, message: str | None) -> Explanation:
     lowered = (message or "").lower()
     if any(word in lowered for word in _VAT_MESSAGE):
         return CODES["2000728"]
+    if any(word in lowered for word in _MODE_OF_PAYMENT_MESSAGE):
+        return MODE_OF_PAYMENT_MISSING
+    if any(word in lowered for word in _TERMS_OF_PAYMENT_MESSAGE):
+        return TERMS_OF_PAYMENT_MISSING
     return Explanation(
         f"Fortnox refused the request (code {code or 'none'}).",
         "Read Fortnox's message, fix the data or settings, then replay.",

@@ -28,7 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from libs.common import tracing
 from libs.common.json_depth import depth_error, nests_deeper_than
 from libs.common.limits import MAX_QUERY_VALUE
-from libs.common.metrics import HTTP_REQUEST_SECONDS, HTTP_REQUESTS
+from libs.common.metrics import HTTP_REQUEST_SECONDS, HTTP_REQUESTS, child
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 
@@ -111,12 +111,8 @@ async def _observe(request: web.Request, handler: Handler) -> web.StreamResponse
         raise
     finally:
         label = route or "unmatched"
-        HTTP_REQUESTS.labels(
-            service=service, route=label, method=request.method, status=str(status)
-        ).inc()
-        HTTP_REQUEST_SECONDS.labels(service=service, route=label).observe(
-            time.perf_counter() - started
-        )
+        child(HTTP_REQUESTS, service, label, request.method, str(status)).inc()
+        child(HTTP_REQUEST_SECONDS, service, label).observe(time.perf_counter() - started)
 
 
 @web.middleware

@@ -56,7 +56,9 @@ class SourceRef(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    type: Literal["order", "refund", "product", "customer", "payout", "summary", "inventory"]
+    type: Literal[
+        "order", "refund", "product", "customer", "payout", "summary", "inventory", "backfill"
+    ]
     id: str = Field(description="Shopify's numeric id as a string (ids reach 2^63).")
     name: str | None = Field(default=None, description="Human name, e.g. the order name #1001.")
     updated_at: AwareDatetime | None = None
@@ -187,8 +189,10 @@ class VoucherRowDraft(BaseModel):
 class VoucherDraft(BaseModel):
     """A Fortnox voucher (/3/vouchers) to create once, e.g. for a Shopify Payments payout.
 
-    Amounts are in ``currency``; the writer converts another currency than SEK at the rate of
-    the day (Fortnox's /3/currencies) and books any öre left over on ``rounding_account``.
+    Amounts are in ``currency``; the writer converts another currency than SEK at Fortnox's rate
+    of ``transaction_date`` (/3/currencies, when its Date is that day) and books any öre left
+    over on ``rounding_account``; the Description then names the currency, the first row's
+    amount (a payout's bank row) and the rate.
     ``reference`` is the exact-once key, written as the voucher's Description: Fortnox vouchers
     have no external reference field.
     """
@@ -221,6 +225,7 @@ CommandAction = Literal[
     "create_voucher",  # a voucher (a Shopify Payments payout) exactly once
     "set_stock",  # set articles' QuantityInStock (inventory sync, Shopify as the source)
     "read_stock",  # list articles changed since a time, with stock (Fortnox as the source)
+    "find_documents",  # look up invoices by ExternalInvoiceReference1 (a backfill's dry run)
 ]
 
 
@@ -234,6 +239,10 @@ class StockLevel(BaseModel):
     stock_point: str | None = Field(
         default=None, description="The Fortnox stock point (warehouse module) it belongs to."
     )
+
+
+def _invoices_only() -> list[Literal["invoice", "order"]]:
+    return ["invoice"]
 
 
 class FortnoxCommand(Message):
@@ -274,6 +283,16 @@ class FortnoxCommand(Message):
         "did not confirm, so the sale is booked with VAT).",
     )
     stock: list[StockLevel] = Field(default_factory=list, description="set_stock: what to set.")
+    references: list[str] = Field(
+        default_factory=list,
+        description="find_documents: the ExternalInvoiceReference1 values to look up.",
+    )
+    find_kinds: list[Literal["invoice", "order"]] = Field(
+        default_factory=_invoices_only,
+        min_length=1,
+        description="find_documents: the Fortnox documents a reference is looked up among, in "
+        "order (the next only when the one before has none).",
+    )
     stock_since: str | None = Field(
         default=None,
         description="read_stock: Fortnox lastmodified (YYYY-MM-DD HH:MM:SS, Swedish time); "
@@ -292,12 +311,15 @@ class FortnoxCommand(Message):
             "create_voucher": ("voucher",),
             "set_stock": (),
             "read_stock": (),
+            "find_documents": (),
         }
         missing = [name for name in needs[self.action] if getattr(self, name) is None]
         if self.action == "sync_articles" and not self.articles:
             missing.append("articles")
         if self.action == "set_stock" and not self.stock:
             missing.append("stock")
+        if self.action == "find_documents" and not self.references:
+            missing.append("references")
         if missing:
             raise ValueError(f"action {self.action} needs {', '.join(missing)}")
         return self
@@ -342,6 +364,13 @@ class SyncResult(Message):
     )
     warehouse_module: bool | None = Field(
         default=None, description="set_stock/read_stock: whether the company uses Fortnox Lager."
+    )
+    references: list[str] = Field(
+        default_factory=list, description="find_documents: the references looked up."
+    )
+    found: dict[str, str] = Field(
+        default_factory=dict,
+        description="find_documents: each reference Fortnox has an invoice of -> its number.",
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -263,6 +264,13 @@ async def run_until_signalled(
         loop.add_signal_handler(sig, stop.set)
     async with serve(definitions, settings, ports=ports, wait_started=None) as apps:
         log.info("serving", services=list(apps))
+        # What the imports and the start made lives as long as the process: out of the cyclic
+        # garbage collector's way, so its full collections walk only what requests make
+        # (about 150,000 objects fewer for ingest; bench/README.md). Requests' garbage is freed
+        # by reference counting; young collections every 10,000 net allocations instead of 700
+        # cost ingest 60 % less collector time (a few ms each at most).
+        gc.freeze()
+        gc.set_threshold(10_000, 10, 10)
         fatal = asyncio.create_task(_watch_fatal(apps))
         stop_task = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait({fatal, stop_task}, return_when=asyncio.FIRST_COMPLETED)

@@ -179,20 +179,26 @@ class BillingLedger:
         async with self._pool.acquire() as conn:
             return await self._blocked(conn, account)
 
-    async def _blocked(self, conn: asyncpg.Connection, account: Account) -> Blocked | None:
+    async def _blocked(
+        self, conn: asyncpg.Connection, account: Account, *, with_url: bool = True
+    ) -> Blocked | None:
+        """Why the shop cannot be charged (None: it can). ``with_url``: the explanation names
+        the confirmation URL (an order's timeline); without it, it says to approve in Shopify
+        (the Billing page, which links the URL itself)."""
         settings = self._settings
-        credits = settings.billing_trial_credits
+        free = free_syncs_used(settings.billing_trial_credits)
         price = f"{settings.billing_price} {settings.billing_currency}"
-        approve = (
-            f" Approve the charges at {account.confirmation_url}"
-            if account.confirmation_url
-            else " Approve usage charges from the app's Billing page"
-        )
+        if account.confirmation_url and with_url:
+            approve = f" Approve the charges at {account.confirmation_url}"
+        elif account.confirmation_url:
+            approve = " Approve the charges in Shopify"
+        else:
+            approve = " Approve usage charges from the app's Billing page"
         resume = "; the waiting syncs then resume by themselves, in order."
         if account.status == "none":
             return Blocked(
                 "subscription_needed",
-                f"The {credits} free syncs are used; further syncs cost {price} each, billed"
+                f"{free}; further syncs cost {price} each, billed"
                 f" through Shopify.{approve}{resume}",
                 account,
             )
@@ -201,7 +207,7 @@ class BillingLedger:
         ):
             return Blocked(
                 "subscription_pending",
-                f"The {credits} free syncs are used and the usage charges ({price} per sync) are"
+                f"{free} and the usage charges ({price} per sync) are"
                 f" not approved yet.{approve}{resume}",
                 account,
             )
@@ -219,8 +225,7 @@ class BillingLedger:
             )
             return Blocked(
                 account.status.lower(),
-                f"The {credits} free syncs are used and the usage charges ({price} per sync)"
-                f" {what}.{how}{resume}",
+                f"{free} and the usage charges ({price} per sync) {what}.{how}{resume}",
                 account,
             )
         committed = await conn.fetchval(
@@ -367,7 +372,7 @@ class BillingLedger:
         blocked = None
         if trial_used >= credits and settings.billing_enabled:
             async with self._pool.acquire() as conn:
-                blocked = await self._blocked(conn, account)
+                blocked = await self._blocked(conn, account, with_url=False)
         used = account.balance_used + row["committed"]
         return {
             "shop": shop,
@@ -409,6 +414,15 @@ class BillingLedger:
                 "reason": None if blocked is None else blocked.explanation,
             },
         }
+
+
+def free_syncs_used(credits: int) -> str:
+    """The sentence's start saying the trial credits are used, in the right number."""
+    if credits == 0:
+        return "There are no free syncs"
+    if credits == 1:
+        return "The 1 free sync is used"
+    return f"The {credits} free syncs are used"
 
 
 def terms(settings: Settings) -> str:

@@ -50,11 +50,13 @@ def path_segment(value: str) -> str:
     return quote(value, safe="")
 
 
-TokenProvider = Callable[[bool], Awaitable[str]]
+# ``token(None)``: a valid access token; ``token(refused)``: a new one, since Fortnox answered 401
+# to ``refused`` (refreshed once however many requests saw it refused, see connections.py).
+TokenProvider = Callable[[str | None], Awaitable[str]]
 
 
 class FortnoxClient:
-    """Calls Fortnox for one tenant. ``token(force)`` returns a valid access token."""
+    """Calls Fortnox for one tenant. ``token(refused)`` returns a valid access token."""
 
     def __init__(
         self,
@@ -86,12 +88,12 @@ class FortnoxClient:
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        force_refresh = False
+        refused: str | None = None
         for _ in range(2):
-            token = await self._token(force_refresh)
+            token = await self._token(refused)
             status, payload = await self._send(method, path, token, body, params)
             if status == 401:
-                force_refresh = True
+                refused = token
                 continue
             return payload
         raise NeedsReconnection(

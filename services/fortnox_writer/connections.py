@@ -130,13 +130,28 @@ class ConnectionStore:
             company_name,
         )
 
-    async def get(self, shop: str, *, force_refresh: bool = False) -> Connection:
-        """The shop's connection with an access token valid for a while."""
+    async def get(
+        self, shop: str, *, force_refresh: bool = False, refused_token: str | None = None
+    ) -> Connection:
+        """The shop's connection with an access token valid for a while.
+
+        ``refused_token``: Fortnox answered 401 to this token. It is refreshed only while it is
+        still the stored one: requests of any replica that saw it refused together spend the
+        single-use refresh token once, and one that reads the row after another refreshed takes
+        the new token instead of refreshing again. ``force_refresh`` refreshes whatever is
+        stored (an operator's or a test's explicit refresh).
+        """
         row = await self._pool.fetchrow(
             "SELECT * FROM fortnox_writer.connections WHERE shop = $1", shop
         )
         self._check_usable(shop, row)
         assert row is not None
+        if refused_token is not None:
+            current = self._connection(row)
+            if current.access_token != refused_token:
+                FORTNOX_TOKEN_REFRESHES.labels(outcome="already_refreshed").inc()
+                return current
+            return await self._refresh(shop, seen_access_token=bytes(row["access_token"]))
         margin = refresh_margin(self._margin, row["refreshed_at"], row["expires_at"])
         if force_refresh or row["expires_at"] - datetime.now(UTC) < margin:
             return await self._refresh(shop, seen_access_token=bytes(row["access_token"]))

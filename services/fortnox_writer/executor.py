@@ -36,10 +36,12 @@ from libs.common.logs import get_logger
 from libs.common.messages import CommandAction, FortnoxCommand, SyncResult
 from libs.common.service import Runtime
 from services.fortnox_writer import results
+from services.fortnox_writer.article_register import ArticleRegister
 from services.fortnox_writer.billing_ledger import BILLING_REQUIRED, BillingLedger
 from services.fortnox_writer.client import FortnoxClient
 from services.fortnox_writer.clock import Clock
 from services.fortnox_writer.connections import ConnectionStore
+from services.fortnox_writer.customer_register import CustomerRegister
 from services.fortnox_writer.deferred import HELD_EXPLANATION
 from services.fortnox_writer.leases import Leases
 from services.fortnox_writer.ledger import DocumentLedger
@@ -47,7 +49,6 @@ from services.fortnox_writer.links import DocumentLinks
 from services.fortnox_writer.operations import Operation, Run, Session, Steps, operations_for
 from services.fortnox_writer.operations.base import refuse_self_target
 from services.fortnox_writer.ratelimit import RateLimiter
-from services.fortnox_writer.registers import ArticleRegister, CustomerRegister
 
 log = get_logger(__name__)
 
@@ -145,6 +146,7 @@ class Executor:
                     explanation=outcome.explanation,
                     stock=outcome.stock,
                     warehouse_module=outcome.warehouse_module,
+                    found=outcome.found,
                 )
             )
             log.info(
@@ -216,8 +218,8 @@ class Executor:
         the command started or while it ran: ``company_switched`` instead."""
         settings = self._runtime.settings
 
-        async def token(force: bool) -> str:
-            current = await self._connections.get(shop, force_refresh=force)
+        async def token(refused: str | None) -> str:
+            current = await self._connections.get(shop, refused_token=refused)
             if current.tenant_id != tenant_id:
                 # Never start or finish in the new company what was meant for the previous one.
                 raise TransientError(

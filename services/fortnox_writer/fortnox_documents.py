@@ -92,17 +92,23 @@ async def read(client: FortnoxClient, kind: str, number: str) -> dict[str, Any]:
 
 async def find(client: FortnoxClient, draft: DocumentDraft) -> CreatedDocument | None:
     """The document with exactly this ExternalInvoiceReference1, if Fortnox has one."""
-    path, single, plural, _ = RESOURCES[draft.kind]
-    listing = await client.request(
-        "GET", path, params={"externalinvoicereference1": draft.external_reference}
-    )
+    return await find_reference(client, draft.kind, draft.external_reference)
+
+
+async def find_reference(
+    client: FortnoxClient, kind: str, reference: str
+) -> CreatedDocument | None:
+    """The ``kind`` document (invoice, order) whose ExternalInvoiceReference1 is exactly
+    ``reference`` (not cancelled), if Fortnox has one."""
+    path, single, plural, _ = RESOURCES[kind]
+    listing = await client.request("GET", path, params={"externalinvoicereference1": reference})
     for row in listing.get(plural, []):
-        reference = row.get("ExternalInvoiceReference1")
-        if reference is None:  # list rows may omit it: read the whole document
+        row_reference = row.get("ExternalInvoiceReference1")
+        if row_reference is None:  # list rows may omit it: read the whole document
             full = await client.request("GET", f"{path}/{row['DocumentNumber']}")
             row = full[single]
-            reference = row.get("ExternalInvoiceReference1")
-        if reference == draft.external_reference and not row.get("Cancelled"):
+            row_reference = row.get("ExternalInvoiceReference1")
+        if row_reference == reference and not row.get("Cancelled"):
             return created(row)
     return None
 

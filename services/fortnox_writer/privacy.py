@@ -15,7 +15,7 @@ import asyncpg
 
 from libs.common.logs import get_logger
 from libs.common.privacy import Redaction
-from services.fortnox_writer.registers import CUSTOMERS, normal
+from services.fortnox_writer.customer_register import CUSTOMERS, normal
 
 log = get_logger(__name__)
 

@@ -51,6 +51,7 @@ def _base(command: FortnoxCommand) -> dict[str, Any]:
         "batch_id": command.batch_id,
         "origin": command.origin,
         "notices": command.notices,
+        "references": command.references,
     }
 
 
@@ -63,6 +64,7 @@ def done(
     explanation: str | None = None,
     stock: Sequence[StockLevel] = (),
     warehouse_module: bool | None = None,
+    found: dict[str, str] | None = None,
 ) -> SyncResult:
     return SyncResult(
         **_base(command),
@@ -73,6 +75,7 @@ def done(
         explanation=explanation,
         stock=list(stock),
         warehouse_module=warehouse_module,
+        found=found or {},
     )
 
 

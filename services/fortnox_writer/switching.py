@@ -19,7 +19,7 @@ consented for, the connection is written here, in one transaction under the shop
   still in the broker are held back the same way when they arrive (admission.py,
   ``SwitchedCompany``), and so is a command that was running in the old company at the moment of
   the switch and would go on in the new one (executor.py, ``company_switched``). The mirrors of
-  Fortnox customer and article numbers are cleared (registers.py, ``clear_mirrors``): they are
+  Fortnox customer and article numbers are cleared (register_state.py, ``clear_mirrors``): they are
   the old company's numbers (and the mirrors are keyed by company, so none is reused anyway).
 
 Documents made in the old company stay there: a credit, payment or update of one of them is
@@ -44,7 +44,7 @@ from services.fortnox_writer import results
 from services.fortnox_writer.connections import ConnectionStore, Grant, exchange_code
 from services.fortnox_writer.deferred import HELD_EXPLANATION
 from services.fortnox_writer.ratelimit import RateLimiter
-from services.fortnox_writer.registers import clear_mirrors
+from services.fortnox_writer.register_state import clear_mirrors
 
 log = get_logger(__name__)
 

@@ -1,21 +1,29 @@
 """Vouchers (``/3/vouchers``), created exactly once: a Shopify Payments payout's booking.
 
 Fortnox vouchers have no external reference field and cannot be changed or deleted once made,
-so the exact-once key (``VoucherDraft.reference``) is the voucher's ``Description``. The attempt
-is counted (committed) before the POST; a later attempt first lists the series' vouchers of the
-transaction date (``/3/vouchers/sublist/{series}?fromdate=&todate=``) and adopts the one whose
-Description is exactly ours.
+so the exact-once key (``VoucherDraft.reference``) begins the voucher's ``Description``. The
+attempt is counted (committed) before the POST; a later attempt first lists the series' vouchers
+of the transaction date (``/3/vouchers/sublist/{series}?fromdate=&todate=``) and adopts the one
+whose Description is ours (exactly, or ours followed by `` (`` and the conversion).
 
 Amounts: vouchers are in the company's currency (SEK). A draft in another currency is converted
-at the rate of the day from ``/3/currencies/{code}`` (SellRate per Unit), each row rounded
-half-up to öre; what rounding leaves over is one row on the draft's ``rounding_account``, so
-the voucher still balances. Each converted row names the original amount in its
-TransactionInformation.
+at Fortnox's rate of the voucher's **transaction date** (the payout's date; fortnox.md: a
+document gets the rate of its date): ``/3/currencies/{code}`` (SellRate per Unit) when the
+``Date`` it answers (the day of Fortnox's newest rate) is that date or earlier: with no newer
+rate published since, the newest is the rate of the voucher's date too, the one Fortnox gives
+a document of that date (a weekend's payout, or one booked before the day's rates come out).
+Fortnox's API tells no earlier day's rate, so a draft of a day before the newest rate's is
+refused (``no_rate_of_day``) rather than booked at a wrong rate. Each row is
+rounded half-up to öre; what rounding leaves over is one row on the draft's
+``rounding_account``, so the voucher still balances to the öre. Each converted row names the
+original amount in its TransactionInformation, and the Description names the currency, the
+amount paid out and the rate: ``<reference> (EUR 1213.73 kurs 11.4321)``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -37,8 +45,8 @@ class VoucherMade:
     adopted: bool
 
 
-async def rate_of_day(client: FortnoxClient, currency: str) -> Decimal:
-    """SEK per unit of ``currency`` as Fortnox has it today."""
+async def rate_on(client: FortnoxClient, currency: str, day: str) -> Decimal:
+    """SEK per unit of ``currency`` as Fortnox has it for ``day`` (YYYY-MM-DD)."""
     answer = await client.request("GET", f"/3/currencies/{path_segment(currency.upper())}")
     found: dict[str, Any] = answer["Currency"]
     unit = money(found.get("Unit")) or Decimal("1")
@@ -49,7 +57,41 @@ async def rate_of_day(client: FortnoxClient, currency: str) -> Decimal:
             code="no_currency_rate",
             explanation=f"Add {currency} with its rate in Fortnox, then retry this job.",
         )
+    dated = _day(found.get("Date"))
+    if dated is None or dated > date.fromisoformat(day):
+        raise PermanentError(
+            f"Fortnox's {currency} rate is of {dated or 'an unknown day'}, the voucher of {day}",
+            code="no_rate_of_day",
+            explanation=(
+                f"A voucher in {currency} is booked at Fortnox's rate of its own date, and"
+                f" Fortnox's API tells only its newest rate, which is of a later day. Book"
+                f" this payout by hand at the rate of {day} (docs/accounting.md, Payouts)."
+            ),
+        )
     return rate / unit
+
+
+def _day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value or "")[:10])
+    except ValueError:
+        return None
+
+
+def description(draft: VoucherDraft, rate: Decimal | None) -> str:
+    """The voucher's Description: the reference, and for another currency than SEK the
+    amount paid out (the bank row) in that currency and the rate."""
+    if rate is None:
+        return draft.reference
+    bank = draft.rows[0] if draft.rows else None
+    amount = (bank.debit or -bank.credit) if bank is not None else Decimal("0")
+    return f"{draft.reference} ({draft.currency} {amount} kurs {rate.normalize():f})"
+
+
+def ours(text: Any, reference: str) -> bool:
+    """Is a voucher's Description the one ``description`` makes for ``reference``?"""
+    value = str(text or "")
+    return value == reference or value.startswith(f"{reference} (")
 
 
 def body(draft: VoucherDraft, rate: Decimal | None) -> dict[str, Any]:
@@ -60,7 +102,7 @@ def body(draft: VoucherDraft, rate: Decimal | None) -> dict[str, Any]:
         out: dict[str, Any] = {"Account": row.account, "Description": row.description}
         side, amount = ("Debit", row.debit) if row.debit else ("Credit", row.credit)
         if rate is not None:
-            out["TransactionInformation"] = f"{draft.currency} {amount} à {rate}"[:100]
+            out["TransactionInformation"] = f"{draft.currency} {amount} kurs {rate:f}"[:100]
             amount = (amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
         out[side] = amount
         debit += amount if side == "Debit" else Decimal("0")
@@ -78,7 +120,7 @@ def body(draft: VoucherDraft, rate: Decimal | None) -> dict[str, Any]:
     return {
         "VoucherSeries": draft.series,
         "TransactionDate": draft.transaction_date,
-        "Description": draft.reference,
+        "Description": description(draft, rate),
         "VoucherRows": rows,
     }
 
@@ -109,7 +151,7 @@ async def find(client: FortnoxClient, draft: VoucherDraft) -> VoucherMade | None
             },
         )
         for row in listing.get("Vouchers", []):
-            if row.get("Description") == draft.reference and row.get("VoucherSeries") == (
+            if ours(row.get("Description"), draft.reference) and row.get("VoucherSeries") == (
                 draft.series
             ):
                 answer = await client.request(
@@ -136,7 +178,11 @@ async def create(
         existing = await find(client, draft)
         if existing is not None:
             return existing
-    rate = None if draft.currency.upper() == "SEK" else await rate_of_day(client, draft.currency)
+    rate = (
+        None
+        if draft.currency.upper() == "SEK"
+        else await rate_on(client, draft.currency, draft.transaction_date)
+    )
     await before_write()
     answer = await client.request("POST", PATH, body={"Voucher": body(draft, rate)})
     return _made(answer["Voucher"], adopted=False)

@@ -21,7 +21,7 @@ from libs.common.messaging import Publisher
 from libs.common.messaging.publisher import PublishFailed
 from libs.common.metrics import OUTBOX_SET_ASIDE, OUTBOX_UNPUBLISHED
 from services.ingest import publishing
-from services.ingest.webhook import WebhookDelivery
+from services.ingest.webhook import WebhookDelivery, order_id_of
 
 log = get_logger(__name__)
 
@@ -29,7 +29,6 @@ log = get_logger(__name__)
 async def store(
     pool: asyncpg.Pool,
     delivery: WebhookDelivery,
-    body: bytes,
     trace_headers: dict[str, str],
     *,
     batch_id: str | None = None,
@@ -61,9 +60,9 @@ async def store(
             delivery.api_version,
             delivery.triggered_at,
             datetime.now(UTC),
-            body.decode(),
+            delivery.body.decode(),
             json.dumps(trace_headers),
-            order_id_of(delivery.topic, delivery.payload),
+            delivery.order_id,
             uuid.UUID(batch_id) if batch_id else None,
             source,
         )
@@ -99,6 +98,7 @@ async def submit(
     a received webhook: (event uid, True if new). A ``webhook_id`` seen before for the shop
     stores nothing (deterministic ids make a repeated submit a no-op). Used by the order admin
     endpoints, the catalog sync (``batch_id``) and reconciliation."""
+    body = json.dumps(payload).encode()
     delivery = WebhookDelivery(
         shop=shop,
         topic=topic,
@@ -106,27 +106,17 @@ async def submit(
         event_id=None,
         api_version=api_version,
         triggered_at=datetime.now(UTC),
-        payload=payload,
+        order_id=order_id_of(topic, payload),
+        body=body,
     )
-    body = json.dumps(payload).encode()
     trace_headers = dict(tracing.inject({}))
-    event_uid, new = await store(
-        pool, delivery, body, trace_headers, batch_id=batch_id, source=source
-    )
+    event_uid, new = await store(pool, delivery, trace_headers, batch_id=batch_id, source=source)
     if new:
         try:
             await publish_event(pool, publisher, event_uid)
         except Exception as exc:  # stored: the relay publishes it
             log.warning("publish deferred to relay", event_uid=event_uid, error=str(exc))
     return event_uid, new
-
-
-def order_id_of(topic: str, payload: dict[str, Any]) -> str | None:
-    """The order an event is about: orders/* carry it as ``id``, refunds as ``order_id``."""
-    value = payload.get("order_id") if topic.startswith("refunds/") else None
-    if topic.startswith("orders/"):
-        value = payload.get("id")
-    return None if value is None or isinstance(value, bool) else str(value)
 
 
 async def latest_order_payload(
@@ -214,13 +204,9 @@ async def relay_once(
                     ready.append(publishing.checked(publishing.StoredEvent.from_row(row)))
                 except publishing.Unpublishable as exc:
                     set_aside[row["event_uid"]] = str(exc)
-            tasks = [
-                asyncio.create_task(
-                    publishing.publish(publisher, event), context=publishing.in_trace_of(event)
-                )
-                for event in ready
-            ]
-            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+            outcomes = await publishing.publish_all(
+                publisher, [(event, publishing.trace_context_of(event)) for event in ready]
+            )
             confirmed: list[uuid.UUID] = []
             for event, outcome in zip(ready, outcomes, strict=True):
                 if outcome is None:

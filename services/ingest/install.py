@@ -1,7 +1,8 @@
 """Installing the app on a shop: Shopify's OAuth, or token exchange for the embedded app.
 
 ``GET /auth/shopify/install?shop=x.myshopify.com`` answers 302 to the shop's
-``/admin/oauth/authorize`` with the app's client id, SHOPIFY_SCOPES, the redirect URI
+``/admin/oauth/authorize`` with the app's client id, SHOPIFY_SCOPES (with ``&add=``, optional
+scopes a feature needs on top: libs/common/shopify_scopes.py), the redirect URI
 (SHOPIFY_APP_URL + /auth/shopify/callback) and a signed, expiring state naming the shop.
 
 ``GET /auth/shopify/callback`` checks Shopify's hmac over the query (401 when it does not
@@ -12,6 +13,12 @@ the app in their admin.
 
 ``POST /auth/shopify/token_exchange`` (Authorization: Bearer <session token>) does the same
 for the embedded app: the session token is exchanged for an offline token, no redirects.
+
+The scopes stored with the token are the ones Shopify says it has, never assumed: the token
+response's ``scope``; an answer without ``scope`` (shopify.md does not say a token exchange's
+answer carries one) is followed by ``currentAppInstallation { accessScopes { handle } }`` with
+the new token, and if that cannot be read either, no scopes are recorded (unknown: features are
+not second-guessed) rather than SHOPIFY_SCOPES guessed. docs/simulators.md, *Token exchange*.
 
 The code, the state and Shopify's hmac never reach a log line or a span (libs/common/http.py
 logs and traces paths without query strings); the redirects carry ``Referrer-Policy:
@@ -26,12 +33,13 @@ import aiohttp
 from aiohttp import web
 
 from libs.common.access.session_token import SessionTokenError, shop_of_session_token
-from libs.common.errors import PermanentError, TransientError
+from libs.common.errors import HandlerError, PermanentError, TransientError
 from libs.common.http import json_error
 from libs.common.logs import get_logger
 from libs.common.service import Runtime, runtime_of
 from libs.common.settings import Settings
 from libs.common.shopify_admin import ShopifyAdmin
+from libs.common.shopify_scopes import missing_scopes, parse_added, requested_scopes
 from services.ingest.lifecycle import registry_of
 from services.ingest.shopify_oauth import (
     INVENTORY_TOPICS,
@@ -39,7 +47,6 @@ from services.ingest.shopify_oauth import (
     InstallError,
     admin_base_url,
     authorize_url,
-    missing_scopes,
     sign_state,
     topic_enum,
     valid_shop,
@@ -73,6 +80,9 @@ mutation FortbridgeWebhookSubscriptionCreate(
   }
 }
 """
+ACCESS_SCOPES = """
+query FortbridgeAccessScopes { currentAppInstallation { accessScopes { handle } } }
+"""
 PAGE_SIZE = 100
 # The callback's URL carries Shopify's code, hmac and our state: the browser must not send it on
 # as the Referer of the next page (nor keep the answer in a cache).
@@ -94,15 +104,19 @@ async def start_install(request: web.Request) -> web.Response:
     shop = request.query.get("shop", "").strip().lower()
     if not valid_shop(shop):
         return json_error(400, "shop must be the store's name.myshopify.com domain")
+    try:
+        added = parse_added(request.query.get("add", ""))
+    except ValueError as exc:
+        return json_error(400, str(exc))
     state = sign_state(shop, _secret(settings), settings.shopify_state_ttl_seconds)
     location = authorize_url(
         admin_base_url(settings.shopify_admin_url, shop),
         client_id=settings.shopify_api_key,
-        scopes=settings.shopify_scopes,
+        scopes=requested_scopes(settings, added),
         redirect_uri=_app_url(settings, CALLBACK_PATH),
         state=state,
     )
-    log.info("install started", shop=shop)
+    log.info("install started", shop=shop, added=added)
     raise web.HTTPFound(location, headers=NO_REFERRER)
 
 
@@ -114,12 +128,13 @@ async def callback(request: web.Request) -> web.Response:
         params = verify_callback_query(request.query.items(), secret)
         verify_state(params["state"], secret, params["shop"])
         shop = params["shop"]
-        token, scope = await _request_token(
+        token, answered = await _request_token(
             runtime, shop, {"code": params["code"]}, "the authorization code"
         )
     except InstallError as exc:
         log.warning("install callback refused", status=exc.status, reason=str(exc))
         return json_error(exc.status, str(exc))
+    scope = answered if answered is not None else await access_scopes(runtime, shop, token)
     failure = await _complete(runtime, shop, token, scope)
     if failure is not None:
         return failure
@@ -146,10 +161,11 @@ async def token_exchange(request: web.Request) -> web.Response:
         "requested_token_type": OFFLINE_TOKEN,
     }
     try:
-        token, scope = await _request_token(runtime, shop, grant, "the session token")
+        token, answered = await _request_token(runtime, shop, grant, "the session token")
     except InstallError as exc:
         log.warning("token exchange refused", shop=shop, status=exc.status, reason=str(exc))
         return json_error(exc.status, str(exc))
+    scope = answered if answered is not None else await access_scopes(runtime, shop, token)
     failure = await _complete(runtime, shop, token, scope)
     if failure is not None:
         return failure
@@ -158,8 +174,9 @@ async def token_exchange(request: web.Request) -> web.Response:
 
 async def _request_token(
     runtime: Runtime, shop: str, grant: dict[str, str], what: str
-) -> tuple[str, str]:
-    """POST {shop admin}/oauth/access_token; returns (offline token, granted scope)."""
+) -> tuple[str, str | None]:
+    """POST {shop admin}/oauth/access_token; returns (offline token, the scope Shopify says it
+    has, None when the answer names none)."""
     settings = runtime.settings
     url = admin_base_url(settings.shopify_admin_url, shop) + "/oauth/access_token"
     body = {
@@ -177,7 +194,22 @@ async def _request_token(
     if status != 200 or not isinstance(answer, dict) or not answer.get("access_token"):
         detail = answer.get("error_description") if isinstance(answer, dict) else None
         raise InstallError(f"Shopify refused {what} ({status}): {detail or answer}")
-    return str(answer["access_token"]), str(answer.get("scope", ""))
+    scope = answer.get("scope")
+    return str(answer["access_token"]), None if scope is None else str(scope)
+
+
+async def access_scopes(runtime: Runtime, shop: str, token: str) -> str:
+    """The token's scopes as Shopify lists them (``currentAppInstallation.accessScopes``);
+    "" (unknown) when they cannot be read."""
+    settings = runtime.settings
+    admin = ShopifyAdmin(runtime.http, settings.shopify_admin_url, settings.shopify_api_version)
+    try:
+        data = await admin.graphql(shop, token, "FortbridgeAccessScopes", ACCESS_SCOPES, {})
+    except HandlerError as exc:
+        log.warning("access scopes not read", shop=shop, error=str(exc))
+        return ""
+    nodes = (data.get("currentAppInstallation") or {}).get("accessScopes") or []
+    return ",".join(str(node["handle"]) for node in nodes if node.get("handle"))
 
 
 async def _complete(runtime: Runtime, shop: str, token: str, scope: str) -> web.Response | None:
@@ -187,7 +219,7 @@ async def _complete(runtime: Runtime, shop: str, token: str, scope: str) -> web.
         log.warning("install granted fewer scopes", shop=shop, missing=missing)
     await registry_of(runtime).install(shop, token, scope)
     try:
-        outcome = await subscribe_webhooks(runtime, shop, token)
+        outcome = await subscribe_webhooks(runtime, shop, token, scope)
     except (PermanentError, TransientError) as exc:
         log.warning("webhook subscription failed", shop=shop, error=str(exc))
         return json_error(
@@ -199,8 +231,11 @@ async def _complete(runtime: Runtime, shop: str, token: str, scope: str) -> web.
     return None
 
 
-async def subscribe_webhooks(runtime: Runtime, shop: str, token: str) -> dict[str, list[str]]:
-    """Create the subscriptions the shop lacks (topic + our callback URL); never duplicates."""
+async def subscribe_webhooks(
+    runtime: Runtime, shop: str, token: str, granted: str = ""
+) -> dict[str, list[str]]:
+    """Create the subscriptions the shop lacks (topic + our callback URL); never duplicates.
+    The inventory topics when the grant (else SHOPIFY_SCOPES) has read_inventory."""
     settings = runtime.settings
     admin = ShopifyAdmin(runtime.http, settings.shopify_admin_url, settings.shopify_api_version)
     callback_url = _app_url(settings, WEBHOOK_PATH)
@@ -225,8 +260,8 @@ async def subscribe_webhooks(runtime: Runtime, shop: str, token: str) -> dict[st
             break
         after = info.get("endCursor")
     created: list[str] = []
-    scopes = {s.strip() for s in settings.shopify_scopes.split(",")}
-    topics = WEBHOOK_TOPICS + (INVENTORY_TOPICS if "read_inventory" in scopes else ())
+    inventory = not missing_scopes("read_inventory", granted or settings.shopify_scopes)
+    topics = WEBHOOK_TOPICS + (INVENTORY_TOPICS if inventory else ())
     for topic in topics:
         enum = topic_enum(topic)
         if enum in existing:

@@ -3,7 +3,10 @@
 ``GET /admin/api/integrations/shopify/installation.json`` (``read_integrations``) answers the
 installation's state (``installed``, ``uninstalled`` or ``not_installed``: no offline token was
 ever stored), the scopes Shopify granted, those asked for but not granted, and in plain English
-what the merchant should do when something is missing.
+what the merchant should do when something is missing; and for each optional feature
+(libs/common/shopify_scopes.py: inventory, payouts, all_orders) whether the shop's settings turn
+it on, the scopes it needs, those not granted and, if any, what to do and the re-authorisation
+link that asks for them.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from aiohttp import web
 
 from libs.common.access import authorize_for_shop
 from libs.common.service import runtime_of
+from libs.common.shopify_scopes import FEATURES, access, features_on, missing_scopes
 from services.ingest.lifecycle import registry_of
-from services.ingest.shopify_oauth import missing_scopes
 
 MEANING = {
     "installed": "Installed: Fortbridge receives the shop's orders, products and customers.",
@@ -40,6 +43,11 @@ async def installation_status(request: web.Request) -> web.Response:
             installed_at=found.installed_at.isoformat(),
             uninstalled_at=found.uninstalled_at.isoformat() if found.uninstalled_at else None,
         )
+        on = await features_on(runtime.pool, shop)
+        body["features"] = {
+            name: {**access(runtime.settings, shop, name, found.scopes), "on": name in on}
+            for name in FEATURES
+        }
         if missing and status == "installed":
             body["what_to_do"] = (
                 f"Shopify granted fewer permissions than Fortbridge needs ({', '.join(missing)})."

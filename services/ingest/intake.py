@@ -8,23 +8,31 @@ delivery and writes those that arrive together in one statement:
   ``writers`` batches are written at once; when all writers are busy, new deliveries wait for
   the next free one and make its batch bigger. Nothing waits for a timer: a lone webhook is
   written at once, a burst is written in few statements. A batch is sorted by shop and webhook
-  id, so two batches holding the same two redeliveries lock them in the same order.
+  id, so two batches holding the same two redeliveries lock them in the same order. (Each
+  stage below is such a queue with its few workers: services/ingest/_groups.py.)
 - One ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING event_uid`` per batch,
   committed on its own. Each delivery learns from ``RETURNING`` whether it is new; one that is
   not (its webhook id, or its topic and event id, are stored already, possibly by another
   delivery in the same batch) is a duplicate and learns the stored event's uid.
 - When the statement fails for a reason other than a lost connection, each delivery of the
   batch is written alone, so one bad row cannot fail the others.
-- The new events of a batch are published together (each with its own PRODUCER span, in its
-  webhook's trace) and their confirms awaited together; then one UPDATE marks them published.
+- New events are published the same way: they queue, and a publisher takes everything queued
+  (at most ``max_batch``) and publishes it together (``Publisher.publish_batch``: each still
+  its own PRODUCER span, a child of its webhook's SERVER span, whose traceparent the message
+  carries), awaiting the confirms together. Up to ``publishers`` publish at once, so when
+  webhooks arrive one by one (each its own batch of one) the publishes still go out in groups.
+- Confirmed events are marked published the same way again: one marker at a time runs one
+  UPDATE for every event confirmed since its last one. Marking is bookkeeping for the relay
+  only, so it takes no more than one pooled connection away from the writers.
   The webhook is answered once its row is committed (routes.py): the commit is what makes a
   200 safe, since the outbox relay publishes whatever a crash leaves unpublished. An event
   published but not yet marked is published again by the relay at worst, which consumers
   dedupe (the mapper's inbox).
-- At most ``max_in_flight`` events are being published at once; beyond that new deliveries
-  wait before they are written (the broker's pace holds back the HTTP answers, and memory
-  stays bounded). 500 keeps a confirm's wait well under ``AMQP_PUBLISH_TIMEOUT_SECONDS`` even
-  when the broker confirms only a few hundred messages a second.
+- At most ``max_in_flight`` events are waiting to be published or confirmed at once; beyond
+  that new deliveries wait before they are written (the broker's pace holds back the HTTP
+  answers, and memory stays bounded). 500 keeps a confirm's wait well under
+  ``AMQP_PUBLISH_TIMEOUT_SECONDS`` even when the broker confirms only a few hundred messages a
+  second.
 
 Every accepted webhook is counted (``fortbridge_webhooks_received_total``), and each batch
 writes one log line naming its webhook ids and event uids (docs/operations.md).
@@ -33,22 +41,21 @@ writes one log line naming its webhook ids and event uids (docs/operations.md).
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import json
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
+from opentelemetry import context as otel_context
 
 from libs.common import tracing
 from libs.common.logs import get_logger
 from libs.common.messaging import Publisher
 from libs.common.metrics import INGEST_BATCH_SIZE, INGEST_PUBLISH_DEFERRED
 from services.ingest import publishing
-from services.ingest.events import order_id_of
+from services.ingest._groups import Groups
 from services.ingest.webhook import WebhookDelivery
 
 log = get_logger(__name__)
@@ -89,9 +96,24 @@ class Stored:
 class _Entry:
     delivery: WebhookDelivery
     event: publishing.StoredEvent
-    context: contextvars.Context
+    trace: otel_context.Context  # the webhook's SERVER span: its PRODUCER span's parent
     stored: asyncio.Future[Stored]
     published: asyncio.Future[bool] | None = field(default=None)
+    expiry: _Expiry | None = field(default=None)
+
+
+@dataclass
+class _Expiry:
+    """The publish_wait timer of one written batch's new events, cancelled once all of them
+    are settled (a publisher may take them in several groups)."""
+
+    timer: asyncio.TimerHandle
+    unsettled: int
+
+    def settle(self) -> None:
+        self.unsettled -= 1
+        if self.unsettled == 0:
+            self.timer.cancel()
 
 
 class Intake:
@@ -103,24 +125,23 @@ class Intake:
         publisher: Publisher,
         *,
         max_batch: int = 256,
-        writers: int = 6,
+        writers: int = 3,
+        publishers: int = 2,
         max_in_flight: int = 500,
         publish_wait: float = 2.0,
     ) -> None:
         self._pool = pool
         self._publisher = publisher
-        self._max_batch = max_batch
-        self._writers = writers
         self._publish_wait = publish_wait
         self._max_in_flight = max_in_flight
         self._in_flight = 0
         self._room = asyncio.Event()
         self._room.set()
-        self._queue: list[_Entry] = []
-        self._writing: set[asyncio.Task[None]] = set()
-        self._background: set[asyncio.Task[Any]] = set()
+        self._writes = Groups(self._write_batch, workers=writers, most=max_batch)
+        self._publishes = Groups(self._publish_batch, workers=publishers, most=max_batch)
+        self._marks = Groups(self._mark_published, workers=1)
 
-    async def store(self, delivery: WebhookDelivery, body: bytes) -> Stored:
+    async def store(self, delivery: WebhookDelivery) -> Stored:
         """Queue a verified delivery; returns once its row is committed (or was a duplicate)."""
         while self._in_flight >= self._max_in_flight:
             await self._room.wait()
@@ -136,29 +157,23 @@ class Intake:
             api_version=delivery.api_version,
             triggered_at=delivery.triggered_at,
             received_at=datetime.now(UTC),
-            body=body,
+            body=delivery.body,
             trace_headers=trace_headers,
         )
-        entry = _Entry(delivery, event, contextvars.copy_context(), loop.create_future())
-        self._queue.append(entry)
-        if len(self._writing) < self._writers:
-            writer = loop.create_task(self._write_queued())
-            self._writing.add(writer)
-            writer.add_done_callback(self._writing.discard)
+        entry = _Entry(delivery, event, otel_context.get_current(), loop.create_future())
+        self._writes.put([entry])
         # A request that goes away cancels only its own future, never the batch.
         return await entry.stored
 
     async def close(self) -> None:
         """Wait for the batches and publishes under way (shutdown)."""
-        while self._writing or self._background:
-            await asyncio.gather(*self._writing, *self._background, return_exceptions=True)
+        stages = (self._writes, self._publishes, self._marks)
+        while any(stage.busy for stage in stages):
+            await asyncio.gather(*(stage.join() for stage in stages))
 
-    async def _write_queued(self) -> None:
-        while self._queue:
-            batch = self._queue[: self._max_batch]
-            del self._queue[: self._max_batch]
-            batch.sort(key=lambda entry: (entry.event.shop, entry.event.webhook_id))
-            await self._write(batch)
+    async def _write_batch(self, batch: list[_Entry]) -> None:
+        batch.sort(key=lambda entry: (entry.event.shop, entry.event.webhook_id))
+        await self._write(batch)
 
     async def _write(self, batch: list[_Entry]) -> None:
         try:
@@ -176,11 +191,17 @@ class Intake:
         duplicates = [entry for entry in batch if entry.event.event_uid not in inserted]
         INGEST_BATCH_SIZE.observe(len(batch))
         loop = asyncio.get_running_loop()
-        for entry in fresh:
-            entry.published = loop.create_future()
-            _resolve(entry.stored, Stored(entry.event.event_uid, True, entry.published))
         if fresh:
-            self._spawn(self._publish(fresh))
+            # Answers wait for their confirm at most publish_wait (Shopify waits 5 s in all).
+            expiry = _Expiry(loop.call_later(self._publish_wait, _expire, fresh), len(fresh))
+            for entry in fresh:
+                entry.published = loop.create_future()
+                entry.expiry = expiry
+                _resolve(entry.stored, Stored(entry.event.event_uid, True, entry.published))
+            self._in_flight += len(fresh)
+            if self._in_flight >= self._max_in_flight:
+                self._room.clear()
+            self._publishes.put(fresh)
         for entry in duplicates:
             try:
                 existing = await self._pool.fetchval(
@@ -219,34 +240,23 @@ class Intake:
             [e.received_at for e in events],
             [e.body.decode() for e in events],
             [json.dumps(e.trace_headers) for e in events],
-            [order_id_of(entry.delivery.topic, entry.delivery.payload) for entry in batch],
+            [entry.delivery.order_id for entry in batch],
         )
         return {str(row["event_uid"]) for row in rows}
 
-    async def _publish(self, entries: list[_Entry]) -> None:
-        """Publish a batch's new events together, each in its webhook's context; mark the
-        confirmed ones published with one UPDATE."""
-        self._in_flight += len(entries)
-        if self._in_flight >= self._max_in_flight:
-            self._room.clear()
+    async def _publish_batch(self, entries: list[_Entry]) -> None:
+        """Publish events together, each in its webhook's context; queue the confirmed ones
+        to be marked published."""
         try:
-            await self._publish_batch(entries)
+            outcomes: Sequence[BaseException | None] = await publishing.publish_all(
+                self._publisher, [(entry.event, entry.trace) for entry in entries]
+            )
+        except Exception as exc:  # publish_all reports per message; this is a safety net
+            outcomes = [exc] * len(entries)
         finally:
             self._in_flight -= len(entries)
             if self._in_flight < self._max_in_flight:
                 self._room.set()
-
-    async def _publish_batch(self, entries: list[_Entry]) -> None:
-        tasks = [
-            asyncio.create_task(
-                publishing.publish(self._publisher, entry.event), context=entry.context
-            )
-            for entry in entries
-        ]
-        # Answers wait for their confirm at most publish_wait (Shopify waits 5 s in all).
-        expiry = asyncio.get_running_loop().call_later(self._publish_wait, _expire, entries)
-        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-        expiry.cancel()
         confirmed: list[uuid.UUID] = []
         for entry, outcome in zip(entries, outcomes, strict=True):
             ok = outcome is None
@@ -257,18 +267,17 @@ class Intake:
                 log.warning(
                     "publish deferred to relay", event_uid=entry.event.event_uid, error=str(outcome)
                 )
+            if entry.expiry is not None:
+                entry.expiry.settle()
             if entry.published is not None and not entry.published.done():
                 entry.published.set_result(ok)
-        if confirmed:
-            try:
-                await self._pool.execute(_MARK_PUBLISHED, confirmed)
-            except Exception as exc:  # published, not marked: the relay publishes them again
-                log.warning("marking events published failed", count=len(confirmed), error=str(exc))
+        self._marks.put(confirmed)
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coroutine)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+    async def _mark_published(self, uids: list[uuid.UUID]) -> None:
+        try:
+            await self._pool.execute(_MARK_PUBLISHED, uids)
+        except Exception as exc:  # published, not marked: the relay publishes them again
+            log.warning("marking events published failed", count=len(uids), error=str(exc))
 
 
 def _expire(entries: list[_Entry]) -> None:

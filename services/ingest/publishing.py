@@ -12,19 +12,24 @@ checks every row it takes, so a row that cannot make a valid message is set asid
 
 from __future__ import annotations
 
-import contextvars
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from opentelemetry import context as otel_context
 
 from libs.common import tracing
 from libs.common.messages import ShopifyEvent
 from libs.common.messaging import Publisher
-from libs.common.messaging.publisher import ORIGIN_AT_HEADER, SCHEMA_HEADER, SHOP_HEADER
+from libs.common.messaging.publisher import (
+    ORIGIN_AT_HEADER,
+    SCHEMA_HEADER,
+    SHOP_HEADER,
+    Outgoing,
+)
 from services.ingest.webhook import WebhookRejected, parse_body, routing_key
 
 # What made a published event that Shopify did not deliver (admin, reconciliation).
@@ -80,7 +85,7 @@ class StoredEvent:
 
 def envelope(event: StoredEvent) -> bytes:
     """The ``shopify.event.v1`` JSON document, the stored body spliced in as ``payload``."""
-    head = json.dumps(
+    head = orjson.dumps(
         {
             "shop": event.shop,
             "event_uid": event.event_uid,
@@ -91,11 +96,9 @@ def envelope(event: StoredEvent) -> bytes:
             "triggered_at": event.triggered_at.isoformat() if event.triggered_at else None,
             "received_at": event.received_at.isoformat(),
             "batch_id": event.batch_id,
-        },
-        separators=(",", ":"),
-        ensure_ascii=False,
+        }
     )
-    return head[:-1].encode() + b',"payload":' + event.body + b"}"
+    return head[:-1] + b',"payload":' + event.body + b"}"
 
 
 def checked(event: StoredEvent) -> StoredEvent:
@@ -112,9 +115,26 @@ def checked(event: StoredEvent) -> StoredEvent:
 async def publish(publisher: Publisher, event: StoredEvent) -> None:
     """Publish one stored event (persistent, confirmed, mandatory), traced as a PRODUCER span.
 
-    Call it in the context of the span the message should follow (the webhook's SERVER span);
-    :func:`in_trace_of` gives the context of a stored event's own trace.
+    Call it in the context of the span the message should follow (the webhook's SERVER span).
     """
+    [outcome] = await publish_all(publisher, [(event, otel_context.get_current())])
+    if outcome is not None:
+        raise outcome
+
+
+async def publish_all(
+    publisher: Publisher, events: Sequence[tuple[StoredEvent, otel_context.Context]]
+) -> list[BaseException | None]:
+    """Publish stored events together, each a PRODUCER span in the trace of the context paired
+    with it (its webhook's SERVER span, or :func:`trace_context_of` its stored trace headers),
+    their confirms awaited together: per event None (confirmed) or why not."""
+    return await publisher.publish_batch(
+        [_outgoing(event, parent) for event, parent in events],
+        exchange=publisher.events_exchange,
+    )
+
+
+def _outgoing(event: StoredEvent, parent: otel_context.Context) -> Outgoing:
     headers: dict[str, Any] = {
         SCHEMA_HEADER: SCHEMA,
         SHOP_HEADER: event.shop,
@@ -123,20 +143,17 @@ async def publish(publisher: Publisher, event: StoredEvent) -> None:
     }
     if event.source:
         headers[SOURCE_HEADER] = event.source
-    await publisher.publish_raw(
+    return Outgoing(
         envelope(event),
         routing_key(event.topic),
-        exchange=publisher.events_exchange,
         headers=headers,
         message_type=SCHEMA,
         message_id=event.event_uid,
+        parent=parent,
     )
 
 
-def in_trace_of(event: StoredEvent) -> contextvars.Context:
-    """A context whose current span is the one the event's trace headers name (the relay
-    publishes a stored event inside the trace of the webhook that brought it)."""
-    context = contextvars.copy_context()
-    parent = tracing.extract(event.trace_headers)
-    context.run(otel_context.attach, parent)
-    return context
+def trace_context_of(event: StoredEvent) -> otel_context.Context:
+    """The trace context the event's stored trace headers name (the relay publishes a stored
+    event inside the trace of the webhook that brought it)."""
+    return tracing.extract(event.trace_headers)

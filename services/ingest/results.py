@@ -14,6 +14,7 @@ from libs.common.service import Runtime
 from services.ingest.backfill import jobs as backfills
 from services.ingest.catalog import jobs
 from services.ingest.inventory.sync import InventorySync
+from services.mapper.summary import summary_holdings, summary_made
 
 STATE_OF = {
     "synced": "synced",
@@ -42,6 +43,19 @@ class ResultProjection:
             else:
                 await self._inventory.apply_set(result)
             return
+        if result.action == "find_documents":
+            if result.batch_id is not None:
+                # Not looked up (failed, or parked until Fortnox is reconnected): the dry run
+                # still finishes, those orders would_create with the reason; a later answer
+                # (the parked command resumed) corrects them.
+                error = None
+                if result.status != "synced":
+                    reason = result.explanation or result.error_message
+                    error = f"not looked up in Fortnox: {reason}"
+                await backfills.record_lookup(
+                    self._pool, result.batch_id, result.references, result.found, error
+                )
+            return
         if result.batch_id is not None and result.origin == "backfill":
             # A backfill counts the result of each order's own document.
             if result.source.type == "order" and result.action == "create_document":
@@ -59,6 +73,9 @@ class ResultProjection:
             await jobs.record_result(
                 self._pool, result.batch_id, result.source.id, result.status, error
             )
+        if summary_made(result):
+            await self._summary_number(result)
+            return
         if result.source.type != "order" or result.action not in DOCUMENT_ACTIONS:
             return
         await self._pool.execute(
@@ -102,3 +119,19 @@ class ResultProjection:
             result.trace_id,
             result.occurred_at,
         )
+
+    async def _summary_number(self, result: SyncResult) -> None:
+        """Summary mode: the daily summary's Fortnox number on each summarized order it holds
+        (which orders: the mapper's ``summary_holdings``, read-only). The result can come before
+        the mapper's closing transaction that names the summary commits: ``summary_holdings``
+        then raises TransientError and the result is retried."""
+        async with self._pool.acquire() as conn:
+            holdings = await summary_holdings(conn, result.shop, result.document_key)
+            await conn.execute(
+                "UPDATE ingest.order_documents SET document_number = $3, document_kind = $4"
+                " WHERE shop = $1 AND order_id = ANY($2::text[]) AND status = 'summarized'",
+                result.shop,
+                [order_id for order_id, kind in holdings if kind == "sales"],
+                result.document_number,
+                result.document_kind,
+            )

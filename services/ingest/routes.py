@@ -7,7 +7,7 @@ from opentelemetry import trace
 
 from libs.common.http import LOGGED_ELSEWHERE, json_error
 from libs.common.logs import get_logger
-from libs.common.metrics import WEBHOOKS_RECEIVED, WEBHOOKS_REJECTED
+from libs.common.metrics import WEBHOOKS_RECEIVED, WEBHOOKS_REJECTED, child
 from libs.common.service import runtime_of
 from services.ingest import lifecycle
 from services.ingest.intake import Intake
@@ -32,11 +32,11 @@ async def receive_webhook(request: web.Request) -> web.Response:
         # Before the HMAC passed the topic is the sender's word: keep the label bounded.
         claimed = header(request.headers, "Topic") or ""
         topic = claimed if exc.status != 401 and TOPIC.match(claimed) else "unverified"
-        WEBHOOKS_REJECTED.labels(topic=topic, reason=exc.code).inc()
-        WEBHOOKS_RECEIVED.labels(topic=topic, outcome="rejected").inc()
+        child(WEBHOOKS_REJECTED, topic, exc.code).inc()
+        child(WEBHOOKS_RECEIVED, topic, "rejected").inc()
         log.warning("webhook rejected", status=exc.status, code=exc.code, reason=exc.reason)
         return json_error(exc.status, exc.reason)
-    stored = await request.app[INTAKE][0].store(delivery, body)
+    stored = await request.app[INTAKE][0].store(delivery)
     span.set_attributes(
         {
             "fortbridge.shop": delivery.shop,
@@ -48,7 +48,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
     if stored.published is None:
         # Idempotent: a redelivery finishes what a crash after storing left undone.
         await lifecycle.apply(runtime, delivery)
-        WEBHOOKS_RECEIVED.labels(topic=delivery.topic, outcome="duplicate").inc()
+        child(WEBHOOKS_RECEIVED, delivery.topic, "duplicate").inc()
         log.info("duplicate webhook", shop=delivery.shop, webhook_id=delivery.webhook_id)
         return web.json_response({"status": "duplicate", "event_uid": stored.event_uid})
     if delivery.topic in lifecycle.LIFECYCLE_TOPICS:
@@ -59,7 +59,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
         await lifecycle.apply(runtime, delivery)
     # Committed: the answer does not wait for the broker (the publish is under way, and the
     # outbox relay publishes the event if it never confirms).
-    WEBHOOKS_RECEIVED.labels(topic=delivery.topic, outcome="stored").inc()
+    child(WEBHOOKS_RECEIVED, delivery.topic, "stored").inc()
     request[LOGGED_ELSEWHERE] = True  # in the intake's "webhooks stored" line
     return web.json_response({"status": "stored", "event_uid": stored.event_uid})
 

@@ -55,7 +55,14 @@ def _routes(app: web.Application) -> None:
 
 
 async def _start(runtime: Runtime, app: web.Application) -> None:
-    app[INTAKE].append(Intake(runtime.pool, runtime.publisher))
+    app[INTAKE].append(
+        Intake(
+            runtime.pool,
+            runtime.publisher,
+            writers=runtime.settings.ingest_writers,
+            publishers=runtime.settings.ingest_publishers,
+        )
+    )
     runner = CatalogRunner(runtime)
     app[catalog_routes.RUNNER].append(runner)
     await runner.resume()

@@ -165,10 +165,3 @@ def authorize_url(
         {"client_id": client_id, "scope": scopes, "redirect_uri": redirect_uri, "state": state}
     )
     return f"{admin_base}/oauth/authorize?{query}"
-
-
-def missing_scopes(wanted: str, granted: str) -> list[str]:
-    """Scopes asked for but not granted (``write_x`` covers ``read_x``)."""
-    have = {part.strip() for part in granted.split(",") if part.strip()}
-    have |= {"read_" + scope[6:] for scope in have if scope.startswith("write_")}
-    return [s.strip() for s in wanted.split(",") if s.strip() and s.strip() not in have]

@@ -86,6 +86,8 @@ def needs_of(settings: ShopSettings, rules: RuleSet, orders: list[dict[str, Any]
             needs.add("vat_rates", Decimal(rate).normalize(), f"settings: accounts.sweden.{rate}")
     needs.add("payment_modes", settings.default_payment_mode, "settings: default_payment_mode")
     needs.add("currencies", needs.home_currency, "the shop's currency")
+    if settings.payouts.enabled:
+        _payout_accounts(needs, settings)
     terms = settings.document_fields.get("TermsOfPayment")
     if terms and "{" not in terms:
         needs.add("terms_of_payment", terms, "settings")
@@ -109,6 +111,23 @@ def _accounts(needs: ShopNeeds, accounts: Any, where: str) -> None:
                 needs.add("accounts", int(number), f"{where}: accounts.sweden.{rate}")
         elif isinstance(value, int):
             needs.add("accounts", value, f"{where}: accounts.{name}")
+
+
+# The payout voucher's rows (services/mapper/accounting/payouts.py), by setting.
+PAYOUT_ACCOUNTS = (
+    "clearing_account",
+    "fee_account",
+    "bank_account",
+    "adjustment_account",
+    "reserve_account",
+)
+
+
+def _payout_accounts(needs: ShopNeeds, settings: ShopSettings) -> None:
+    """Payouts on: each payout voucher books to these, and Fortnox refuses an account the
+    company lacks (2000423), so the pre-flight check names them before the first payout."""
+    for name in PAYOUT_ACCOUNTS:
+        needs.add("accounts", int(getattr(settings.payouts, name)), f"settings: payouts.{name}")
 
 
 def _rule(needs: ShopNeeds, name: str, actions: Any) -> None:

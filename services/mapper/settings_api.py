@@ -31,6 +31,7 @@ from libs.common.access import Principal, authorize_for_shop
 from libs.common.errors import PermanentError
 from libs.common.http import json_error
 from libs.common.service import runtime_of
+from libs.common.shopify_scopes import access, features_on, granted_scopes
 from services.mapper.accounting import ShopSettings
 from services.mapper.rules.model import AccountsPatch
 from services.mapper.rules.preview import preview
@@ -334,7 +335,8 @@ async def get_settings(request: web.Request) -> web.Response:
     async with runtime_of(request).pool.acquire() as conn:
         stored = await stored_shop_settings(conn, shop)
     settings = _saved(defaults, stored)
-    return web.json_response(_answer(stored, settings, ShopSettings.model_validate(defaults)))
+    answer = _answer(stored, settings, ShopSettings.model_validate(defaults))
+    return web.json_response(await _with_access(request, shop, answer))
 
 
 @_handled
@@ -382,7 +384,19 @@ async def put_settings(request: web.Request) -> web.Response:
             **answer,
         )
     settings = effective(defaults, stored.overrides)
-    return web.json_response(_answer(stored, settings, ShopSettings.model_validate(defaults)))
+    answer = _answer(stored, settings, ShopSettings.model_validate(defaults))
+    return web.json_response(await _with_access(request, shop, answer))
+
+
+async def _with_access(request: web.Request, shop: str, answer: dict[str, Any]) -> Any:
+    """The answer with ``shopify_access``: each feature the settings turn on (inventory,
+    payouts) whose Shopify scopes the shop did not grant, with what to do and the
+    re-authorisation link (libs/common/shopify_scopes.py)."""
+    runtime = runtime_of(request)
+    granted = await granted_scopes(runtime.pool, shop)
+    on = await features_on(runtime.pool, shop)
+    found = [access(runtime.settings, shop, feature, granted) for feature in on]
+    return {**answer, "shopify_access": [a for a in found if not a["granted"]]}
 
 
 @_handled

@@ -3,9 +3,12 @@
 ``absorb``: inside the handler's per-order transaction, the documents the planner made for an
 order booked in summary mode become entries (``mapper.summary_entries``, one per planned key,
 ever) instead of commands; the order's timeline gets a ``summarized`` result naming the
-summary. A whole refund or cancellation (``reverse_document``) negates the order's entry on
-the day it happened; payments and edits of a summarized order are not sent (recorded with the
-reason).
+summary that will hold it: batch 1, or the next batch of a day already closed (an order that
+arrives late goes into ``…:2``). Absorbing holds the shop's summary lock shared and closing
+holds it exclusively, so no closing runs between the batch read here and the entry's commit:
+the next closing of that group makes exactly that batch. A whole refund or cancellation
+(``reverse_document``) negates the order's entry on the day it happened; payments and edits of
+a summarized order are not sent (recorded with the reason).
 
 ``close_due``: every ``SUMMARY_CLOSE_INTERVAL_SECONDS`` the mapper closes the days whose close
 time passed: per shop (an advisory lock) and (day, currency, VAT profile, sales or refunds), the
@@ -23,6 +26,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from libs.common.errors import TransientError
 from libs.common.logs import get_logger
 from libs.common.messages import FortnoxCommand, ShopifyEvent, SyncResult
 from libs.common.service import Runtime
@@ -82,6 +86,36 @@ async def is_summarized(conn: Any, shop: str, order_id: str) -> bool:
             order_id,
         )
     )
+
+
+def _lock_name(shop: str) -> str:
+    """The shop's summary lock: closing holds it exclusively, absorbing shared."""
+    return f"mapper:summary:{shop}"
+
+
+async def _holder(conn: Any, shop: str, source_key: str, entry: Entry) -> str:
+    """The key of the summary that holds (or will hold) the entry: the one it was closed into,
+    else the next batch of its (day, currency, profile, kind) (1 while the day is open). Exact
+    only under the shop's summary lock (shared), which ``absorb`` holds."""
+    closed = await conn.fetchval(
+        "SELECT summary_key FROM mapper.summary_entries WHERE shop = $1 AND source_key = $2",
+        shop,
+        source_key,
+    )
+    if closed is not None:
+        return str(closed)
+    group = (entry.day, entry.currency, entry.profile, entry.kind)
+    batch = 1 + int(
+        await conn.fetchval(
+            """
+            SELECT coalesce(max(batch), 0) FROM mapper.summary_entries
+            WHERE shop = $1 AND day = $2 AND currency = $3 AND profile = $4 AND kind = $5
+            """,
+            shop,
+            *group,
+        )
+    )
+    return summary_key(shop, group, batch)
 
 
 async def _insert(
@@ -161,6 +195,9 @@ async def absorb(
     late: list[FortnoxCommand] = []
     held = 0
     moment = _moment(event)
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))", _lock_name(event.shop)
+    )
     ignored: list[str] = []
     for command in plan.commands:
         entry: Entry | None = None
@@ -188,7 +225,7 @@ async def absorb(
             continue
         source = (command.source.type, command.source.id)
         await _insert(conn, event.shop, command.document_key, order_id, source, entry)
-        key = summary_key(event.shop, (entry.day, entry.currency, entry.profile, entry.kind), 1)
+        key = await _holder(conn, event.shop, command.document_key, entry)
         results.append(
             SyncResult(
                 shop=event.shop,
@@ -214,6 +251,56 @@ async def absorb(
             + " of a single order is not sent to Fortnox"
         )
     return results, late, reason
+
+
+def summary_made(result: SyncResult) -> bool:
+    """Is this the writer's result of a summary document made (or found) in Fortnox?"""
+    return (
+        result.source.type == "summary"
+        and result.action == "create_document"
+        and result.status in ("synced", "already_synced")
+        and result.document_number is not None
+    )
+
+
+async def summary_holdings(conn: Any, shop: str, summary_key: str) -> list[tuple[str, str]]:
+    """(order id, sales | refunds) of each order the summary document holds. Read-only, for
+    the timeline and ingest's order list (docs/architecture.md: the mapper owns this query of
+    its own table). The close publishes a summary's command inside the transaction that names
+    the summary on its entries, so the writer's result can come before that commit: every
+    summary holds an entry, so none yet is a :class:`TransientError` (retried through the wait
+    queues), never an empty answer."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT order_id, kind FROM mapper.summary_entries"
+        " WHERE shop = $1 AND summary_key = $2 ORDER BY order_id, kind",
+        shop,
+        summary_key,
+    )
+    if not rows:
+        raise TransientError(
+            f"the summary {summary_key} holds no orders yet (its close is not committed); retried"
+        )
+    return [(row["order_id"], row["kind"]) for row in rows]
+
+
+async def summary_order_totals(
+    conn: Any, shop: str, summary_key: str
+) -> dict[str, tuple[Decimal, str]]:
+    """Each order's sales total in the summary document (the sum of its entries there) and
+    its currency. Read-only, for the order's Shopify status once the summary is made (the
+    timeline; the summary's own total is the whole day's)."""
+    rows = await conn.fetch(
+        "SELECT order_id, kind, day, closes_at, currency, entry FROM mapper.summary_entries"
+        " WHERE shop = $1 AND summary_key = $2 AND kind = 'sales' ORDER BY order_id",
+        shop,
+        summary_key,
+    )
+    totals: dict[str, tuple[Decimal, str]] = {}
+    for row in rows:
+        entry = _entry(row)
+        earlier, _ = totals.get(row["order_id"], (Decimal("0"), entry.currency))
+        totals[row["order_id"]] = (earlier + entry.total, entry.currency)
+    return totals
 
 
 # --- closing days ------------------------------------------------------------------------
@@ -242,7 +329,7 @@ async def _close_shop(
     made: list[FortnoxCommand] = []
     async with runtime.pool.acquire() as conn, conn.transaction():
         await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"mapper:summary:{shop}"
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", _lock_name(shop)
         )
         settings = await load_shop_settings(conn, shop, defaults)
         rows = await conn.fetch(

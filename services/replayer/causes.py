@@ -17,7 +17,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from libs.common.errors import ErrorClass
-from libs.common.fortnox_errors import VAT_MISSING, explain
+from libs.common.fortnox_errors import (
+    MODE_OF_PAYMENT_MISSING,
+    TERMS_OF_PAYMENT_MISSING,
+    VAT_MISSING,
+    Explanation,
+    explain,
+)
 from libs.common.messaging.publisher import SHOP_HEADER
 from services.fortnox_writer.preflight.findings import (
     PREFLIGHT_PATH,
@@ -29,6 +35,7 @@ from services.replayer.dead_letters import DeadLetter
 # Fortnox codes whose cause the pre-flight check finds before an order fails: the prefix of its
 # finding ids (services/fortnox_writer/preflight/findings.py).
 PREFLIGHT_FINDINGS = {"2000423": "account", "2001304": "account"}
+ACCOUNT_MISSING = frozenset(code for code, kind in PREFLIGHT_FINDINGS.items() if kind == "account")
 # Rates every Swedish Fortnox company has; another rate on a document is the likely missing one.
 
 _MAPPER_CAUSES = {
@@ -163,7 +170,13 @@ def _fortnox_refusal(dead: DeadLetter, body: bytes, fortnox_code: str | None) ->
         )
         findings = [vat_finding_id(rate) for rate in rates]
         return Cause(key, title, explanation.text + _names(findings), fix, VAT_MISSING)
+    if code in ACCOUNT_MISSING:
+        return _missing_account(dead, body, code, explanation)
     findings = [f"{PREFLIGHT_FINDINGS[code]}-*"] if code in PREFLIGHT_FINDINGS else []
+    if explanation == MODE_OF_PAYMENT_MISSING:
+        findings = ["mode-of-payment-*"]
+    if explanation == TERMS_OF_PAYMENT_MISSING:
+        return _missing_terms(dead, body, code, explanation)
     return Cause(
         f"fortnox:{code or 'none'}",
         f"Fortnox {code or 'refusal'}: {_sentence(explanation.text)}",
@@ -171,6 +184,91 @@ def _fortnox_refusal(dead: DeadLetter, body: bytes, fortnox_code: str | None) ->
         explanation.fix,
         code,
     )
+
+
+def _missing_account(dead: DeadLetter, body: bytes, code: str, explanation: Explanation) -> Cause:
+    """An account Fortnox lacks: the one its message names, else the accounts the refused
+    document or voucher books to (Fortnox's documented message names none)."""
+    named = named_account(dead.source_message)
+    accounts = named or command_accounts(body)
+    if not accounts:
+        return Cause(
+            f"fortnox:{code}",
+            f"Fortnox {code}: {_sentence(explanation.text)}",
+            explanation.text + _names(["account-*"]),
+            explanation.fix,
+            code,
+        )
+    shown = ", ".join(str(number) for number in accounts)
+    what = "voucher" if _object(_json(body)).get("voucher") else "document"
+    if len(accounts) == 1:
+        title = f"Account {shown} missing in Fortnox"
+        text = (
+            f"Account {shown} is not in the Fortnox company's chart of accounts, so Fortnox "
+            f"refused the {what} that books to it."
+        )
+    else:
+        title = f"One of accounts {shown} missing in Fortnox"
+        text = (
+            f"Fortnox refused the {what} because an account it books to is not in the "
+            f"company's chart of accounts; the {what} books to {shown}."
+        )
+    fix = (
+        "Add the account in Fortnox (Settings, Bookkeeping, Chart of accounts) or choose an "
+        "account the company has in Fortbridge's Settings, then replay the jobs of this cause."
+    )
+    findings = [f"account-{number}" for number in accounts]
+    key = f"fortnox:{code}:account-{'-'.join(str(number) for number in accounts)}"
+    return Cause(key, title, text + _names(findings), fix, code)
+
+
+def _missing_terms(
+    dead: DeadLetter, body: bytes, code: str | None, explanation: Explanation
+) -> Cause:
+    """Terms of payment Fortnox lacks: the code its message names, else the document's."""
+    match = _NAMED_CODE.search(dead.source_message or "")
+    message = _object(_json(body))
+    given = [_object(_object(message.get(part)).get("fields")) for part in ("document", "customer")]
+    named = [str(f["TermsOfPayment"]) for f in given if f.get("TermsOfPayment") not in (None, "")]
+    terms = match.group(1) if match else (named[0] if named else None)
+    if not isinstance(terms, str) or not terms:
+        return Cause(
+            f"fortnox:{code or 'none'}:terms-of-payment",
+            "Terms of payment missing in Fortnox",
+            explanation.text + _names(["terms-of-payment-*"]),
+            explanation.fix,
+            code,
+        )
+    return Cause(
+        f"fortnox:{code or 'none'}:terms-of-payment-{terms}",
+        f"Terms of payment {terms} missing in Fortnox",
+        f"Fortnox has no terms of payment {terms}, so it refused what uses them."
+        + _names([f"terms-of-payment-{terms}"]),
+        explanation.fix,
+        code,
+    )
+
+
+_NAMED_CODE = re.compile(r"\(([A-Za-z0-9_-]{1,20})\)\s*$")
+_NAMED_ACCOUNT = re.compile(r"\((\d{4})\)")
+
+
+def named_account(message: str | None) -> list[int]:
+    """The account "Kan inte hitta kontot. (6064)" names, when the message names one."""
+    match = _NAMED_ACCOUNT.search(message or "")
+    return [int(match.group(1))] if match else []
+
+
+def command_accounts(body: bytes) -> list[int]:
+    """The accounts a command's document rows or voucher rows book to."""
+    message = _object(_json(body))
+    found: set[int] = set()
+    for part, field in (("document", "account_number"), ("voucher", "account")):
+        for row in _object(message.get(part)).get("rows") or []:
+            number = _object(row).get(field)
+            if isinstance(number, int) and not isinstance(number, bool) and number > 0:
+                found.add(number)
+    return sorted(found)
 
 
 def _names(findings: list[str]) -> str:

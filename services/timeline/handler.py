@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from libs.common.crypto import TokenCipher
 from libs.common.logs import get_logger
 from libs.common.messages import SyncResult
@@ -12,8 +10,8 @@ from libs.common.privacy import redaction_of
 from libs.common.service import Runtime
 from libs.common.shopify_admin import ShopifyAdmin
 from libs.common.shops import ShopRegistry
-from services.timeline import latency, privacy
-from services.timeline.mirror import mirror_status, stale_tags
+from services.timeline import latency, privacy, summaries
+from services.timeline.mirror import SyncStatus, mirror_status, mirror_statuses, stale_tags
 
 log = get_logger(__name__)
 
@@ -108,6 +106,10 @@ class ResultHandler:
             await privacy.redact(self._runtime.pool, redaction)
             return
         result = delivery.parse(SyncResult)
+        if summaries.summary_made(result):
+            recorded = await summaries.record(self._runtime, delivery, result)
+            await self._mirror_summary(result, recorded.numbered)
+            return
         if result.source.type not in ("order", "refund"):
             return  # catalog results (articles, customers) have no order timeline
         status = status_of(result)
@@ -174,7 +176,7 @@ class ResultHandler:
             await self._note(result, "not mirrored: the shop has no Shopify access (not installed)")
             log.warning("status not mirrored: no Shopify token", shop=result.shop)
             return
-        value: dict[str, Any] = {
+        value: SyncStatus = {
             "status": status,
             "document_kind": result.document_kind,
             "document_number": result.document_number,
@@ -203,6 +205,48 @@ class ResultHandler:
         )
         if status == "synced":
             latency.observe(latency.SHOPIFY_STATUS)
+
+    async def _mirror_summary(self, result: SyncResult, order_ids: list[str]) -> None:
+        """The summary's number on the Shopify status of each order it holds. Shopify
+        unreachable raises (the result is redelivered and every order written again, the same
+        value); an order Shopify refuses gets a mirror note and the others are written."""
+        if not order_ids:
+            return
+        pool = self._runtime.pool
+        token = await self._shops.access_token(result.shop)
+        if token is None:
+            await pool.execute(
+                "UPDATE timeline.order_status SET mirror_note = $3"
+                " WHERE shop = $1 AND order_id = ANY($2::text[])",
+                result.shop,
+                order_ids,
+                "not mirrored: the shop has no Shopify access (not installed)",
+            )
+            log.warning("summary numbers not mirrored: no Shopify token", shop=result.shop)
+            return
+        values = await summaries.status_values(pool, result, order_ids)
+        refused = await mirror_statuses(self._admin, result.shop, token, values)
+        await pool.execute(
+            "UPDATE timeline.order_status SET mirrored_at = now(), mirror_note = NULL"
+            " WHERE shop = $1 AND order_id = ANY($2::text[])",
+            result.shop,
+            [order_id for order_id in order_ids if order_id not in refused],
+        )
+        for order_id, reason in refused.items():
+            await pool.execute(
+                "UPDATE timeline.order_status SET mirror_note = $3"
+                " WHERE shop = $1 AND order_id = $2",
+                result.shop,
+                order_id,
+                f"not mirrored: Shopify refused the status ({reason})"[:1000],
+            )
+        log.info(
+            "summary number mirrored",
+            shop=result.shop,
+            summary=result.document_key,
+            orders=len(order_ids) - len(refused),
+            refused=len(refused),
+        )
 
     async def _note(self, result: SyncResult, note: str) -> None:
         await self._runtime.pool.execute(

@@ -11,8 +11,8 @@ current status: when a failed order is replayed and synced, ``fortnox-sync-faile
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
 
 from libs.common.errors import PermanentError
 from libs.common.shopify_admin import ShopifyAdmin
@@ -50,6 +50,27 @@ mutation tagsRemove($id: ID!, $tags: [String!]!) {
 TAGS = {"synced": "fortnox-synced", "failed": "fortnox-sync-failed"}
 
 
+class SyncStatus(TypedDict):
+    """What the status metafield holds (every writer of it builds this one shape)."""
+
+    status: str
+    document_kind: str | None
+    document_number: str | None
+    fortnox_total: Any
+    order_total: Any
+    currency: str | None
+    error_code: str | None
+    message: str
+    notices: list[str]
+    updated_at: str
+    trace_id: str | None
+    summary: NotRequired[str]  # summary mode: the daily summary document's key
+
+
+# Shopify's most inputs in one metafieldsSet.
+MAX_METAFIELDS_PER_CALL = 25
+
+
 def stale_tags(status: str, earlier: Iterable[str]) -> list[str]:
     """Our tags the order may still carry from statuses it had before, other than its own."""
     return sorted({TAGS[s] for s in earlier if s in TAGS and s != status})
@@ -64,30 +85,15 @@ async def mirror_status(
     shop: str,
     token: str,
     order_id: str,
-    status: dict[str, Any],
+    status: Mapping[str, object],
     *,
     remove_tags: Sequence[str] = (),
 ) -> None:
     """Write the status metafield, then the status tag, then remove ``remove_tags`` (the tags
     of earlier statuses: the new tag is on before the old one goes)."""
-    result = await admin.graphql(
-        shop,
-        token,
-        "metafieldsSet",
-        METAFIELDS_SET,
-        {
-            "metafields": [
-                {
-                    "ownerId": order_gid(order_id),
-                    "namespace": METAFIELD_NAMESPACE,
-                    "key": METAFIELD_KEY,
-                    "type": "json",
-                    "value": json.dumps(status, default=str),
-                }
-            ]
-        },
+    _raise_user_errors(
+        "metafieldsSet", await _set_metafields(admin, shop, token, [(order_id, status)])
     )
-    _raise_user_errors("metafieldsSet", result)
     tag = TAGS.get(str(status.get("status")))
     if tag:
         result = await admin.graphql(
@@ -105,7 +111,61 @@ async def mirror_status(
         _raise_user_errors("tagsRemove", result)
 
 
+async def mirror_statuses(
+    admin: ShopifyAdmin, shop: str, token: str, statuses: Sequence[tuple[str, Mapping[str, object]]]
+) -> dict[str, str]:
+    """Write many orders' status metafields (no tags), up to 25 orders per metafieldsSet; the
+    orders Shopify refused, each with its reason.
+
+    metafieldsSet is atomic (a user error on one input writes none of them), so a refused call
+    is made again one order at a time: an order Shopify refuses (deleted since) never keeps the
+    others of its call from being written. Shopify unreachable raises (TransientError); a write
+    that is repeated writes the same value.
+    """
+    refused: dict[str, str] = {}
+    for start in range(0, len(statuses), MAX_METAFIELDS_PER_CALL):
+        group = statuses[start : start + MAX_METAFIELDS_PER_CALL]
+        errors = _user_errors("metafieldsSet", await _set_metafields(admin, shop, token, group))
+        if not errors:
+            continue
+        if len(group) == 1:
+            refused[group[0][0]] = str(errors)
+            continue
+        for one in group:
+            alone = await _set_metafields(admin, shop, token, [one])
+            if one_errors := _user_errors("metafieldsSet", alone):
+                refused[one[0]] = str(one_errors)
+    return refused
+
+
+async def _set_metafields(
+    admin: ShopifyAdmin, shop: str, token: str, statuses: Sequence[tuple[str, Mapping[str, object]]]
+) -> dict[str, Any]:
+    return await admin.graphql(
+        shop,
+        token,
+        "metafieldsSet",
+        METAFIELDS_SET,
+        {
+            "metafields": [
+                {
+                    "ownerId": order_gid(order_id),
+                    "namespace": METAFIELD_NAMESPACE,
+                    "key": METAFIELD_KEY,
+                    "type": "json",
+                    "value": json.dumps(status, default=str),
+                }
+                for order_id, status in statuses
+            ]
+        },
+    )
+
+
+def _user_errors(operation: str, data: dict[str, Any]) -> list[Any]:
+    return list((data.get(operation) or {}).get("userErrors") or [])
+
+
 def _raise_user_errors(operation: str, data: dict[str, Any]) -> None:
-    errors = (data.get(operation) or {}).get("userErrors") or []
+    errors = _user_errors(operation, data)
     if errors:
         raise PermanentError(f"Shopify {operation} refused: {errors}", code="shopify_user_error")

@@ -42,6 +42,7 @@ DEFAULT_VAT_RATES: frozenset[Decimal] = frozenset({Decimal("25"), Decimal("12"),
 DEFAULT_ACCOUNTS: dict[int, str] = {
     1510: "Kundfordringar",
     1580: "Fordringar för kontokort och kuponger",
+    1680: "Andra kortfristiga fordringar",
     1910: "Kassa",
     1930: "Företagskonto / checkkonto / affärskonto",
     2420: "Förskott från kunder",
@@ -57,6 +58,8 @@ DEFAULT_ACCOUNTS: dict[int, str] = {
     3108: "Försäljning varor till annat EU-land, momsfri",
     3740: "Öres- och kronutjämning",
     3990: "Övriga ersättningar och intäkter",
+    6064: "Factoringavgifter",
+    6990: "Övriga externa kostnader",
 }
 DEFAULT_MODES_OF_PAYMENT: dict[str, tuple[str, int]] = {
     "BG": ("Bankgiro", 1930),
@@ -302,6 +305,10 @@ class Tenant:
     currency_rates: dict[str, Decimal] = field(default_factory=lambda: dict(DEFAULT_CURRENCY_RATES))
     # A day's rate set by a test (currency, YYYY-MM-DD); other days follow ``rate_on``'s rule.
     daily_rates: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    # The day of the newest rate Fortnox has (None: today's). Rates are published on business
+    # days (the day's rate in the afternoon): on a weekend, or a morning, the newest is an
+    # earlier day's, and a document of a later date gets that newest rate.
+    rates_dated: date | None = None
     customers: dict[str, Customer] = field(default_factory=dict)
     articles: dict[str, Article] = field(default_factory=dict)
     invoices: dict[int, Invoice] = field(default_factory=dict)
@@ -328,6 +335,14 @@ class Tenant:
     def database_number(self) -> int:
         return int(self.tenant_id)
 
+    def has_account(self, number: Any) -> bool:
+        """Is the account in the company's chart (``accounts``, less ``missing_accounts``)?"""
+        try:
+            account = int(number)
+        except (TypeError, ValueError):
+            return False
+        return account in self.accounts and account not in self.missing_accounts
+
     def rate_on(self, currency: str, day: date) -> Decimal | None:
         """The rate Fortnox's automatic rates give a document of ``day`` (SEK per unit).
 
@@ -337,6 +352,8 @@ class Tenant:
         """
         if currency == "SEK":
             return Decimal("1")
+        if self.rates_dated is not None and day > self.rates_dated:
+            day = self.rates_dated  # no rate of that day yet: the newest one
         set_rate = self.daily_rates.get((currency, day.isoformat()))
         if set_rate is not None:
             return set_rate

@@ -2,9 +2,11 @@
 
 ``GET /3/currencies`` lists them (paged, in registers.py, with these rows);
 ``GET /3/currencies/{Code}`` answers ``{"Currency": {Code, Description, BuyRate, SellRate, Date,
-Unit, "@url"}}`` (404 code 2999006 for one the company lacks). The rates are today's: the
-tenant's ``rate_on(code, today)`` (SEK per unit), the same rate a document dated today gets;
-Fortnox updates its rates daily from its bank feed.
+Unit, "@url"}}`` (404 code 2999006 for one the company lacks). The rates are the newest the
+company has, dated by ``Date``: today's, or an earlier day's when the tenant's ``rates_dated``
+says the newest is older (a weekend, a morning before the day's rates): the tenant's
+``rate_on(code, that day)`` (SEK per unit), the same rate a document dated today gets; Fortnox
+updates its rates daily from its bank feed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from simulators.fortnox.wire import json_response
 
 
 def currency_json(tenant: Tenant, code: str, base_url: str) -> dict[str, Any]:
-    today = date.today()
+    today = min(date.today(), tenant.rates_dated or date.today())  # the newest rate's day
     rate = tenant.rate_on(code, today) or Decimal("1")
     return {
         "@url": f"{base_url}/3/currencies/{code}",

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from simulators.fortnox import errors, keys
 from simulators.fortnox._state import Customer, Tenant
-from simulators.fortnox.documents import clean
+from simulators.fortnox.documents import check_terms_of_payment, clean
 from simulators.fortnox.listing import ListSpec, modified_now, page, select
 from simulators.fortnox.schema import CUSTOMER, names
 from simulators.fortnox.wire import json_response, read_envelope
@@ -117,6 +117,7 @@ def create_customer(tenant: Tenant, body: dict[str, Any]) -> Customer:
         raise errors.bad_request(errors.CUSTOMER_NUMBER_USED, number)
     if not fields.get("Name"):
         raise errors.bad_request(errors.SIM_REQUIRED_FIELD, "Name")
+    check_terms_of_payment(tenant, fields)
     customer = Customer(number, fields)
     tenant.customers[number] = customer
     return customer
@@ -158,6 +159,7 @@ async def put_customer(request: web.Request) -> web.Response:
     merged = clean({**customer.fields, **fields})
     if not merged.get("Name"):
         raise errors.bad_request(errors.SIM_REQUIRED_FIELD, "Name")
+    check_terms_of_payment(keys.tenant(request), fields)
     customer.fields = merged
     customer.updated_at = modified_now()
     return _one(request, customer)

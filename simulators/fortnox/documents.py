@@ -4,7 +4,9 @@ Validation on create/update (all before anything is stored):
 CustomerNumber must exist (400, 2000433); Currency must be one of the tenant's currencies;
 each row must be an object (2002649), at most 500 rows; a row's ArticleNumber must exist
 (400, 2000428); a row's VAT (given, else the article's, else 25) must be one of the tenant's VAT
-rates (400, "Kunde inte hitta moms", code 2000728 unconfirmed).
+rates (400, "Kunde inte hitta moms", code 2000728 unconfirmed); a TermsOfPayment the company's
+register lacks is refused (400 "Kan inte hitta betalningsvillkoret. (CODE)", simulator-chosen
+code 2999020), on customers too.
 
 Output follows recorded real responses, including their quirks: DocumentNumber,
 CustomerNumber, references (CreditInvoiceReference, OrderReference, InvoiceReference) and row
@@ -64,6 +66,14 @@ def document_date(header: dict[str, Any]) -> date:
     return date.today()
 
 
+def check_terms_of_payment(tenant: Tenant, fields: dict[str, Any]) -> None:
+    """A ``TermsOfPayment`` the company's register lacks is refused (customers and documents;
+    the code is simulator-chosen: docs/simulators.md)."""
+    code = fields.get("TermsOfPayment")
+    if code not in (None, "") and str(code) not in tenant.terms_of_payment:
+        raise errors.bad_request(errors.SIM_TERMS_OF_PAYMENT_NOT_FOUND, str(code))
+
+
 def resolve_header(tenant: Tenant, header: dict[str, Any]) -> tuple[dict[str, Any], Customer]:
     """Check the customer and currency and fill Fortnox's defaults (mutates ``header``)."""
     number = header.get("CustomerNumber")
@@ -85,6 +95,7 @@ def resolve_header(tenant: Tenant, header: dict[str, Any]) -> tuple[dict[str, An
     for name in _CUSTOMER_COPIED:
         if name not in header and customer.fields.get(name) is not None:
             header[name] = customer.fields[name]
+    check_terms_of_payment(tenant, header)
     header.setdefault("TermsOfPayment", customer.fields.get("TermsOfPayment") or "30")
     header.setdefault("Freight", ZERO)
     header.setdefault("AdministrationFee", ZERO)
@@ -134,6 +145,8 @@ def build_rows(tenant: Tenant, raw: Any, schema: Schema, *, ordered: bool) -> li
             row.setdefault("DeliveredQuantity", ZERO)
         account = article.fields.get("SalesAccount") if article is not None else None
         row.setdefault("AccountNumber", account or SALES_ACCOUNT_BY_VAT.get(vat, 3004))
+        if not text_only and not tenant.has_account(row["AccountNumber"]):
+            raise errors.bad_request(errors.ACCOUNT_NOT_FOUND, str(row["AccountNumber"]))
         row.setdefault("VATCode", VAT_CODE_BY_VAT.get(vat, "MF"))
         row["RowId"] = tenant.allocate_row_id()
         rows.append(row)

@@ -8,7 +8,9 @@ clients are forced to accept either case. Authentication failures on the API ans
 
 Codes marked *confirmed* appear in Fortnox's public error list or in recorded real responses.
 Codes in the ``SIM_*`` block are simulator-chosen because no public source shows the real code;
-they live in the 2999xxx range so that nobody mistakes them for real Fortnox codes.
+they live in the 2999xxx range so that nobody mistakes them for real Fortnox codes, one code per
+error (tests/simulators/test_fortnox_error_codes.py), and the product never branches on them: it
+recognises such a refusal by its message, or treats it as any refusal (docs/simulators.md).
 """
 
 from __future__ import annotations
@@ -50,14 +52,17 @@ SIM_CURRENCY_NOT_FOUND = 2999006
 SIM_REQUIRED_FIELD = 2999007
 SIM_WAREHOUSE_INACTIVE = 2999008  # a warehouse endpoint of a company without the module
 SIM_WAREHOUSE_STOCK = 2999009  # QuantityInStock written while the warehouse module is active
-SIM_INVALID_VALUE = 2999008
-SIM_PAYMENT_NOT_FOUND = 2999009
 SIM_NOT_FOUND = 2999010  # unknown path
 SIM_METHOD_NOT_ALLOWED = 2999011
 SIM_DOCUMENT_NUMBER_USED = 2999012
 SIM_PAYMENT_SIGN = 2999013  # a payment in the opposite direction to the invoice's balance
 SIM_INVOICE_HAS_PAYMENTS = 2999014  # cancelling an invoice that has payments
 SIM_VOUCHER_UNBALANCED = 2999015  # a voucher whose debits and credits differ
+SIM_MODE_OF_PAYMENT_NOT_FOUND = 2999016  # a payment's ModeOfPayment the company lacks
+SIM_INVALID_VALUE = 2999017  # a date or enum field with a value Fortnox does not take
+SIM_PAYMENT_NOT_FOUND = 2999018  # an invoice payment number the company lacks
+SIM_CODE_USED = 2999019  # a register entry (mode of payment) whose Code is taken
+SIM_TERMS_OF_PAYMENT_NOT_FOUND = 2999020  # a TermsOfPayment code the company lacks
 
 MESSAGES: dict[int, str] = {
     SYSTEM_ERROR: "Systemfel. Försök igen senare.",
@@ -97,6 +102,9 @@ MESSAGES: dict[int, str] = {
     SIM_PAYMENT_SIGN: "Inbetalningens belopp har fel tecken i förhållande till fakturans saldo.",
     SIM_INVOICE_HAS_PAYMENTS: "Fakturan har inbetalningar och kan inte makuleras.",
     SIM_VOUCHER_UNBALANCED: "Verifikationen är inte i balans.",
+    SIM_MODE_OF_PAYMENT_NOT_FOUND: "Kan inte hitta betalningssättet.",
+    SIM_CODE_USED: "Koden är redan upptagen.",
+    SIM_TERMS_OF_PAYMENT_NOT_FOUND: "Kan inte hitta betalningsvillkoret.",
 }
 
 UNAUTHORIZED_BODY: dict[str, Any] = {"message": "unauthorized"}

@@ -89,6 +89,12 @@ def create_payment(tenant: Tenant, body: dict[str, Any]) -> Payment:
     amount = fields.pop("Amount", None)
     if amount is None:
         raise errors.bad_request(errors.SIM_REQUIRED_FIELD, "Amount")
+    mode = fields.get("ModeOfPayment")
+    if mode and mode not in tenant.modes_of_payment:
+        raise errors.bad_request(errors.SIM_MODE_OF_PAYMENT_NOT_FOUND, str(mode))
+    mode_account = fields.get("ModeOfPaymentAccount")
+    if mode_account is not None and not tenant.has_account(mode_account):
+        raise errors.bad_request(errors.ACCOUNT_NOT_FOUND, str(mode_account))
     amount_currency = fields.pop("AmountCurrency", None)
     if amount_currency is None:
         if invoice.currency != "SEK":

@@ -7,7 +7,7 @@ currencies and VAT rates.
 - ``GET /3/modesofpayments`` (scope settings): ``{"ModesOfPayments": [{"Code", "Description",
   "AccountNumber", "@url"}]}``. ``POST /3/modesofpayments`` ``{"ModeOfPayment": {"Code",
   "Description", "AccountNumber"}}`` -> 201; Code and Description are required (2999007), a code
-  in use answers 400 (2999008, simulator-chosen), an AccountNumber the chart lacks 400 code
+  in use answers 400 (2999019, simulator-chosen), an AccountNumber the chart lacks 400 code
   2000423.
 - ``GET /3/termsofpayments`` (scope settings): ``{"TermsOfPayments": [{"Code", "Description",
   "@url"}]}``.
@@ -73,13 +73,14 @@ async def list_accounts(request: web.Request) -> web.Response:
             "Year": 1,
         }
 
-    return json_response(page(sorted(tenant.accounts), request.query, "Accounts", row))
+    chart = sorted(n for n in tenant.accounts if tenant.has_account(n))
+    return json_response(page(chart, request.query, "Accounts", row))
 
 
 async def get_account(request: web.Request) -> web.Response:
     tenant = keys.tenant(request)
     raw = request.match_info["number"]
-    if not raw.isdigit() or int(raw) not in tenant.accounts:
+    if not raw.isdigit() or not tenant.has_account(raw):
         raise errors.not_found(errors.ACCOUNT_NOT_FOUND)
     number = int(raw)
     description, active, code = tenant.accounts[number]
@@ -113,13 +114,13 @@ async def post_mode(request: web.Request) -> web.Response:
     if not isinstance(description, str) or not description.strip():
         raise errors.bad_request(errors.SIM_REQUIRED_FIELD, "Description")
     if code in tenant.modes_of_payment:
-        raise errors.bad_request(errors.SIM_INVALID_VALUE, "Code används redan")
+        raise errors.bad_request(errors.SIM_CODE_USED, "Code")
     account = body.get("AccountNumber", 1930)
     try:
         account = int(account)
     except (TypeError, ValueError):
         raise errors.bad_request(errors.NOT_NUMERIC, "AccountNumber") from None
-    if account not in tenant.accounts:
+    if not tenant.has_account(account):
         raise errors.bad_request(errors.ACCOUNT_NOT_FOUND, "AccountNumber")
     tenant.modes_of_payment[code] = (description, account)
     mode = {"Code": code, "Description": description, "AccountNumber": account}

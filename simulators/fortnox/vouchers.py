@@ -5,9 +5,11 @@
   Description, TransactionInformation, CostCenter, Project}]}}`` -> 201 with VoucherNumber
   (next in the series and financial year) and Year. Each row carries Debit or Credit (the other
   0); the sums of Debit and Credit must be equal (400 code 2999015, simulator-chosen: no public
-  source shows the real code). An account the company does not have answers 2000423 "Kan inte
-  hitta kontot." (confirmed code). VoucherSeries is required (2999007). Vouchers are booked at
-  once: they cannot be changed or deleted (Fortnox corrects a voucher with another one).
+  source shows the real code). An account the company's chart lacks (``tenant.accounts`` less
+  ``missing_accounts``, as for document rows) answers 400 2000423 "Kan inte hitta kontot. (N)"
+  (documented code and message), nothing made. VoucherSeries is required (2999007). Vouchers
+  are booked at once: they cannot be changed or deleted (Fortnox corrects a voucher with
+  another one).
 - ``GET /3/vouchers`` (``financialyear``, ``fromdate``, ``todate``; list rows without rows),
   ``GET /3/vouchers/sublist/{series}``, ``GET /3/vouchers/{series}/{number}``.
 
@@ -64,10 +66,6 @@ VOUCHER_LIST = ListSpec[Voucher](
 )
 
 
-def _account_exists(tenant: Tenant, account: int) -> bool:
-    return 1000 <= account <= 9999 and account not in tenant.missing_accounts
-
-
 def create_voucher(tenant: Tenant, body: dict[str, Any]) -> Voucher:
     fields = clean(VOUCHER.parse(body))
     raw_rows = fields.pop("VoucherRows", None) or []
@@ -86,7 +84,7 @@ def create_voucher(tenant: Tenant, body: dict[str, Any]) -> Voucher:
         account = row.get("Account")
         if account is None:
             raise errors.bad_request(errors.SIM_REQUIRED_FIELD, "Account")
-        if not _account_exists(tenant, account):
+        if not tenant.has_account(account):
             raise errors.bad_request(errors.ACCOUNT_NOT_FOUND, str(account))
         row_debit = coerce("Debit", FieldSpec(Kind.DEC), row.get("Debit") or Decimal("0"))
         row_credit = coerce("Credit", FieldSpec(Kind.DEC), row.get("Credit") or Decimal("0"))

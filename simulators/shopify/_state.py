@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -71,6 +72,8 @@ class MetafieldMeta:
 
 
 ALL_ORDERS_DAYS = 60
+# The access token of the Admin API request being answered (app.py sets it per request).
+CALLER_TOKEN: ContextVar[str] = ContextVar("shopify_caller_token", default="")
 
 
 def _created(order: Payload) -> datetime | None:
@@ -115,8 +118,11 @@ class ShopState:
     # Offline tokens granted through OAuth (oauth.py), accepted beside access_token
     granted_tokens: set[str] = field(default_factory=set)
     # Without read_all_orders an app reads only the last 60 days of orders (by created_at):
-    # older ones are absent from listings and node look-ups, as in Shopify.
+    # older ones are absent from listings and node look-ups, as in Shopify. A token granted
+    # through OAuth (oauth.py) has the scopes it was granted; the shop's preset access_token
+    # has read_all_orders when this flag says so.
     read_all_orders: bool = True
+    token_scopes: dict[str, frozenset[str]] = field(default_factory=dict)
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # Shopify Payments payouts and balance transactions (payouts.py)
     payments: PayoutLedger = field(default_factory=PayoutLedger)
@@ -132,8 +138,13 @@ class ShopState:
     app_subscriptions: dict[int, Payload] = field(default_factory=dict)
     usage_records: dict[int, Payload] = field(default_factory=dict)
 
+    def reads_all_orders(self) -> bool:
+        """May the calling token (CALLER_TOKEN) read orders older than 60 days?"""
+        granted = self.token_scopes.get(CALLER_TOKEN.get())
+        return self.read_all_orders if granted is None else "read_all_orders" in granted
+
     def readable_orders(self) -> dict[int, Payload]:
-        if self.read_all_orders:
+        if self.reads_all_orders():
             return self.orders
         oldest = self.now() - timedelta(days=ALL_ORDERS_DAYS)
         return {

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ._state import RequestRecord
+from ._state import CALLER_TOKEN, RequestRecord
 from .billing_routes import merchant_routes
 from .control import control_routes
 from .graphql import describe, execute
@@ -79,6 +79,7 @@ async def graphql_handler(request: web.Request) -> web.StreamResponse:
     if not shop.accepts(token):
         record(401, fault.kind if fault else None)
         return _json({"errors": INVALID_TOKEN}, 401)
+    CALLER_TOKEN.set(token)  # what the token was granted decides what it reads (read_all_orders)
     result = execute(shop, body, sim.now, sim.billing)
     sim.send_billing_webhooks()
     record(

@@ -32,7 +32,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ._money import gql_decimal
-from ._state import APP_ID, Payload, ShopState, gid, parse_gid
+from ._state import APP_ID, CALLER_TOKEN, Payload, ShopState, gid, parse_gid
 from .execution import Node
 from .operation import GraphQLError
 
@@ -444,8 +444,12 @@ def billing_mutations(billing: Billing, shop: ShopState) -> dict[str, Any]:
 
 
 def installation_node(billing: Billing, shop: ShopState) -> Node:
+    """The app's installation: its subscriptions and the calling token's ``accessScopes`` (a
+    token the simulator granted: its scopes; the shop's own test token: none listed)."""
+    scopes = sorted(shop.token_scopes.get(CALLER_TOKEN.get(), frozenset()))
     return {
         "__typename": "AppInstallation",
         "id": gid("AppInstallation", APP_ID),
         "activeSubscriptions": billing.active(shop),
+        "accessScopes": [{"__typename": "AccessScope", "handle": s} for s in scopes],
     }

@@ -6,12 +6,22 @@ POST /shops/{shop}/admin/oauth/access_token  {client_id, client_secret, code} (J
                                              -> {access_token, scope}; or token exchange:
                                              grant_type=urn:ietf:params:oauth:grant-type:
                                              token-exchange with a session token (JWT)
-POST /_sim/apps                              {"client_id", "client_secret", "scopes"?}
+POST /_sim/apps                              {"client_id", "client_secret", "scopes"?,
+                                              "exchange_answers_scope"?}
 GET  /_sim/shops/{shop}/webhook_subscriptions
 
 Codes are single-use and expire after ``CODE_TTL_SECONDS``. The hmac is Shopify's: hex
 HMAC-SHA256, keyed with the app's client secret, over the other parameters sorted by name and
 joined as ``k=v&k=v``. A granted token is accepted on GraphQL calls beside the shop's own.
+
+Scopes (docs/simulators.md, *Token exchange*): what the app holds on a shop is remembered per
+shop and app. A code exchange grants what the merchant approved (the authorize ``scope``: a new
+grant holds what it asked for). A token exchange's token carries the app's configured scopes
+and the ones granted to the app on that shop before, optional ones included (a shop that
+approved ``read_all_orders`` keeps it; one that did not does not gain it). The answer names
+them in ``scope`` unless the app was registered with ``"exchange_answers_scope": false``
+(shopify.md is silent on it; the product must work either way: it then reads
+``currentAppInstallation { accessScopes { handle } }``). Uninstalling forgets the shop's grants.
 """
 
 from __future__ import annotations
@@ -49,6 +59,8 @@ class RegisteredApp:
     client_id: str
     client_secret: str
     scopes: str = DEFAULT_APP_SCOPES
+    # Does a token exchange's answer name its scopes (``scope``)? shopify.md does not say.
+    exchange_answers_scope: bool = True
 
 
 @dataclass
@@ -67,6 +79,21 @@ class OAuthState:
     clock: Callable[[], float] = time.time
     apps: dict[str, RegisteredApp] = field(default_factory=dict)
     codes: dict[str, Grant] = field(default_factory=dict)
+    # The scopes each app holds on each shop (shop, client id), in the order granted.
+    granted: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+
+    def exchange_scopes(self, app: RegisteredApp, shop: str) -> tuple[str, ...]:
+        """A token exchange's scopes: the app's configured ones and what the shop granted it."""
+        configured = [part.strip() for part in app.scopes.split(",") if part.strip()]
+        held = self.granted.get((shop, app.client_id), ())
+        scopes = tuple(dict.fromkeys([*configured, *held]))
+        self.granted[(shop, app.client_id)] = scopes
+        return scopes
+
+    def forget(self, shop: str) -> None:
+        """The app is uninstalled from the shop: its grants there go."""
+        for key in [key for key in self.granted if key[0] == shop]:
+            del self.granted[key]
 
 
 def query_hmac(params: Mapping[str, str], secret: str) -> str:
@@ -147,10 +174,11 @@ def oauth_routes(sim: ShopifySimulator) -> list[web.RouteDef]:
         secret = str(body.get("client_secret", ""))
         if app is None or not hmac.compare_digest(secret.encode(), app.client_secret.encode()):
             return _oauth_error(401, "invalid_client", "Client authentication failed")
-        if body.get("grant_type") == TOKEN_EXCHANGE:
-            scope = _exchange_session_token(app, domain, body)
-            if scope is None:
+        exchanged = body.get("grant_type") == TOKEN_EXCHANGE
+        if exchanged:
+            if not _valid_session_token(app, domain, body):
                 return _oauth_error(400, "invalid_subject_token", "The session token is invalid")
+            scope = ",".join(state.exchange_scopes(app, domain))
         else:
             grant = state.codes.get(str(body.get("code", "")))
             if grant is None or grant.used or grant.shop != domain:
@@ -161,8 +189,12 @@ def oauth_routes(sim: ShopifySimulator) -> list[web.RouteDef]:
             if grant.client_id != app.client_id or grant.expires_at < state.clock():
                 return _oauth_error(400, "invalid_request", "The authorization code has expired")
             scope = grant.scope
+            state.granted[(domain, app.client_id)] = tuple(p for p in scope.split(",") if p)
         token = f"simtok_{secrets.token_hex(16)}"
         shop.granted_tokens.add(token)
+        shop.token_scopes[token] = frozenset(part for part in scope.split(",") if part)
+        if exchanged and not app.exchange_answers_scope:
+            return web.json_response({"access_token": token})
         return web.json_response({"access_token": token, "scope": scope})
 
     async def register_app(request: web.Request) -> web.Response:
@@ -177,7 +209,10 @@ def oauth_routes(sim: ShopifySimulator) -> list[web.RouteDef]:
                 {"error": "expected {'client_id', 'client_secret', 'scopes'?}"}, status=400
             )
         app = sim.register_app(
-            body["client_id"], body["client_secret"], scopes=body.get("scopes", DEFAULT_APP_SCOPES)
+            body["client_id"],
+            body["client_secret"],
+            scopes=body.get("scopes", DEFAULT_APP_SCOPES),
+            exchange_answers_scope=body.get("exchange_answers_scope") is not False,
         )
         return web.json_response({"client_id": app.client_id, "scopes": app.scopes}, status=201)
 
@@ -196,12 +231,12 @@ def oauth_routes(sim: ShopifySimulator) -> list[web.RouteDef]:
     ]
 
 
-def _exchange_session_token(app: RegisteredApp, domain: str, body: Mapping[str, Any]) -> str | None:
-    """The scope granted for a valid session token of this shop and app, else None."""
+def _valid_session_token(app: RegisteredApp, domain: str, body: Mapping[str, Any]) -> bool:
+    """Is the body's session token a valid one of this shop and app (for an offline token)?"""
     if body.get("subject_token_type") != ID_TOKEN:
-        return None
+        return False
     if body.get("requested_token_type", OFFLINE_TOKEN) != OFFLINE_TOKEN:
-        return None
+        return False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
@@ -213,7 +248,5 @@ def _exchange_session_token(app: RegisteredApp, domain: str, body: Mapping[str, 
                 options={"require": ["exp", "nbf", "dest", "aud"]},
             )
     except jwt.PyJWTError:
-        return None
-    if urlsplit(str(claims["dest"])).hostname != domain:
-        return None
-    return app.scopes
+        return False
+    return urlsplit(str(claims["dest"])).hostname == domain

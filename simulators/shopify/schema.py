@@ -176,7 +176,12 @@ TYPES: dict[str, dict[str, F]] = {
         "price": F("MoneyV2"),
         "subscriptionLineItem": F("AppSubscriptionLineItem"),
     },
-    "AppInstallation": {"id": _S, "activeSubscriptions": F("AppSubscription")},
+    "AppInstallation": {
+        "id": _S,
+        "activeSubscriptions": F("AppSubscription"),
+        "accessScopes": F("AccessScope"),
+    },
+    "AccessScope": {"handle": _S, "description": _S},
     "WebhookSubscriptionCreatePayload": {
         "webhookSubscription": F("WebhookSubscription"),
         "userErrors": F("UserError"),

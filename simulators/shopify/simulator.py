@@ -77,10 +77,15 @@ class ShopifySimulator:
         self._deliveries: set[asyncio.Task[None]] = set()
 
     def register_app(
-        self, client_id: str, client_secret: str, *, scopes: str = DEFAULT_APP_SCOPES
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        scopes: str = DEFAULT_APP_SCOPES,
+        exchange_answers_scope: bool = True,
     ) -> RegisteredApp:
         """An app that may install on the shops: OAuth codes are signed with its secret."""
-        app = RegisteredApp(client_id, client_secret, scopes)
+        app = RegisteredApp(client_id, client_secret, scopes, exchange_answers_scope)
         self.oauth.apps[client_id] = app
         return app
 
@@ -88,7 +93,9 @@ class ShopifySimulator:
         """The merchant removes the app: granted tokens stop working, subscriptions go."""
         shop = self.shop(domain)
         shop.granted_tokens.clear()
+        shop.token_scopes.clear()
         shop.webhook_subscriptions.clear()
+        self.oauth.forget(shop.domain)
 
     def now(self) -> datetime:
         return self._now()

@@ -59,8 +59,24 @@ async def test_a_report_ties_out_and_past_orders_are_imported(
     backfill = page.locator("section[data-backfill]")
     await backfill.get_by_label("Created from").fill(past_day.date().isoformat())
     await backfill.get_by_label("Created until").fill(past_day.date().isoformat())
+    # The install granted the default scopes only: 120 days ago needs read_all_orders, and
+    # the page says so with the link that asks Shopify for it.
+    granted = "SELECT scopes FROM shops.installations WHERE shop = $1"
+    set_scopes = "UPDATE shops.installations SET scopes = $2 WHERE shop = $1"
+    await stack.pool.execute(set_scopes, stack.shop, stack.settings.shopify_scopes)
     await backfill.get_by_role("button", name="Dry run").click()
-    await expect(backfill).to_contain_text("8 would create", timeout=WAIT_MS)
+    await expect(backfill).to_contain_text("Shopify permission needed: read_all_orders")
+    await expect(backfill).to_contain_text("more than 60 days ago")
+    grant = backfill.get_by_role("link", name="Grant the permission in Shopify")
+    assert "add=read_all_orders" in (await grant.get_attribute("href") or "")
+    await tab.check_accessibility("Accounting, permission needed")
+    await tab.shot("backfill-needs-read-all-orders")
+    # Granted (what the re-authorisation's callback stores): the same dry run starts.
+    scopes = await stack.pool.fetchval(granted, stack.shop)
+    await stack.pool.execute(set_scopes, stack.shop, f"{scopes},read_all_orders")
+    await backfill.get_by_role("button", name="Dry run").click()
+    await expect(backfill.get_by_text("Shopify permission needed")).to_have_count(0)
+    await expect(backfill).to_contain_text("7 would create, 1 would match", timeout=WAIT_MS)
     await expect(backfill).to_contain_text("Fortnox already has 1 of them", timeout=WAIT_MS)
     await backfill.get_by_role("button", name="Import them").click()
     await expect(backfill).to_contain_text("8 orders: 7 created, 1 matched", timeout=60_000)

@@ -101,6 +101,7 @@ async def test_a_missing_mode_of_payment_is_created_with_one_click(
 ) -> None:
     app = await app_factory()
     await grant_every_scope(app.stack)  # modes of payment readable (Fortnox's settings scope)
+    app.stack.fortnox.tenant(app.stack.tenant_id).modes_of_payment.pop("KLARNA")  # never set up
     await app.stack.pool.execute(
         "INSERT INTO mapper.shop_settings (shop, settings) VALUES ($1, $2::jsonb)",
         app.stack.shop,

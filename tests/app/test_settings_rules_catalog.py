@@ -228,14 +228,27 @@ async def test_the_stock_source_is_picked_on_the_settings_page(
     app_factory: AppFactory, browse: BrowseFactory
 ) -> None:
     app = await app_factory()
+    # The install granted the default scopes only: inventory needs two more.
+    set_scopes = "UPDATE shops.installations SET scopes = $2 WHERE shop = $1"
+    defaults = app.stack.settings.shopify_scopes
+    await app.stack.pool.execute(set_scopes, app.stack.shop, defaults)
     tab = await browse(app)
     page = tab.page
     await page.get_by_role("navigation").get_by_role("link", name="Settings").click()
     source = page.get_by_label("Stock is kept in")
     await expect(source).to_have_value("none")
+    await expect(page.get_by_text("Shopify permissions needed")).to_have_count(0)
     await source.select_option("fortnox")
     await page.get_by_role("button", name="Save").first.click()
     await expect(page.get_by_text("Settings saved")).to_be_visible()
+    # Turned on without its scopes: the page says so, with the link that asks Shopify for them.
+    needed = "Shopify permissions needed: read_inventory, write_inventory"
+    await expect(page.get_by_text(needed)).to_be_visible()
+    grant = page.get_by_role("link", name="Grant the permissions in Shopify")
+    href = await grant.get_attribute("href") or ""
+    assert "/auth/shopify/install?" in href and "add=read_inventory%2Cwrite_inventory" in href
+    await tab.check_accessibility("Settings, inventory permissions needed")
+    await app.stack.pool.execute(set_scopes, app.stack.shop, f"{defaults},write_inventory")
     stored = await app.stack.pool.fetchval(
         "SELECT settings->>'inventory_source' FROM mapper.shop_settings WHERE shop = $1",
         app.stack.shop,
@@ -245,4 +258,5 @@ async def test_the_stock_source_is_picked_on_the_settings_page(
     await tab.open("/settings")
     status = page.get_by_label("Inventory sync status")
     await expect(status).to_contain_text("to Shopify", timeout=WAIT_MS)
+    await expect(page.get_by_text("Shopify permissions needed")).to_have_count(0)  # granted
     await tab.check_accessibility("Settings with inventory")

@@ -131,6 +131,10 @@ def test_the_dashboard_covers_what_the_issue_asks() -> None:
         "fortbridge_ingest_outbox_unpublished",
         "fortbridge_reconcile_recovered_total",
         "fortbridge_reconcile_runs_total",
+        # the inventory sync, each direction
+        "fortbridge_inventory_levels_read_total",
+        "fortbridge_inventory_levels_pushed_total",
+        "fortbridge_inventory_levels_failed_total",
     }
     assert wanted <= used, wanted - used
 

@@ -60,7 +60,7 @@ async def test_a_payment_keeps_its_external_reference(api: Api) -> None:
             "InvoiceNumber": 1,
             "Amount": 125,
             "PaymentDate": "2026-03-02",
-            "ModeOfPayment": "CARD",
+            "ModeOfPayment": "KORT",
             "ExternalInvoiceReference1": "tx-1",
         }
     }
@@ -124,3 +124,33 @@ async def test_an_invoice_with_payments_cannot_be_cancelled(api: Api) -> None:
     assert (await api.call("DELETE", "/3/invoicepayments/1"))[0] == 204  # unbooked: removable
     status, body = await api.call("PUT", "/3/invoices/1/cancel")
     assert status == 200 and body["Invoice"]["Cancelled"] is True
+
+
+async def test_unknown_accounts_and_modes_of_payment_are_refused(api: Api) -> None:
+    await seed(api)
+    row = {"ArticleNumber": "SKU-1", "Price": 100, "DeliveredQuantity": 1, "AccountNumber": 3107}
+    body = {"Invoice": {"CustomerNumber": "1", "InvoiceRows": [row]}}
+    status, answer = await api.call("POST", "/3/invoices", body)
+    assert status == 400, answer
+    assert answer["ErrorInformation"]["code"] == 2000423  # "Kan inte hitta kontot."
+    assert "3107" in answer["ErrorInformation"]["message"]
+    assert not api.sim.tenant(TENANT).invoices
+    api.sim.tenant(TENANT).accounts[3107] = ("Försäljning", True, "")  # the merchant adds it
+    assert (await api.call("POST", "/3/invoices", body))[0] == 201
+
+    def paid(**fields: object) -> dict[str, object]:
+        payment = {"InvoiceNumber": 1, "Amount": 25, "PaymentDate": "2026-03-02", **fields}
+        return {"InvoicePayment": payment}
+
+    status, answer = await api.call("POST", "/3/invoicepayments", paid(ModeOfPayment="PAYPAL"))
+    assert status == 400
+    assert answer["ErrorInformation"]["code"] == 2999016  # simulator-chosen (not documented)
+    assert "betalningssättet" in answer["ErrorInformation"]["message"]
+    bad_account = paid(ModeOfPayment="KORT", ModeOfPaymentAccount=1999)
+    status, answer = await api.call("POST", "/3/invoicepayments", bad_account)
+    assert status == 400 and answer["ErrorInformation"]["code"] == 2000423
+    assert not api.sim.tenant(TENANT).payments
+    status, _ = await api.call(
+        "POST", "/3/invoicepayments", paid(ModeOfPayment="KORT", ModeOfPaymentAccount=1580)
+    )
+    assert status == 201

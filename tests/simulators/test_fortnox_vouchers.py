@@ -57,6 +57,29 @@ async def test_unbalanced_voucher_is_refused_and_not_stored(api: Api) -> None:
     assert api.sim.tenant(TENANT).vouchers == {}
 
 
+async def test_a_row_on_an_account_the_chart_lacks_is_refused_until_it_is_added(
+    api: Api,
+) -> None:
+    """As on document rows: a four-digit account is not enough, it must be in the chart."""
+    tenant = api.sim.tenant(TENANT)
+    assert 6064 in tenant.accounts  # the default chart has the payout voucher's accounts
+    rows = [{"Account": 1930, "Debit": "10"}, {"Account": 6570, "Credit": "10"}]
+    assert 6570 not in tenant.accounts
+    status, body = await api.call("POST", "/3/vouchers", voucher(rows))
+    assert status == 400, body
+    info = body["ErrorInformation"]
+    assert (info["code"], info["message"]) == (2000423, "Kan inte hitta kontot. (6570)")
+    assert tenant.vouchers == {}
+    async with api.session.post(
+        f"{api.base}/_sim/tenants/{TENANT}/accounts",
+        json={"number": 6570, "description": "Bankkostnader"},
+    ) as response:
+        assert response.status < 300
+    status, body = await api.call("POST", "/3/vouchers", voucher(rows))
+    assert status == 201, body
+    assert len(tenant.vouchers) == 1
+
+
 async def test_unknown_account_and_missing_series_are_refused(api: Api) -> None:
     api.sim.tenant(TENANT).missing_accounts.add(6064)
     status, body = await api.call("POST", "/3/vouchers", voucher(BALANCED))

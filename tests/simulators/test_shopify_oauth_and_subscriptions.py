@@ -7,6 +7,7 @@ import hmac
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -16,6 +17,7 @@ import pytest
 
 from simulators.shopify import ShopifySimulator
 from simulators.shopify.oauth import CODE_TTL_SECONDS
+from simulators.shopify.payloads import order_payload
 
 DOMAIN = "oauth-demo.myshopify.com"
 CLIENT_ID = "sim-app"
@@ -210,3 +212,91 @@ async def test_control_endpoints_register_apps_and_list_subscriptions(api: Sim) 
     async with api.http.get(f"{api.base}/_sim/shops/{DOMAIN}/webhook_subscriptions") as response:
         [listed] = await response.json()
     assert listed["topic"] == "REFUNDS_CREATE" and listed["callbackUrl"] == sub["callbackUrl"]
+
+
+async def test_only_a_token_granted_read_all_orders_reads_orders_older_than_60_days(
+    api: Sim,
+) -> None:
+    now = datetime.now(UTC)
+    api.sim.add_order(DOMAIN, order_payload(7001, created_at=now - timedelta(days=90)))
+    api.sim.add_order(DOMAIN, order_payload(7002, created_at=now - timedelta(days=10)))
+    query = "query q($first: Int!) { orders(first: $first) { nodes { id } } }"
+    old_one = "query one($id: ID!) { order(id: $id) { id } }"
+
+    async def granted(scope: str) -> str:
+        _, params = await api.authorize(scope=scope)
+        status, body = await api.token(
+            client_id=CLIENT_ID, client_secret=SECRET, code=params["code"]
+        )
+        assert status == 200 and body["scope"] == scope
+        return str(body["access_token"])
+
+    async def seen(token: str) -> set[str]:
+        _, answer = await api.gql(token, query, {"first": 10})
+        return {node["id"] for node in answer["data"]["orders"]["nodes"]}
+
+    without = await granted("read_orders,write_orders")
+    assert await seen(without) == {"gid://shopify/Order/7002"}
+    _, answer = await api.gql(without, old_one, {"id": "gid://shopify/Order/7001"})
+    assert answer["data"]["order"] is None
+    with_scope = await granted("read_orders,write_orders,read_all_orders")
+    assert await seen(with_scope) == {"gid://shopify/Order/7001", "gid://shopify/Order/7002"}
+    _, answer = await api.gql(with_scope, old_one, {"id": "gid://shopify/Order/7001"})
+    assert answer["data"]["order"] == {"id": "gid://shopify/Order/7001"}
+    # The earlier token still has only what it was granted.
+    assert await seen(without) == {"gid://shopify/Order/7002"}
+
+
+def exchange_grant() -> dict[str, str]:
+    now = int(time.time())
+    claims = {
+        "iss": f"https://{DOMAIN}/admin",
+        "dest": f"https://{DOMAIN}",
+        "aud": CLIENT_ID,
+        "sub": "42",
+        "exp": now + 60,
+        "nbf": now - 5,
+    }
+    return {
+        "client_id": CLIENT_ID,
+        "client_secret": SECRET,
+        "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+        "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+        "requested_token_type": "urn:shopify:params:oauth:token-type:offline-access-token",
+        "subject_token": jwt.encode(claims, SECRET),
+    }
+
+
+async def test_an_exchanged_token_keeps_the_optional_scopes_the_shop_granted(api: Sim) -> None:
+    configured = api.sim.oauth.apps[CLIENT_ID].scopes.split(",")
+    # Not granted before: the app's configured scopes, read_all_orders not gained.
+    status, body = await api.token(**exchange_grant())
+    assert status == 200 and body["scope"].split(",") == configured
+    assert "read_all_orders" not in api.sim.shop(DOMAIN).token_scopes[body["access_token"]]
+    # The merchant approves read_all_orders (a re-authorisation); a later exchange keeps it.
+    _, params = await api.authorize(scope="read_orders,write_orders,read_all_orders")
+    status, _ = await api.token(client_id=CLIENT_ID, client_secret=SECRET, code=params["code"])
+    assert status == 200
+    status, body = await api.token(**exchange_grant())
+    assert status == 200 and "read_all_orders" in body["scope"].split(",")
+    assert set(configured) <= set(body["scope"].split(","))
+    token = body["access_token"]
+    assert "read_all_orders" in api.sim.shop(DOMAIN).token_scopes[token]
+    query = "{ currentAppInstallation { accessScopes { handle } } }"
+    _, answer = await api.gql(token, query, {})
+    handles = {n["handle"] for n in answer["data"]["currentAppInstallation"]["accessScopes"]}
+    assert handles == set(body["scope"].split(","))
+    # Uninstalled: the grant goes; a new exchange has the configured scopes only.
+    api.sim.uninstall_app(DOMAIN)
+    status, body = await api.token(**exchange_grant())
+    assert body["scope"].split(",") == configured
+
+
+async def test_an_exchange_answer_may_name_no_scope(api: Sim) -> None:
+    api.sim.register_app(CLIENT_ID, SECRET, exchange_answers_scope=False)
+    status, body = await api.token(**exchange_grant())
+    assert status == 200 and "scope" not in body and body["access_token"]
+    query = "{ currentAppInstallation { accessScopes { handle } } }"
+    _, answer = await api.gql(body["access_token"], query, {})
+    handles = [n["handle"] for n in answer["data"]["currentAppInstallation"]["accessScopes"]]
+    assert set(handles) == set(api.sim.oauth.apps[CLIENT_ID].scopes.split(","))

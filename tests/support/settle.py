@@ -12,6 +12,7 @@ from a wait queue back to its work queue is briefly in neither).
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Collection
 
@@ -22,6 +23,8 @@ from services.replayer.quiet import quiet_report
 from tests.support.stack import Stack
 
 OUTBOX = "stored webhooks not yet published"
+# RabbitMQ's management API (scripts/setup.sh enables it): unacknowledged messages.
+MANAGEMENT_URL = os.environ.get("TEST_AMQP_MANAGEMENT_URL", "http://127.0.0.1:15672")
 
 
 def handling(stack: Stack) -> int:
@@ -41,12 +44,16 @@ async def settled(
     timeout: float = 30.0,
     checks: int = 3,
     interval: float = 0.1,
+    management_url: str | None = None,
 ) -> None:
     """Returns once the stack has been quiet for ``checks`` checks in a row; fails after
     ``timeout`` seconds saying what was still moving. The queues of the services the stack runs
-    count, and those of ``services`` (consumed by the test itself)."""
+    count, and those of ``services`` (consumed by the test itself, or by services running as
+    processes of their own: pass ``management_url`` too, so the messages they are handling count,
+    as RabbitMQ's management API reports them; its figures lag by up to its statistics interval,
+    5 s by default, so the checks should span longer than that)."""
     counted = {*stack.apps, *services}
-    settings = stack.settings.model_copy(update={"amqp_management_url": None})
+    settings = stack.settings.model_copy(update={"amqp_management_url": management_url or ""})
     deadline = time.monotonic() + timeout
     in_a_row = 0
     busy: list[str] = []

@@ -67,17 +67,24 @@ async def delete_namespace(
     extra_delays: Sequence[float] = (),
     management: ManagementApi | None = None,
     force: bool = True,
+    every_queue: bool = False,
 ) -> NamespaceDeletion:
     """Delete the namespace's queues and exchanges; what existed and was deleted is returned.
 
     ``force=False`` first checks every queue and raises :class:`NamespaceInUse`, deleting
-    nothing, when one holds ready messages or has consumers.
+    nothing, when one holds ready messages or has consumers. ``every_queue`` (with the
+    management API): every queue named ``{namespace}.*`` goes, not only the topology's and
+    their wait queues: for a namespace no other one nests in (a test's random one).
     """
     names = queue_names(topology, extra_delays)
     if management is not None:
         async with aiohttp.ClientSession() as http:
             listed = await management.queues(http, f"{topology.namespace}.")
-        names += [name for name in sorted(listed) if _belongs(topology, name) and name not in names]
+        names += [
+            name
+            for name in sorted(listed)
+            if (every_queue or _belongs(topology, name)) and name not in names
+        ]
     done = NamespaceDeletion(namespace=topology.namespace)
     connection = await aio_pika.connect(amqp_url)
     async with connection:

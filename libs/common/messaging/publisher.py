@@ -5,20 +5,23 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import aiormq
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
-from opentelemetry import trace
-from opentelemetry.trace import Link, SpanKind
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from libs.common import tracing
 from libs.common.messages import Message
-from libs.common.metrics import MESSAGES_PUBLISHED
+from libs.common.messaging.frames import write_publishes
+from libs.common.metrics import MESSAGES_PUBLISHED, child
 
 SCHEMA_HEADER = "x-fortbridge-schema"
 SHOP_HEADER = "x-fortbridge-shop"
@@ -63,6 +66,8 @@ class Publisher:
     queue's replicas). Concurrent calls pipeline on the one channel. Without a confirm within
     ``timeout`` seconds (a partition, a blocked broker), or when the connection dies before it
     comes, ``PublishFailed`` is raised: the caller still has the message and can try again.
+    ``publish_batch`` writes several messages at once and answers per message; every publish
+    goes through it (libs/common/messaging/frames.py).
     """
 
     def __init__(
@@ -134,65 +139,168 @@ class Publisher:
         ``keep_trace_headers`` the message keeps the trace context it carries (a replay keeps
         its original trace); otherwise the current span's context is injected.
         """
+        outgoing = Outgoing(
+            body,
+            routing_key,
+            headers=headers or {},
+            message_type=message_type,
+            message_id=message_id,
+            parent=otel_context.get_current(),
+            links=links,
+            keep_trace_headers=keep_trace_headers,
+        )
+        [outcome] = await self.publish_batch([outgoing], exchange=exchange)
+        if outcome is not None:
+            raise outcome
+
+    async def publish_batch(
+        self, messages: Sequence[Outgoing], *, exchange: str
+    ) -> list[BaseException | None]:
+        """Publish several messages at once (one write), their confirms awaited together.
+
+        Each message is still its own PRODUCER span, a child of its ``parent`` context (a
+        webhook's SERVER span), and carries that span's ``traceparent``: every message continues
+        its own trace. Returns per message None (confirmed) or why not (:class:`PublishFailed`
+        for no confirm in time or a lost connection, aiormq's ``PublishError`` for an unroutable
+        return); ``fortbridge_messages_published_total`` is counted once per batch. A cancelled
+        batch raises.
+        """
+        if not messages:
+            return []
+        channel = await self._underlay()
+        ids = [message.message_id or uuid.uuid4().hex for message in messages]
+        spans = [
+            self._span(exchange, message, id_) for message, id_ in zip(messages, ids, strict=True)
+        ]
+        try:
+            outcomes = await self._publish_traced(channel, exchange, messages, ids, spans)
+        except BaseException as exc:
+            for span in spans:
+                _failed(span, exc)
+                span.end()
+            raise
+        for span, outcome in zip(spans, outcomes, strict=True):
+            if outcome is not None:
+                _failed(span, outcome)
+            span.end()
+        confirmed = outcomes.count(None)
+        if confirmed:
+            child(MESSAGES_PUBLISHED, exchange or "default").inc(confirmed)
+        return outcomes
+
+    async def _underlay(self) -> aiormq.Channel:
+        # aiormq's channel directly (aio-pika's Exchange.publish adds a Message object per
+        # message and waits until its frames are written, holding the channel's lock).
+        return cast(aiormq.Channel, await self.channel.get_underlay_channel())
+
+    def _span(self, exchange: str, message: Outgoing, message_id: str) -> Span:
+        """The message's PRODUCER span, under ``message.parent``."""
         # Span name "{operation} {destination}", destination "{exchange}:{routing key}";
         # messaging.destination.name is the exchange ("" for the default exchange).
-        with _tracer.start_as_current_span(
-            f"publish {exchange or 'amq.default'}:{routing_key}",
+        return _tracer.start_span(
+            f"publish {exchange or 'amq.default'}:{message.routing_key}",
+            context=message.parent,
             kind=SpanKind.PRODUCER,
-            links=links,
+            links=message.links,
             attributes={
                 "messaging.system": "rabbitmq",
                 "messaging.operation.name": "publish",
                 "messaging.operation.type": "send",
                 "messaging.destination.name": exchange,
-                "messaging.rabbitmq.destination.routing_key": routing_key,
-                "messaging.message.body.size": len(body),
+                "messaging.rabbitmq.destination.routing_key": message.routing_key,
+                "messaging.message.body.size": len(message.body),
+                "messaging.message.id": message_id,
                 **self._server,
             },
-        ):
-            all_headers: dict[str, Any] = dict(headers or {})
-            if not keep_trace_headers or "traceparent" not in all_headers:
-                tracing.inject(all_headers)
+        )
+
+    async def _publish_traced(
+        self,
+        channel: aiormq.Channel,
+        exchange: str,
+        messages: Sequence[Outgoing],
+        ids: list[str],
+        spans: list[Span],
+    ) -> list[BaseException | None]:
+        prepared = []
+        for message, msg_id, span in zip(messages, ids, spans, strict=True):
+            all_headers: dict[str, Any] = dict(message.headers)
+            if not message.keep_trace_headers or "traceparent" not in all_headers:
+                propagate.inject(
+                    all_headers, context=trace.set_span_in_context(span, message.parent)
+                )
             origin = _origin_at.get()
             if origin is not None and ORIGIN_AT_HEADER not in all_headers:
                 all_headers[ORIGIN_AT_HEADER] = origin
             all_headers[PUBLISHED_AT_HEADER] = now_ms()
-            msg_id = message_id or uuid.uuid4().hex
-            trace.get_current_span().set_attribute("messaging.message.id", msg_id)
             properties = aiormq.spec.Basic.Properties(
                 content_type="application/json",
                 delivery_mode=PERSISTENT,
                 message_id=msg_id,
-                message_type=message_type,
+                message_type=message.message_type,
                 timestamp=datetime.now(UTC),
                 headers=all_headers,
             )
-            try:
-                # aiormq's channel directly (aio-pika's Exchange.publish adds a Message object
-                # and waits until the frames are written, holding the channel's lock): the
-                # frames are queued in order and the confirm is awaited, so concurrent
-                # publishes pipeline on the one channel.
-                channel = cast(aiormq.Channel, await self.channel.get_underlay_channel())
-                await channel.basic_publish(
-                    body,
-                    exchange=exchange,
-                    routing_key=routing_key,
-                    properties=properties,
-                    mandatory=True,
-                    timeout=self._timeout,
-                    wait=False,
-                )
-            except TimeoutError:
-                raise PublishFailed(f"no broker confirm within {self._timeout} s") from None
-            except asyncio.CancelledError:
-                # A connection that dies cancels the pending confirm, which surfaces here as a
-                # CancelledError although nobody cancelled this task: that is a failed publish,
-                # and letting it through would silently end the loop that called us.
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise
-                raise PublishFailed("the broker connection closed before the confirm") from None
-            MESSAGES_PUBLISHED.labels(exchange=exchange or "default").inc()
+            prepared.append((message.body, message.routing_key, properties))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        try:
+            # Bounded like basic_publish's timeout: a stalled writer (a full write queue) or
+            # another batch stuck holding the channel's lock fails this batch, never hangs it.
+            async with asyncio.timeout_at(deadline):
+                confirmations = await write_publishes(channel, exchange, prepared)
+        except TimeoutError:
+            failed = PublishFailed(f"no broker confirm within {self._timeout} s (not written)")
+            return [failed] * len(spans)
+        except asyncio.CancelledError:
+            _raise_if_cancelled()
+            return [PublishFailed("the broker connection closed before the publish")] * len(spans)
+        except Exception as exc:  # the channel or connection is gone: the caller tries again
+            return [exc] * len(spans)
+        try:
+            _, pending = await asyncio.wait(confirmations, timeout=max(0, deadline - loop.time()))
+        except asyncio.CancelledError:
+            for confirmation in confirmations:
+                confirmation.cancel()
+            raise
+        outcomes: list[BaseException | None] = []
+        for confirmation in confirmations:
+            if confirmation in pending:
+                confirmation.cancel()  # a late ack is ignored (aiormq logs it at DEBUG)
+                outcomes.append(PublishFailed(f"no broker confirm within {self._timeout} s"))
+            elif confirmation.cancelled():
+                # A connection that dies cancels the pending confirms: a failed publish.
+                outcomes.append(PublishFailed("the broker connection closed before the confirm"))
+            else:
+                outcomes.append(confirmation.exception())
+        return outcomes
+
+
+def _raise_if_cancelled() -> None:
+    """Re-raise a CancelledError meant for this task (not one from a dying connection)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def _failed(span: Span, exc: BaseException) -> None:
+    span.record_exception(exc)
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message for :meth:`Publisher.publish_batch`: its body, routing key, headers and
+    properties, and the trace context its PRODUCER span continues (``parent``)."""
+
+    body: bytes
+    routing_key: str
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    message_type: str | None = None
+    message_id: str | None = None
+    parent: otel_context.Context | None = None
+    links: list[Link] | None = None
+    keep_trace_headers: bool = False
 
 
 def _server_attributes(connection: AbstractRobustConnection) -> dict[str, Any]:

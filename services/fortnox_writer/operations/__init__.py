@@ -13,6 +13,7 @@ from services.fortnox_writer.leases import Leases
 from services.fortnox_writer.operations.base import Operation, Outcome, Run, Session, Steps
 from services.fortnox_writer.operations.catalog import SyncCatalog
 from services.fortnox_writer.operations.create import CreateDocument
+from services.fortnox_writer.operations.find import FindDocuments
 from services.fortnox_writer.operations.pay import RegisterPayment
 from services.fortnox_writer.operations.reverse import ReverseDocument
 from services.fortnox_writer.operations.stock import StockOperations
@@ -36,4 +37,5 @@ def operations_for(
         "create_voucher": CreateVoucher(steps),
         "set_stock": stock.set_stock,
         "read_stock": stock.read_stock,
+        "find_documents": FindDocuments(),
     }

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -25,17 +25,13 @@ from libs.common.messages import (
     SyncStatus,
 )
 from services.fortnox_writer import credits, fortnox_documents
+from services.fortnox_writer.article_register import ARTICLE_NOT_FOUND, ArticleRegister
 from services.fortnox_writer.billing_ledger import BillingLedger, BillingRequired
 from services.fortnox_writer.client import FortnoxApiError, FortnoxClient
 from services.fortnox_writer.clock import Clock
+from services.fortnox_writer.customer_register import CUSTOMER_NOT_FOUND, CustomerRegister
 from services.fortnox_writer.ledger import CreatedDocument, DocumentLedger, DocumentRecord
 from services.fortnox_writer.links import Current, DocumentLinks
-from services.fortnox_writer.registers import (
-    ARTICLE_NOT_FOUND,
-    CUSTOMER_NOT_FOUND,
-    ArticleRegister,
-    CustomerRegister,
-)
 from services.fortnox_writer.totals_check import corrected, differs, mismatch_message
 
 ClientFactory = Callable[[], Awaitable[FortnoxClient]]
@@ -52,6 +48,7 @@ class Outcome:
     explanation: str | None = None  # why it was skipped
     stock: tuple[StockLevel, ...] = ()  # read_stock: what Fortnox has
     warehouse_module: bool | None = None
+    found: dict[str, str] = field(default_factory=dict)  # find_documents: reference -> number
 
 
 class Session:

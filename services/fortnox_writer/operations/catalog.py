@@ -1,13 +1,13 @@
 """sync_articles and sync_customer: a product's articles or a customer, each version once.
 
-Articles: the article register is read once (pages of 500, ``registers.ArticleRegister``); an
-article Fortnox has is updated in place (PUT), one it lacks is created (POST): one call per
-article. When the mirror is wrong (someone created or deleted the article in Fortnox meanwhile)
-the other call is made. Customers: found in or added to the customer register exactly like an
-order's customer; a customer Fortnox has gets only its kept-current fields (address, verified
-VAT number, the rules' templates) and only when they changed (registers.keep_current). Each
-runs under the same per-article/customer lease as order processing, so replicas never create
-one twice. The command's key names the object's
+Articles: the article register is read once (pages of 500,
+``article_register.ArticleRegister``); an article Fortnox has is updated in place (PUT), one it
+lacks is created (POST): one call per article. When the mirror is wrong (someone created or
+deleted the article in Fortnox meanwhile) the other call is made. Customers: found in or added
+to the customer register exactly like an order's customer; a customer Fortnox has gets only its
+kept-current fields (address, verified VAT number, the rules' templates) and only when they
+changed (customer_register.keep_current). Each runs under the same per-article/customer lease
+as order processing, so replicas never create one twice. The command's key names the object's
 version: the ledger makes each version run once, so an unchanged catalog synced again costs no
 Fortnox call.
 """
@@ -17,11 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 from libs.common.messages import ArticleDraft, ResultKind
+from services.fortnox_writer.article_register import ARTICLE_NOT_FOUND
 from services.fortnox_writer.client import FortnoxApiError, FortnoxClient, path_segment
 from services.fortnox_writer.leases import Leases
 from services.fortnox_writer.ledger import CreatedDocument
 from services.fortnox_writer.operations.base import Outcome, Run, Steps, recorded
-from services.fortnox_writer.registers import ARTICLE_NOT_FOUND
 
 # Fields Fortnox sets itself or that identify the record: never sent on update.
 _READ_ONLY = frozenset({"ArticleNumber", "CustomerNumber"})

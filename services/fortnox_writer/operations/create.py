@@ -22,7 +22,7 @@ first POST too: a past order already in Fortnox is matched (``already_synced``),
 
 from __future__ import annotations
 
-from libs.common.fortnox_errors import VAT_MISSING
+from libs.common.fortnox_errors import is_vat_missing
 from libs.common.logs import get_logger
 from libs.common.messages import DocumentDraft
 from services.fortnox_writer import fortnox_documents
@@ -92,7 +92,8 @@ class CreateDocument:
         try:
             return draft, await self._steps.make(run, client, draft, key)
         except FortnoxApiError as exc:
-            fallback = without_rounding_rows(draft) if exc.code == VAT_MISSING else None
+            vat_refused = is_vat_missing(exc.code, exc.source_message)
+            fallback = without_rounding_rows(draft) if vat_refused else None
             if fallback is None:
                 raise
             log.warning(

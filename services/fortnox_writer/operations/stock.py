@@ -14,9 +14,10 @@ The warehouse module (Fortnox Lager): a company that uses it keeps stock per sto
 changes it only through warehouse documents; ``QuantityInStock`` is not writable there. The
 writer detects it by reading ``/api/warehouse/stockpoints-v1`` when the connection holds the
 ``warehouse`` scope (a list: active; an error: not), and otherwise by Fortnox refusing the
-stock write; it remembers the answer per company for ``WAREHOUSE_TTL`` seconds. With the module,
-``set_stock`` writes nothing and answers ``skipped`` with the reason (listed by the inventory
-status); ``read_stock`` still reads ``QuantityInStock`` (the company's total over its stock
+stock write with a message about the warehouse ("lager": Fortnox documents no code for it); it
+remembers the answer per company for ``WAREHOUSE_TTL`` seconds. With the module, ``set_stock``
+writes nothing and answers ``skipped`` with the reason (listed by the inventory status);
+``read_stock`` still reads ``QuantityInStock`` (the company's total over its stock
 points).
 """
 
@@ -27,20 +28,24 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from libs.common.errors import NeedsReconnection
+from libs.common.fortnox_errors import is_warehouse_refusal
 from libs.common.messages import StockLevel
+from libs.common.metrics import (
+    INVENTORY_LEVELS_FAILED,
+    INVENTORY_LEVELS_PUSHED,
+    INVENTORY_LEVELS_READ,
+)
+from services.fortnox_writer.article_register import ARTICLE_NOT_FOUND
 from services.fortnox_writer.client import FortnoxApiError, FortnoxClient, path_segment
 from services.fortnox_writer.connections import ConnectionStore
 from services.fortnox_writer.ledger import CreatedDocument
 from services.fortnox_writer.operations.base import Outcome, Run, Steps, recorded
-from services.fortnox_writer.registers import ARTICLE_NOT_FOUND
 
 WAREHOUSE_TTL = 600.0
 TOKEN_REFUSED = frozenset({"unauthorized", "2000310", "2000311"})
 PAGE_SIZE = 500
 MAX_PAGES = 200  # 100,000 articles per read
-# What the simulator answers for a stock write under the warehouse module (Fortnox's own code
-# for it is not documented; any refusal of the write is a failed job with Fortnox's message).
-WAREHOUSE_STOCK_REFUSED = "2999009"
+TO_FORTNOX, TO_SHOPIFY = "to_fortnox", "to_shopify"  # the metrics' directions
 WAREHOUSE_EXPLANATION = (
     "the Fortnox company uses the warehouse module (Lager): its stock changes only through "
     "warehouse documents (deliveries, stock taking) per stock point, so Fortbridge does not "
@@ -91,6 +96,7 @@ class SetStock:
             return Outcome("already_synced", "stock", recorded(record))
         client = await run.session.client()
         if await self._probe.active(command.shop, client):
+            INVENTORY_LEVELS_FAILED.labels(direction=TO_FORTNOX).inc(len(command.stock))
             return await self._warehouse(run, client)
         await ledger.count_attempt(run.key)
         written: list[str] = []
@@ -105,13 +111,18 @@ class SetStock:
                 if exc.code == ARTICLE_NOT_FOUND:
                     missing.append(level)
                     continue
-                if exc.code == WAREHOUSE_STOCK_REFUSED:
+                if is_warehouse_refusal(exc.code, exc.source_message):
                     self._probe.remember(client.tenant_id, True)
+                    unwritten = len(command.stock) - len(written)
+                    INVENTORY_LEVELS_PUSHED.labels(direction=TO_FORTNOX).inc(len(written))
+                    INVENTORY_LEVELS_FAILED.labels(direction=TO_FORTNOX).inc(unwritten)
                     return await self._warehouse(run, client)
                 raise
             written.append(level.article_number)
         made = CreatedDocument(_numbers(written) or "none", None)
         await ledger.mark_done(run.key, made, "synced", made_in=client.tenant_id, finished=True)
+        INVENTORY_LEVELS_PUSHED.labels(direction=TO_FORTNOX).inc(len(written))
+        INVENTORY_LEVELS_FAILED.labels(direction=TO_FORTNOX).inc(len(missing))
         numbers = ", ".join(level.article_number for level in missing)
         explanation = f"Fortnox has no article {numbers}: sync the products" if missing else None
         return Outcome(
@@ -154,6 +165,7 @@ class ReadStock:
                 break
             page += 1
         made = CreatedDocument(f"{len(levels)} articles", None)
+        INVENTORY_LEVELS_READ.labels(direction=TO_SHOPIFY).inc(len(levels))
         return Outcome("synced", "stock", made, stock=tuple(levels), warehouse_module=warehouse)
 
 

@@ -79,8 +79,8 @@ class PreflightCheck:
         current = await self._connections.get(shop)
         tenant_id = current.tenant_id
 
-        async def token(force: bool) -> str:
-            connection = await self._connections.get(shop, force_refresh=force)
+        async def token(refused: str | None) -> str:
+            connection = await self._connections.get(shop, refused_token=refused)
             if connection.tenant_id != tenant_id:
                 raise NeedsReconnection("the shop switched Fortnox company during the check")
             return connection.access_token

@@ -3,10 +3,16 @@
 Per order created in the period (and per earlier order refunded in it: its credits only):
 - the invoice: Shopify's total and VAT (``totalPriceSet``, ``totalTaxSet``, ``taxLines`` per
   rate) against the Fortnox invoice's ``Total``, ``TotalVAT`` and VAT per rate, and currency;
-- credits: what Shopify refunded (``totalRefundedSet`` of its refunds, or the whole order when it
-  was cancelled without a refund) against the Fortnox credit documents (negated);
+- credits: what Shopify refunded (``totalRefundedSet`` of its refunds), or the whole order when it
+  was cancelled (its refunds, then the rest: ``shopify-cancel-<id>``), against the Fortnox credit
+  documents (negated), an invoice
+  cancelled in Fortnox counting as a credit of its whole amount (``cancellation``);
 - payments: Shopify's successful sales and captures less refunds against the payments Fortnox
   has registered on the order's invoice and credits.
+
+Summary mode (summaries.py): an order with no invoice of its own, held by a daily summary
+document of its day, is ``summarized`` with that document's number (and a refund likewise), not
+missing; each summary is compared as a whole (``summary`` differences).
 
 Differences: ``missing`` (no Fortnox invoice), ``extra`` (a Fortbridge invoice in Fortnox with
 no Shopify order of the period, or two invoices for one order), ``amount``, ``vat``
@@ -25,9 +31,13 @@ from decimal import Decimal
 from typing import Any
 
 from services.fortnox_writer.reconciliation.fortnox_side import FortnoxDocument, FortnoxPeriod
-from services.fortnox_writer.reconciliation.shopify_side import ShopifyOrder, ShopifyPayout
+from services.fortnox_writer.reconciliation.shopify_side import ShopifyOrder
+from services.fortnox_writer.reconciliation.summaries import DayOf, Tie, tie
+from services.fortnox_writer.reconciliation.summaries import compare as compare_summaries
 
 ZERO = Decimal("0.00")
+# What reverses an order's invoice: a credit (invoice) or the invoice cancelled in Fortnox.
+CREDITS = frozenset({"credit", "cancellation"})
 
 
 def _text(value: Decimal) -> str:
@@ -85,19 +95,35 @@ def relevant(
     return [
         d
         for d in documents
-        if d.kind == "credit"
-        and (d.refund_id in refunds or (d.refund_id is None and d.day >= start))
+        if d.kind in CREDITS
+        and (
+            d.refund_id in refunds
+            or (d.refund_id is None and d.day >= start)
+            # cancelled in the period without a refund: its invoice voided (the reversal
+            # carries the invoice's earlier day) is what the cancellation did
+            or (order.cancel_only and d.kind == "cancellation")
+        )
     ]
 
 
-def compare_order(order: ShopifyOrder, documents: list[FortnoxDocument]) -> dict[str, Any]:
-    """``documents``: the order's documents this period counts (``relevant``)."""
+def compare_order(
+    order: ShopifyOrder,
+    documents: list[FortnoxDocument],
+    summarized: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``documents``: the order's documents this period counts (``relevant``); ``summarized``:
+    the summary documents holding its sale and refunds (``Tie.of_order``)."""
+    in_summary = bool(summarized and summarized["documents"])
+    summarized_refunds = set(summarized["refunds"]) if summarized else set()
+    cancelled_in_summary = bool(summarized and summarized.get("cancelled"))
     invoices = [d for d in documents if d.kind == "invoice"]
-    credits = [d for d in documents if d.kind == "credit"]
+    credits = [d for d in documents if d.kind in CREDITS]
     differences: list[dict[str, Any]] = []
     invoice = invoices[0] if invoices else None
     if not order.in_period:
         pass  # an earlier order, here for its refunds: only the credits are compared
+    elif invoice is None and in_summary:
+        pass  # booked in a daily summary: compared as a whole (summaries.py)
     elif invoice is None:
         differences.append(_difference(order, "missing", "invoice", _text(order.total), None))
     else:
@@ -129,7 +155,15 @@ def compare_order(order: ShopifyOrder, documents: list[FortnoxDocument]) -> dict
                 differences.append(
                     _difference(order, "vat", f"VAT {rate} %", ours, theirs, invoice.number)
                 )
-    expected_credit = order.total if order.cancelled and not order.refunds else order.refunded
+    # A cancelled order of the period is credited whole: its refunds, then what was left
+    # (``shopify-cancel-<id>``). An earlier order's period refunds only (its earlier ones unknown).
+    cancelled_whole = order.cancelled and (order.in_period or not order.refunds)
+    expected_credit = order.total if cancelled_whole else order.refunded
+    if cancelled_in_summary or order.cancel_later:
+        expected_credit = ZERO  # in its refunds summary: compared as a whole (summaries.py)
+    expected_credit -= sum(
+        (r.amount for r in order.refunds if r.refund_id in summarized_refunds), ZERO
+    )
     credited = -sum((c.total for c in credits), ZERO)
     if expected_credit != credited:
         differences.append(
@@ -143,7 +177,7 @@ def compare_order(order: ShopifyOrder, documents: list[FortnoxDocument]) -> dict
             )
         )
     paid = sum((d.paid for d in documents), ZERO)
-    if paid != order.paid and order.in_period:
+    if paid != order.paid and order.in_period and not in_summary:
         differences.append(_difference(order, "payment", "paid (net)", order.paid, paid))
     return {
         "order_id": order.order_id,
@@ -151,6 +185,7 @@ def compare_order(order: ShopifyOrder, documents: list[FortnoxDocument]) -> dict
         "date": order.created.isoformat(),
         "in_period": order.in_period,
         "currency": order.currency,
+        "summarized": summarized,
         "shopify": {
             "total": _text(order.total),
             "vat": _text(order.vat),
@@ -162,6 +197,7 @@ def compare_order(order: ShopifyOrder, documents: list[FortnoxDocument]) -> dict
                     "date": r.created.isoformat(),
                     "amount": _text(r.amount),
                     "vat": _text(r.vat),
+                    "later": r.later,
                 }
                 for r in order.refunds
             ],
@@ -191,20 +227,54 @@ def compare_order(order: ShopifyOrder, documents: list[FortnoxDocument]) -> dict
     }
 
 
+def _within(order: ShopifyOrder, held: Tie, summary_mode: bool) -> ShopifyOrder | None:
+    """The order as the period lists it, None when it is here only for a summary: made after
+    the period (its sale is in the last day's summary), or an earlier order whose refunds after
+    the period but before the last day's close time, or (summary mode) whose cancellation
+    without a refund no refunds summary of the period holds. Without summaries an earlier order
+    cancelled in the period without a refund is listed: its credit (or its voided invoice) is
+    compared with the cancellation."""
+    if order.edge:
+        return None
+    if any(r.edge for r in order.refunds):
+        order.refunds = [r for r in order.refunds if not r.edge or r.refund_id in held.refunds]
+        if not order.refunds and not order.in_period:
+            return None
+    if order.cancel_only and summary_mode and order.order_id not in held.cancellations:
+        return None
+    return order
+
+
 def build_report(
-    shop: str, start: date, end: date, orders: list[ShopifyOrder], fortnox: FortnoxPeriod
+    shop: str,
+    start: date,
+    end: date,
+    orders: list[ShopifyOrder],
+    fortnox: FortnoxPeriod,
+    day_of: DayOf | None = None,
 ) -> dict[str, Any]:
+    """``day_of``: an order's (refund's) summary day (summary mode), None: no summaries."""
+    held = tie(orders, fortnox.documents, start, end, day_of)
+    summary_rows, summary_differences = compare_summaries(held, start, end)
+    orders = [o for o in (_within(o, held, day_of is not None) for o in orders) if o is not None]
     ids = {o.order_id for o in orders}
     counted = {o.order_id: relevant(o, fortnox.of_order(o.order_id), start) for o in orders}
-    documents = [d for d in fortnox.documents if d.order_id not in ids] + [
-        d for docs in counted.values() for d in docs
-    ]
+    documents = [
+        d
+        for d in fortnox.documents
+        if d.order_id not in ids and (d.summary is None or start <= d.day <= end)
+    ] + [d for docs in counted.values() for d in docs]
+    # An earlier period's invoice voided in this one changes that period in Fortnox's own
+    # reports, not this one: compared on its order, never counted in this period's sums.
+    documents = [d for d in documents if not (d.kind == "cancellation" and d.day < start)]
     fortnox = FortnoxPeriod(documents, fortnox.calls, fortnox.notes)
-    compared = [compare_order(o, counted[o.order_id]) for o in orders]
+    compared = [compare_order(o, counted[o.order_id], held.of_order(o)) for o in orders]
     ours = [o for o in orders if o.in_period]  # the period's own orders
-    differences = [d for row in compared for d in row["differences"]]
+    differences = [d for row in compared for d in row["differences"]] + summary_differences
+    voided = {d.number for d in fortnox.documents if d.kind == "cancellation"}
     for document in fortnox.documents:
-        if document.order_id not in ids and document.kind == "invoice":
+        voided_invoice = document.number in voided  # cancelled in Fortnox: no sale to explain
+        if document.order_id not in ids and document.kind == "invoice" and not voided_invoice:
             differences.append(
                 _difference(
                     None,
@@ -222,17 +292,17 @@ def build_report(
             day = by_day[order.created.isoformat()]
             day["shopify_orders"] += order.total
             day["shopify_vat"] += order.vat
-        for refund in order.refunds:
+        for refund in order.counted_refunds:
             by_day[refund.created.isoformat()]["shopify_refunds"] += refund.amount
     for document in fortnox.documents:
         day = by_day[document.day.isoformat()]
-        name = "fortnox_invoices" if document.kind == "invoice" else "fortnox_credits"
+        name = "fortnox_invoices" if document.sales else "fortnox_credits"
         day[name] += document.total
         day["fortnox_vat"] += document.vat
     shopify_rates = _sum([o.vat_by_rate for o in ours])
-    refund_rates = _sum([r.vat_by_rate for o in orders for r in o.refunds])
-    fortnox_invoice_rates = _sum([d.vat_by_rate for d in fortnox.documents if d.kind == "invoice"])
-    fortnox_credit_rates = _sum([d.vat_by_rate for d in fortnox.documents if d.kind == "credit"])
+    refund_rates = _sum([r.vat_by_rate for o in orders for r in o.counted_refunds])
+    fortnox_invoice_rates = _sum([d.vat_by_rate for d in fortnox.documents if d.sales])
+    fortnox_credit_rates = _sum([d.vat_by_rate for d in fortnox.documents if not d.sales])
     rates = sorted(
         set(shopify_rates)
         | set(refund_rates)
@@ -240,8 +310,9 @@ def build_report(
         | set(fortnox_credit_rates),
         key=lambda r: -Decimal(r),
     )
-    invoices = [d for d in fortnox.documents if d.kind == "invoice"]
-    credits = [d for d in fortnox.documents if d.kind == "credit"]
+    summaries = [d for d in fortnox.documents if d.summary is not None]
+    invoices = [d for d in fortnox.documents if d.sales]  # an order's or a sales summary
+    credits = [d for d in fortnox.documents if not d.sales]
     columns = (
         "shopify_orders",
         "shopify_vat",
@@ -263,13 +334,18 @@ def build_report(
                 "paid": _text(sum((o.paid for o in ours), ZERO)),
             },
             "fortnox": {
-                "invoices": len(invoices),
-                "credits": len(credits),
+                "invoices": len([d for d in invoices if d.summary is None]),
+                "credits": len([d for d in credits if d.summary is None]),
+                "summaries": len(summaries),
+                "summarized_orders": len([o for o in ours if o.order_id in held.sales]),
                 "total": _text(sum((d.total for d in invoices), ZERO)),
                 "vat": _text(sum((d.vat for d in invoices), ZERO)),
                 "credited": _text(-sum((d.total for d in credits), ZERO)),
                 "credit_vat": _text(-sum((d.vat for d in credits), ZERO)),
-                "paid": _text(sum((d.paid for o in ours for d in counted[o.order_id]), ZERO)),
+                "paid": _text(
+                    sum((d.paid for o in ours for d in counted[o.order_id]), ZERO)
+                    + sum((d.paid for d in summaries), ZERO)
+                ),
             },
         },
         "by_day": [
@@ -287,6 +363,7 @@ def build_report(
             for rate in rates
         ],
         "orders": compared,
+        "summaries": summary_rows,
         "differences": differences,
         # Shopify Payments payouts of the period and their vouchers (jobs.py adds them).
         "payouts": [],
@@ -326,7 +403,10 @@ def to_csv(report: dict[str, Any]) -> str:
                 row["order_id"],
                 row["order_name"],
                 row["currency"],
-                " ".join(f"{d['kind']}:{d['number']}" for d in fortnox["documents"]),
+                " ".join(
+                    [f"{d['kind']}:{d['number']}" for d in fortnox["documents"]]
+                    + [f"summary:{n}" for n in _summary_numbers(row.get("summarized"))]
+                ),
                 shopify["total"],
                 fortnox["total"] or "",
                 shopify["vat"],
@@ -339,14 +419,14 @@ def to_csv(report: dict[str, Any]) -> str:
             ]
         )
     for extra in report["differences"]:
-        if extra["order_name"] is None:
+        if extra["order_name"] is None:  # an extra invoice, a summary, a payout
             writer.writerow(
                 [
                     "",
                     extra["order_id"],
                     "",
                     "",
-                    f"invoice:{extra['document']}",
+                    _document_label(extra),
                     "",
                     extra["fortnox"],
                     "",
@@ -361,25 +441,24 @@ def to_csv(report: dict[str, Any]) -> str:
     return out.getvalue()
 
 
+def _summary_numbers(summarized: dict[str, Any] | None) -> list[str]:
+    if not summarized:
+        return []
+    numbers = list(summarized["documents"])
+    for held in [*summarized["refunds"].values(), summarized.get("cancelled") or []]:
+        numbers += [n for n in held if n not in numbers]
+    return numbers
+
+
+def _document_label(difference: dict[str, Any]) -> str:
+    if not difference.get("document"):
+        return ""
+    kind = {"summary": "summary", "extra": "invoice"}.get(difference["kind"], "voucher")
+    return f"{kind}:{difference['document']}"
+
+
 def _described(difference: dict[str, Any]) -> str:
     text = f"{difference['kind']} {difference['what']}"
     if difference.get("difference") is not None:
         text += f" ({difference['shopify']} vs {difference['fortnox']})"
     return text
-
-
-def payout_rows(
-    payouts: list[ShopifyPayout] | None, vouchers: dict[str, str]
-) -> list[dict[str, Any]]:
-    """Each payout of the period with its voucher in Fortnox (None: not booked)."""
-    return [
-        {
-            "payout_id": p.payout_id,
-            "date": p.day.isoformat(),
-            "currency": p.currency,
-            "net": _text(p.net),
-            "fees": _text(p.fees),
-            "voucher": vouchers.get(f"Shopify Payments utbetalning {p.payout_id}"),
-        }
-        for p in payouts or []
-    ]

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,17 +27,24 @@ from services.fortnox_writer.client import FortnoxClient
 from services.fortnox_writer.connections import ConnectionStore
 from services.fortnox_writer.deferred import DeferredStore
 from services.fortnox_writer.ratelimit import RateLimiter
-from services.fortnox_writer.reconciliation.compare import build_report, payout_rows
+from services.fortnox_writer.reconciliation.compare import build_report
 from services.fortnox_writer.reconciliation.fortnox_side import (
     LiveFirst,
     period_documents,
     period_vouchers,
+    read_voucher,
 )
+from services.fortnox_writer.reconciliation.payouts import payout_rows
 from services.fortnox_writer.reconciliation.shopify_side import (
     ShopifyPayout,
     period_orders,
     period_payouts,
 )
+from services.fortnox_writer.reconciliation.summaries import DayOf
+from services.mapper.accounting.payouts import reference
+from services.mapper.accounting.settings import ShopSettings
+from services.mapper.accounting.summaries import business_day, day_closes_at
+from services.mapper.store import load_shop_settings
 
 log = get_logger(__name__)
 MAX_DAYS = 93  # a quarter at most per report
@@ -171,7 +178,19 @@ class ReportRunner:
         token = await self._shops.access_token(shop)
         if token is None:
             raise HandlerError("the shop has no Shopify access: install the app again")
-        orders = await period_orders(self._admin, shop, token, start, end, self._zone)
+        settings = await self._shop_settings(shop)
+        day_of, edge_days = self._summary_days(settings)
+        orders = await period_orders(
+            self._admin,
+            shop,
+            token,
+            start,
+            end,
+            self._zone,
+            edge_days=edge_days,
+            # The last day's refunds summary holds refunds made until its close time.
+            refunds_until=day_closes_at(end, settings) if edge_days else None,
+        )
         await _stage(pool, report_id, "fortnox")
         client = await self._client(shop)
         late = [o for o in orders if not o.in_period]
@@ -185,40 +204,53 @@ class ReportRunner:
             min((o.created for o in late), default=None),
         )
         payouts: list[ShopifyPayout] | None
+        live = LiveFirst(self._store, shop)
         try:
             payouts = await period_payouts(self._admin, shop, token, start, end, self._zone)
-            vouchers = await period_vouchers(client, LiveFirst(self._store, shop), start)
+            vouchers = await period_vouchers(client, live, start)
+            for payout in payouts:  # each payout's voucher read whole, to compare its rows
+                voucher = vouchers.get(reference(payout.payout_id))
+                if voucher is not None:
+                    await read_voucher(client, live, voucher)
         except HandlerError as exc:  # no Shopify Payments, or its scope not granted
             log.info("report without payouts", shop=shop, error=exc.message)
             payouts, vouchers = None, {}
         await _stage(pool, report_id, "comparing")
-        report = build_report(shop, start, end, orders, fortnox)
-        report["payouts"] = payout_rows(payouts, vouchers)
+        report = build_report(shop, start, end, orders, fortnox, day_of)
+        rows, differences, notes = payout_rows(payouts, vouchers, settings.payouts)
+        report["payouts"] = rows
+        report["differences"] += differences
+        report["notes"] += notes
+        report["fortnox_calls"] = client.calls
         if payouts is None:
             report["notes"].append("Shopify Payments payouts or Fortnox vouchers were not read")
-        else:
-            report["differences"] += [
-                {
-                    "order_id": None,
-                    "order_name": None,
-                    "kind": "missing",
-                    "what": f"payout {row['payout_id']} voucher",
-                    "shopify": row["net"],
-                    "fortnox": None,
-                    "document": None,
-                }
-                for row in report["payouts"]
-                if row["voucher"] is None
-            ]
         return report
+
+    async def _shop_settings(self, shop: str) -> ShopSettings:
+        """The shop's accounting settings (the mapper's, read-only: docs/architecture.md)."""
+        defaults = {"guest_customer_name": self._runtime.settings.default_guest_customer_name}
+        async with self._runtime.pool.acquire() as conn:
+            return await load_shop_settings(conn, shop, defaults)
+
+    def _summary_days(self, settings: ShopSettings) -> tuple[DayOf, int]:
+        """The shop's summary day of a moment (the mapper's rule, with its close time and time
+        zone), and how many days after the period the last day's summary may reach."""
+
+        def day_of(moment: datetime) -> date:
+            return business_day(moment, settings)[0]
+
+        same = settings.summary_close_time == "00:00" and settings.summary_timezone == str(
+            self._zone
+        )
+        return day_of, 0 if same else 1
 
     async def _client(self, shop: str) -> FortnoxClient:
         current = await self._connections.get(shop)
         tenant_id = current.tenant_id
         settings = self._runtime.settings
 
-        async def token(force: bool) -> str:
-            return (await self._connections.get(shop, force_refresh=force)).access_token
+        async def token(refused: str | None) -> str:
+            return (await self._connections.get(shop, refused_token=refused)).access_token
 
         return FortnoxClient(
             http=self._runtime.http,

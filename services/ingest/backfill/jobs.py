@@ -1,11 +1,15 @@
 """Backfill jobs and their orders (ingest's tables): create, page, results, progress.
 
-An order's row: ``would_create`` or ``known`` in a dry run; in a run ``pending`` until the
+An order's row in a dry run: ``known`` (Fortbridge already has it), else ``checking`` until the
+writer has looked it up in Fortnox by its reference (``record_lookup``), then ``would_match``
+(Fortnox already has an invoice with the order's reference: its number in ``document``) or
+``would_create``; in a run ``pending`` until the
 writer's result for its document comes (``created``; ``matched``: Fortnox already had a document
 with the order's reference; ``summarized``: in a daily summary document; ``failed``;
 ``skipped``), or ``known`` when Fortbridge already had
-every event of it (nothing new to send). A job is finished when it has paged all its orders and
-none is pending.
+every event of it (nothing new to send). An id asked for that Shopify does not list is
+``not_found``, with why in ``error`` (in a dry run too). A job is finished when it has paged
+all its orders and none is pending.
 """
 
 from __future__ import annotations
@@ -25,8 +29,11 @@ RESULT_STATES = {
     "summarized": "summarized",  # booked in a daily summary document (summary mode)
 }
 MAX_FAILURES_LISTED = 50
+REFERENCE_PREFIX = "shopify-"  # an order's invoice's ExternalInvoiceReference1 (the mapper's)
 COUNTED = (
+    "checking",
     "would_create",
+    "would_match",
     "known",
     "pending",
     "created",
@@ -34,6 +41,7 @@ COUNTED = (
     "summarized",
     "failed",
     "skipped",
+    "not_found",
 )
 
 
@@ -89,14 +97,20 @@ async def record_orders(
     orders: dict[str, str],
     cursor: str | None,
     paged_all: bool,
+    errors: dict[str, str] | None = None,
 ) -> None:
-    """A page's orders (``{order id: status}``) and the new cursor, in one transaction."""
+    """A page's orders (``{order id: status}``, ``errors`` by order id where there is a why)
+    and the new cursor, in one transaction."""
+    errors = errors or {}
     async with pool.acquire() as conn, conn.transaction():
         await _lock(conn, job_id)
         await conn.executemany(
-            "INSERT INTO ingest.backfill_orders (job_id, order_id, status) VALUES ($1, $2, $3)"
-            " ON CONFLICT DO NOTHING",
-            [(uuid.UUID(job_id), order_id, status) for order_id, status in orders.items()],
+            "INSERT INTO ingest.backfill_orders (job_id, order_id, status, error)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            [
+                (uuid.UUID(job_id), order_id, status, errors.get(order_id))
+                for order_id, status in orders.items()
+            ],
         )
         await conn.execute(
             "UPDATE ingest.backfill_jobs SET cursor = $2, paged_all = $3 WHERE id = $1",
@@ -140,6 +154,44 @@ async def record_result(
         await _finish_if_done(conn, job_id)
 
 
+async def record_lookup(
+    pool: asyncpg.Pool,
+    job_id: str,
+    references: list[str],
+    found: dict[str, str],
+    error: str | None = None,
+) -> None:
+    """The writer's look-up of a dry run's orders in Fortnox: ``would_match`` (with the
+    invoice's number) or ``would_create`` (with ``error`` when it could not be looked up: a
+    later answer replaces it). Upserted: a result that comes before its page is recorded wins
+    over the page's ``checking``."""
+    rows = [
+        (
+            uuid.UUID(job_id),
+            reference.removeprefix(REFERENCE_PREFIX),
+            "would_match" if reference in found else "would_create",
+            found.get(reference),
+            None if reference in found else error,
+        )
+        for reference in references
+        if reference.startswith(REFERENCE_PREFIX)
+    ]
+    async with pool.acquire() as conn, conn.transaction():
+        if not await _lock(conn, job_id):
+            return
+        await conn.executemany(
+            """
+            INSERT INTO ingest.backfill_orders AS o (job_id, order_id, status, document, error)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (job_id, order_id) DO UPDATE SET status = EXCLUDED.status,
+                document = EXCLUDED.document, error = EXCLUDED.error, updated_at = now()
+            WHERE o.status = 'checking' OR (o.status = 'would_create' AND o.error IS NOT NULL)
+            """,
+            rows,
+        )
+        await _finish_if_done(conn, job_id)
+
+
 async def fail(pool: asyncpg.Pool, job_id: str, error: str) -> None:
     await pool.execute(
         "UPDATE ingest.backfill_jobs SET status = 'failed', error = $2, finished_at = now()"
@@ -163,7 +215,7 @@ async def _finish_if_done(conn: asyncpg.Connection, job_id: str) -> None:
         WHERE j.id = $1 AND j.status = 'running' AND j.paged_all
           AND NOT EXISTS (
               SELECT 1 FROM ingest.backfill_orders o
-              WHERE o.job_id = j.id AND o.status = 'pending'
+              WHERE o.job_id = j.id AND o.status IN ('pending', 'checking')
           )
         """,
         uuid.UUID(job_id),
@@ -196,14 +248,14 @@ async def progress(
     failures = await conn.fetch(
         """
         SELECT order_id, status, error FROM ingest.backfill_orders
-        WHERE job_id = $1 AND status IN ('failed', 'skipped')
+        WHERE job_id = $1 AND status IN ('failed', 'skipped', 'not_found')
         ORDER BY status, updated_at, order_id LIMIT $2
         """,
         row["id"],
         MAX_FAILURES_LISTED,
     )
     total = sum(counts.values())
-    done = total - counts.get("pending", 0)
+    done = total - counts.get("pending", 0) - counts.get("checking", 0)
     return {
         "id": str(row["id"]),
         "dry_run": row["dry_run"],

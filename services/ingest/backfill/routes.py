@@ -3,21 +3,26 @@
 POST /admin/api/backfills.json  {"from", "to"} or {"ids": [...]}, "dry_run": bool (default true)
 GET  /admin/api/backfills.json  ?job_id= (else the shop's latest): progress and counts
 GET  /admin/api/backfills/orders.json ?job_id=&status=&after=&limit=: a job's orders
-Starting needs ``write_integrations``; reading ``read_integrations``.
+Starting needs ``write_integrations``; reading ``read_integrations``. A window from more than
+60 days ago needs Shopify's ``read_all_orders``: without it the start is refused (403, naming
+the scope, with the re-authorisation link), never a silent partial import.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 
 from libs.common.access import authorize_for_shop
 from libs.common.http import json_error
 from libs.common.service import runtime_of
+from libs.common.settings import Settings
+from libs.common.shopify_scopes import ALL_ORDERS_DAYS, access, granted_scopes, lacking
 from services.ingest.backfill import jobs
 from services.ingest.backfill.runner import BackfillRunner
 from services.ingest.catalog.routes import MAX_IDS, _shopify_id
@@ -77,6 +82,9 @@ async def start(request: web.Request) -> web.Response:
         filters, dry_run = parse_request(body)
     except ValueError as exc:
         return json_error(422, str(exc))
+    refused = await _needs_all_orders(runtime.settings, runtime.pool, shop, filters)
+    if refused is not None:
+        return refused
     try:
         job_id = await jobs.create(runtime.pool, shop, filters, dry_run)
     except jobs.JobRunning as running:
@@ -84,6 +92,30 @@ async def start(request: web.Request) -> web.Response:
     request.app[RUNNER][0].start(job_id)
     progress = await jobs.progress(runtime.pool, shop, job_id)
     return web.json_response({"backfill": progress}, status=202)
+
+
+async def _needs_all_orders(
+    settings: Settings, pool: asyncpg.Pool, shop: str, filters: dict[str, Any]
+) -> web.Response | None:
+    """403 when the window starts more than 60 days ago and the shop did not grant
+    read_all_orders: Shopify would show only the last 60 days (a silent partial import)."""
+    if "from" not in filters:
+        return None
+    horizon = datetime.now(UTC) - timedelta(days=ALL_ORDERS_DAYS)
+    if datetime.fromisoformat(filters["from"]) >= horizon:
+        return None
+    granted = await granted_scopes(pool, shop)
+    if not lacking("all_orders", granted):
+        return None
+    answer = access(settings, shop, "all_orders", granted)
+    return json_error(
+        403,
+        f"from is more than {ALL_ORDERS_DAYS} days ago. {answer['what_to_do']} Nothing was"
+        f" started; a window within the last {ALL_ORDERS_DAYS} days needs no added permission.",
+        code="shopify_scope_missing",
+        missing_scopes=answer["missing_scopes"],
+        reauthorize_url=answer["reauthorize_url"],
+    )
 
 
 def _job_id(request: web.Request) -> str | None:

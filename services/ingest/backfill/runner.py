@@ -9,10 +9,15 @@ looks for each document by its reference before creating it (a past order alread
 is matched, not duplicated), and billing does not charge them. An order Fortbridge already has
 every event of is ``known``: nothing is sent again.
 
-A dry run pages the same orders and only counts them: ``would_create`` (Fortbridge never saw
-the order) or ``known``. One replica runs a job at a time (a session advisory lock per job);
-the cursor is saved after each page, so a job whose replica stopped resumes where it was when
-any ingest replica starts (its events have deterministic webhook ids: nothing is stored twice).
+A dry run pages the same orders and writes nothing: an order Fortbridge has is ``known``; the
+others are ``checking`` while the writer looks them up in Fortnox by their reference (one
+``find_documents`` command per page, ``origin: backfill``: behind live work, within the tenant's
+rate limit; operations/find.py; among invoices, and Fortnox orders too when the shop's settings
+or enabled rules make orders: :func:`lookup_kinds`), then ``would_match`` (Fortnox already has
+its document) or ``would_create`` (jobs.record_lookup, from the writer's result). One replica
+runs a job at a time (a session advisory lock per job); the cursor is saved after each page,
+so a job whose replica stopped resumes where it was when any ingest replica starts (its events
+have deterministic webhook ids: nothing is stored twice).
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ import asyncio
 import contextlib
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from libs.common.logs import get_logger
+from libs.common.messages import FortnoxCommand, SourceRef
 from libs.common.service import Runtime
 from libs.common.shopify_admin import ShopifyAdmin
+from libs.common.shopify_scopes import ALL_ORDERS_DAYS, granted_scopes, lacking
 from services.ingest import lifecycle
 from services.ingest.backfill import jobs
 from services.ingest.order_fetch import OrderTooLarge, ShopifyRefused, ShopifyUnavailable
@@ -38,6 +45,9 @@ from services.ingest.reconcile.listing import (
 )
 from services.ingest.reconcile.recover import recover_order
 from services.ingest.reconcile.stored import stored_orders
+from services.mapper.accounting.commands import external_reference
+from services.mapper.rules.store import current_rule_set
+from services.mapper.store import load_shop_settings
 
 log = get_logger(__name__)
 SOURCE = "backfill"
@@ -107,8 +117,14 @@ class BackfillRunner:
         while True:
             page = await self._page(shop, token, filters, cursor)
             orders = await self._handle(job_id, shop, token, page.orders, row["dry_run"])
+            if row["dry_run"]:
+                await self._look_up(shop, job_id, cursor, orders)
+            unlisted = await self._unlisted(shop, page.unlisted)
+            orders.update({order_id: "not_found" for order_id in unlisted})
             cursor = page.cursor
-            await jobs.record_orders(pool, job_id, orders, cursor, paged_all=not page.more)
+            await jobs.record_orders(
+                pool, job_id, orders, cursor, paged_all=not page.more, errors=unlisted
+            )
             if not page.more:
                 log.info("backfill paged", job_id=job_id, shop=shop, dry_run=row["dry_run"])
                 return
@@ -125,7 +141,9 @@ class BackfillRunner:
                     chunk = ids[start : start + IDS_PER_CALL]
                     marks = await orders_by_ids(self._admin, shop, token, chunk)
                     end = start + len(chunk)
-                    return OrderPage(marks, str(end), end < len(ids))
+                    listed = {mark.order_id for mark in marks}
+                    unlisted = tuple(i for i in chunk if i not in listed)
+                    return OrderPage(marks, str(end), end < len(ids), unlisted)
                 return await created_page(
                     self._admin,
                     shop,
@@ -141,6 +159,25 @@ class BackfillRunner:
                 await asyncio.sleep(2**attempt)
         raise AssertionError("unreachable")
 
+    async def _unlisted(self, shop: str, order_ids: tuple[str, ...]) -> dict[str, str]:
+        """Why each asked-for id Shopify did not list is not imported (never a silent skip):
+        Shopify has no such order the app may read, and without read_all_orders it shows
+        only the last 60 days' orders."""
+        if not order_ids:
+            return {}
+        why = (
+            "Shopify lists no order with this id that the app may read (deleted, of another"
+            " shop, or mistyped)."
+        )
+        if lacking("all_orders", await granted_scopes(self._runtime.pool, shop)):
+            why += (
+                f" Without the read_all_orders permission Shopify shows only the last"
+                f" {ALL_ORDERS_DAYS} days' orders: if the order is older, grant it (the"
+                " installation's re-authorisation link) and run the backfill again."
+            )
+        log.warning("backfill: ids Shopify did not list", shop=shop, order_ids=list(order_ids))
+        return {order_id: why for order_id in order_ids}
+
     async def _handle(
         self, job_id: str, shop: str, token: str, marks: list[OrderMark], dry_run: bool
     ) -> dict[str, str]:
@@ -153,7 +190,7 @@ class BackfillRunner:
             seen = known.get(mark.order_id)
             fresh = seen is None or seen.updated_at is None
             if dry_run:
-                statuses[mark.order_id] = "would_create" if fresh else "known"
+                statuses[mark.order_id] = "checking" if fresh else "known"
                 continue
             try:
                 recovery = await self._recover(shop, token, mark, seen, job_id)
@@ -166,6 +203,33 @@ class BackfillRunner:
             created = "orders/create" in recovery.topics or mark.order_id in ours
             statuses[mark.order_id] = "pending" if created else "known"
         return statuses
+
+    async def _look_up(
+        self, shop: str, job_id: str, cursor: str | None, statuses: dict[str, str]
+    ) -> None:
+        """Ask the writer which of a dry run's new orders Fortnox already has. Published before
+        the page is recorded (its result is upserted over ``checking``), with a key of the page:
+        a page read again after a restart asks again, harmlessly (nothing is written)."""
+        references = [external_reference(o) for o, state in statuses.items() if state == "checking"]
+        if not references:
+            return
+        key = f"{shop}:backfill:{job_id}:find:{cursor or 'first'}"
+        async with self._runtime.pool.acquire() as conn:
+            kinds = await lookup_kinds(conn, shop)
+        command = FortnoxCommand(
+            shop=shop,
+            command_id=key,
+            action="find_documents",
+            document_key=key,
+            source=SourceRef(type="backfill", id=job_id, name="backfill dry run"),
+            references=references,
+            find_kinds=kinds,
+            batch_id=job_id,
+            origin="backfill",
+        )
+        await self._runtime.publisher.publish(
+            command, "fortnox.command.find_documents", message_id=command.command_id
+        )
 
     async def _stored_by(self, shop: str, job_id: str, order_ids: list[str]) -> set[str]:
         rows = await self._runtime.pool.fetch(
@@ -196,3 +260,17 @@ class BackfillRunner:
                     raise
                 await asyncio.sleep(2**attempt)
         raise AssertionError("unreachable")
+
+
+async def lookup_kinds(conn: Any, shop: str) -> list[Literal["invoice", "order"]]:
+    """Where a dry run looks an order up in Fortnox: the document kind of the shop's settings
+    first, then the other kind when an enabled rule of the shop's current rules sets one (rules
+    decide per order and a dry run does not run them; a look-up among both costs a second
+    request only for orders the first kind lacks). Read with the mapper's own loaders, read-only
+    (a cross-schema read, docs/architecture.md); a shop without either looks among invoices."""
+    settings = await load_shop_settings(conn, shop, {})
+    rules = await current_rule_set(conn, shop)
+    first: Literal["invoice", "order"] = "order" if settings.document_kind == "order" else "invoice"
+    other: Literal["invoice", "order"] = "invoice" if first == "order" else "order"
+    chosen = {rule.actions.document_kind for rule in rules.rules if rule.enabled}
+    return [first, other] if other in chosen else [first]

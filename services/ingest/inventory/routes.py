@@ -1,7 +1,9 @@
 """``GET /admin/api/inventory/status.json`` (read_integrations): the caller's shop's inventory
 sync: its source, when it last synced and checked, how much went each way, the echoes it
 ignored, the compare-and-set retries, whether the Fortnox company uses the warehouse module,
-the last error, and the items it could not sync with the reason (the first 200)."""
+the last error, the items it could not sync with the reason (the first 200), and whether the
+shop granted the Shopify scopes inventory needs (``shopify_access``: else what to do and the
+re-authorisation link)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from aiohttp import web
 
 from libs.common.access import authorize_for_shop
 from libs.common.service import runtime_of
+from libs.common.shopify_scopes import access, granted_scopes
 from services.ingest.inventory import store
 from services.ingest.inventory.sync import InventorySync
 
@@ -47,6 +50,10 @@ async def inventory_status(request: web.Request) -> web.Response:
         },
         "warehouse_module": state.get("warehouse_module"),
         "last_error": state.get("last_error"),
+        # Inventory needs scopes SHOPIFY_SCOPES does not ask for: granted, or what to do.
+        "shopify_access": access(
+            runtime.settings, shop, "inventory", await granted_scopes(runtime.pool, shop)
+        ),
         "discrepancies": problems,
     }
     return web.json_response({"inventory": answer})

@@ -37,6 +37,11 @@ from libs.common.article_numbers import sku_from_article_number
 from libs.common.errors import HandlerError, PermanentError
 from libs.common.logs import get_logger
 from libs.common.messages import FortnoxCommand, SourceRef, StockLevel, SyncResult
+from libs.common.metrics import (
+    INVENTORY_LEVELS_FAILED,
+    INVENTORY_LEVELS_PUSHED,
+    INVENTORY_LEVELS_READ,
+)
 from libs.common.service import Runtime
 from libs.common.shopify_admin import ShopifyAdmin
 from services.ingest import lifecycle
@@ -142,6 +147,7 @@ class InventorySync:
                 item = await stock.item(item_id)
                 if item is not None:
                     items.append(item)
+        INVENTORY_LEVELS_READ.labels(direction="to_fortnox").inc(len(items))
         await self._send_to_fortnox(config, items)
         values: dict[str, object] = {"last_sync_at": datetime.now(UTC), "last_error": None}
         if events:
@@ -155,6 +161,7 @@ class InventorySync:
         pool, shop = self._runtime.pool, config.shop
         plan = plan_fortnox_stock(config, items)
         wanted, problems, fine = plan.wanted, plan.problems, plan.fine
+        INVENTORY_LEVELS_FAILED.labels(direction="to_fortnox").inc(len(problems))
         already = await store.written(pool, shop, "fortnox", list(wanted))
         changes = {n: q for n, q in wanted.items() if already.get(n) != q}
         await store.record_problems(pool, shop, problems)
@@ -315,6 +322,8 @@ class InventorySync:
             )
         await store.record_problems(pool, shop, problems)
         await store.clear_problems(pool, shop, fine)
+        INVENTORY_LEVELS_PUSHED.labels(direction="to_shopify").inc(written)
+        INVENTORY_LEVELS_FAILED.labels(direction="to_shopify").inc(len(problems))
         return written, retries
 
     async def _item_for(

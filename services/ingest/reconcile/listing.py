@@ -80,6 +80,7 @@ class OrderPage:
     orders: list[OrderMark]
     cursor: str | None
     more: bool
+    unlisted: tuple[str, ...] = ()  # asked-for ids Shopify did not list (backfill by ids)
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -14,9 +14,10 @@ default): they wait there until Shopify pays out. A payout then moves them to th
 | the payout (net) | debit the bank account (1930); a withdrawal credits it |
 
 Amounts are the payout's currency (the writer converts another currency than SEK at Fortnox's
-rate of the day). The payout's own ``payout`` transaction is the bank row. The sum of the
-transactions' nets must equal the payout's amount, or the payout is refused (a failed job):
-a voucher that does not match the bank statement is worse than none.
+rate of the payout's date, services/fortnox_writer/vouchers.py). The payout's own ``payout``
+transaction is the bank row, the draft's first row (the voucher's Description names its
+amount). The sum of the transactions' nets must equal the payout's amount, or the payout is
+refused (a failed job): a voucher that does not match the bank statement is worse than none.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ customer (``summary_customer_name``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -65,8 +66,14 @@ def business_day(moment: datetime, settings: ShopSettings) -> tuple[date, dateti
     close = timedelta(hours=hours, minutes=minutes)
     local = moment.astimezone(zone)
     day = (local - close).date()
-    closes_at = datetime.combine(day + timedelta(days=1), time(hours, minutes), tzinfo=zone)
-    return day, closes_at
+    return day, day_closes_at(day, settings)
+
+
+def day_closes_at(day: date, settings: ShopSettings) -> datetime:
+    """When the summary day ``day`` closes: the next date's close time in the shop's zone."""
+    hours, minutes = (int(part) for part in settings.summary_close_time.split(":"))
+    zone = ZoneInfo(settings.summary_timezone)
+    return datetime.combine(day + timedelta(days=1), time(hours, minutes), tzinfo=zone)
 
 
 def row_amount(row: InvoiceRowDraft) -> Decimal:
@@ -135,6 +142,28 @@ def summary_key(shop: str, group: tuple[date, str, str, str], batch: int) -> str
     return f"{shop}:summary:{day.isoformat()}:{currency}:{profile}:{kind}{suffix}"
 
 
+def summary_reference(group: tuple[date, str, str, str], batch: int) -> str:
+    """The summary document's ``ExternalInvoiceReference1``:
+    ``fb-summary-<day>-<currency>-<profile>-<sales|refunds>[-<batch>]`` (batch 1 has none)."""
+    day, currency, profile, kind = group
+    reference = f"fb-summary-{day.isoformat()}-{currency}-{profile}-{kind}"
+    return reference if batch == 1 else f"{reference}-{batch}"
+
+
+_REFERENCE = re.compile(
+    r"^fb-summary-(\d{4}-\d{2}-\d{2})-([A-Z]{3})-((?:incl|excl)-[A-Z]+)-(sales|refunds)(?:-(\d+))?$"
+)
+
+
+def parse_summary_reference(text: str) -> tuple[tuple[date, str, str, str], int] | None:
+    """``summary_reference`` read back: ((day, currency, profile, kind), batch), else None."""
+    found = _REFERENCE.match(text or "")
+    if found is None:
+        return None
+    day, currency, profile, kind, batch = found.groups()
+    return (date.fromisoformat(day), currency, profile, kind), int(batch or 1)
+
+
 def summary_command(
     shop: str,
     group: tuple[date, str, str, str],
@@ -183,8 +212,7 @@ def summary_command(
         if weight:
             rate = sum((abs(e.total) * (e.currency_rate or 0) for e in rated), Decimal(0)) / weight
             fields["CurrencyRate"] = rate.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
-    reference = f"fb-summary-{day.isoformat()}-{currency}-{profile}-{kind}"
-    reference += "" if batch == 1 else f"-{batch}"
+    reference = summary_reference(group, batch)
     return FortnoxCommand(
         shop=shop,
         command_id=f"{key}:v1",

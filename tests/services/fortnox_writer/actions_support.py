@@ -200,7 +200,7 @@ class Order:
             currency=self.currency,
             currency_rate=None if rate is None else Decimal(rate),
             payment_date="2026-03-02",
-            mode_of_payment="CARD",
+            mode_of_payment="KORT",
             mode_of_payment_account=1580,
             bookkeep=bookkeep,
             reference=transaction,
@@ -220,7 +220,7 @@ class Order:
             amount=-Decimal(amount),
             currency=self.currency,
             payment_date="2026-03-05",
-            mode_of_payment="CARD",
+            mode_of_payment="KORT",
             reference=transaction,
             **changes,
         )

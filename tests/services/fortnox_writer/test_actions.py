@@ -214,7 +214,7 @@ async def test_payment_in_sek_is_registered_and_booked(stack: Stack) -> None:
     assert (payment.amount, payment.amount_currency) == (D("250.00"), D("250.00"))
     assert payment.booked
     assert payment.fields["ExternalInvoiceReference1"] == "9001"
-    assert payment.fields["ModeOfPayment"] == "CARD"
+    assert payment.fields["ModeOfPayment"] == "KORT"
     assert payment.fields["ModeOfPaymentAccount"] == 1580
     assert payment.fields["PaymentDate"] == "2026-03-02"
     assert row["outcome"] == "paid" and row["document_number"] == str(payment.number)

@@ -85,6 +85,8 @@ async def test_the_15th_sync_is_free_the_16th_waits_and_approving_releases_it(
     status, body = await usage(stack)
     waiting = body["usage"]["waiting"]
     assert waiting["count"] == 1 and waiting["state"] == "subscription_pending"
+    # The Billing page links the confirmation URL itself: its reason does not print it.
+    assert "/confirm?" not in waiting["reason"] and "in Shopify" in waiting["reason"]
     assert waiting["commands"][0]["order_id"] == str(late["id"])
     assert body["usage"]["subscription"]["confirmation_url"].startswith(stack.shopify.base_url)
     assert not usage_records(stack)

@@ -14,6 +14,7 @@ from libs.common.settings import Settings
 from services.fortnox_writer.billing_ledger import (
     BillingLedger,
     billable_order,
+    free_syncs_used,
     idempotency_key,
 )
 from simulators.shopify.payloads import order_payload
@@ -60,7 +61,7 @@ async def test_the_last_trial_credit_goes_to_one_order_only(
     states = {b.state for b in outcomes if b is not None}
     assert states == {"subscription_needed"}
     reason = next(b for b in outcomes if b is not None).explanation
-    assert "1 free syncs are used" in reason and "0.15 USD" in reason
+    assert reason.startswith("The 1 free sync is used;") and "0.15 USD" in reason
     # A create that fails for good releases its reservation: the credit is there again.
     await ledger.release(free[0])
     assert await ledger.reserve(commands[-1]) is None
@@ -89,3 +90,9 @@ async def test_only_a_new_invoice_or_order_for_an_order_is_billable() -> None:
     assert idempotency_key(long_key) == idempotency_key(long_key)
     assert Decimal(Settings().billing_price) == Decimal("0.15")
     assert Settings().billing_trial_credits == 15 and Settings().billing_enabled
+
+
+def test_the_free_syncs_are_counted_in_the_right_number() -> None:
+    assert free_syncs_used(0) == "There are no free syncs"
+    assert free_syncs_used(1) == "The 1 free sync is used"
+    assert free_syncs_used(5) == "The 5 free syncs are used"

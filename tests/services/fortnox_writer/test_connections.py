@@ -44,13 +44,22 @@ async def test_concurrent_refreshes_spend_the_refresh_token_once(
         )
         assert tokens["access_token"].encode() not in bytes(stored)
 
+        # Ten requests of two replicas saw Fortnox refuse the same token.
+        refused = tokens["access_token"]
         results = await asyncio.gather(
-            *(stores[i % 2].get(shop, force_refresh=True) for i in range(10))
+            *(stores[i % 2].get(shop, refused_token=refused) for i in range(10))
         )
-    assert sim.refresh_count == 1
-    assert sim.refresh_reuse_count == 0
-    assert len({r.access_token for r in results}) == 1
-    assert results[0].access_token != tokens["access_token"]
+        assert sim.refresh_count == 1
+        assert sim.refresh_reuse_count == 0
+        assert len({r.access_token for r in results}) == 1
+        assert results[0].access_token != refused
+        # One that comes after the refresh takes the new token: no second refresh.
+        late = await stores[1].get(shop, refused_token=refused)
+        assert (late.access_token, sim.refresh_count) == (results[0].access_token, 1)
+        # Fortnox refusing the new token too is a new refusal: refreshed (positive control).
+        again = await stores[0].get(shop, refused_token=late.access_token)
+        assert sim.refresh_count == 2
+        assert again.access_token not in (refused, late.access_token)
 
 
 async def test_refused_refresh_marks_the_connection_for_reconnection(

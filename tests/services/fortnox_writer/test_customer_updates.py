@@ -11,8 +11,8 @@ import aiohttp
 import asyncpg
 
 from libs.common.messages import CustomerDraft
+from services.fortnox_writer.customer_register import CustomerRegister, with_vies_note
 from services.fortnox_writer.leases import Leases
-from services.fortnox_writer.registers import CustomerRegister, with_vies_note
 from simulators.fortnox import FortnoxSimulator
 from simulators.fortnox.customers import create_customer
 from tests.services.fortnox_writer.test_registers import _client, fortnox  # noqa: F401

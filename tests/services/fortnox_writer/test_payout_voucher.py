@@ -1,12 +1,14 @@
 """create_voucher: a payout's voucher is made once in Fortnox, when the command comes twice and
 when Fortnox commits but the answer is lost (dropped connection, timeout); a payout in another
-currency is converted at Fortnox's rate of the day and still balances."""
+currency is converted at Fortnox's rate of the payout's date, balances to the öre, names the
+currency, amount and rate, and is made once; a payout of a day whose rate Fortnox no longer tells
+is refused, not booked at another day's rate."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -47,7 +49,7 @@ async def stack(amqp_url: str, database_url: str, broker_cleanup: Topology) -> A
         yield stack
 
 
-def payout(payout_id: str, currency: str = "SEK") -> dict[str, Any]:
+def payout(payout_id: str, currency: str = "SEK", day: date | None = None) -> dict[str, Any]:
     """Two charges with Shopify's fees, a refund and the payout (REST spelling)."""
     txns = [
         ("charge", "1000.00", "19.80"),
@@ -67,7 +69,8 @@ def payout(payout_id: str, currency: str = "SEK") -> dict[str, Any]:
     ]
     net = sum((D(r["net"]) for r in rows), D(0))
     rows.append({"id": "9", "type": "payout", "amount": str(-net), "fee": "0.00", "net": str(-net)})
-    issued = datetime(2026, 11, 30, 6, 0, tzinfo=UTC).isoformat()
+    on = day or date(2026, 11, 30)
+    issued = datetime(on.year, on.month, on.day, 6, 0, tzinfo=UTC).isoformat()
     return {
         "id": payout_id,
         "status": "paid",
@@ -145,14 +148,98 @@ async def test_a_lost_answer_does_not_make_a_second_voucher(
     assert await writer_failures(stack) == []
 
 
-async def test_a_payout_in_euro_is_converted_at_the_rate_of_the_day(stack: Stack) -> None:
-    today = date.today().isoformat()  # Fortnox's /3/currencies answers today's rate
-    stack.fortnox.set_daily_rate(stack.tenant_id, "EUR", today, D("11.4321"))
-    await made(stack, command(stack, payout("700003", "EUR")))
+def _rows(voucher: Voucher, account: int) -> list[dict[str, Any]]:
+    return [r for r in voucher.rows if r["Account"] == account]
+
+
+def _sek(amount: str, rate: Decimal) -> Decimal:
+    return (D(amount) * rate).quantize(D("0.01"), rounding=ROUND_HALF_UP)
+
+
+async def test_a_payout_in_euro_is_booked_in_sek_at_the_rate_of_its_date(
+    stack: Stack, amqp_url: str, broker_cleanup: Topology
+) -> None:
+    # Fortnox's /3/currencies tells the rate of its own day (the simulator's: today), and the
+    # payout is of that day; the rate set for that date is the voucher's.
+    today = date.today()
+    rate = D("11.4321")
+    stack.fortnox.set_daily_rate(stack.tenant_id, "EUR", today.isoformat(), rate)
+    first = command(stack, payout("700003", "EUR", today))
+    await made(stack, first)
     [voucher] = vouchers(stack)
     debit, credit = sides(voucher)
-    assert debit == credit
-    bank = next(r for r in voucher.rows if r["Account"] == 1930)
-    net = D("1000.00") - D("19.80") + D("333.33") - D("7.80") - D("100.00")
-    assert abs(D(bank["Debit"]) - net * D("11.4321")) < D("0.01")
-    assert "EUR" in bank["TransactionInformation"]
+    assert debit == credit  # balanced to the öre
+    net = "1205.73"  # 1000.00 - 19.80 + 333.33 - 7.80 - 100.00
+    [bank] = _rows(voucher, 1930)
+    assert D(bank["Debit"]) == _sek(net, rate) == D("13784.03")
+    assert [D(r["Debit"]) for r in _rows(voucher, 6064)] == [_sek("27.60", rate)]
+    clearing = _rows(voucher, 1580)
+    assert sorted(D(r["Credit"] or 0) for r in clearing)[-1] == _sek("1333.33", rate)
+    # 1333.33 x 11.4321 = 15242.76... rows rounded on their own leave an öre: the rounding row
+    rounding = [r for r in voucher.rows if r["Account"] not in (1930, 6064, 1580)]
+    assert [r["Account"] for r in rounding] == [ON.accounts.rounding]
+    assert voucher.fields["Description"] == (
+        f"Shopify Payments utbetalning 700003 (EUR {net} kurs 11.4321)"
+    )
+    assert bank["TransactionInformation"] == f"EUR {net} kurs 11.4321"
+
+    # Delivered again: no second voucher, Fortnox not asked.
+    again = first.model_copy(update={"command_id": "again"})
+    async with published_results(amqp_url, broker_cleanup) as seen:
+        await send(stack, again)
+        await stack.wait_for(lambda: any(r["command_id"] == "again" for r in seen))
+    assert [r["status"] for r in seen if r["command_id"] == "again"] == ["already_synced"]
+    assert len(vouchers(stack)) == 1
+
+    # Another rate for that date books another amount (a payout of its own).
+    stack.fortnox.set_daily_rate(stack.tenant_id, "EUR", today.isoformat(), D("11.0000"))
+    await made(stack, command(stack, payout("700004", "EUR", today)))
+    [other] = [v for v in vouchers(stack) if v is not voucher]
+    [bank] = _rows(other, 1930)
+    assert D(bank["Debit"]) == D("13263.03")  # 1205.73 x 11.0000
+    assert "kurs 11" in other.fields["Description"]
+    assert await writer_failures(stack) == []
+
+
+async def test_a_euro_payout_after_fortnoxs_newest_rate_is_booked_at_that_rate(
+    stack: Stack,
+) -> None:
+    # A Sunday's payout, or one booked before the day's rates come out: Fortnox's newest rate
+    # is of an earlier day (here two days before), and no newer one exists, so it is the rate
+    # Fortnox gives a document of the payout's date too.
+    today = date.today()
+    newest = today - timedelta(days=2)
+    tenant = stack.fortnox.tenant(stack.tenant_id)
+    tenant.rates_dated = newest
+    stack.fortnox.set_daily_rate(stack.tenant_id, "EUR", newest.isoformat(), D("11.2000"))
+    stack.fortnox.set_daily_rate(stack.tenant_id, "EUR", today.isoformat(), D("12.0000"))
+    await made(stack, command(stack, payout("700006", "EUR", today)))
+    [voucher] = vouchers(stack)
+    [bank] = _rows(voucher, 1930)
+    assert D(bank["Debit"]) == _sek("1205.73", D("11.2000"))
+    assert voucher.fields["Description"].endswith("(EUR 1205.73 kurs 11.2)")
+    # A payout of a day before the newest rate's: Fortnox no longer tells its rate.
+    await send(stack, command(stack, payout("700007", "EUR", newest - timedelta(days=1))))
+
+    async def failed() -> bool:
+        return bool(await writer_failures(stack))
+
+    await stack.wait_for(failed, timeout=20)
+    assert len(vouchers(stack)) == 1
+    [failure] = await writer_failures(stack)
+    assert "no_rate_of_day" in str(failure), failure
+
+
+async def test_a_euro_payout_of_an_earlier_day_is_refused_not_booked_at_todays_rate(
+    stack: Stack,
+) -> None:
+    earlier = date.today() - timedelta(days=3)
+    await send(stack, command(stack, payout("700005", "EUR", earlier)))
+
+    async def failed() -> bool:
+        return bool(await writer_failures(stack))
+
+    await stack.wait_for(failed, timeout=20)
+    assert vouchers(stack) == []
+    [failure] = await writer_failures(stack)
+    assert "no_rate_of_day" in str(failure), failure

@@ -114,6 +114,7 @@ async def _failed(stack: Stack) -> bool:
 
 async def test_a_missing_mode_of_payment_is_created_by_the_one_click_fix(stack: Stack) -> None:
     await grant_every_scope(stack)
+    stack.fortnox.tenant(stack.tenant_id).modes_of_payment.pop("KLARNA")  # never set up
     await _settings(stack, {"default_payment_mode": "KLARNA"})
     result = await run(stack)
     finding = next(f for f in result["findings"] if f["id"] == "mode-of-payment-KLARNA")

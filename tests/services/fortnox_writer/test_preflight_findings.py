@@ -34,3 +34,24 @@ def test_finding_ids_of_rates_match_the_failed_jobs() -> None:
     assert vat_finding_id(Decimal("5.5")) == "vat-5.5"
     assert vat_finding_id(Decimal("0")) == "vat-0"
     assert status_of([]) == "ok"
+
+
+def test_with_payouts_on_the_payout_accounts_fortnox_lacks_are_named() -> None:
+    """A payout voucher books to the payout settings' accounts; one the chart lacks is an
+    error finding with the id a failed payout job names (account-6064)."""
+    off = needs_of(ShopSettings(), RuleSet(), [])
+    assert 6064 not in off.accounts and 6990 not in off.accounts
+    settings = ShopSettings.model_validate({"payouts": {"enabled": True, "fee_account": 6570}})
+    needs = needs_of(settings, RuleSet(), [])
+    assert {1580, 6570, 1930, 6990, 1680} <= set(needs.accounts)
+    assert needs.accounts[6570] == ["settings: payouts.fee_account"]
+    setup = FortnoxSetup(
+        accounts={n: True for n in needs.accounts if n != 6570},
+        modes_of_payment={"KORT"},
+        terms_of_payment=set(),
+        currencies={"SEK"},
+        vat_rates={Decimal(25), Decimal(12), Decimal(6)},
+    )
+    [finding] = [f for f in findings_for(needs, setup, ["payment"]) if f.id.startswith("account")]
+    assert (finding.id, finding.severity) == ("account-6570", "error")
+    assert "payouts.fee_account" in finding.explanation

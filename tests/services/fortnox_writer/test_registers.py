@@ -16,10 +16,11 @@ import pytest
 from fortbridge.localstack import migrate_all
 from libs.common.messages import ArticleDraft, CustomerDraft
 from libs.common.messaging import Topology
+from services.fortnox_writer.article_register import ArticleRegister
 from services.fortnox_writer.client import FortnoxClient
+from services.fortnox_writer.customer_register import CustomerRegister
 from services.fortnox_writer.leases import Leases
 from services.fortnox_writer.ratelimit import RateLimiter
-from services.fortnox_writer.registers import ArticleRegister, CustomerRegister
 from simulators.fortnox import FortnoxSimulator
 from simulators.fortnox.customers import create_customer
 from tests.services.fortnox_writer.actions_support import (
@@ -61,7 +62,7 @@ def _client(
 ) -> FortnoxClient:
     token = sim.issue_tokens("cid", tenant)["access_token"]
 
-    async def bearer(force: bool) -> str:
+    async def bearer(refused: str | None) -> str:
         return str(token)
 
     return FortnoxClient(

@@ -14,7 +14,7 @@ from fortbridge.localstack import LocalStack, add_connected_shop, command_publis
 from libs.common.messaging import Topology
 from libs.common.metrics import FORTNOX_429
 from services.fortnox_writer.admission import TenantGate
-from services.fortnox_writer.deferred import DeferredStore, backoff
+from services.fortnox_writer.deferred import DeferredStore, ShopFacts, backoff
 from services.fortnox_writer.reconciliation.fortnox_side import LiveFirst
 from simulators.shopify.payloads import order_payload
 from tests.services.fortnox_writer.writer_support import (
@@ -283,12 +283,23 @@ async def test_a_backfill_waits_behind_live_orders_of_its_own_tenant(
     assert max(sum(1 for t in times if s <= t < s + 5.0) for s in times) <= 25
 
 
+class CountingStore(DeferredStore):
+    """Counts the looks at a shop's backlog (what ``LiveFirst`` polls)."""
+
+    checks = 0
+
+    async def facts(self, shop: str) -> ShopFacts:
+        facts = await super().facts(shop)
+        self.checks += 1
+        return facts
+
+
 @pytest.mark.slow
 async def test_a_reports_fortnox_reads_wait_while_live_commands_are_set_aside(
     writer_stack: LocalStack,
 ) -> None:
     stack = writer_stack
-    store = DeferredStore(stack.pool, "test")
+    store = CountingStore(stack.pool, "test")
     live = LiveFirst(store, stack.shop)
     await asyncio.wait_for(live.wait(), 1.0)  # nothing waiting: at once
     await store.put(
@@ -316,8 +327,11 @@ async def test_a_reports_fortnox_reads_wait_while_live_commands_are_set_aside(
         due_in=60,
         background=True,
     )
+    checked = store.checks
     waiting = asyncio.create_task(live.wait())
-    await asyncio.sleep(0.6)
+    # Not a fixed wait: it looked at the shop's backlog twice (it would have returned after the
+    # first look without the live command), and is still waiting.
+    await stack.wait_for(lambda: store.checks >= checked + 2 or waiting.done(), timeout=5)
     assert not waiting.done()  # behind the live command
     await stack.pool.execute(
         "DELETE FROM fortnox_writer.deferred_commands WHERE command_id = 'live-1'"

@@ -12,12 +12,12 @@ import jwt
 import pytest
 
 from libs.common.crypto import TokenCipher
+from libs.common.shopify_scopes import missing_scopes
 from libs.common.shops import ShopRegistry
 from services.ingest.shopify_oauth import (
     WEBHOOK_TOPICS,
     InstallError,
     admin_base_url,
-    missing_scopes,
     query_hmac,
     sign_state,
     topic_enum,
@@ -159,8 +159,7 @@ async def test_a_code_is_good_once(stack: Stack) -> None:
     assert status == 400 and "refused the authorization code" in body["error"]
 
 
-async def test_token_exchange_installs_the_embedded_app(stack: Stack) -> None:
-    shop = new_shop(stack)
+def session_token_of(stack: Stack, shop: str) -> str:
     now = int(time.time())
     claims = {
         "iss": f"https://{shop}/admin",
@@ -172,15 +171,70 @@ async def test_token_exchange_installs_the_embedded_app(stack: Stack) -> None:
     }
     with warnings.catch_warnings():  # the stack's app secret is short; Shopify's are not
         warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
-        session_token = jwt.encode(claims, SHOPIFY_SECRET)
+        return jwt.encode(claims, SHOPIFY_SECRET)
+
+
+async def exchange(stack: Stack, shop: str) -> Any:
     url = stack.url("ingest", "/auth/shopify/token_exchange")
-    headers = {"Authorization": f"Bearer {session_token}"}
+    headers = {"Authorization": f"Bearer {session_token_of(stack, shop)}"}
     async with stack.http.post(url, headers=headers) as response:
         assert response.status == 200, await response.text()
+        return await response.json()
+
+
+async def test_token_exchange_installs_the_embedded_app(stack: Stack) -> None:
+    shop = new_shop(stack)
+    await exchange(stack, shop)
     assert await registry(stack).access_token(shop) is not None
     assert len(subscriptions(stack, shop)) == len(WEBHOOK_TOPICS)
+    url = stack.url("ingest", "/auth/shopify/token_exchange")
     async with stack.http.post(url, headers={"Authorization": "Bearer a.b.c"}) as response:
         assert response.status == 401
+
+
+async def stored_scopes(stack: Stack, shop: str) -> set[str]:
+    installation = await registry(stack).installation(shop)
+    assert installation is not None
+    return {scope for scope in installation.scopes.split(",") if scope}
+
+
+async def test_a_token_exchange_keeps_the_optional_scopes_the_shop_granted(stack: Stack) -> None:
+    granted, never = new_shop(stack), new_shop(stack)
+    # One merchant approved read_all_orders (the backfill's re-authorisation link) ...
+    url = stack.url("ingest", "/auth/shopify/install")
+    params = {"shop": granted, "add": "read_all_orders"}
+    async with stack.http.get(url, params=params, allow_redirects=False) as response:
+        location = response.headers["Location"]
+    async with stack.http.get(location, allow_redirects=False) as response:
+        query = dict(parse_qsl(urlsplit(response.headers["Location"]).query))
+    assert (await callback(stack, query))[0] == 302
+    assert "read_all_orders" in await stored_scopes(stack, granted)
+    # ... and then opens the embedded app: the exchanged token keeps it, and so does the record.
+    answer = await exchange(stack, granted)
+    assert "read_all_orders" in answer["scope"].split(",")
+    assert "read_all_orders" in await stored_scopes(stack, granted)
+    token = await registry(stack).access_token(granted)
+    assert "read_all_orders" in stack.shopify.shop(granted).token_scopes[token or ""]
+    # The other never approved it: the exchange does not grant it, nor is it recorded.
+    await exchange(stack, never)
+    assert "read_all_orders" not in await stored_scopes(stack, never)
+    assert await stored_scopes(stack, never) == set(stack.settings.shopify_scopes.split(","))
+
+
+async def test_an_exchange_answer_without_scope_records_what_shopify_lists(
+    stack: Stack,
+) -> None:
+    # shopify.md does not say the token exchange's answer names its scopes; when it does not,
+    # ingest asks Shopify (accessScopes) instead of assuming SHOPIFY_SCOPES.
+    stack.shopify.register_app(
+        stack.settings.shopify_api_key,
+        SHOPIFY_SECRET,
+        scopes="read_orders,read_products",
+        exchange_answers_scope=False,
+    )
+    shop = new_shop(stack)
+    await exchange(stack, shop)
+    assert await stored_scopes(stack, shop) == {"read_orders", "read_products"}
 
 
 async def test_app_uninstalled_marks_the_shop_and_admin_calls_say_so(stack: Stack) -> None:
@@ -235,3 +289,19 @@ def test_missing_scopes_counts_write_as_read() -> None:
     assert missing_scopes("read_orders,write_orders,read_customers", "write_orders") == [
         "read_customers"
     ]
+
+
+async def test_a_reauthorisation_link_adds_optional_scopes_only(stack: Stack) -> None:
+    shop = new_shop(stack)
+    url = stack.url("ingest", "/auth/shopify/install")
+    params = {"shop": shop, "add": "read_inventory,write_inventory"}
+    async with stack.http.get(url, params=params, allow_redirects=False) as response:
+        assert response.status == 302
+        query = dict(parse_qsl(urlsplit(response.headers["Location"]).query))
+    assert query["scope"] == f"{stack.settings.shopify_scopes},read_inventory,write_inventory"
+    # An attacker's link cannot slip other scopes into the merchant's consent page.
+    for add in ("write_products", "read_all_orders,write_customers"):
+        params = {"shop": shop, "add": add}
+        async with stack.http.get(url, params=params, allow_redirects=False) as response:
+            assert response.status == 400, add
+            assert "optional scopes" in (await response.json())["error"]

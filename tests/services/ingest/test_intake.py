@@ -10,9 +10,11 @@ from typing import Any
 
 import aio_pika
 import pytest
+from opentelemetry.trace import SpanKind
 from prometheus_client import REGISTRY
 
 from libs.common.messaging import MAPPER_EVENTS
+from libs.common.messaging.publisher import SHOP_HEADER
 from libs.common.service import STATE
 from services.ingest import events
 from services.ingest.intake import Intake
@@ -46,7 +48,9 @@ async def rows(stack: Stack) -> list[dict[str, Any]]:
 
 
 async def published_ids(stack: Stack) -> list[str]:
-    """The message ids waiting in the mapper's queue (taken off it)."""
+    """The ids of the test shop's messages waiting in the mapper's queue (all taken off it).
+    The test database is shared: the stack's relay also publishes what earlier tests left
+    unpublished on purpose, for their own shops."""
     queue_name = MAPPER_EVENTS.full_name(stack.settings.amqp_namespace)
     ids: list[str] = []
     connection = await aio_pika.connect(stack.settings.amqp_url)
@@ -54,7 +58,8 @@ async def published_ids(stack: Stack) -> list[str]:
         channel = await connection.channel()
         queue = await channel.declare_queue(queue_name, passive=True)
         while (message := await queue.get(no_ack=True, fail=False)) is not None:
-            ids.append(str(message.message_id))
+            if message.headers.get(SHOP_HEADER) == stack.shop:
+                ids.append(str(message.message_id))
     return ids
 
 
@@ -117,7 +122,7 @@ async def _all_published(stack: Stack) -> bool:
 async def test_one_row_the_database_refuses_does_not_fail_its_batch(stack: Stack) -> None:
     intake = intake_of(stack)
 
-    def delivery(n: int) -> WebhookDelivery:
+    def delivery(n: int, body: bytes) -> WebhookDelivery:
         return WebhookDelivery(
             shop=stack.shop,
             topic="orders/create",
@@ -125,13 +130,14 @@ async def test_one_row_the_database_refuses_does_not_fail_its_batch(stack: Stack
             event_id=None,
             api_version="2025-07",
             triggered_at=None,
-            payload={"id": n},
+            order_id=str(n),
+            body=body,
         )
 
     bodies = [json.dumps({"id": n}).encode() for n in range(6)]
     bodies[3] = b'{"id": 3, "note": "\x00"}'  # no text column stores NUL (webhooks refuse it)
     outcomes = await asyncio.gather(
-        *(intake.store(delivery(n), body) for n, body in enumerate(bodies)),
+        *(intake.store(delivery(n, body)) for n, body in enumerate(bodies)),
         return_exceptions=True,
     )
     failed = [n for n, outcome in enumerate(outcomes) if isinstance(outcome, BaseException)]
@@ -225,3 +231,45 @@ async def test_the_relay_publishes_in_the_trace_of_the_webhook_it_stored(
         and s.attributes.get("messaging.message.id") == uid
     ]
     assert format(span.context.trace_id, "032x") == trace_id
+
+
+async def test_each_webhook_of_a_batch_is_published_in_its_own_trace(
+    stack: Stack, span_exporter: Any
+) -> None:
+    """The batch's publishes are one call, yet every message continues its own webhook's trace:
+    its traceparent names a PRODUCER span whose parent is that webhook's SERVER span."""
+    span_exporter.clear()
+    hooks = [
+        build_webhook("orders/create", stack.shop, order_payload(), SHOPIFY_SECRET)
+        for _ in range(12)
+    ]
+    callers = {hook.webhook_id: uuid.uuid4().hex for hook in hooks}
+    url = stack.url("ingest", "/webhooks/shopify")
+
+    async def send(hook: Any) -> str:
+        headers = {**hook.headers, "traceparent": f"00-{callers[hook.webhook_id]}-{'1' * 16}-01"}
+        async with stack.http.post(url, data=hook.body, headers=headers) as response:
+            assert response.status == 200
+            return str((await response.json())["event_uid"])
+
+    event_uids = await asyncio.gather(*(send(hook) for hook in hooks))
+    trace_of = {uid: callers[hook.webhook_id] for uid, hook in zip(event_uids, hooks, strict=True)}
+    await stack.wait_for(lambda: _all_published(stack))
+    assert batches() > 0
+    spans = span_exporter.get_finished_spans()
+    by_id = {span.context.span_id: span for span in spans}
+    queue_name = MAPPER_EVENTS.full_name(stack.settings.amqp_namespace)
+    connection = await aio_pika.connect(stack.settings.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(queue_name, passive=True)
+        messages = [await queue.get(no_ack=True, timeout=5) for _ in hooks]
+    assert sorted(str(m.message_id) for m in messages) == sorted(event_uids)
+    for message in messages:
+        _, trace_id, span_id, _ = str(message.headers["traceparent"]).split("-")
+        assert trace_id == trace_of[str(message.message_id)]
+        producer = by_id[int(span_id, 16)]
+        assert producer.kind is SpanKind.PRODUCER and producer.parent is not None
+        server = by_id[producer.parent.span_id]
+        assert server.kind is SpanKind.SERVER
+        assert dict(server.attributes or {})["fortbridge.event_uid"] == message.message_id

@@ -36,7 +36,11 @@ def test_the_spliced_envelope_reads_back_as_the_model_pydantic_would_write(
     batch_id: str | None,
 ) -> None:
     order = order_payload(name='#1001 Åsa "quoted" \\ back')
-    event = stored(encode_body(order), batch_id=batch_id, triggered_at=None)
+    # Header values are the sender's: quotes, backslashes, non-ASCII and control characters.
+    odd = 'wh "1" \\ Åsa \x01\x7f\u2028'
+    event = stored(
+        encode_body(order), batch_id=batch_id, triggered_at=None, webhook_id=odd, event_id=odd
+    )
     message = ShopifyEvent.model_validate_json(envelope(event))
     expected = ShopifyEvent(
         shop=event.shop,

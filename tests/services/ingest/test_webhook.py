@@ -2,6 +2,7 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -31,6 +32,8 @@ def test_valid_delivery_is_parsed_with_ids_kept_exact() -> None:
     assert delivery.shop == "demo.myshopify.com"
     assert delivery.topic == "orders/create"
     assert delivery.payload["id"] == 5_000_000_000_123
+    assert delivery.order_id == "5000000000123"  # read once, on arrival
+    assert delivery.body == body
     assert delivery.event_id == "ev-1"
     assert delivery.triggered_at is not None and delivery.triggered_at.utcoffset() is not None
 
@@ -123,3 +126,121 @@ def test_signed_bodies_later_steps_cannot_carry_are_400(
 def test_a_body_at_the_depth_limit_and_a_paired_surrogate_are_accepted() -> None:
     deep = b'{"a":' * 63 + b'{"b": "\\ud83d\\ude00"}' + b"}" * 63
     assert parse_delivery(signed_headers(deep), deep, SECRET).payload["a"]["a"]
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "order_id"),
+    [
+        ("orders/paid", {"id": 7, "order_id": 9}, "7"),
+        ("refunds/create", {"id": 3, "order_id": 9}, "9"),
+        ("products/update", {"id": 7}, None),
+        ("orders/create", {"id": True}, None),
+    ],
+)
+def test_the_order_a_delivery_is_about_is_read_on_arrival(
+    topic: str, payload: dict[str, object], order_id: str | None
+) -> None:
+    body = json.dumps(payload).encode()
+    delivery = parse_delivery(signed_headers(body, **{"X-Shopify-Topic": topic}), body, SECRET)
+    assert delivery.order_id == order_id
+
+
+def test_every_header_of_a_delivery_is_kept() -> None:
+    body = b'{"id": 1}'
+    delivery = parse_delivery(
+        signed_headers(body, **{"X-Shopify-Shop-Domain": "Demo.MyShopify.com"}), body, SECRET
+    )
+    assert delivery.shop == "demo.myshopify.com"  # shop domains compare lower-case
+    assert (delivery.webhook_id, delivery.event_id, delivery.api_version) == (
+        "wh-1",
+        "ev-1",
+        "2025-07",
+    )
+    assert delivery.triggered_at == datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("triggered_at", "parsed"),
+    [
+        ("2026-11-28T12:00:00+02:00", datetime(2026, 11, 28, 10, 0, tzinfo=UTC)),
+        ("2026-11-28T10:00:00", datetime(2026, 11, 28, 10, 0, tzinfo=UTC)),  # naive: UTC
+        ("yesterday", None),
+    ],
+)
+def test_the_trigger_time_is_an_instant_in_utc_or_none(
+    triggered_at: str, parsed: datetime | None
+) -> None:
+    body = b"{}"
+    headers = signed_headers(body, **{"X-Shopify-Triggered-At": triggered_at})
+    got = parse_delivery(headers, body, SECRET).triggered_at
+    assert got == parsed
+    assert got is None or got.utcoffset() is not None
+
+
+def test_optional_headers_may_be_absent() -> None:
+    body = b"{}"
+    headers = signed_headers(body)
+    for name in ("X-Shopify-Event-Id", "X-Shopify-API-Version", "X-Shopify-Triggered-At"):
+        del headers[name]
+    delivery = parse_delivery(headers, body, SECRET)
+    assert (delivery.event_id, delivery.api_version, delivery.triggered_at) == (None, None, None)
+
+
+def test_a_bytes_secret_verifies_like_its_text() -> None:
+    body = b'{"id": 1}'
+    assert parse_delivery(signed_headers(body), body, SECRET.encode()).webhook_id == "wh-1"
+    assert not verify_hmac(body, signed_headers(body)["X-Shopify-Hmac-Sha256"], b"other")
+
+
+# Each refusal: the HTTP status, the metric label (fortbridge_webhooks_rejected_total's reason),
+# and a reason that names what is wrong (the answer's body, and str() of the exception in logs).
+@pytest.mark.parametrize(
+    ("body", "overrides", "status", "code", "reason"),
+    [
+        (
+            b"{}",
+            {"X-Shopify-Hmac-Sha256": "bm90IGl0"},
+            401,
+            "bad_hmac",
+            "HMAC signature is missing or does not match the body",
+        ),
+        (
+            b"{}",
+            {"X-Shopify-Topic": "", "X-Shopify-Webhook-Id": ""},
+            400,
+            "missing_header",
+            "missing required header(s): X-Shopify-Topic, X-Shopify-Webhook-Id",
+        ),
+        (
+            b"{}",
+            {"X-Shopify-Webhook-Id": ""},
+            400,
+            "missing_header",
+            "missing required header(s): X-Shopify-Webhook-Id",
+        ),
+        (
+            b"{}",
+            {"X-Shopify-Shop-Domain": "evil.example.com"},
+            400,
+            "bad_shop",
+            "X-Shopify-Shop-Domain is not a myshopify.com domain: 'evil.example.com'",
+        ),
+        (
+            b"{}",
+            {"X-Shopify-Topic": "orders.create"},
+            400,
+            "bad_topic",
+            "X-Shopify-Topic is not a topic like orders/create: 'orders.create'",
+        ),
+        (b'{"a": "\x00"}', {}, 400, "nul", "body contains NUL characters, which cannot be stored"),
+        (b"[1, 2]", {}, 400, "not_an_object", "body must be a JSON object"),
+    ],
+)
+def test_each_refusal_has_its_status_code_and_reason(
+    body: bytes, overrides: dict[str, str], status: int, code: str, reason: str
+) -> None:
+    with pytest.raises(WebhookRejected) as caught:
+        parse_delivery(signed_headers(body, **overrides), body, SECRET)
+    rejected = caught.value
+    assert (rejected.status, rejected.code, rejected.reason) == (status, code, reason)
+    assert str(rejected) == reason

@@ -39,6 +39,12 @@ def test_vat_rate_from_tax_lines() -> None:
     assert vat_rate([{"rate": 0.12}]) == 12
 
 
+def test_vat_rate_adds_several_tax_lines_and_keeps_small_rates() -> None:
+    assert vat_rate([{"rate": 0.2}, {"rate": 0.05}]) == 25
+    assert vat_rate([{"rate": 0.25}, {"title": "Eco fee"}]) == 25  # no rate: adds nothing
+    assert vat_rate([{"rate": 0.01}]) == 1  # 1 % is a rate, not untaxed
+
+
 @pytest.mark.parametrize(
     ("country", "charged", "vat_number", "market"),
     [
@@ -62,6 +68,14 @@ def test_accounts_per_market_and_rate() -> None:
     assert sales_account(accounts, "eu_vat", Decimal("19")) == 3106
     assert sales_account(accounts, "eu_reverse", Decimal("0")) == 3108
     assert sales_account(accounts, "export", Decimal("0")) == 3105
+    assert sales_account(accounts, "eu_vat", Decimal("0")) == 3108  # EU, no VAT charged
+
+
+def test_a_rate_that_normalizes_to_an_exponent_still_finds_its_account() -> None:
+    # 10 % from the tax lines is Decimal("1E+1"): the account key is "10".
+    accounts = ShopSettings().accounts.model_copy(update={"sweden": {"10": 3010, "25": 3001}})
+    assert sales_account(accounts, "sweden", vat_rate([{"rate": 0.1}])) == 3010
+    assert sales_account(accounts, "sweden", vat_rate([{"rate": 0.25}])) == 3001
 
 
 def test_company_from_customer_metafield_and_vat_number_from_note_attribute() -> None:

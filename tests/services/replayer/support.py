@@ -131,6 +131,7 @@ class Published:
     headers: dict[str, Any]
     message_id: str | None
     links: list[Link]
+    message_type: str | None = None
 
 
 @dataclass
@@ -155,5 +156,13 @@ class RecordingPublisher:
         if self.delay:
             await asyncio.sleep(self.delay)
         self.published.append(
-            Published(body, routing_key, exchange, dict(headers or {}), message_id, links or [])
+            Published(
+                body,
+                routing_key,
+                exchange,
+                dict(headers or {}),
+                message_id,
+                links or [],
+                message_type,
+            )
         )

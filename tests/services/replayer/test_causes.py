@@ -54,6 +54,53 @@ def test_two_unusual_rates_and_known_codes() -> None:
     assert "Create the article" in cause.fix
 
 
+def test_an_unknown_account_or_mode_of_payment_is_explained_with_its_finding() -> None:
+    headers = consumer_headers(SHOP, code="2000423", source_message="Kan inte hitta kontot. (3107)")
+    _, cause = classify(headers, command_body(SHOP, 1))
+    assert cause.title == "Account 3107 missing in Fortnox"
+    assert cause.key == "fortnox:2000423:account-3107"
+    assert "refused the document" in cause.explanation
+    assert "finding account-3107 " in cause.explanation
+    assert "Add the account in Fortnox" in cause.fix and "replay" in cause.fix
+    # Fortnox's code for an unknown mode of payment is not documented: its message tells.
+    message = "Kan inte hitta betalningssättet. (PAYPAL)"
+    headers = consumer_headers(SHOP, code="2999016", source_message=message)
+    _, cause = classify(headers, command_body(SHOP, 1))
+    assert "mode of payment" in cause.title and "does not exist in Fortnox" in cause.explanation
+    assert "finding mode-of-payment-* " in cause.explanation
+    assert "Create the mode of payment in Fortnox" in cause.fix
+
+
+def voucher_body(*accounts: int) -> bytes:
+    rows = [{"account": n, "debit": "1.00", "credit": "0"} for n in accounts]
+    return json.dumps(
+        {
+            "shop": SHOP,
+            "command_id": f"{SHOP}:payout:7:create",
+            "document_key": f"{SHOP}:payout:7:voucher",
+            "source": {"type": "payout", "id": "7"},
+            "voucher": {"rows": rows},
+        }
+    ).encode()
+
+
+def test_a_payout_voucher_to_an_account_fortnox_lacks_names_the_account() -> None:
+    headers = consumer_headers(SHOP, code="2000423", source_message="Kan inte hitta kontot. (6064)")
+    _, cause = classify(headers, voucher_body(1930, 6064, 1580))
+    assert cause.title == "Account 6064 missing in Fortnox"
+    assert "refused the voucher" in cause.explanation
+    assert "finding account-6064 " in cause.explanation
+    # Fortnox's documented message names no account: the voucher's accounts are named instead.
+    headers = consumer_headers(SHOP, code="2000423", source_message="Kan inte hitta kontot.")
+    _, cause = classify(headers, voucher_body(1930, 6064, 1580, 1930))
+    assert cause.title == "One of accounts 1580, 1930, 6064 missing in Fortnox"
+    assert cause.key == "fortnox:2000423:account-1580-1930-6064"
+    assert "findings account-1580, account-1930, account-6064 " in cause.explanation
+    # Nothing to name: the cause still links the pre-flight's account findings.
+    _, cause = classify(headers, b"not json")
+    assert cause.key == "fortnox:2000423" and "finding account-* " in cause.explanation
+
+
 def test_transient_errors_exhausted() -> None:
     headers = consumer_headers(
         SHOP,
@@ -173,3 +220,21 @@ def test_filters_and_cursors() -> None:
         decode_cursor(encode_cursor(2**63))
     with pytest.raises(FilterError):
         JobFilter.from_mapping({"since": "0001-01-01T00:00:00+05:00"})
+
+
+def test_terms_of_payment_fortnox_lacks_are_named_by_message_or_document() -> None:
+    # Fortnox's code for unknown terms of payment is not documented: the message tells.
+    message = "Kan inte hitta betalningsvillkoret. (45)"
+    for code in ("2999020", None):
+        headers = consumer_headers(SHOP, code=code, source_message=message)
+        _, cause = classify(headers, command_body(SHOP, 1))
+        assert cause.title == "Terms of payment 45 missing in Fortnox"
+        assert "finding terms-of-payment-45 " in cause.explanation
+        assert "Terms of payment" in cause.fix and "replay" in cause.fix
+    body = json.loads(command_body(SHOP, 1))
+    body["document"]["fields"] = {"TermsOfPayment": "60"}
+    headers = consumer_headers(
+        SHOP, code=None, source_message="Kan inte hitta betalningsvillkoret."
+    )
+    _, cause = classify(headers, json.dumps(body).encode())
+    assert cause.title == "Terms of payment 60 missing in Fortnox"

@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import asyncpg
 import pytest
@@ -126,6 +127,7 @@ async def test_concurrent_retries_of_one_job_publish_once(replayer_pool: asyncpg
     [message] = publisher.published
     assert message.exchange == "" and message.routing_key == WRITER_QUEUE
     assert message.message_id == "cmd-9"
+    assert message.message_type == "fortnox.command.v1"  # the dead letter's own type
     assert message.headers[REPLAY_HEADER] == "true"
     assert message.headers[REPLAY_OF_HEADER] == str(job_id)
     assert "x-fortbridge-error-class" not in message.headers
@@ -156,6 +158,9 @@ async def test_bulk_retry_queues_exactly_the_matching_open_jobs_and_drains_at_a_
     assert dry == (3, None)
     count, batch = await jobs.queue_matching(replayer_pool, job_filter, actor="operator")
     assert count == 3 and batch is not None
+    waiting = await jobs.get(replayer_pool, vat[0])
+    assert waiting is not None and waiting["status"] == "queued"
+    assert waiting["replay_batch"] == str(batch) and waiting["queued_at"] is not None
     # Queuing again finds nothing open: a job is queued once.
     assert (await jobs.queue_matching(replayer_pool, job_filter, actor="operator"))[0] == 0
 
@@ -182,13 +187,24 @@ async def test_bulk_retry_queues_exactly_the_matching_open_jobs_and_drains_at_a_
     assert entry["filter"] == {"shop": shop, "cause": "fortnox:2000728:vat-19"}
 
 
+class CountingDrainer(ReplayDrainer):
+    """Counts its passes over the queued jobs."""
+
+    passes = 0
+
+    async def drain_one(self) -> bool:
+        worked = await super().drain_one()
+        self.passes += 1
+        return worked
+
+
 async def test_drainer_runs_in_the_background_and_stops_cleanly(
     replayer_pool: asyncpg.Pool,
 ) -> None:
     shop = new_shop()
     job_id = await record(replayer_pool, consumer_headers(shop), command_body(shop, 1))
     publisher = RecordingPublisher()
-    drainer = ReplayDrainer(replayer_pool, publisher, rate=50.0, poll_seconds=0.05)
+    drainer = CountingDrainer(replayer_pool, publisher, rate=50.0, poll_seconds=0.05)
     drainer.start()
     try:
         await jobs.queue_matching(replayer_pool, JobFilter(shop=shop), actor="operator")
@@ -197,6 +213,12 @@ async def test_drainer_runs_in_the_background_and_stops_cleanly(
             if str(job_id) in {p.headers[REPLAY_OF_HEADER] for p in publisher.published}:
                 break
             await asyncio.sleep(0.02)
+        # A second replay of the job would come from a later pass: wait for one whole pass
+        # after the one that published (not a fixed wait) before counting.
+        passes = drainer.passes
+        async with asyncio.timeout(5):
+            while drainer.passes < passes + 2:
+                await asyncio.sleep(0.02)
     finally:
         await drainer.stop()
     replayed = [p.headers[REPLAY_OF_HEADER] for p in publisher.published]
@@ -224,3 +246,126 @@ async def test_gauge_counts_unresolved_jobs_per_cause(replayer_pool: asyncpg.Poo
     await jobs.discard(replayer_pool, job_id, actor="operator", reason="test")
     await gauge.refresh()
     assert FAILED_JOBS_OPEN.labels(cause=cause)._value.get() == count - 1
+
+
+async def test_a_jobs_answer_carries_what_the_operator_decides_by(
+    replayer_pool: asyncpg.Pool,
+) -> None:
+    shop = new_shop()
+    body = command_body(shop, 7, ("19",))
+    job_id = await record(replayer_pool, consumer_headers(shop), body, message_id="cmd-7")
+    assert job_id is not None
+    job = await jobs.get(replayer_pool, job_id)
+    assert job is not None
+    assert job["shop"] == shop and job["document_key"] == f"{shop}:order:7:invoice"
+    assert (job["service"], job["queue"], job["message_id"]) == (
+        "fortnox_writer",
+        WRITER_QUEUE,
+        "cmd-7",
+    )
+    assert job["cause"] == {"key": "fortnox:2000728:vat-19", "title": job["cause"]["title"]}
+    assert (job["error_class"], job["error_code"]) == ("permanent", "2000728")
+    assert job["error_message"] == "Fortnox answered 400: Kunde inte hitta moms (code 2000728)"
+    assert job["explanation"]  # the cause's explanation, in plain words
+    assert (job["status_reason"], job["status_changed_by"], job["status_changed_at"]) == (
+        None,
+        None,
+        None,
+    )
+    assert (job["last_retried_at"], job["queued_at"], job["replay_batch"]) == (None, None, None)
+    assert job["headers"]["x-fortbridge-error-code"] == "2000728"
+    assert job["message"]["document_key"] == f"{shop}:order:7:invoice"  # the body, parsed
+
+    discarded = await jobs.discard(replayer_pool, job_id, actor="operator", reason="booked by hand")
+    assert discarded is not None
+    assert (discarded["status"], discarded["status_reason"], discarded["status_changed_by"]) == (
+        "discarded",
+        "booked by hand",
+        "operator",
+    )
+    assert datetime.fromisoformat(discarded["status_changed_at"]).tzinfo is not None
+    assert await jobs.get(replayer_pool, job_id) == discarded
+    entries, _ = await audit.page(
+        replayer_pool, job_id=job_id, action=None, actor=None, before=None, limit=10
+    )
+    assert [(e["action"], e["actor"], e["reason"]) for e in entries] == [
+        ("discard", "operator", "booked by hand")
+    ]
+    assert await jobs.get(replayer_pool, uuid.uuid4()) is None
+    assert await jobs.discard(replayer_pool, uuid.uuid4(), actor="o", reason="r") is None
+
+
+async def test_a_job_in_a_state_that_forbids_the_action_says_why_and_shows_the_job(
+    replayer_pool: asyncpg.Pool,
+) -> None:
+    shop = new_shop()
+    job_id = await record(replayer_pool, consumer_headers(shop), command_body(shop, 1), "cmd-1")
+    assert job_id is not None
+    await jobs.retry(replayer_pool, RecordingPublisher(), job_id, actor="operator")
+    with pytest.raises(jobs.JobStateError) as retrying:
+        await jobs.retry(replayer_pool, RecordingPublisher(), job_id, actor="operator")
+    assert str(retrying.value) == (
+        "the job is already being retried; it returns to open if it fails again"
+    )
+    assert retrying.value.job["status"] == "retrying" and retrying.value.job["last_retried_at"]
+    await jobs.discard(replayer_pool, job_id, actor="operator", reason="done by hand")
+    with pytest.raises(jobs.JobStateError) as discarded:
+        await jobs.retry(replayer_pool, RecordingPublisher(), job_id, actor="operator")
+    assert str(discarded.value) == "the job was discarded; it will not be retried"
+    with pytest.raises(jobs.JobStateError) as again:
+        await jobs.discard(replayer_pool, job_id, actor="operator", reason="again")
+    assert str(again.value) == "the job is already discarded"
+    assert again.value.job["id"] == str(job_id)
+    assert await jobs.retry(replayer_pool, RecordingPublisher(), uuid.uuid4(), actor="o") is None
+
+
+async def test_a_page_of_exactly_the_limit_has_no_next_cursor(replayer_pool: asyncpg.Pool) -> None:
+    shop = new_shop()
+    for n in range(3):
+        await record(replayer_pool, consumer_headers(shop), command_body(shop, n))
+    found, cursor = await jobs.page(replayer_pool, JobFilter(shop=shop), after=None, limit=3)
+    assert len(found) == 3 and cursor is None
+    found, cursor = await jobs.page(replayer_pool, JobFilter(shop=shop), after=None, limit=2)
+    assert len(found) == 2 and cursor is not None
+    rest, end = await jobs.page(
+        replayer_pool, JobFilter(shop=shop), after=decode_cursor(cursor), limit=2
+    )
+    assert len(rest) == 1 and end is None
+
+
+async def test_a_cause_sums_up_one_job_one_shop_and_its_states(
+    replayer_pool: asyncpg.Pool,
+) -> None:
+    shop = new_shop()
+    rate = f"{uuid.uuid4().int % 1000}.25"
+    first = await record(replayer_pool, consumer_headers(shop), command_body(shop, 1, (rate,)))
+    [cause] = await jobs.causes(replayer_pool, JobFilter(shop=shop))
+    assert cause["summary"] == f"VAT rate {rate} % missing in Fortnox: 1 job, 1 shop"
+    assert cause["title"] == f"VAT rate {rate} % missing in Fortnox"
+    assert (cause["error_class"], cause["fortnox_code"]) == ("permanent", "2000728")
+    assert cause["fix"]
+    assert datetime.fromisoformat(cause["first_failed_at"]) <= datetime.fromisoformat(
+        cause["last_failed_at"]
+    )
+    second = await record(replayer_pool, consumer_headers(shop), command_body(shop, 2, (rate,)))
+    await record(replayer_pool, consumer_headers(shop), command_body(shop, 3, (rate,)))
+    assert first is not None and second is not None
+    await jobs.retry(replayer_pool, RecordingPublisher(), first, actor="operator")
+    await jobs.discard(replayer_pool, second, actor="operator", reason="by hand")
+    [cause] = await jobs.causes(replayer_pool, JobFilter(shop=shop))
+    assert (cause["jobs"], cause["open"], cause["retrying"], cause["discarded"]) == (3, 1, 1, 1)
+    assert cause["summary"].endswith(": 3 jobs, 1 shop")
+
+
+async def test_a_body_that_is_not_json_is_shown_as_text(replayer_pool: asyncpg.Pool) -> None:
+    shop = new_shop()
+    job_id = await record(replayer_pool, broker_headers(shop, "delivery_limit"), b"poison \xff")
+    assert job_id is not None
+    job = await jobs.get(replayer_pool, job_id)
+    assert job is not None and job["message"] == "poison \ufffd"
+    assert jobs.jsonable({"at": datetime(2026, 1, 2, tzinfo=UTC), 1: [b"x", Decimal("1.50")]}) == {
+        "at": "2026-01-02T00:00:00+00:00",
+        "1": ["x", "1.50"],
+    }
+    # Header bytes that are not UTF-8 are shown, with the undecodable byte replaced.
+    assert jobs.jsonable({"x-raw": b"caf\xe9"}) == {"x-raw": "caf\ufffd"}

@@ -8,6 +8,11 @@ export function money(amount: string | null | undefined, currency?: string | nul
   return `${sign}${digits}.${cents}${currency ? ` ${currency}` : ""}`;
 }
 
+// "1 field needs" or "3 fields need": how a form the API refused says so.
+export function fieldsNeed(count: number): string {
+  return `${count} field${count === 1 ? " needs" : "s need"}`;
+}
+
 export function when(iso: string | null | undefined): string {
   if (!iso) return "—";
   const date = new Date(iso);

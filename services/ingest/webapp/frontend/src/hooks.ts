@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { errorText } from "./api";
+import { ApiError, errorText } from "./api";
 
 export interface Loaded<T> {
   data: T | null;
@@ -46,4 +46,26 @@ export function useInterval(tick: () => void, ms: number, active: boolean): void
     const id = window.setInterval(() => saved.current(), ms);
     return () => window.clearInterval(id);
   }, [ms, active]);
+}
+
+export interface FieldErrors {
+  errors: Record<string, string>;
+  error(path: string): string | undefined;
+  clear(): void;
+  set(errors: Record<string, string>): void;
+  take(caught: unknown): number;
+}
+
+// The API's messages by field, for a form: an ApiError's problems (the answer's "errors"), each by
+// its path without the request's key (prefix, e.g. "settings."). take(caught) keeps them and says
+// how many there were: 0 when the error is not about fields (the form says what went wrong).
+export function useFieldErrors(prefix: string): FieldErrors {
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const take = (caught: unknown): number => {
+    if (!(caught instanceof ApiError) || !caught.problems.length) return 0;
+    const path = (p: string) => (p.startsWith(prefix) ? p.slice(prefix.length) : p);
+    setErrors(Object.fromEntries(caught.problems.map((p) => [path(p.path), p.message])));
+    return caught.problems.length;
+  };
+  return { errors, error: (path) => errors[path], clear: () => setErrors({}), set: setErrors, take };
 }

@@ -53,6 +53,17 @@ export interface Accounts {
   gift_card_liability: number;
 }
 
+// How Shopify Payments payouts are booked: one Fortnox voucher per payout (docs/accounting.md).
+export interface PayoutSettings {
+  enabled: boolean;
+  voucher_series: string;
+  clearing_account: number;
+  fee_account: number;
+  bank_account: number;
+  adjustment_account: number;
+  reserve_account: number;
+}
+
 export interface ShopSettings {
   inventory_source: "shopify" | "fortnox" | "none";
   inventory_locations: Record<string, string>;
@@ -73,10 +84,22 @@ export interface ShopSettings {
   document_currency: "presentment" | "shop";
   currency_rate: "explicit" | "fortnox";
   shipping_as: "row" | "freight";
+  payouts: PayoutSettings;
+}
+
+// A feature's Shopify scopes: granted, or what to do and the re-authorisation link.
+export interface ShopifyAccess {
+  feature: string;
+  scopes: string[];
+  missing_scopes: string[];
+  granted: boolean;
+  what_to_do?: string;
+  reauthorize_url?: string;
 }
 
 export interface InventoryAnswer {
   inventory: {
+    shopify_access: ShopifyAccess;
     source: "shopify" | "fortnox" | "none";
     last_sync_at: string | null;
     counts: { to_fortnox: number; to_shopify: number; echoes_ignored: number; compare_retries: number; discrepancies: number };
@@ -92,6 +115,7 @@ export interface SettingsAnswer {
   version: number;
   updated_at: string | null;
   updated_by: string | null;
+  shopify_access: ShopifyAccess[];
 }
 
 export interface PreviewRow {

@@ -4,10 +4,11 @@
 import { Badge, Banner, BlockStack, Button, Card, DataTable, InlineStack, Layout, List, Page, ProgressBar, Text, TextField } from "@shopify/polaris";
 import { useEffect, useState } from "react";
 import { ApiError, errorText } from "../api";
+import { ScopeNotice } from "../components/ScopeNotice";
 import { useApp } from "../context";
 import { when } from "../format";
 import { useInterval } from "../hooks";
-import type { Backfill, ReconciliationReport } from "../types";
+import type { Backfill, ReconciliationReport, ShopifyAccess } from "../types";
 
 const STAGES: Record<string, string> = {
   shopify: "Reading Shopify's orders",
@@ -151,11 +152,6 @@ function ReportCard() {
   );
 }
 
-interface FortnoxRow {
-  order_id: string;
-  fortnox: { documents: { kind: string }[] };
-}
-
 function percent(job: Backfill): number {
   if (job.status === "finished") return 100;
   if (!job.total) return 0;
@@ -169,6 +165,7 @@ function BackfillCard() {
   const [to, setTo] = useState("");
   const [job, setJob] = useState<Backfill | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
+  const [scope, setScope] = useState<ShopifyAccess | null>(null);
   const [starting, setStarting] = useState(false);
 
   const refresh = async () => {
@@ -187,6 +184,7 @@ function BackfillCard() {
   const start = async (dryRun: boolean) => {
     setStarting(true);
     setFailure(null);
+    setScope(null);
     const body = { from: `${from}T00:00:00+00:00`, to: `${to}T23:59:59+00:00`, dry_run: dryRun };
     try {
       const answer = await api.post<{ backfill: Backfill }>("/admin/api/backfills.json", body);
@@ -195,6 +193,10 @@ function BackfillCard() {
       if (error instanceof ApiError && error.status === 409 && error.body.backfill) {
         setJob(error.body.backfill as Backfill);
         setFailure("A backfill is already running: following it below.");
+      } else if (error instanceof ApiError && typeof error.body.reauthorize_url === "string") {
+        // Older than 60 days without read_all_orders: what to do, and the link that asks for it.
+        const missing = (error.body.missing_scopes as string[] | undefined) ?? [];
+        setScope({ feature: "all_orders", scopes: missing, missing_scopes: missing, granted: false, what_to_do: error.message, reauthorize_url: error.body.reauthorize_url });
       } else {
         setFailure(errorText(error));
       }
@@ -202,35 +204,6 @@ function BackfillCard() {
       setStarting(false);
     }
   };
-
-  // A finished dry run: which of its orders Fortnox already holds, from the reconciliation
-  // report of the same days (the writer reads Fortnox; they will be matched, not duplicated).
-  const [inFortnox, setInFortnox] = useState<{ job: string; count: number | null } | null>(null);
-  useEffect(() => {
-    if (!job || !job.dry_run || job.status !== "finished" || inFortnox?.job === job.id || !from || !to) return;
-    setInFortnox({ job: job.id, count: null });
-    void (async () => {
-      try {
-        const ours = new Set<string>();
-        let after = "";
-        for (let page = 0; page < 40; page++) {
-          const answer = await api.get<{ orders: { order_id: string }[] }>(`/admin/api/backfills/orders.json?job_id=${job.id}&limit=250${after ? `&after=${after}` : ""}`);
-          answer.orders.forEach((row) => ours.add(row.order_id));
-          if (answer.orders.length < 250) break;
-          after = answer.orders[answer.orders.length - 1].order_id;
-        }
-        let report = (await api.post<{ reconciliation_report: ReconciliationReport }>("/admin/api/reconciliation_reports.json", { from, to })).reconciliation_report;
-        while (report.status === "running") {
-          await new Promise((done) => setTimeout(done, 1500));
-          report = (await api.get<{ reconciliation_report: ReconciliationReport & { report?: { orders?: FortnoxRow[] } } }>(`/admin/api/reconciliation_reports/${report.id}.json`)).reconciliation_report;
-        }
-        const rows = ((report.report as { orders?: FortnoxRow[] } | undefined)?.orders ?? []).filter((row) => ours.has(row.order_id) && row.fortnox.documents.some((d) => d.kind === "invoice"));
-        setInFortnox({ job: job.id, count: rows.length });
-      } catch {
-        setInFortnox({ job: job.id, count: null });
-      }
-    })();
-  }, [job?.id, job?.status]);
 
   const running = job?.status === "running";
   const counts = job ? Object.entries(job.counts).filter(([, n]) => n > 0).map(([name, n]) => `${n} ${name.replace("_", " ")}`).join(", ") : "";
@@ -243,7 +216,7 @@ function BackfillCard() {
               Past orders
             </Text>
             <Text as="p" tone="subdued">
-              Bring in orders from before Fortbridge. Try it first: the dry run only counts. Orders Fortnox already has are matched, not made twice; live orders always go first.
+              Bring in orders from before Fortbridge. Try it first: the dry run writes nothing and says per order what would be made and what Fortnox already has. Orders Fortnox already has are matched, not made twice; live orders always go first.
             </Text>
           </BlockStack>
           <InlineStack gap="300" blockAlign="end">
@@ -256,6 +229,7 @@ function BackfillCard() {
               Import them
             </Button>
           </InlineStack>
+          {scope && <ScopeNotice access={scope} />}
           {failure && (
             <Banner tone="warning" onDismiss={() => setFailure(null)}>
               <p>{failure}</p>
@@ -275,9 +249,9 @@ function BackfillCard() {
               <Text as="p" tone="subdued">
                 {`${job.total} orders${job.paged_all ? "" : " found so far"}: ${counts || "none yet"}. Started ${when(job.started_at)}${job.finished_at ? `, finished ${when(job.finished_at)}` : ""}.`}
               </Text>
-              {job.dry_run && job.status === "finished" && inFortnox?.job === job.id && (
+              {job.dry_run && job.status === "finished" && (
                 <Text as="p" id="backfill-in-fortnox">
-                  {inFortnox.count === null ? "Checking which of them Fortnox already has…" : `Fortnox already has ${inFortnox.count} of them: they will be matched, not made twice.`}
+                  {`Fortnox already has ${job.counts.would_match ?? 0} of them: they will be matched, not made twice.`}
                 </Text>
               )}
               {job.error && (

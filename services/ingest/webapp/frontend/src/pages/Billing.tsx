@@ -57,6 +57,13 @@ export function Billing() {
     }
   };
 
+  // Shopify's confirmation page opens at the top level: a link the merchant can reach by keyboard.
+  const approveLink = (url: string) => (
+    <Button variant="primary" url={url} target={session.embedded ? "_top" : "_self"}>
+      Approve the charges in Shopify
+    </Button>
+  );
+
   const data = usage.data?.usage;
   if (!data) {
     return (
@@ -70,8 +77,11 @@ export function Billing() {
   const used = Number(sub.amount_used ?? "0");
   const capped = Number(sub.capped_amount ?? "0");
   const startable = ["none", "DECLINED", "CANCELLED", "EXPIRED"].includes(sub.status);
+  const confirmation = sub.status === "PENDING" ? sub.confirmation_url : null;
+  // The waiting banner carries the approval link when it shows; the card carries it otherwise.
+  const waiting = data.waiting.count > 0;
   return (
-    <Page title="Billing" subtitle={`${data.trial.credits} free syncs, then ${data.plan.terms}, billed by Shopify.`}>
+    <Page title="Billing" subtitle={`${freeSyncs(data.trial.credits)}, then ${data.plan.terms}, billed by Shopify.`}>
       <Layout>
         {failure && (
           <Layout.Section>
@@ -80,12 +90,13 @@ export function Billing() {
             </Banner>
           </Layout.Section>
         )}
-        {data.waiting.count > 0 && (
+        {waiting && (
           <Layout.Section>
-            <Banner tone="warning" title={`${data.waiting.count} sync${data.waiting.count === 1 ? "" : "s"} waiting on billing`}>
+            <Banner tone="warning" title={`${data.waiting.count} ${plural(data.waiting.count, "sync")} waiting on billing`}>
               <BlockStack gap="200">
                 <p>{data.waiting.reason}</p>
-                <p>Nothing is lost: the waiting syncs resume by themselves, in order, once the charges can be made.</p>
+                <p>Nothing is lost: no order is skipped while it waits.</p>
+                {confirmation && <InlineStack>{approveLink(confirmation)}</InlineStack>}
               </BlockStack>
             </Banner>
           </Layout.Section>
@@ -126,16 +137,12 @@ export function Billing() {
               {sub.capped_amount && (
                 <>
                   <Text as="p">
-                    {money(sub.amount_used, sub.currency)} of {money(sub.capped_amount, sub.currency)} used this cycle ({data.syncs_billed_this_cycle} syncs billed).
+                    {money(sub.amount_used, sub.currency)} of {money(sub.capped_amount, sub.currency)} used this cycle ({data.syncs_billed_this_cycle} {plural(data.syncs_billed_this_cycle, "sync")} billed).
                   </Text>
                   <ProgressBar progress={capped ? Math.min(100, (used / capped) * 100) : 0} size="small" tone={used >= capped ? "critical" : "highlight"} />
                 </>
               )}
-              {sub.status === "PENDING" && sub.confirmation_url && (
-                <Button variant="primary" onClick={() => go(sub.confirmation_url ?? "")}>
-                  Approve the charges in Shopify
-                </Button>
-              )}
+              {confirmation && !waiting && <InlineStack>{approveLink(confirmation)}</InlineStack>}
               {startable && (
                 <Button variant="primary" loading={busy} onClick={() => void start()}>
                   {sub.status === "none" ? "Start usage charges" : "Start usage charges again"}
@@ -171,4 +178,13 @@ export function Billing() {
       </Layout>
     </Page>
   );
+}
+
+function plural(count: number, word: string): string {
+  return count === 1 ? word : `${word}s`;
+}
+
+// "No free syncs", "1 free sync", "15 free syncs".
+function freeSyncs(credits: number): string {
+  return credits === 0 ? "No free syncs" : `${credits} free ${plural(credits, "sync")}`;
 }

@@ -1,4 +1,4 @@
-"""Mirrors of the tenant's customer and article registers, so an order costs no look-up call.
+"""The mirror of the tenant's customer register, so an order costs no look-up call.
 
 Customers. The first order of a shop reads Fortnox's whole customer list (``limit=500``, page
 by page); from then on the mirror is kept current by reading only the customers changed since
@@ -34,22 +34,14 @@ once with a GET when the mirror does not hold the Comments yet). Name, type, e-m
 organisation number, VAT type, terms, price list and every other field are never touched on a
 customer Fortnox already has (docs/accounting.md).
 
-Articles. The article number is the SKU, chosen by us, so no search is needed: the article list
-is read once (pages of 500), then an unknown SKU costs one create; a create refused because the
-number exists (made elsewhere meanwhile) is checked with one GET and adopted.
-
-Companies. Every mirrored row (and every create intent) is keyed by the Fortnox company
-(tenant) it was read from or made in, and only the connected company's rows are ever matched:
-after a company switch (switching.py, which also clears the shop's mirrors) no number of the
-previous company is reused, even one a command still running in that company writes late.
+Companies: see register_state.py.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -57,19 +49,21 @@ import asyncpg
 
 from libs.common.errors import PermanentError, TransientError
 from libs.common.logs import get_logger
-from libs.common.messages import ArticleDraft, CustomerDraft
+from libs.common.messages import CustomerDraft
 from services.fortnox_writer.client import FortnoxApiError, FortnoxClient, path_segment
 from services.fortnox_writer.leases import Leases
+from services.fortnox_writer.register_state import (
+    CREATE_LEASE_WAIT,
+    REGISTER_LEASE_WAIT,
+    RegisterStates,
+    covers,
+    list_all,
+)
 
 log = get_logger(__name__)
 
-ARTICLE_NOT_FOUND = "2000428"
 CUSTOMER_NOT_FOUND = "2000433"
-PAGE_LIMIT = 500
 CUSTOMERS = "customers"
-ARTICLES = "articles"
-REGISTER_LEASE_WAIT = 120.0
-CREATE_LEASE_WAIT = 60.0
 
 # What Fortnox's customer list gives of each customer (its Phone is the customer's Phone1).
 _LIST_FIELDS = ("Address1", "Address2", "City", "ZipCode", "Email", "Name", "OrganisationNumber")
@@ -81,66 +75,6 @@ _FIELD = {"email": "Email", "organisation_number": "OrganisationNumber", "defaul
 
 def normal(value: Any) -> str:
     return str(value or "").strip().casefold()
-
-
-@dataclass(frozen=True)
-class RegisterState:
-    tenant_id: str
-    current_at: datetime  # holds every change Fortnox had at this time (DB clock)
-
-
-async def list_all(
-    client: FortnoxClient, path: str, envelope: str, params: dict[str, str] | None = None
-) -> list[dict[str, Any]]:
-    """Every row of a Fortnox list, 500 per call."""
-    rows: list[dict[str, Any]] = []
-    page, pages = 1, 1
-    while page <= pages:
-        listing = await client.request(
-            "GET", path, params={**(params or {}), "limit": str(PAGE_LIMIT), "page": str(page)}
-        )
-        rows += listing.get(envelope, [])
-        meta = listing.get("MetaInformation") or {}
-        pages = int(meta.get("@TotalPages") or 1)
-        page += 1
-    return rows
-
-
-class RegisterStates:
-    """When each shop's mirrors were last read, and of which tenant."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-
-    async def get(self, shop: str, register: str) -> RegisterState | None:
-        row = await self._pool.fetchrow(
-            "SELECT tenant_id, current_at FROM fortnox_writer.registers"
-            " WHERE shop = $1 AND register = $2",
-            shop,
-            register,
-        )
-        return None if row is None else RegisterState(row["tenant_id"], row["current_at"])
-
-    async def now(self) -> datetime:
-        value: datetime = await self._pool.fetchval("SELECT clock_timestamp()")
-        return value
-
-    async def set(self, shop: str, register: str, tenant_id: str, current_at: datetime) -> None:
-        await self._pool.execute(
-            """
-            INSERT INTO fortnox_writer.registers (shop, register, tenant_id, current_at)
-            VALUES ($1, $2, $3, $4)
-            ON CONFLICT (shop, register) DO UPDATE SET tenant_id = EXCLUDED.tenant_id,
-                current_at = GREATEST(
-                    CASE WHEN registers.tenant_id = EXCLUDED.tenant_id
-                         THEN registers.current_at END, EXCLUDED.current_at),
-                loaded_at = now()
-            """,
-            shop,
-            register,
-            tenant_id,
-            current_at,
-        )
 
 
 class CustomerRegister:
@@ -311,11 +245,11 @@ class CustomerRegister:
     ) -> None:
         """Make the mirror hold every change Fortnox had at ``since`` (one read serves all)."""
         state = await self._states.get(shop, CUSTOMERS)
-        if not force and _covers(state, client.tenant_id, since):
+        if not force and covers(state, client.tenant_id, since):
             return
         async with self._leases.hold(f"register:{shop}:{CUSTOMERS}", wait=REGISTER_LEASE_WAIT):
             state = await self._states.get(shop, CUSTOMERS)
-            if not force and _covers(state, client.tenant_id, since):
+            if not force and covers(state, client.tenant_id, since):
                 return  # another worker read it meanwhile
             started = await self._states.now()
             if (
@@ -473,137 +407,6 @@ class CustomerRegister:
         )
 
 
-class ArticleRegister:
-    def __init__(self, pool: asyncpg.Pool, leases: Leases) -> None:
-        self._pool = pool
-        self._leases = leases
-        self._states = RegisterStates(pool)
-
-    async def ensure_loaded(self, shop: str, client: FortnoxClient) -> None:
-        """Read every article number of the tenant into the mirror, once."""
-        state = await self._states.get(shop, ARTICLES)
-        if state is not None and state.tenant_id == client.tenant_id:
-            return
-        async with self._leases.hold(f"register:{shop}:{ARTICLES}", wait=REGISTER_LEASE_WAIT):
-            state = await self._states.get(shop, ARTICLES)
-            if state is not None and state.tenant_id == client.tenant_id:
-                return
-            started = await self._states.now()
-            tenant = client.tenant_id
-            rows = await list_all(client, "/3/articles", "Articles")
-            async with self._pool.acquire() as conn, conn.transaction():
-                await conn.execute(
-                    "DELETE FROM fortnox_writer.articles WHERE shop = $1 AND tenant_id = $2",
-                    shop,
-                    tenant,
-                )
-                await conn.executemany(
-                    "INSERT INTO fortnox_writer.articles (shop, tenant_id, article_number)"
-                    " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                    [(shop, tenant, str(row["ArticleNumber"])) for row in rows],
-                )
-            await self._states.set(shop, ARTICLES, client.tenant_id, started)
-
-    async def known(self, shop: str, tenant_id: str, article_number: str) -> bool:
-        return bool(
-            await self._pool.fetchval(
-                "SELECT 1 FROM fortnox_writer.articles"
-                " WHERE shop = $1 AND tenant_id = $2 AND article_number = $3",
-                shop,
-                tenant_id,
-                article_number,
-            )
-        )
-
-    async def remember(self, shop: str, tenant_id: str, article_number: str) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                "INSERT INTO fortnox_writer.articles (shop, tenant_id, article_number)"
-                " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                shop,
-                tenant_id,
-                article_number,
-            )
-            await conn.execute(
-                "DELETE FROM fortnox_writer.register_creations WHERE shop = $1"
-                " AND tenant_id = $2 AND match_key = 'article' AND match_value = $3",
-                shop,
-                tenant_id,
-                article_number,
-            )
-
-    async def forget(self, shop: str, tenant_id: str, article_numbers: list[str]) -> None:
-        await self._pool.execute(
-            "DELETE FROM fortnox_writer.articles"
-            " WHERE shop = $1 AND tenant_id = $2 AND article_number = ANY($3)",
-            shop,
-            tenant_id,
-            article_numbers,
-        )
-
-    async def ensure(self, shop: str, client: FortnoxClient, draft: ArticleDraft) -> None:
-        """The article exists in Fortnox: known, or created now (one call)."""
-        tenant = client.tenant_id
-        await self.ensure_loaded(shop, client)
-        if await self.known(shop, tenant, draft.article_number):
-            return
-        async with self._leases.hold(
-            f"article:{shop}:{draft.article_number}", wait=CREATE_LEASE_WAIT
-        ):
-            if await self.known(shop, tenant, draft.article_number):
-                return
-            if not (
-                await _intended(self._pool, shop, tenant, draft)
-                and await exists(client, draft.article_number)
-            ):
-                await _intend(self._pool, shop, tenant, draft)
-                await self.create(client, draft)
-            await self.remember(shop, tenant, draft.article_number)
-
-    async def create(self, client: FortnoxClient, draft: ArticleDraft) -> str:
-        """POST the article; "created", or "exists" when Fortnox had it already."""
-        try:
-            await client.request("POST", "/3/articles", body={"Article": draft.fields})
-        except FortnoxApiError:
-            if not await exists(client, draft.article_number):
-                raise
-            return "exists"  # made elsewhere (or by our own earlier attempt) meanwhile
-        return "created"
-
-
-async def exists(client: FortnoxClient, article_number: str) -> bool:
-    try:
-        await client.request("GET", f"/3/articles/{path_segment(article_number)}")
-    except FortnoxApiError as exc:
-        if exc.code == ARTICLE_NOT_FOUND:
-            return False
-        raise
-    return True
-
-
-async def _intended(pool: asyncpg.Pool, shop: str, tenant_id: str, draft: ArticleDraft) -> bool:
-    """An earlier attempt began creating this article (its answer may have been lost)."""
-    return bool(
-        await pool.fetchval(
-            "SELECT 1 FROM fortnox_writer.register_creations WHERE shop = $1"
-            " AND tenant_id = $2 AND match_key = 'article' AND match_value = $3",
-            shop,
-            tenant_id,
-            draft.article_number,
-        )
-    )
-
-
-async def _intend(pool: asyncpg.Pool, shop: str, tenant_id: str, draft: ArticleDraft) -> None:
-    await pool.execute(
-        "INSERT INTO fortnox_writer.register_creations (shop, tenant_id, match_key, match_value)"
-        " VALUES ($1, $2, 'article', $3) ON CONFLICT DO NOTHING",
-        shop,
-        tenant_id,
-        draft.article_number,
-    )
-
-
 def _list_fields(row: dict[str, Any]) -> dict[str, Any]:
     """The fields a customer list row tells of the customer (Phone is its Phone1)."""
     fields = {name: row[name] for name in _LIST_FIELDS if name in row}
@@ -622,23 +425,5 @@ def with_vies_note(comments: Any, note: str) -> str:
     return "\n".join([*lines, note])
 
 
-def _covers(state: RegisterState | None, tenant_id: str, since: datetime) -> bool:
-    return state is not None and state.tenant_id == tenant_id and state.current_at >= since
-
-
 def _number_sort_key(value: str) -> tuple[int, Any]:
     return (0, int(value)) if value.isdigit() else (1, value)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-MIRROR_TABLES = ("customer_register", "articles", "register_creations", "registers")
-
-
-async def clear_mirrors(conn: asyncpg.Connection, shop: str) -> None:
-    """Forget everything mirrored for the shop (a company switch: the numbers were the previous
-    company's); the next order reads the connected company's registers afresh."""
-    for table in MIRROR_TABLES:
-        await conn.execute(f"DELETE FROM fortnox_writer.{table} WHERE shop = $1", shop)
