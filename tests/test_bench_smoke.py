@@ -75,6 +75,24 @@ SMALL_RUNS = [
         {"closed_loop", "fixed_rate"},
         id="ingest_vs_reference_smooth",
     ),
+    pytest.param(
+        [
+            "bench.ingest_vs_reference",
+            "--skip-closed-loop",
+            "--rounds",
+            "1",
+            "--rate",
+            "20",
+            "--rate-duration",
+            "1",
+            "--rate-connections",
+            "2",
+            "--rate-schedule",
+            "poisson",
+        ],
+        {"fixed_rate"},
+        id="ingest_vs_reference_poisson",
+    ),
 ]
 
 
