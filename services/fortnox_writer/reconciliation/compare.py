@@ -390,8 +390,27 @@ CSV_COLUMNS = (
 )
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(value: object) -> str:
+    """A text cell of the CSV that a spreadsheet shows as text, never runs as a formula.
+
+    Order names, references and document numbers come from Shopify and Fortnox, where the
+    merchant or anyone with access to the Fortnox company can type ``=HYPERLINK(...)``; such a
+    cell gets a leading apostrophe (OWASP's advice for CSV injection), which spreadsheets hide.
+    Amount columns are numbers Fortbridge formats itself (a minus sign there is a negative
+    amount) and are written as they are.
+    """
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
 def to_csv(report: dict[str, Any]) -> str:
-    """One line per order (its differences in the last column), then one per extra document."""
+    """One line per order (its differences in the last column), then one per extra document.
+
+    Text columns go through :func:`text_cell`; amounts are Fortbridge's own Decimal strings."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -400,12 +419,14 @@ def to_csv(report: dict[str, Any]) -> str:
         writer.writerow(
             [
                 row["date"],
-                row["order_id"],
-                row["order_name"],
-                row["currency"],
-                " ".join(
-                    [f"{d['kind']}:{d['number']}" for d in fortnox["documents"]]
-                    + [f"summary:{n}" for n in _summary_numbers(row.get("summarized"))]
+                text_cell(row["order_id"]),
+                text_cell(row["order_name"]),
+                text_cell(row["currency"]),
+                text_cell(
+                    " ".join(
+                        [f"{d['kind']}:{d['number']}" for d in fortnox["documents"]]
+                        + [f"summary:{n}" for n in _summary_numbers(row.get("summarized"))]
+                    )
                 ),
                 shopify["total"],
                 fortnox["total"] or "",
@@ -415,7 +436,7 @@ def to_csv(report: dict[str, Any]) -> str:
                 fortnox["credited"],
                 shopify["paid"],
                 fortnox["paid"],
-                "; ".join(_described(d) for d in row["differences"]),
+                text_cell("; ".join(_described(d) for d in row["differences"])),
             ]
         )
     for extra in report["differences"]:
@@ -423,10 +444,10 @@ def to_csv(report: dict[str, Any]) -> str:
             writer.writerow(
                 [
                     "",
-                    extra["order_id"],
+                    text_cell(extra["order_id"]),
                     "",
                     "",
-                    _document_label(extra),
+                    text_cell(_document_label(extra)),
                     "",
                     extra["fortnox"],
                     "",
@@ -435,7 +456,7 @@ def to_csv(report: dict[str, Any]) -> str:
                     "",
                     "",
                     "",
-                    _described(extra),
+                    text_cell(_described(extra)),
                 ]
             )
     return out.getvalue()
