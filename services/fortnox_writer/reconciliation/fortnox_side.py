@@ -192,8 +192,9 @@ async def period_documents(
     """The Fortbridge documents of the orders (and any other Fortbridge invoice dated in the
     period: an extra) with their payments. ``late_ids``: earlier orders refunded or cancelled in
     the period, whose credits only are read (and an invoice of theirs voided in Fortnox, as its
-    reversal) (a refund's negative invoice carries its order's date, so the
-    listing starts at ``earliest``, the first of their days)."""
+    reversal) (a refund's negative invoice made before 2026-12-07, or in another currency
+    without an explicit rate, carries its order's date, so the listing starts at ``earliest``,
+    the first of their days)."""
     period = FortnoxPeriod()
     first_summary_day = start - timedelta(days=1)
     since = min(first_summary_day, earliest) if earliest else first_summary_day

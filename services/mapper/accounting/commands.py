@@ -120,7 +120,10 @@ def document_command(
     kind: DocumentKind | None = None,
     send_email: bool = False,
     notices: list[str] | None = None,
+    document_date: str | None = None,
 ) -> FortnoxCommand:
+    """A document of the order; dated ``document_date`` when given (a credit: the day of the
+    refund or cancellation), else the order's own date."""
     return FortnoxCommand(
         shop=shop,
         command_id=f"{key}:v1",
@@ -135,7 +138,7 @@ def document_command(
             your_order_number=state.your_order_number,
             currency=state.currency,
             vat_included=state.vat_included,
-            document_date=state.document_date,
+            document_date=document_date or state.document_date,
             rows=rows,
             fields=fields,
             bookkeep=settings.bookkeep_invoices,

@@ -28,6 +28,7 @@ the shop's VAT and its commands carry a notice saying why. None: the caller vouc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from libs.common.errors import TransientError
@@ -242,11 +243,13 @@ def _cancel(
         return Plan(commands, state, "nothing remains to credit")
     state = state.model_copy(update={"cancel_document": True})
     remarks = f"Makulering av order {state.your_order_number}: kreditering av återstoden"
+    dated = credit_date(order.get("cancelled_at"), state)
     commands.append(
         _negative_invoice(
-            shop, key, f"shopify-cancel-{state.order_id}", source, credit, remarks, settings, uid
+            shop, key, f"shopify-cancel-{state.order_id}", source, credit, remarks, settings, uid,
+            dated,
         )
-    )
+    )  # fmt: skip
     return Plan(commands, state)
 
 
@@ -307,9 +310,11 @@ def _refund(
         remarks = (
             f"Kreditering av order {state.your_order_number} (Shopify-återbetalning {refund_id})"
         )
+        dated = credit_date(refund.get("created_at"), state)
         command = _negative_invoice(
-            shop, key, f"shopify-refund-{refund_id}", source, credit, remarks, settings, uid
-        )
+            shop, key, f"shopify-refund-{refund_id}", source, credit, remarks, settings, uid,
+            dated,
+        )  # fmt: skip
     payments, new_state = pay_back(shop, refund_id, key, source, new_state, money_back, uid)
     return Plan([command, *payments], new_state)
 
@@ -323,6 +328,7 @@ def _negative_invoice(
     remarks: str,
     settings: ShopSettings,
     uid: str | None,
+    document_date: str,
 ) -> FortnoxCommand:
     state = credit.state
     fields = {k: v for k, v in state.fields.items() if k != "Freight"}
@@ -353,4 +359,27 @@ def _negative_invoice(
         event_uid=uid,
         target=state.invoice_key,
         kind="invoice",
+        document_date=document_date,
     )
+
+
+def credit_date(moment: Any, state: OrderState) -> str:
+    """The date of a negative invoice: the day the refund or cancellation happened.
+
+    A credit reduces the output VAT of the period it is issued in, so a December refund of a
+    November order is a December document, not a change to November (which the accountant may
+    have reported and locked). The day is the one Shopify's timestamp names (REST payloads carry
+    the shop's own offset; the backfill and reconciliation paths convert to the shop's zone), as
+    for the order's own date. The order's date instead when the timestamp is missing or earlier
+    than the order, and for a document in another currency without an explicit CurrencyRate:
+    Fortnox gives such a document the rate of its date, and the credit must reverse the invoice
+    at the invoice's rate.
+    """
+    if state.currency != "SEK" and "CurrencyRate" not in state.fields:
+        return state.document_date
+    day = str(moment or "")[:10]
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        return state.document_date
+    return max(day, state.document_date)
