@@ -17,6 +17,12 @@ import pytest
 from bench._processes import local_broker
 
 ROOT = Path(__file__).resolve().parent.parent
+# bench.ingest_vs_reference at a tiny size: 1 s runs over 2 connections, 20 webhooks/s.
+TINY_INGEST_RUN = [
+    "bench.ingest_vs_reference",
+    *("--duration", "1", "--connections", "2", "--rounds", "1"),
+    *("--rate", "20", "--rate-duration", "1", "--rate-connections", "2"),
+]
 
 SMALL_RUNS = [
     pytest.param(
@@ -35,61 +41,14 @@ SMALL_RUNS = [
         {"issue_12_old_bomb_migrated", "worst_row_templates_1000_lines"},
         id="templates",
     ),
+    pytest.param(TINY_INGEST_RUN, {"closed_loop", "fixed_rate"}, id="ingest_vs_reference"),
     pytest.param(
-        [
-            "bench.ingest_vs_reference",
-            "--duration",
-            "1",
-            "--connections",
-            "2",
-            "--rounds",
-            "1",
-            "--rate",
-            "20",
-            "--rate-duration",
-            "1",
-            "--rate-connections",
-            "2",
-        ],
-        {"closed_loop", "fixed_rate"},
-        id="ingest_vs_reference",
-    ),
-    pytest.param(
-        [
-            "bench.ingest_vs_reference",
-            "--duration",
-            "1",
-            "--connections",
-            "2",
-            "--rounds",
-            "1",
-            "--rate",
-            "20",
-            "--rate-duration",
-            "1",
-            "--rate-connections",
-            "2",
-            "--rate-schedule",
-            "smooth",
-        ],
+        [*TINY_INGEST_RUN, "--rate-schedule", "smooth"],
         {"closed_loop", "fixed_rate"},
         id="ingest_vs_reference_smooth",
     ),
     pytest.param(
-        [
-            "bench.ingest_vs_reference",
-            "--skip-closed-loop",
-            "--rounds",
-            "1",
-            "--rate",
-            "20",
-            "--rate-duration",
-            "1",
-            "--rate-connections",
-            "2",
-            "--rate-schedule",
-            "poisson",
-        ],
+        [*TINY_INGEST_RUN, "--rate-schedule", "poisson", "--skip-closed-loop"],
         {"fixed_rate"},
         id="ingest_vs_reference_poisson",
     ),
