@@ -9,10 +9,20 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
+from simulators.fortnox._state import Voucher
 from tests.conftest import StackFactory
 from tests.test_reconciliation_report import payout_booked, report_of, stack_with_payouts
 
 pytestmark = pytest.mark.slow
+
+
+def book_more_fee_by_hand(voucher: Voucher, amount: Decimal) -> None:
+    """Edit the payout voucher in place as a person in Fortnox would: ``amount`` more on the
+    fee account (6064), balanced on the clearing account (1580)."""
+    [fee_row] = [r for r in voucher.rows if r["Account"] == 6064]
+    fee_row["Debit"] = Decimal(str(fee_row["Debit"])) + amount
+    [clearing] = [r for r in voucher.rows if r["Account"] == 1580 and r.get("Credit")]
+    clearing["Credit"] = Decimal(str(clearing["Credit"])) + amount
 
 
 async def test_a_payout_voucher_is_compared_by_its_amounts(stack_factory: StackFactory) -> None:
@@ -31,10 +41,7 @@ async def test_a_payout_voucher_is_compared_by_its_amounts(stack_factory: StackF
 
     # Someone books the fee otherwise by hand (the simulator's voucher edited in place).
     [voucher] = tenant.vouchers.values()
-    [fee_row] = [r for r in voucher.rows if r["Account"] == 6064]
-    fee_row["Debit"] = Decimal(str(fee_row["Debit"])) + Decimal("5.00")
-    [clearing] = [r for r in voucher.rows if r["Account"] == 1580 and r.get("Credit")]
-    clearing["Credit"] = Decimal(str(clearing["Credit"])) + Decimal("5.00")
+    book_more_fee_by_hand(voucher, Decimal("5.00"))
     report = await report_of(stack, today, today)
     found = {d["what"]: d for d in report["differences"] if d["kind"] == "payout"}
     payout_id = booked["id"]
@@ -76,10 +83,7 @@ async def test_a_euro_payout_is_booked_and_compared_in_sek_at_the_rate_of_its_da
     assert not [n for n in report["notes"] if "payout" in n]
 
     # The fee row edited by hand in Fortnox: the report shows it in SEK.
-    [fee_row] = [r for r in voucher.rows if r["Account"] == 6064]
-    fee_row["Debit"] = Decimal(str(fee_row["Debit"])) + Decimal("5.00")
-    [clearing] = [r for r in voucher.rows if r["Account"] == 1580 and r.get("Credit")]
-    clearing["Credit"] = Decimal(str(clearing["Credit"])) + Decimal("5.00")
+    book_more_fee_by_hand(voucher, Decimal("5.00"))
     report = await report_of(stack, today, today)
     found = {d["what"]: d for d in report["differences"] if d["kind"] == "payout"}
     edited = found[f"payout {booked['id']} fees (fee account)"]

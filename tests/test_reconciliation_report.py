@@ -46,7 +46,11 @@ async def stack(stack_factory: StackFactory) -> Stack:
 
 def paid_order(day: str, n: int) -> dict[str, Any]:
     moment = f"{day}T1{n}:15:00+01:00"
-    order = order_payload(lines=LINES, created_at=moment, updated_at=moment)
+    return with_payment(order_payload(lines=LINES, created_at=moment, updated_at=moment))
+
+
+def with_payment(order: dict[str, Any]) -> dict[str, Any]:
+    """The order paid in full by card (Shopify Payments) when it was made."""
     order["transactions"] = [
         {
             "id": order["id"] * 10 + 1,
@@ -55,8 +59,8 @@ def paid_order(day: str, n: int) -> dict[str, Any]:
             "amount": order["total_price"],
             "currency": order["currency"],
             "gateway": "shopify_payments",
-            "processed_at": moment,
-            "created_at": moment,
+            "processed_at": order["created_at"],
+            "created_at": order["created_at"],
         }
     ]
     return order

@@ -20,7 +20,7 @@ from tests.conftest import StackFactory
 from tests.services.fortnox_writer.writer_support import settled
 from tests.services.mapper.builders import refund_payload
 from tests.support.stack import Stack
-from tests.test_reconciliation_report import report_of, with_money_back
+from tests.test_reconciliation_report import report_of, with_money_back, with_payment
 
 pytestmark = pytest.mark.slow
 # Prices whose VAT is whole öre at each rate, so each order's VAT sums to the summary's.
@@ -75,23 +75,6 @@ async def close_days(stack: Stack, entries: int) -> None:
     runtime = stack.apps["mapper"][STATE].require_runtime()
     closed = await close_due(runtime, {})
     assert len([c for c in closed if c.document]) == 3  # two days' sales, a day's refunds
-
-
-def with_payment(order: dict[str, Any]) -> dict[str, Any]:
-    """The order paid by card (Shopify Payments), registered on its day's sales summary."""
-    order["transactions"] = [
-        {
-            "id": order["id"] * 10 + 1,
-            "kind": "sale",
-            "status": "success",
-            "amount": order["total_price"],
-            "currency": order["currency"],
-            "gateway": "shopify_payments",
-            "processed_at": order["created_at"],
-            "created_at": order["created_at"],
-        }
-    ]
-    return order
 
 
 async def summarized_month(stack: Stack) -> list[dict[str, Any]]:

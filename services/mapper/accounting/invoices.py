@@ -43,6 +43,13 @@ def timestamp(value: Any) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+def shop_day(value: Any) -> str:
+    """The day a Shopify timestamp names, as written (``2026-12-01T00:30:00+01:00`` ->
+    ``2026-12-01``): Shopify writes times with the shop's offset, and the backfill and
+    reconciliation paths convert theirs to the shop's zone, so this is the shop's own day."""
+    return str(value or "")[:10]
+
+
 def order_source(order: dict[str, Any]) -> SourceRef:
     return SourceRef(
         type="order",
@@ -115,7 +122,7 @@ def build_invoice(
         market=content.market,
         currency_rate=content.pricing.currency_rate,
         vat_included=content.vat_included,
-        document_date=str(order.get("created_at") or "")[:10],
+        document_date=shop_day(order.get("created_at")),
         your_order_number=name[:30],
         customer=content.customer,
         fields=header,

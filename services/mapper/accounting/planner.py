@@ -44,6 +44,7 @@ from services.mapper.accounting.invoices import (
     create_invoice,
     order_id_of,
     order_source,
+    shop_day,
     timestamp,
     update_invoice,
 )
@@ -368,16 +369,15 @@ def credit_date(moment: Any, state: OrderState) -> str:
 
     A credit reduces the output VAT of the period it is issued in, so a December refund of a
     November order is a December document, not a change to November (which the accountant may
-    have reported and locked). The day is the one Shopify's timestamp names (REST payloads carry
-    the shop's own offset; the backfill and reconciliation paths convert to the shop's zone), as
-    for the order's own date. The order's date instead when the timestamp is missing or earlier
+    have reported and locked). The day is the shop's, as for the order's own date
+    (:func:`shop_day`). The order's date instead when the timestamp is missing or earlier
     than the order, and for a document in another currency without an explicit CurrencyRate:
     Fortnox gives such a document the rate of its date, and the credit must reverse the invoice
     at the invoice's rate.
     """
     if state.currency != "SEK" and "CurrencyRate" not in state.fields:
         return state.document_date
-    day = str(moment or "")[:10]
+    day = shop_day(moment)
     try:
         date.fromisoformat(day)
     except ValueError:
