@@ -41,13 +41,13 @@ writes one log line naming its webhook ids and event uids (docs/operations.md).
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import asyncpg
+import orjson
 from opentelemetry import context as otel_context
 
 from libs.common import tracing
@@ -96,6 +96,7 @@ class Stored:
 class _Entry:
     delivery: WebhookDelivery
     event: publishing.StoredEvent
+    uid: uuid.UUID  # event.event_uid, parsed once for the INSERT and the marker
     trace: otel_context.Context  # the webhook's SERVER span: its PRODUCER span's parent
     stored: asyncio.Future[Stored]
     published: asyncio.Future[bool] | None = field(default=None)
@@ -148,8 +149,9 @@ class Intake:
         loop = asyncio.get_running_loop()
         trace_headers: dict[str, str] = {}
         tracing.inject(trace_headers)
+        uid = uuid.uuid4()
         event = publishing.StoredEvent(
-            event_uid=str(uuid.uuid4()),
+            event_uid=str(uid),
             shop=delivery.shop,
             topic=delivery.topic,
             webhook_id=delivery.webhook_id,
@@ -160,7 +162,7 @@ class Intake:
             body=delivery.body,
             trace_headers=trace_headers,
         )
-        entry = _Entry(delivery, event, otel_context.get_current(), loop.create_future())
+        entry = _Entry(delivery, event, uid, otel_context.get_current(), loop.create_future())
         self._writes.put([entry])
         # A request that goes away cancels only its own future, never the batch.
         return await entry.stored
@@ -187,8 +189,8 @@ class Intake:
             for entry in batch:
                 _fail(entry.stored, exc)
             return
-        fresh = [entry for entry in batch if entry.event.event_uid in inserted]
-        duplicates = [entry for entry in batch if entry.event.event_uid not in inserted]
+        fresh = [entry for entry in batch if entry.uid in inserted]
+        duplicates = [entry for entry in batch if entry.uid not in inserted]
         INGEST_BATCH_SIZE.observe(len(batch))
         loop = asyncio.get_running_loop()
         if fresh:
@@ -226,11 +228,11 @@ class Intake:
             event_uids=" ".join(entry.event.event_uid for entry in fresh),
         )
 
-    async def _insert(self, batch: Sequence[_Entry]) -> set[str]:
+    async def _insert(self, batch: Sequence[_Entry]) -> set[uuid.UUID]:
         events = [entry.event for entry in batch]
         rows = await self._pool.fetch(
             _INSERT,
-            [uuid.UUID(e.event_uid) for e in events],
+            [entry.uid for entry in batch],
             [e.shop for e in events],
             [e.topic for e in events],
             [e.webhook_id for e in events],
@@ -239,10 +241,10 @@ class Intake:
             [e.triggered_at for e in events],
             [e.received_at for e in events],
             [e.body.decode() for e in events],
-            [json.dumps(e.trace_headers) for e in events],
+            [orjson.dumps(e.trace_headers).decode() for e in events],
             [entry.delivery.order_id for entry in batch],
         )
-        return {str(row["event_uid"]) for row in rows}
+        return {row["event_uid"] for row in rows}  # asyncpg's UUIDs equal and hash as uuid.UUID
 
     async def _publish_batch(self, entries: list[_Entry]) -> None:
         """Publish events together, each in its webhook's context; queue the confirmed ones
@@ -261,7 +263,7 @@ class Intake:
         for entry, outcome in zip(entries, outcomes, strict=True):
             ok = outcome is None
             if ok:
-                confirmed.append(uuid.UUID(entry.event.event_uid))
+                confirmed.append(entry.uid)
             else:
                 INGEST_PUBLISH_DEFERRED.inc()
                 log.warning(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from aiohttp import web
 from opentelemetry import trace
 
@@ -50,7 +51,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
         await lifecycle.apply(runtime, delivery)
         child(WEBHOOKS_RECEIVED, delivery.topic, "duplicate").inc()
         log.info("duplicate webhook", shop=delivery.shop, webhook_id=delivery.webhook_id)
-        return web.json_response({"status": "duplicate", "event_uid": stored.event_uid})
+        return _answer("duplicate", stored.event_uid)
     if delivery.topic in lifecycle.LIFECYCLE_TOPICS:
         # app/uninstalled and the privacy topics act on ingest's tables once the delivery is
         # published as received (or left to the relay after the intake's publish_wait); a
@@ -61,7 +62,17 @@ async def receive_webhook(request: web.Request) -> web.Response:
     # outbox relay publishes the event if it never confirms).
     child(WEBHOOKS_RECEIVED, delivery.topic, "stored").inc()
     request[LOGGED_ELSEWHERE] = True  # in the intake's "webhooks stored" line
-    return web.json_response({"status": "stored", "event_uid": stored.event_uid})
+    return _answer("stored", stored.event_uid)
+
+
+def _answer(status: str, event_uid: str) -> web.Response:
+    """``{"status": ..., "event_uid": ...}``, serialised by orjson (a third of the cost of
+    ``web.json_response`` on the hot path)."""
+    return web.Response(
+        body=orjson.dumps({"status": status, "event_uid": event_uid}),
+        content_type="application/json",
+        charset="utf-8",
+    )
 
 
 def add_routes(app: web.Application) -> None:
