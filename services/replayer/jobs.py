@@ -311,6 +311,9 @@ def as_json(row: asyncpg.Record) -> dict[str, Any]:
         "fortnox_message": row["source_message"],
         "explanation": row["explanation"],
         "fix": row["fix"],
+        # What the failing step recorded for a person to act on (the totals Fortnox and the
+        # order disagree on, the customer numbers a search found, when to try again).
+        "details": json.loads(row["details"]) if row["details"] is not None else None,
         "attempts": row["attempts"],
         "failures": row["failures"],
         "retries": row["retries"],

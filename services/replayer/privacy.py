@@ -1,7 +1,7 @@
 """Shopify's redact webhooks, for failed jobs (their message bodies can hold personal data).
 
 ``customers/redact``: the jobs of the listed orders, and any job whose message names the
-customer's e-mail, lose their message body and are discarded (they cannot be replayed without
+customer's e-mail, lose their message body and their recorded details and are discarded (they cannot be replayed without
 it; the reason says so). ``shop/redact``: the shop's jobs and their audit entries are deleted.
 """
 
@@ -30,7 +30,7 @@ async def redact(pool: asyncpg.Pool, redaction: Redaction) -> None:
             await conn.execute(
                 """
                 UPDATE replayer.failed_jobs
-                SET body = $4, status = 'discarded', queued_at = NULL,
+                SET body = $4, details = NULL, status = 'discarded', queued_at = NULL,
                     status_reason = 'customers/redact: the customer''s data was removed',
                     status_changed_by = 'privacy', status_changed_at = now()
                 WHERE shop = $1 AND (

@@ -12,7 +12,8 @@ import asyncpg
 import pytest
 
 from libs.common.metrics import FAILED_JOBS_OPEN, REPLAYS
-from services.replayer import audit, jobs
+from libs.common.privacy import Redaction
+from services.replayer import audit, jobs, privacy
 from services.replayer.filters import JobFilter, decode_cursor
 from services.replayer.gauge import OpenJobsGauge
 from services.replayer.replay import REPLAY_HEADER, REPLAY_OF_HEADER, Pacer, ReplayDrainer
@@ -369,3 +370,47 @@ async def test_a_body_that_is_not_json_is_shown_as_text(replayer_pool: asyncpg.P
     }
     # Header bytes that are not UTF-8 are shown, with the undecodable byte replaced.
     assert jobs.jsonable({"x-raw": b"caf\xe9"}) == {"x-raw": "caf\ufffd"}
+
+
+async def test_a_jobs_answer_carries_the_details_its_failing_step_recorded(
+    replayer_pool: asyncpg.Pool,
+) -> None:
+    shop = new_shop()
+    headers = consumer_headers(shop, code="total_mismatch", source_message=None)
+    headers["x-fortbridge-error-details"] = (
+        '{"document_number": "1042", "fortnox_total": "1249.00", "expected_total": "1250.00"}'
+    )
+    job_id = await record(replayer_pool, headers, command_body(shop, 8, ("25",)))
+    assert job_id is not None
+    job = await jobs.get(replayer_pool, job_id)
+    assert job is not None
+    assert job["details"] == {
+        "document_number": "1042",
+        "fortnox_total": "1249.00",
+        "expected_total": "1250.00",
+    }
+    plain = await record(replayer_pool, consumer_headers(shop), command_body(shop, 9, ("19",)))
+    assert plain is not None
+    found = await jobs.get(replayer_pool, plain)
+    assert found is not None and found["details"] is None
+
+
+async def test_a_customer_redaction_also_clears_the_jobs_recorded_details(
+    replayer_pool: asyncpg.Pool,
+) -> None:
+    shop = new_shop()
+    headers = consumer_headers(shop)
+    headers["x-fortbridge-error-details"] = '{"customer_numbers": ["17", "18"]}'
+    job_id = await record(replayer_pool, headers, command_body(shop, 11, ("19",)))
+    assert job_id is not None
+    kept = await record(replayer_pool, dict(headers), command_body(shop, 12, ("19",)))
+    assert kept is not None
+    await privacy.redact(
+        replayer_pool,
+        Redaction(shop=shop, scope="customer", customer_id="5", email=None, order_ids=("11",)),
+    )
+    redacted = await jobs.get(replayer_pool, job_id)
+    assert redacted is not None
+    assert (redacted["status"], redacted["details"]) == ("discarded", None)
+    other = await jobs.get(replayer_pool, kept)
+    assert other is not None and other["details"] == {"customer_numbers": ["17", "18"]}
