@@ -33,6 +33,7 @@ from libs.common.http import json_error
 from libs.common.service import runtime_of
 from libs.common.shopify_scopes import access, features_on, granted_scopes
 from services.mapper.accounting import ShopSettings
+from services.mapper.problems import path, plain
 from services.mapper.rules.model import AccountsPatch
 from services.mapper.rules.preview import preview
 from services.mapper.rules.store import current_rule_set, load_order_payload
@@ -131,22 +132,11 @@ class SettingsProblems(ValueError):
         return json_error(422, str(self), errors=errors)
 
 
-def _path(prefix: str, loc: tuple[int | str, ...]) -> str:
-    out = prefix
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return out
-
-
 def _problems(exc: ValidationError, prefix: str) -> list[tuple[str, str]]:
     return [
-        (_path(prefix, tuple(p for p in error["loc"] if p != "")), _message(error["msg"]))
+        (path(prefix, tuple(p for p in error["loc"] if p != "")), plain(error))
         for error in exc.errors()
     ]
-
-
-def _message(text: str) -> str:
-    return text.removeprefix("Value error, ")
 
 
 def _gateway_problems(modes: dict[str, Any]) -> list[tuple[str, str]]:

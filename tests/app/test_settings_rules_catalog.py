@@ -60,7 +60,7 @@ async def test_a_setting_is_previewed_refused_by_field_saved_and_followed_by_the
     await account.fill("12")
     await page.get_by_role("button", name="Save").first.click()
     await expect(page.get_by_text("1 field needs fixing")).to_be_visible()
-    await expect(page.get_by_text("greater than or equal to 1000")).to_be_visible()
+    await expect(page.get_by_text("must be at least 1000")).to_be_visible()
     await tab.shot("settings-refused-by-field")
     await tab.check_accessibility("Settings with an error")
     await account.fill("3106")

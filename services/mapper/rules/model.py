@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from services.mapper.problems import path, plain
 from services.mapper.rules.conditions import ConditionError, parse_condition
 from services.mapper.rules.fields import HEADER_FIELDS, FieldTemplateError, check_templates
 
@@ -186,13 +187,6 @@ class RuleValidationError(ValueError):
         super().__init__("; ".join(f"{path}: {message}" for path, message in problems))
 
 
-def _path(prefix: str, loc: tuple[int | str, ...]) -> str:
-    out = prefix
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return out
-
-
 def validate_rule(data: Any, prefix: str = "mapping_rule") -> RuleIn:
     """The rule, or RuleValidationError naming each bad field by its path."""
     if not isinstance(data, dict):
@@ -205,13 +199,12 @@ def validate_rule(data: Any, prefix: str = "mapping_rule") -> RuleIn:
             cause = (error.get("ctx") or {}).get("error")
             loc = tuple(p for p in error["loc"] if p)
             if isinstance(cause, ConditionError):
-                problems.append((_path(prefix, loc) + _sub(cause.path), cause.message))
+                problems.append((path(prefix, loc) + _sub(cause.path), cause.message))
                 continue
             if isinstance(cause, FieldTemplateError):  # name each template's Fortnox field
-                problems += [(_path(prefix, (*loc, n)), m) for n, m in cause.problems]
+                problems += [(path(prefix, (*loc, n)), m) for n, m in cause.problems]
                 continue
-            message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append((_path(prefix, loc), message))
+            problems.append((path(prefix, loc), plain(error)))
         raise RuleValidationError(problems) from exc
     size = len(rule.model_dump_json())
     if size > MAX_RULE_BYTES:

@@ -174,7 +174,7 @@ async def test_invalid_rules_answer_422_naming_the_field(stack: Stack) -> None:
         "mapping_rule.actions.trigger",
         "mapping_rule.actions.fields.Remarks",
     }
-    assert "mapping_rule.actions.trigger: Input should be 'create'" in body["error"]
+    assert "mapping_rule.actions.trigger: must be one of 'create'" in body["error"]
     assert (await call(stack, "POST", f"{RULES}.json", {"rule": B2B}))[0] == 422
     assert (await call(stack, "POST", f"{RULES}.json", [1]))[0] == 422
     assert (await call(stack, "GET", f"{RULES}.json"))[1]["rule_set_version"] == 0

@@ -89,7 +89,7 @@ def test_allowed_templates_are_saved() -> None:
         (
             {"customer_fields": {"Phone1": 46}},
             "mapping_rule.actions.customer_fields.Phone1",
-            "valid string",
+            "must be text",
         ),
         (
             {"row_fields": {"Price": "0"}},
