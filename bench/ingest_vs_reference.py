@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.ingest_vs_reference [--duration 20] [--connections 32]
         [--rounds 3] [--rate 1000] [--rate-duration 20] [--rate-connections 64]
         [--rate-schedule bursts|smooth|poisson] [--skip-closed-loop | --skip-fixed-rate]
-        [--sampler-ratio R] [--profile DIR]
+        [--sampler-ratio R | --every-trace] [--profile DIR]
 
 Two endpoints, one process each, on the same asyncio event loop: ``services.ingest`` and
 ``bench/reference_ingest.py`` (HMAC, deduplicated inbox INSERT, persistent confirmed publish to a
@@ -30,6 +30,11 @@ Runs alternate (reference first in even rounds, ingest first in odd ones), and e
 fresh database and broker namespace, so dedupe never makes a run look faster. After each run the
 rows stored and messages queued are counted (a 200 must mean stored). The JSON printed holds each
 run, the ratio ingest / reference per round, and the machine's load average.
+
+Ingest runs with the Kubernetes manifests' trace sampling (deploy/k8s/base/configmap.yaml:
+every trace up to ``OTEL_TRACES_RECORDED_PER_SECOND`` a second, ``OTEL_TRACES_SAMPLER_RATIO``
+beyond); ``--every-trace`` records every webhook's trace instead (the settings' default, the
+local stack's), ``--sampler-ratio R`` keeps the burst cap with another ratio.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aio_pika
 import aiohttp
 import asyncpg
+import yaml
 
 from bench._processes import (
     cpu_by_process,
@@ -82,6 +88,7 @@ from simulators.shopify.webhooks import encode_body
 
 ROOT = Path(__file__).resolve().parent.parent
 LOADGEN = ROOT / "bench" / "loadgen"
+CONFIGMAP = ROOT / "deploy" / "k8s" / "base" / "configmap.yaml"
 SECRET = "bench-shopify-secret"
 TARGETS = ("reference", "ingest")
 # A shared broker can be slow to answer; the benchmark fails rather than hang.
@@ -272,6 +279,26 @@ async def clean_broker(target: str, namespace: str) -> None:
         await channel.queue_delete(reference_queue(namespace))
 
 
+def tracing_env(args: argparse.Namespace) -> dict[str, str]:
+    """Ingest's trace sampling: the Kubernetes manifests', or what the options ask for."""
+    if args.every_trace:
+        return {"OTEL_TRACES_SAMPLER_RATIO": "1.0", "OTEL_TRACES_RECORDED_PER_SECOND": "0"}
+    env = deployed_tracing()
+    if args.sampler_ratio is not None:
+        env["OTEL_TRACES_SAMPLER_RATIO"] = str(args.sampler_ratio)
+    return env
+
+
+def deployed_tracing() -> dict[str, str]:
+    """The sampling settings of deploy/k8s/base/configmap.yaml."""
+    [config] = yaml.safe_load_all(CONFIGMAP.read_text())
+    data = config["data"]
+    return {
+        name: str(data[name])
+        for name in ("OTEL_TRACES_SAMPLER_RATIO", "OTEL_TRACES_RECORDED_PER_SECOND")
+    }
+
+
 async def one_run(target: str, mode: str, load: Load, args: argparse.Namespace) -> dict[str, Any]:
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     settings = get_settings()
@@ -280,9 +307,7 @@ async def one_run(target: str, mode: str, load: Load, args: argparse.Namespace) 
         scratch_directory() as scratch,
     ):
         try:
-            extra_env = {}
-            if target == "ingest" and args.sampler_ratio is not None:
-                extra_env["OTEL_TRACES_SAMPLER_RATIO"] = str(args.sampler_ratio)
+            extra_env = tracing_env(args) if target == "ingest" else {}
             profile = None
             if args.profile:
                 args.profile.mkdir(parents=True, exist_ok=True)
@@ -410,11 +435,18 @@ async def main() -> None:
     )
     parser.add_argument("--skip-fixed-rate", action="store_true")
     parser.add_argument("--skip-closed-loop", action="store_true")
-    parser.add_argument(
+    tracing_choice = parser.add_mutually_exclusive_group()
+    tracing_choice.add_argument(
         "--sampler-ratio",
         type=float,
         default=None,
-        help="OTEL_TRACES_SAMPLER_RATIO for ingest (default: the deployment's, 1.0)",
+        help="OTEL_TRACES_SAMPLER_RATIO for ingest beyond the manifests' burst cap"
+        " (default: the manifests' ratio)",
+    )
+    tracing_choice.add_argument(
+        "--every-trace",
+        action="store_true",
+        help="record every webhook's trace (OTEL_TRACES_SAMPLER_RATIO 1.0, no burst cap)",
     )
     parser.add_argument(
         "--profile",
@@ -454,7 +486,7 @@ async def main() -> None:
         f"{platform.python_version()}",
         "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "body_bytes": len(body),
-        "ingest_traces_sampler_ratio": 1.0 if args.sampler_ratio is None else args.sampler_ratio,
+        "ingest_tracing": tracing_env(args),
     }
     if "closed_loop" in results:
         figures["closed_loop"] = {

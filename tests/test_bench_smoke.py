@@ -6,6 +6,7 @@ only keeps the benchmarks working as the services change, e.g. a new setting a s
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -14,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from bench import ingest_vs_reference
 from bench._processes import local_broker
+from libs.common.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # bench.ingest_vs_reference at a tiny size: 1 s runs over 2 connections, 20 webhooks/s.
@@ -109,3 +112,27 @@ def assert_server_side_and_generator_figures(run: dict[str, object]) -> None:
     # than the machine's cores.
     share = run["load_generator_cpu_share"]
     assert isinstance(share, float | int) and 0 <= share <= (os.cpu_count() or 1), run
+
+
+def test_ingest_is_benchmarked_with_the_manifests_trace_sampling(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deployed = ingest_vs_reference.deployed_tracing()
+    for name, value in deployed.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()  # the manifests' values are settings ingest accepts
+    assert 0 < settings.otel_traces_sampler_ratio < 1
+    assert settings.otel_traces_recorded_per_second > 0
+
+    def options(**given: object) -> argparse.Namespace:
+        return argparse.Namespace(**{"every_trace": False, "sampler_ratio": None, **given})
+
+    assert ingest_vs_reference.tracing_env(options()) == deployed
+    assert ingest_vs_reference.tracing_env(options(sampler_ratio=0.5)) == {
+        **deployed,
+        "OTEL_TRACES_SAMPLER_RATIO": "0.5",
+    }
+    assert ingest_vs_reference.tracing_env(options(every_trace=True)) == {
+        "OTEL_TRACES_SAMPLER_RATIO": "1.0",
+        "OTEL_TRACES_RECORDED_PER_SECOND": "0",
+    }

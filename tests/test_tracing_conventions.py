@@ -165,6 +165,54 @@ def test_sampling_ratio_is_a_setting_and_children_follow_their_parent(
     assert decision is Decision.RECORD_AND_SAMPLE  # a kept trace stays whole
 
 
+def test_a_burst_cap_keeps_every_trace_up_to_its_rate_and_a_share_beyond(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_RATIO", "0.1")
+    monkeypatch.setenv("OTEL_TRACES_RECORDED_PER_SECOND", "5")
+    settings = Settings()
+    assert (settings.otel_traces_sampler_ratio, settings.otel_traces_recorded_per_second) == (
+        0.1,
+        5.0,
+    )
+    now = [100.0]
+    capped = tracing.BurstCapped(5, 0.1, clock=lambda: now[0])
+    # TraceIdRatioBased keeps an id whose low 64 bits are below ratio * 2**64.
+    by_ratio, dropped = 0x0F, 0xFFFF_FFFF_FFFF_FFF0
+
+    def decisions(trace_id: int, count: int) -> list[Decision]:
+        return [capped.should_sample(None, trace_id, "root").decision for _ in range(count)]
+
+    # Five a second are kept whatever their id; the sixth in the same second only by the ratio.
+    assert decisions(dropped, 5) == [Decision.RECORD_AND_SAMPLE] * 5
+    assert decisions(dropped, 3) == [Decision.DROP] * 3
+    assert decisions(by_ratio, 1) == [Decision.RECORD_AND_SAMPLE]
+    # The bucket refills at the rate: 0.4 s later two more are kept, then none.
+    now[0] += 0.4
+    assert decisions(dropped, 3) == [Decision.RECORD_AND_SAMPLE] * 2 + [Decision.DROP]
+    # A quiet second fills it again, never beyond one second's traces.
+    now[0] += 10.0
+    assert decisions(dropped, 6) == [Decision.RECORD_AND_SAMPLE] * 5 + [Decision.DROP]
+    assert "5/s" in capped.get_description() and "0.1" in capped.get_description()
+
+
+def test_the_burst_cap_only_decides_new_traces(monkeypatch: pytest.MonkeyPatch) -> None:
+    sampler = tracing.sampler(0.0, per_second=1)
+    assert "BurstCapped" in sampler.get_description()
+    trace_id = 0xFFFF_FFFF_FFFF_FFF0
+    assert sampler.should_sample(None, trace_id, "a").decision is Decision.RECORD_AND_SAMPLE
+    assert sampler.should_sample(None, trace_id, "b").decision is Decision.DROP
+    # A span whose parent was kept is kept, whatever the bucket holds: traces stay whole.
+    kept_parent = trace.set_span_in_context(
+        trace.NonRecordingSpan(
+            trace.SpanContext(trace_id, 1, is_remote=True, trace_flags=trace.TraceFlags(1))
+        )
+    )
+    assert sampler.should_sample(kept_parent, trace_id, "c").decision is Decision.RECORD_AND_SAMPLE
+    # Every trace is kept at the ratio 1.0, cap or no cap.
+    assert "BurstCapped" not in tracing.sampler(1.0, per_second=1).get_description()
+
+
 def sample(name: str, labels: dict[str, str]) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 

@@ -257,6 +257,7 @@ async def run_until_signalled(
         name,
         otlp_endpoint=settings.otel_exporter_otlp_endpoint,
         sampler_ratio=settings.otel_traces_sampler_ratio,
+        recorded_per_second=settings.otel_traces_recorded_per_second,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

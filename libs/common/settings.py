@@ -113,7 +113,18 @@ class Settings(BaseSettings):
     # Observability
     log_level: str = "INFO"
     otel_exporter_otlp_endpoint: str | None = None
-    otel_traces_sampler_ratio: float = 1.0
+    otel_traces_sampler_ratio: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of new traces kept (beyond OTEL_TRACES_RECORDED_PER_SECOND, if set).",
+    )
+    otel_traces_recorded_per_second: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="Every new trace is kept while at most this many began in the last second "
+        "of a process; the ratio applies beyond (0: the ratio applies to all).",
+    )
 
     # Shopify
     shopify_api_key: str = "fortbridge-dev"

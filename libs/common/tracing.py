@@ -7,7 +7,9 @@ replayed message keeps its original ``traceparent`` and its new span links to it
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+import threading
+import time
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -15,20 +17,90 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
+from opentelemetry.util.types import Attributes
 
 _provider: TracerProvider | None = None
 _extra_processors: list[SpanProcessor] = []
 
 
-def sampler(ratio: float) -> Sampler:
-    """OTEL_TRACES_SAMPLER_RATIO: a new trace (a webhook) is kept with probability ``ratio``;
-    every later span follows its parent's decision, so a trace is whole or absent."""
-    return ParentBased(TraceIdRatioBased(min(1.0, max(0.0, ratio))))
+class BurstCapped(Sampler):
+    """Keeps every new trace while at most ``per_second`` began in the last second of this
+    process, and beyond that a ``ratio`` share of them (a token bucket of one second's traces,
+    then :class:`TraceIdRatioBased`): what X-Ray's reservoir and Jaeger's rate limiting sampler
+    do. A shop's ordinary traffic is traced whole; a burst (a sale, an import) is traced at the
+    ratio, so recording spans takes no more of ingest's CPU than ``per_second`` of them plus the
+    ratio's share (recording costs about a sixth of a webhook's CPU in ingest, bench/README.md).
+    """
+
+    def __init__(
+        self, per_second: float, ratio: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._per_second = per_second
+        self._ratio = TraceIdRatioBased(ratio)
+        self._clock = clock
+        self._tokens = per_second
+        self._at = clock()
+        self._lock = threading.Lock()
+
+    def should_sample(
+        self,
+        parent_context: otel_context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: trace.SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[trace.Link] | None = None,
+        trace_state: trace.TraceState | None = None,
+    ) -> SamplingResult:
+        if self._take():
+            return ALWAYS_ON.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+        return self._ratio.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def _take(self) -> bool:
+        with self._lock:
+            now = self._clock()
+            elapsed, self._at = now - self._at, now
+            self._tokens = min(self._per_second, self._tokens + elapsed * self._per_second)
+            if self._tokens < 1:
+                return False
+            self._tokens -= 1
+            return True
+
+    def get_description(self) -> str:
+        return f"BurstCapped{{{self._per_second:g}/s, then {self._ratio.get_description()}}}"
+
+
+def sampler(ratio: float, per_second: float = 0.0) -> Sampler:
+    """How new traces (webhooks, admin requests, pollers' rounds) are kept; every later span
+    follows its parent's decision, so a trace is whole or absent.
+
+    OTEL_TRACES_SAMPLER_RATIO: the share kept. OTEL_TRACES_RECORDED_PER_SECOND (0: off): every
+    new trace is kept while at most that many began in the last second, the ratio applies beyond
+    (:class:`BurstCapped`). A dropped trace still has its id: messages carry it (not sampled),
+    logs and failed jobs name it."""
+    ratio = min(1.0, max(0.0, ratio))
+    if per_second > 0 and ratio < 1.0:
+        return ParentBased(BurstCapped(per_second, ratio))
+    return ParentBased(TraceIdRatioBased(ratio))
 
 
 def configure_tracing(
-    service: str, *, otlp_endpoint: str | None = None, sampler_ratio: float = 1.0
+    service: str,
+    *,
+    otlp_endpoint: str | None = None,
+    sampler_ratio: float = 1.0,
+    recorded_per_second: float = 0.0,
 ) -> TracerProvider:
     """Install the process's tracer provider (once); export over OTLP/HTTP when configured.
 
@@ -40,7 +112,7 @@ def configure_tracing(
         return _provider
     provider = TracerProvider(
         resource=Resource.create({"service.name": service, "service.namespace": "fortbridge"}),
-        sampler=sampler(sampler_ratio),
+        sampler=sampler(sampler_ratio, recorded_per_second),
     )
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

@@ -1,8 +1,9 @@
 """Shopify's redact webhooks, for failed jobs (their message bodies can hold personal data).
 
 ``customers/redact``: the jobs of the listed orders, and any job whose message names the
-customer's e-mail, lose their message body and their recorded details and are discarded (they cannot be replayed without
-it; the reason says so). ``shop/redact``: the shop's jobs and their audit entries are deleted.
+customer's e-mail, lose their message body and their recorded details and are discarded (they
+cannot be replayed without it; the reason says so). ``shop/redact``: the shop's jobs and their
+audit entries are deleted.
 """
 
 from __future__ import annotations

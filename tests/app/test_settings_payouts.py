@@ -45,9 +45,7 @@ async def test_payouts_are_turned_on_with_their_accounts_and_a_wrong_account_is_
     await page.get_by_role("button", name="Save").first.click()
     await expect(page.get_by_text("1 field needs fixing")).to_be_visible()
     await expect(clearing).to_have_attribute("aria-invalid", "true")
-    await expect(clearing).to_have_accessible_description(
-        re.compile("must be at least 1000")
-    )
+    await expect(clearing).to_have_accessible_description(re.compile("must be at least 1000"))
     await expect(page.get_by_role("textbox", name="Fee account")).not_to_have_attribute(
         "aria-invalid", "true"
     )
