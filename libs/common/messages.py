@@ -266,6 +266,13 @@ class FortnoxCommand(Message):
     allow_cancel: bool = Field(
         default=True, description="reverse_document: cancel an unbooked target (else credit)."
     )
+    credit_date: str | None = Field(
+        default=None,
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="reverse_document: the day the credit belongs to (the shop's day of the refund "
+        "or cancellation); a credit invoice Fortnox dated later is re-dated while unbooked. None: "
+        "Fortnox's date stands.",
+    )
     payment: PaymentDraft | None = None
     voucher: VoucherDraft | None = None
     expected_total: Decimal | None = None

@@ -190,6 +190,27 @@ async def credit(client: FortnoxClient, number: str, *, before_write: BeforeWrit
     return await reverse_invoice(client, number, allow_cancel=False, before_write=before_write)
 
 
+async def date_credit(
+    client: FortnoxClient, number: str, day: str, *, before_write: BeforeWrite
+) -> bool:
+    """Date Fortnox's credit invoice ``number`` on ``day`` (YYYY-MM-DD) while it is unbooked.
+
+    ``/credit`` dates the credit invoice Fortnox's today, but a credit belongs to the period of
+    the day the refund happened (a backfilled refund of last month, a refund processed after
+    midnight). A no-op when it has that date; False, and the date left, when the credit invoice
+    is booked (the reference does not say whether Fortnox books a booked invoice's credit at
+    once; either way the refund is credited, and only its date differs).
+    """
+    invoice = await get_invoice(client, number)
+    if str(invoice.get("InvoiceDate")) == day:
+        return True
+    if flag(invoice.get("Booked")) or flag(invoice.get("Cancelled")):
+        return False
+    await before_write()
+    await client.request("PUT", f"/3/invoices/{number}", body={"Invoice": {"InvoiceDate": day}})
+    return True
+
+
 def _is_reversed(invoice: dict[str, Any]) -> bool:
     return (
         flag(invoice.get("Cancelled"))

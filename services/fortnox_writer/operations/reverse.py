@@ -4,11 +4,18 @@ Exactly once by Fortnox's own state: a cancelled document stays cancelled, and F
 credit invoice per invoice, recorded in the original's ``CreditInvoiceReference`` (``credits``).
 The link row (``document_links``) is reserved before the first write, so a retry acts on the same
 document. A credit's total is Fortnox's negation of the original's; it is reported with the
-order's expected figure beside it.
+order's expected figure beside it. Fortnox dates a credit invoice its own today; one whose refund
+happened on an earlier day (``credit_date``: a backfill, a refund handled after midnight) is
+re-dated to that day while unbooked, two more calls; a refund credited the day it happened costs
+none.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from libs.common.logs import get_logger
 from libs.common.messages import ResultKind, SyncStatus
 from services.fortnox_writer import credits
 from services.fortnox_writer.ledger import CreatedDocument
@@ -19,6 +26,14 @@ from services.fortnox_writer.operations.base import (
     document_kind,
     recorded,
 )
+
+log = get_logger(__name__)
+_FORTNOX_ZONE = ZoneInfo("Europe/Stockholm")
+
+
+def fortnox_today() -> str:
+    """The day Fortnox dates a document it makes itself (its own time zone's)."""
+    return datetime.now(_FORTNOX_ZONE).date().isoformat()
 
 
 class ReverseDocument:
@@ -69,6 +84,18 @@ class ReverseDocument:
             )
         if reversal.outcome == "credited":
             await links.set_credit(key, reversal.number)
+            day = command.credit_date
+            if day is not None and day < fortnox_today():
+                dated = await credits.date_credit(
+                    client, reversal.number, day, before_write=lambda: ledger.count_attempt(key)
+                )
+                if not dated:
+                    log.warning(
+                        "credit invoice booked on Fortnox's date",
+                        document_key=key,
+                        document_number=reversal.number,
+                        refund_day=day,
+                    )
         else:
             await links.set_relation(key, "cancel")
         made = CreatedDocument(reversal.number, reversal.total)

@@ -153,7 +153,13 @@ def document_command(
 
 
 def reverse_command(
-    shop: str, key: str, source: SourceRef, state: OrderState, allow_cancel: bool, uid: str | None
+    shop: str,
+    key: str,
+    source: SourceRef,
+    state: OrderState,
+    allow_cancel: bool,
+    uid: str | None,
+    credit_date: str | None = None,
 ) -> FortnoxCommand:
     return FortnoxCommand(
         shop=shop,
@@ -163,6 +169,7 @@ def reverse_command(
         source=source,
         target_document_key=state.invoice_key,
         allow_cancel=allow_cancel,
+        credit_date=credit_date,
         expected_total=-state.invoiced_total,
         event_uid=uid,
     )

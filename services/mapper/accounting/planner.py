@@ -236,7 +236,8 @@ def _cancel(
         # money back is registered on the credit invoice. Read from the order, not from the
         # payments planned so far, so the documents do not depend on the events' order.
         allow_cancel = not is_paid(order)
-        commands.append(reverse_command(shop, key, source, state, allow_cancel, uid))
+        dated = reversal_date(order.get("cancelled_at"), state)
+        commands.append(reverse_command(shop, key, source, state, allow_cancel, uid, dated))
         return Plan(commands, state)
     credit = plan_credit(state, remainder_credits(state), settings)
     state = credit.state.model_copy(update={"cancelled": True})
@@ -306,7 +307,8 @@ def _refund(
     if credit.whole:
         # A paid invoice is credited, never cancelled: the money back is paid on the credit.
         allow_cancel = settings.cancel_unbooked_on_refund and not pays_back(refund)
-        command = reverse_command(shop, key, source, state, allow_cancel, uid)
+        dated = reversal_date(refund.get("created_at"), state)
+        command = reverse_command(shop, key, source, state, allow_cancel, uid, dated)
     else:
         remarks = (
             f"Kreditering av order {state.your_order_number} (Shopify-återbetalning {refund_id})"
@@ -362,6 +364,15 @@ def _negative_invoice(
         kind="invoice",
         document_date=document_date,
     )
+
+
+def reversal_date(moment: Any, state: OrderState) -> str | None:
+    """The day Fortnox's own credit invoice of the whole order belongs to (:func:`credit_date`),
+    or None to leave Fortnox's date: for a document in another currency without an explicit
+    CurrencyRate, whose credit's rate the reference does not say Fortnox keeps when re-dated."""
+    if state.currency != "SEK" and "CurrencyRate" not in state.fields:
+        return None
+    return credit_date(moment, state)
 
 
 def credit_date(moment: Any, state: OrderState) -> str:

@@ -165,12 +165,15 @@ class Order:
             target_document_key=self.key,
         )
 
-    def reverse(self, name: str = "cancel", *, allow_cancel: bool = True) -> FortnoxCommand:
+    def reverse(
+        self, name: str = "cancel", *, allow_cancel: bool = True, credit_date: str | None = None
+    ) -> FortnoxCommand:
         return self.command(
             "reverse_document",
             f"{self.key}:{name}",
             target_document_key=self.key,
             allow_cancel=allow_cancel,
+            credit_date=credit_date,
         )
 
     def update(self, spec: Sequence[Row], *, minutes: int = 1, **draft: Any) -> FortnoxCommand:

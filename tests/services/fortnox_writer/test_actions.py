@@ -8,9 +8,11 @@ from decimal import Decimal
 import pytest
 
 from libs.common.messaging import Topology
+from services.fortnox_writer.operations.reverse import fortnox_today
 from tests.services.fortnox_writer.actions_support import (
     EMAIL,
     Order,
+    calls,
     done,
     invoice,
     invoices,
@@ -84,6 +86,35 @@ async def test_reverse_credits_a_booked_invoice_once(stack: Stack) -> None:
     assert second["document_number"] == row["document_number"]
     assert (await last_result(stack, order.reverse("cancelled")))["status"] == "already_synced"
     assert len(invoices(stack)) == 2
+
+
+async def test_a_credit_of_an_earlier_day_is_dated_that_day_once(stack: Stack) -> None:
+    order = Order(stack)
+    created = await done(stack, order.create(bookkeep=True))
+    refund = order.reverse("refund-1", credit_date="2026-11-15")  # a backfilled refund
+    row = await done(stack, refund)
+    credit = invoice(stack, row["document_number"])
+    assert credit.credit and credit.fields["InvoiceDate"] == "2026-11-15"
+    assert invoice(stack, created["document_number"]).credit_invoice_reference == int(
+        row["document_number"]
+    )
+    dated = calls(stack, "PUT", rf"^/3/invoices/{row['document_number']}$")
+    assert dated == 1
+    await send(stack, refund)  # redelivered: already done, nothing written again
+    await stack.wait_for(lambda: _count(stack, refund, 2))
+    assert calls(stack, "PUT", rf"^/3/invoices/{row['document_number']}$") == 1
+    assert calls(stack, "PUT", r"/credit$") == 1
+
+
+async def test_a_credit_of_fortnoxs_today_costs_no_call_more(stack: Stack) -> None:
+    order = Order(stack)
+    created = await done(stack, order.create(bookkeep=True))
+    before = len(stack.fortnox.requests)
+    row = await done(stack, order.reverse("refund-1", credit_date=fortnox_today()))
+    assert row["outcome"] == "credited"
+    assert [(r.method, r.path) for r in stack.fortnox.requests[before:]] == [
+        ("PUT", f"/3/invoices/{created['document_number']}/credit")
+    ]
 
 
 async def test_reverse_without_cancel_books_then_credits_an_unbooked_invoice(

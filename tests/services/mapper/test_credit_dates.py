@@ -95,3 +95,41 @@ def test_another_currency_keeps_the_invoices_day_unless_its_rate_is_explicit() -
     credit = credit_of(automatic.commands)
     assert credit.document is not None and "CurrencyRate" not in credit.document.fields
     assert credit.document.document_date == "2026-11-15"
+
+
+def reversal_of(plan_commands: list[FortnoxCommand]) -> FortnoxCommand:
+    [reversal] = [c for c in plan_commands if c.action == "reverse_document"]
+    return reversal
+
+
+def test_a_full_refund_names_the_day_its_credit_invoice_belongs_to() -> None:
+    """Fortnox's own credit invoice (``/credit``) is dated by Fortnox; the command names the
+    refund's day, so the writer re-dates a credit made later (a backfill, after midnight)."""
+    order = "orders/01_two_rates_vat_included.json"
+    refund = refund_at("2026-12-05T23:30:00+01:00", "refunds/04_full_refund_reverses_invoice.json")
+    plan = plan_event(SHOP, "refunds/create", refund, SETTINGS, created(order))
+    assert reversal_of(plan.commands).credit_date == "2026-12-05"
+
+
+def test_a_cancellation_names_the_day_it_happened() -> None:
+    cancelled = load("edits/06_cancelled_unpaid_reverses.json")
+    cancelled["cancelled_at"] = "2026-12-02T08:00:00+01:00"
+    state = created("orders/02_two_rates_vat_excluded.json")
+    plan = plan_event(SHOP, "orders/cancelled", cancelled, SETTINGS, state)
+    assert reversal_of(plan.commands).credit_date == "2026-12-02"
+    cancelled["cancelled_at"] = None  # no usable time: the order's day
+    plan = plan_event(SHOP, "orders/cancelled", cancelled, SETTINGS, state)
+    assert reversal_of(plan.commands).credit_date == "2026-11-15"
+
+
+def test_another_currency_without_an_explicit_rate_leaves_fortnoxs_date_to_its_credit() -> None:
+    eur = "orders/19_presentment_eur_explicit_rate.json"
+    cancelled = load(eur)
+    cancelled["cancelled_at"] = "2026-12-02T08:00:00+01:00"
+    explicit = plan_event(SHOP, "orders/cancelled", cancelled, SETTINGS, created(eur))
+    assert reversal_of(explicit.commands).credit_date == "2026-12-02"
+    fortnox_rate = ShopSettings(currency_rate="fortnox")
+    automatic = plan_event(
+        SHOP, "orders/cancelled", cancelled, fortnox_rate, created(eur, fortnox_rate)
+    )
+    assert reversal_of(automatic.commands).credit_date is None
