@@ -83,6 +83,33 @@ async def test_every_service_refuses_an_admin_body_nested_too_deep(stack: Stack)
                     assert response.status == 400, (service, path, text)
 
 
+async def test_every_service_refuses_nul_characters_before_any_handler(stack: Stack) -> None:
+    """C8: a NUL in a query value or an admin body is 400 with the reason, on every service's
+    routes and on its health and metrics endpoints too (one middleware checks them all)."""
+    chosen = one_operation_per_service()
+    for service, (method, path) in chosen.items():
+        attempts = [
+            (method, path, {"shop": stack.shop, "note": "a\x00b"}, b"{}"),
+            (method, path, {"shop": stack.shop}, b'{"note": "a\\u0000b"}'),
+            ("GET", "/healthz", {"probe": "a\x00b"}, b""),
+            ("GET", "/metrics", {"probe": "a\x00b"}, b""),
+        ]
+        for verb, where, params, body in attempts:
+            async with stack.http.request(
+                verb,
+                stack.url(service, where),
+                params=params,
+                data=body or None,
+                headers={"Content-Type": "application/json", **stack.admin_headers()},
+            ) as response:
+                text = await response.text()
+                assert response.status == 400, (service, verb, where, params, text)
+                assert "NUL characters are not allowed" in text, (service, where, text)
+        # Positive control: the same health check without the NUL answers.
+        async with stack.http.get(stack.url(service, "/healthz")) as response:
+            assert response.status == 200, service
+
+
 async def raw_post(stack: Stack, signature: bytes, body: bytes) -> int:
     """POST a webhook whose HMAC header carries raw bytes (no HTTP client sends them as is)."""
     url = urlsplit(stack.url("ingest", "/webhooks/shopify"))

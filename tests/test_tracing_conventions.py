@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import Decision
@@ -147,6 +148,15 @@ async def test_admin_requests_are_server_spans_and_health_checks_are_not(
     assert attrs(unmatched)["http.response.status_code"] == 404
 
 
+def kept_remote_parent(trace_id: int) -> Context:
+    """The context of a sampled span from another process (a message's traceparent)."""
+    return trace.set_span_in_context(
+        trace.NonRecordingSpan(
+            trace.SpanContext(trace_id, 1, is_remote=True, trace_flags=trace.TraceFlags(1))
+        )
+    )
+
+
 def test_sampling_ratio_is_a_setting_and_children_follow_their_parent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -156,11 +166,7 @@ def test_sampling_ratio_is_a_setting_and_children_follow_their_parent(
     trace_id = 0x0AF7651916CD43DD8448EB211C80319C
     assert never.should_sample(None, trace_id, "root").decision is Decision.DROP
     assert always.should_sample(None, trace_id, "root").decision is Decision.RECORD_AND_SAMPLE
-    sampled_parent = trace.set_span_in_context(
-        trace.NonRecordingSpan(
-            trace.SpanContext(trace_id, 1, is_remote=True, trace_flags=trace.TraceFlags(1))
-        )
-    )
+    sampled_parent = kept_remote_parent(trace_id)
     decision = never.should_sample(sampled_parent, trace_id, "child").decision
     assert decision is Decision.RECORD_AND_SAMPLE  # a kept trace stays whole
 
@@ -203,11 +209,7 @@ def test_the_burst_cap_only_decides_new_traces(monkeypatch: pytest.MonkeyPatch) 
     assert sampler.should_sample(None, trace_id, "a").decision is Decision.RECORD_AND_SAMPLE
     assert sampler.should_sample(None, trace_id, "b").decision is Decision.DROP
     # A span whose parent was kept is kept, whatever the bucket holds: traces stay whole.
-    kept_parent = trace.set_span_in_context(
-        trace.NonRecordingSpan(
-            trace.SpanContext(trace_id, 1, is_remote=True, trace_flags=trace.TraceFlags(1))
-        )
-    )
+    kept_parent = kept_remote_parent(trace_id)
     assert sampler.should_sample(kept_parent, trace_id, "c").decision is Decision.RECORD_AND_SAMPLE
     # Every trace is kept at the ratio 1.0, cap or no cap.
     assert "BurstCapped" not in tracing.sampler(1.0, per_second=1).get_description()

@@ -197,9 +197,11 @@ async def date_credit(
 
     ``/credit`` dates the credit invoice Fortnox's today, but a credit belongs to the period of
     the day the refund happened (a backfilled refund of last month, a refund processed after
-    midnight). A no-op when it has that date; False, and the date left, when the credit invoice
-    is booked (the reference does not say whether Fortnox books a booked invoice's credit at
-    once; either way the refund is credited, and only its date differs).
+    midnight). A no-op when it has that date. False, and the date left, when the credit invoice
+    is booked or Fortnox refuses the change: the reference says neither whether Fortnox books a
+    booked invoice's credit at once nor whether it lets a credit invoice's date change, so
+    either answer leaves the refund credited and only its date differs (a refusal is never
+    retried: it would fail a credit that is done).
     """
     invoice = await get_invoice(client, number)
     if str(invoice.get("InvoiceDate")) == day:
@@ -207,7 +209,12 @@ async def date_credit(
     if flag(invoice.get("Booked")) or flag(invoice.get("Cancelled")):
         return False
     await before_write()
-    await client.request("PUT", f"/3/invoices/{number}", body={"Invoice": {"InvoiceDate": day}})
+    try:
+        await client.request("PUT", f"/3/invoices/{number}", body={"Invoice": {"InvoiceDate": day}})
+    except FortnoxApiError as exc:
+        if exc.needs_reconnection or exc.status == 429 or exc.status >= 500:
+            raise
+        return False
     return True
 
 

@@ -91,7 +91,7 @@ class ReverseDocument:
                 )
                 if not dated:
                     log.warning(
-                        "credit invoice booked on Fortnox's date",
+                        "credit invoice left on Fortnox's date (booked, or the change refused)",
                         document_key=key,
                         document_number=reversal.number,
                         refund_day=day,
