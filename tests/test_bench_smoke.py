@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import ingest_vs_reference
+from bench import _ingest_options
 from bench._processes import local_broker
 from libs.common.settings import Settings
 
@@ -117,7 +117,7 @@ def assert_server_side_and_generator_figures(run: dict[str, object]) -> None:
 def test_ingest_is_benchmarked_with_the_manifests_trace_sampling(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    deployed = ingest_vs_reference.deployed_tracing()
+    deployed = _ingest_options.deployed_tracing()
     for name, value in deployed.items():
         monkeypatch.setenv(name, value)
     settings = Settings()  # the manifests' values are settings ingest accepts
@@ -127,12 +127,12 @@ def test_ingest_is_benchmarked_with_the_manifests_trace_sampling(
     def options(**given: object) -> argparse.Namespace:
         return argparse.Namespace(**{"every_trace": False, "sampler_ratio": None, **given})
 
-    assert ingest_vs_reference.tracing_env(options()) == deployed
-    assert ingest_vs_reference.tracing_env(options(sampler_ratio=0.5)) == {
+    assert _ingest_options.tracing_env(options()) == deployed
+    assert _ingest_options.tracing_env(options(sampler_ratio=0.5)) == {
         **deployed,
         "OTEL_TRACES_SAMPLER_RATIO": "0.5",
     }
-    assert ingest_vs_reference.tracing_env(options(every_trace=True)) == {
+    assert _ingest_options.tracing_env(options(every_trace=True)) == {
         "OTEL_TRACES_SAMPLER_RATIO": "1.0",
         "OTEL_TRACES_RECORDED_PER_SECOND": "0",
     }

@@ -30,6 +30,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from libs.common.errors import HandlerError, NeedsReconnection, TransientError
 from libs.common.logs import get_logger
@@ -119,6 +120,7 @@ class Executor:
             ArticleRegister(runtime.pool, leases),
             clock,
             settle_seconds=settings.fortnox_timeout_seconds,
+            fortnox_zone=ZoneInfo(settings.fortnox_timezone),
             billing=self.billing,
         )
         self._operations: dict[CommandAction, Operation] = operations_for(

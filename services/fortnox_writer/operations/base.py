@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from libs.common.errors import PermanentError, TransientError
 from libs.common.messages import (
@@ -107,15 +108,21 @@ class Steps:
         clock: Clock,
         *,
         settle_seconds: float,
+        fortnox_zone: ZoneInfo,
         billing: BillingLedger | None = None,
     ) -> None:
         self.ledger = ledger
+        self._fortnox_zone = fortnox_zone
         self.billing = billing
         self.links = links
         self.customers = customers
         self.articles = articles
         self._clock = clock
         self._settle_seconds = settle_seconds
+
+    def fortnox_today(self) -> str:
+        """The day Fortnox dates a document it makes itself (FORTNOX_TIMEZONE's)."""
+        return datetime.now(self._fortnox_zone).date().isoformat()
 
     # --- the target of a correction -------------------------------------------------------
     async def current(self, run: Run) -> Current:

@@ -12,8 +12,7 @@ none.
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from functools import partial
 
 from libs.common.logs import get_logger
 from libs.common.messages import ResultKind, SyncStatus
@@ -28,12 +27,6 @@ from services.fortnox_writer.operations.base import (
 )
 
 log = get_logger(__name__)
-_FORTNOX_ZONE = ZoneInfo("Europe/Stockholm")
-
-
-def fortnox_today() -> str:
-    """The day Fortnox dates a document it makes itself (its own time zone's)."""
-    return datetime.now(_FORTNOX_ZONE).date().isoformat()
 
 
 class ReverseDocument:
@@ -60,12 +53,13 @@ class ReverseDocument:
         current = await steps.current(run)
         link = await links.reserve(key, current, "credit", new_version=False)
         client = await run.session.client()
+        attempt = partial(ledger.count_attempt, key)  # counted before each write to Fortnox
         if link.original_kind == "order":
             reversal = await credits.reverse_order(
                 client,
                 link.original_number,
                 allow_cancel=command.allow_cancel,
-                before_write=lambda: ledger.count_attempt(key),
+                before_write=attempt,
             )
         else:
             target = await ledger.get(current.target_key)
@@ -73,7 +67,7 @@ class ReverseDocument:
                 client,
                 link.original_number,
                 allow_cancel=command.allow_cancel,
-                before_write=lambda: ledger.count_attempt(key),
+                before_write=attempt,
                 # One call for a full refund of an invoice Fortbridge booked (first attempt).
                 credit_first=(
                     record.attempts == 0
@@ -85,9 +79,9 @@ class ReverseDocument:
         if reversal.outcome == "credited":
             await links.set_credit(key, reversal.number)
             day = command.credit_date
-            if day is not None and day < fortnox_today():
+            if day is not None and day < steps.fortnox_today():
                 dated = await credits.date_credit(
-                    client, reversal.number, day, before_write=lambda: ledger.count_attempt(key)
+                    client, reversal.number, day, before_write=attempt
                 )
                 if not dated:
                     log.warning(

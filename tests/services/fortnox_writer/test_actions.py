@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from libs.common.messaging import Topology
-from services.fortnox_writer.operations.reverse import fortnox_today
 from tests.services.fortnox_writer.actions_support import (
     EMAIL,
     Order,
@@ -110,7 +111,8 @@ async def test_a_credit_of_fortnoxs_today_costs_no_call_more(stack: Stack) -> No
     order = Order(stack)
     created = await done(stack, order.create(bookkeep=True))
     before = len(stack.fortnox.requests)
-    row = await done(stack, order.reverse("refund-1", credit_date=fortnox_today()))
+    fortnox_today = datetime.now(ZoneInfo("Europe/Stockholm")).date().isoformat()
+    row = await done(stack, order.reverse("refund-1", credit_date=fortnox_today))
     assert row["outcome"] == "credited"
     assert [(r.method, r.path) for r in stack.fortnox.requests[before:]] == [
         ("PUT", f"/3/invoices/{created['document_number']}/credit")
