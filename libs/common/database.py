@@ -22,7 +22,7 @@ import contextlib
 import functools
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -146,16 +146,37 @@ class TracedConnection(asyncpg.Connection):  # type: ignore[misc]
 
 
 Pool = asyncpg.Pool
+
+
+async def release_as_is(_connection: asyncpg.Connection) -> None:
+    """A pool's ``reset`` that sends nothing: for a pool whose connections only ever run single
+    statements outside a transaction that change no session state (no ``SET``, ``LISTEN``,
+    cursor or session advisory lock), such as ingest's group commit.
+
+    By default asyncpg ends every use of a pooled connection with a reset query
+    (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``): one more round trip and
+    four commands for PostgreSQL per statement when each use is one statement. asyncpg's own
+    clean-up still runs before this (an open transaction is rolled back, listeners dropped)."""
+
+
 _MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-async def create_pool(dsn: str, *, max_size: int = 10, attempts: int = 60) -> asyncpg.Pool:
-    """A pool, retried with backoff while the database is not up yet."""
+async def create_pool(
+    dsn: str,
+    *,
+    max_size: int = 10,
+    attempts: int = 60,
+    reset: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> asyncpg.Pool:
+    """A pool, retried with backoff while the database is not up yet.
+
+    ``reset`` replaces asyncpg's reset query on release (see :func:`release_as_is`)."""
     delay = 0.2
     for attempt in range(1, attempts + 1):
         try:
             pool = await asyncpg.create_pool(
-                dsn, min_size=1, max_size=max_size, connection_class=TracedConnection
+                dsn, min_size=1, max_size=max_size, connection_class=TracedConnection, reset=reset
             )
             assert pool is not None
             return pool

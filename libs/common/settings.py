@@ -52,6 +52,13 @@ class Settings(BaseSettings):
         description="Batches of webhooks each ingest process writes at once; fewer writers make "
         "bigger batches (bench/README.md measured 3 against 6).",
     )
+    ingest_write_wait_seconds: float = Field(
+        default=0.002,
+        ge=0,
+        le=0.1,
+        description="How long a writer of ingest's group commit waits for more webhooks before "
+        "it writes a batch that is not full (0: a lone webhook is written at once).",
+    )
     ingest_publishers: int = Field(
         default=2, ge=1, description="Groups of new events each ingest process publishes at once."
     )

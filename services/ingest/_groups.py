@@ -3,7 +3,10 @@
 Items queue; a worker takes everything queued (at most ``most`` at a time) as one group and
 hands it to the stage's handler, and goes on while items are left. Up to ``workers`` do so at
 once; when all are busy, new items wait for the next free one and make its group bigger. Nothing
-waits for a timer: a lone item is handled at once.
+waits for a timer unless the stage asks for it: a lone item is handled at once. A stage whose
+work can wait a little gives a ``linger``: its worker waits that long before taking a group
+that is not full (fewer than ``most`` items), so items arriving one by one are still handled in
+few groups (ingest's writes wait 2 ms, its marking of published events 0.1 s).
 
 A worker counts as busy until the moment it finds the queue empty (counted in the worker itself,
 not when its task's done-callback runs later): an item queued right after a worker finished
@@ -26,22 +29,29 @@ class Groups(Generic[Item]):
         *,
         workers: int,
         most: int | None = None,
+        linger: float = 0.0,
     ) -> None:
         self._handle = handle
+        self._linger = linger
         self._workers = workers
         self._most = most
         self._items: list[Item] = []
         self._busy = 0
+        self._lingering = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
     def put(self, items: Iterable[Item]) -> None:
-        """Queue items; starts a worker when one is free."""
+        """Queue items; starts a worker when one is free (and none is lingering: it takes
+        them when it wakes, unless they make a full group)."""
         self._items.extend(items)
-        if self._items and self._busy < self._workers:
+        if self._items and self._busy < self._workers and (not self._lingering or self._full()):
             self._busy += 1
             task = asyncio.get_running_loop().create_task(self._work())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def _full(self) -> bool:
+        return self._most is not None and len(self._items) >= self._most
 
     @property
     def busy(self) -> int:
@@ -56,6 +66,14 @@ class Groups(Generic[Item]):
     async def _work(self) -> None:
         try:
             while self._items:
+                if self._linger and not self._full():
+                    self._lingering += 1
+                    try:
+                        await asyncio.sleep(self._linger)
+                    finally:
+                        self._lingering -= 1
+                    if not self._items:  # a worker started for a full group took them
+                        break
                 if self._most is None:
                     group, self._items = self._items, []
                 else:

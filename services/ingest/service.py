@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from libs.common import database
 from libs.common.messaging import INGEST_RESULTS
 from libs.common.service import ConsumerSpec, Runtime, ServiceDefinition
 from services.ingest import (
@@ -55,12 +56,20 @@ def _routes(app: web.Application) -> None:
 
 
 async def _start(runtime: Runtime, app: web.Application) -> None:
+    # The group commit's own connections (a writer each, the marker): it runs only single
+    # INSERT and UPDATE statements, so they are released without asyncpg's reset query.
+    intake_pool = await database.create_pool(
+        runtime.settings.database_url,
+        max_size=runtime.settings.ingest_writers + 1,
+        reset=database.release_as_is,
+    )
     app[INTAKE].append(
         Intake(
-            runtime.pool,
+            intake_pool,
             runtime.publisher,
             writers=runtime.settings.ingest_writers,
             publishers=runtime.settings.ingest_publishers,
+            write_wait=runtime.settings.ingest_write_wait_seconds,
         )
     )
     runner = CatalogRunner(runtime)
@@ -92,6 +101,7 @@ async def _start(runtime: Runtime, app: web.Application) -> None:
 async def _stop(_runtime: Runtime, app: web.Application) -> None:
     for intake in app[INTAKE]:
         await intake.close()
+        await intake.pool.close()
     for runner in app[catalog_routes.RUNNER]:
         await runner.stop()
     for backfill in app[backfill_routes.RUNNER]:

@@ -85,3 +85,39 @@ async def test_a_failing_migration_leaves_nothing_half_done(
         assert await pool.fetchval(f'SELECT count(*) FROM "{schema}".things') == 0
     finally:
         await pool.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+async def _setting_after_release(pool: asyncpg.Pool) -> str:
+    """Set a session setting in one use of the pool's only connection; read it in the next."""
+    async with pool.acquire() as connection:
+        await connection.execute("SET application_name = 'left-by-the-last-use'")
+    async with pool.acquire() as connection:
+        return str(await connection.fetchval("SHOW application_name"))
+
+
+async def test_a_pool_released_as_is_sends_no_reset_query(database_url: str) -> None:
+    """asyncpg resets a released connection with a query (RESET ALL among it); a pool made
+    with ``release_as_is`` sends none, so what a use set is still there in the next."""
+    default = await database.create_pool(database_url, max_size=1)
+    as_is = await database.create_pool(database_url, max_size=1, reset=database.release_as_is)
+    try:
+        assert await _setting_after_release(default) != "left-by-the-last-use"
+        assert await _setting_after_release(as_is) == "left-by-the-last-use"
+    finally:
+        await default.close()
+        await as_is.close()
+
+
+async def test_a_pool_released_as_is_still_rolls_back_an_open_transaction(
+    database_url: str,
+) -> None:
+    pool = await database.create_pool(database_url, max_size=1, reset=database.release_as_is)
+    try:
+        async with pool.acquire() as connection:
+            await connection.execute("BEGIN")
+            await connection.execute("CREATE TEMPORARY TABLE left_open (n int)")
+        async with pool.acquire() as connection:
+            assert not connection.is_in_transaction()
+            assert await connection.fetchval("SELECT to_regclass('left_open')") is None
+    finally:
+        await pool.close()

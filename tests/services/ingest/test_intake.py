@@ -115,6 +115,24 @@ async def test_a_burst_is_written_in_few_statements_each_delivery_answered_for_i
     assert sorted(await published_ids(stack)) == sorted(str(r["event_uid"]) for r in stored)
 
 
+async def test_the_intake_writes_on_connections_of_its_own_released_without_a_reset_query(
+    stack: Stack,
+) -> None:
+    """Its INSERTs and UPDATEs are single statements: its pool skips asyncpg's reset query (a
+    round trip and four commands per statement), which the service's own pool keeps."""
+    pool = intake_of(stack).pool
+    assert pool is not stack.pool and pool is not stack.apps["ingest"][STATE].runtime.pool
+    async with pool.acquire() as connection:
+        await connection.execute("SET application_name = 'probe-of-the-intake'")
+    held = [await pool.acquire() for _ in range(pool.get_max_size())]
+    try:
+        names = [await c.fetchval("SHOW application_name") for c in held]
+    finally:
+        for connection in held:
+            await pool.release(connection)
+    assert "probe-of-the-intake" in names
+
+
 async def _all_published(stack: Stack) -> bool:
     return all(r["published_at"] is not None for r in await rows(stack))
 

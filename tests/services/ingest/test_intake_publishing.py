@@ -193,3 +193,24 @@ async def test_a_publish_that_raises_leaves_its_events_to_the_relay(
     assert intake._in_flight == 0  # the place is given back
     [row] = await rows(ingest_pool, shop)
     assert row["published_at"] is None  # the relay publishes it
+
+
+@pytest.mark.parametrize(("mark_wait", "most_updates"), [(0.3, 1), (0.0, 6)])
+async def test_events_confirmed_one_by_one_are_marked_together_after_mark_wait(
+    ingest_pool: asyncpg.Pool, mark_wait: float, most_updates: int
+) -> None:
+    """Webhooks arriving one by one (each its own batch and publish) are marked by one UPDATE
+    per ``mark_wait``, not one each; with no wait each could be its own (the marker's group
+    is whatever was confirmed while its last UPDATE ran)."""
+    counting = MarkCountingPool(ingest_pool)
+    intake = Intake(counting, RecordingPublisher(), mark_wait=mark_wait)  # type: ignore[arg-type]
+    shop = new_shop()
+    for n in range(6):
+        stored = await intake.store(delivery(shop, f"wh-{n}"))
+        assert stored.published is not None and await stored.published
+        await asyncio.sleep(0.02)  # the next webhook comes a little later
+    await intake.close()
+    assert sum(counting.marks) == 6 and len(counting.marks) <= most_updates
+    if mark_wait:
+        assert counting.marks == [6]
+    assert all(r["published_at"] is not None for r in await rows(ingest_pool, shop))

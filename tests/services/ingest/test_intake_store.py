@@ -1,7 +1,8 @@
 """Ingest's store (services/ingest/intake.py) in process, on the real PostgreSQL with a publisher
 that records: what a row holds, the event-id and webhook-id dedupe inside one batch and across
 batches, one bad row not failing its batch, publishes confirmed, deferred or timed out, and the
-bound on events being published. Fast enough for bench/mutation.py; test_intake.py covers the
+bound on events being published, webhooks a little apart written together within the writers'
+``write_wait``. Fast enough for bench/mutation.py; test_intake.py covers the
 same through HTTP and the broker."""
 
 from __future__ import annotations
@@ -402,3 +403,69 @@ async def test_a_delivery_right_after_the_last_writer_finished_starts_a_writer(
         assert (await intake.store(delivery(shop, "wh-2"))).new
     await intake.close()
     assert [r["webhook_id"] for r in await rows(ingest_pool, shop)] == ["wh-1", "wh-2"]
+
+
+class InsertCountingPool:
+    """The real pool; counts the batch INSERTs and their rows."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.inserts: list[int] = []
+
+    async def fetch(self, *args: Any) -> Any:
+        if "INSERT INTO ingest.webhook_events" in args[0]:
+            self.inserts.append(len(args[1]))
+        return await self.pool.fetch(*args)
+
+    async def fetchval(self, *args: Any) -> Any:
+        return await self.pool.fetchval(*args)
+
+    async def execute(self, *args: Any) -> Any:
+        return await self.pool.execute(*args)
+
+
+async def _store_a_little_apart(intake: Intake, shop: str, count: int) -> list[Stored]:
+    tasks = []
+    for n in range(count):
+        tasks.append(asyncio.create_task(intake.store(delivery(shop, f"wh-{n}"))))
+        await asyncio.sleep(0.005)
+    return await asyncio.gather(*tasks)
+
+
+async def test_webhooks_a_little_apart_are_written_together_within_write_wait(
+    ingest_pool: asyncpg.Pool,
+) -> None:
+    counting = InsertCountingPool(ingest_pool)
+    intake = Intake(counting, RecordingPublisher(), write_wait=0.2)  # type: ignore[arg-type]
+    shop = new_shop()
+    stored = await _store_a_little_apart(intake, shop, 5)
+    await intake.close()
+    assert counting.inserts == [5] and all(s.new for s in stored)
+    assert len(await rows(ingest_pool, shop)) == 5
+
+
+async def test_without_write_wait_a_lone_webhook_is_written_at_once(
+    ingest_pool: asyncpg.Pool,
+) -> None:
+    counting = InsertCountingPool(ingest_pool)
+    intake = Intake(counting, RecordingPublisher(), write_wait=0.0)  # type: ignore[arg-type]
+    shop = new_shop()
+    await _store_a_little_apart(intake, shop, 5)
+    await intake.close()
+    assert sum(counting.inserts) == 5 and len(counting.inserts) > 1
+
+
+async def test_a_full_batch_is_written_without_waiting(ingest_pool: asyncpg.Pool) -> None:
+    counting = InsertCountingPool(ingest_pool)
+    intake = Intake(
+        counting,
+        RecordingPublisher(),  # type: ignore[arg-type]
+        max_batch=2,
+        writers=1,
+        write_wait=30.0,
+    )
+    shop = new_shop()
+    first, second = (delivery(shop, f"wh-{n}") for n in range(2))
+    stored = await asyncio.wait_for(asyncio.gather(intake.store(first), intake.store(second)), 5)
+    assert counting.inserts == [2] and all(s.new for s in stored)
+    await intake.close()
