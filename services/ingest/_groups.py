@@ -5,8 +5,10 @@ hands it to the stage's handler, and goes on while items are left. Up to ``worke
 once; when all are busy, new items wait for the next free one and make its group bigger. Nothing
 waits for a timer unless the stage asks for it: a lone item is handled at once. A stage whose
 work can wait a little gives a ``linger``: its worker waits that long before taking a group
-that is not full (fewer than ``most`` items), so items arriving one by one are still handled in
-few groups (ingest's writes wait 2 ms, its marking of published events 0.1 s).
+that is not full (fewer than ``most`` items, or fewer than ``linger_under`` when given), so
+items arriving one by one are still handled in few groups. Ingest's marking of published events
+waits 0.1 s before every group; its writes wait 2 ms only for a lone webhook (items arriving
+together are written at once: a wait there would only add to each answer's time).
 
 A worker counts as busy until the moment it finds the queue empty (counted in the worker itself,
 not when its task's done-callback runs later): an item queued right after a worker finished
@@ -30,9 +32,11 @@ class Groups(Generic[Item]):
         workers: int,
         most: int | None = None,
         linger: float = 0.0,
+        linger_under: int | None = None,
     ) -> None:
         self._handle = handle
         self._linger = linger
+        self._linger_under = linger_under
         self._workers = workers
         self._most = most
         self._items: list[Item] = []
@@ -53,6 +57,12 @@ class Groups(Generic[Item]):
     def _full(self) -> bool:
         return self._most is not None and len(self._items) >= self._most
 
+    def _sparse(self) -> bool:
+        """Few enough items queued that the worker lingers for more."""
+        if self._linger_under is not None:
+            return len(self._items) < self._linger_under
+        return not self._full()
+
     @property
     def busy(self) -> int:
         """Workers handling a group now (or about to)."""
@@ -66,7 +76,7 @@ class Groups(Generic[Item]):
     async def _work(self) -> None:
         try:
             while self._items:
-                if self._linger and not self._full():
+                if self._linger and self._sparse():
                     self._lingering += 1
                     try:
                         await asyncio.sleep(self._linger)

@@ -6,13 +6,13 @@ delivery and writes those that arrive together in one statement:
 
 - Deliveries queue; a writer takes everything queued (at most ``max_batch``) as one batch. Up to
   ``writers`` batches are written at once; when all writers are busy, new deliveries wait for
-  the next free one and make its batch bigger. A writer waits ``write_wait`` (2 ms) before it
-  takes a batch that is not full, so webhooks arriving one by one at a steady rate (1,000 a
+  the next free one and make its batch bigger. A writer that finds a lone webhook queued waits
+  ``write_wait`` (2 ms) for more, so webhooks arriving one by one at a steady rate (1,000 a
   second: one a millisecond) are written two or three to a statement instead of one: 2 ms more
-  for a lone webhook, about a tenth less CPU per webhook for ingest and PostgreSQL at that rate
-  (bench/README.md). A full batch is written at once. A batch is sorted by shop and webhook
-  id, so two batches holding the same two redeliveries lock them in the same order. (Each
-  stage below is such a queue with its few workers: services/ingest/_groups.py.)
+  for a lone webhook, less CPU per webhook for ingest and much less for PostgreSQL at that rate
+  (bench/README.md). Two or more queued are written at once. A batch is sorted by shop and
+  webhook id, so two batches holding the same two redeliveries lock them in the same order.
+  (Each stage below is such a queue with its few workers: services/ingest/_groups.py.)
 - One ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING event_uid`` per batch,
   committed on its own. Each delivery learns from ``RETURNING`` whether it is new; one that is
   not (its webhook id, or its topic and event id, are stored already, possibly by another
@@ -146,7 +146,9 @@ class Intake:
         self._in_flight = 0
         self._room = asyncio.Event()
         self._room.set()
-        self._writes = Groups(self._write_batch, workers=writers, most=max_batch, linger=write_wait)
+        self._writes = Groups(
+            self._write_batch, workers=writers, most=max_batch, linger=write_wait, linger_under=2
+        )
         self._publishes = Groups(self._publish_batch, workers=publishers, most=max_batch)
         self._marks = Groups(self._mark_published, workers=1, linger=mark_wait)
 

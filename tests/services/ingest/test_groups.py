@@ -66,3 +66,15 @@ async def test_a_stage_without_most_lingers_before_every_group() -> None:
 async def _until(condition: Callable[[], bool]) -> None:
     while not condition():
         await asyncio.sleep(0.005)
+
+
+async def test_with_linger_under_only_a_lone_item_waits() -> None:
+    handled = Recorder()
+    groups = Groups(handled, workers=1, most=100, linger=0.3, linger_under=2)
+    groups.put([0, 1])  # two together: handled at once
+    await asyncio.wait_for(_until(lambda: len(handled.groups) == 1), 0.2)
+    groups.put([2])  # a lone one waits for company
+    await asyncio.sleep(0.1)
+    groups.put([3])
+    await groups.join()
+    assert handled.groups == [[0, 1], [2, 3]]
