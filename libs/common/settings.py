@@ -56,8 +56,8 @@ class Settings(BaseSettings):
         default=0.002,
         ge=0,
         le=0.1,
-        description="How long a writer of ingest's group commit waits for more webhooks before "
-        "it writes a batch that is not full (0: a lone webhook is written at once).",
+        description="How long a writer of ingest's group commit that finds a lone webhook "
+        "queued waits for more (0: written at once; two or more queued never wait).",
     )
     ingest_publishers: int = Field(
         default=2, ge=1, description="Groups of new events each ingest process publishes at once."
