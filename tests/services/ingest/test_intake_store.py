@@ -424,43 +424,44 @@ class InsertCountingPool:
         return await self.pool.execute(*args)
 
 
-async def _store_a_little_apart(intake: Intake, shop: str, count: int) -> list[Stored]:
+async def _inserts_of_webhooks_a_little_apart(
+    pool: asyncpg.Pool, write_wait: float, count: int = 5
+) -> tuple[list[int], list[Stored], str]:
+    """The rows of each INSERT when ``count`` webhooks arrive 5 ms apart (and what each got)."""
+    counting = InsertCountingPool(pool)
+    intake = Intake(counting, RecordingPublisher(), write_wait=write_wait)  # type: ignore[arg-type]
+    shop = new_shop()
     tasks = []
     for n in range(count):
         tasks.append(asyncio.create_task(intake.store(delivery(shop, f"wh-{n}"))))
         await asyncio.sleep(0.005)
-    return await asyncio.gather(*tasks)
+    stored = await asyncio.gather(*tasks)
+    await intake.close()
+    return counting.inserts, stored, shop
 
 
 async def test_webhooks_a_little_apart_are_written_together_within_write_wait(
     ingest_pool: asyncpg.Pool,
 ) -> None:
-    counting = InsertCountingPool(ingest_pool)
-    intake = Intake(counting, RecordingPublisher(), write_wait=0.2)  # type: ignore[arg-type]
-    shop = new_shop()
-    stored = await _store_a_little_apart(intake, shop, 5)
-    await intake.close()
-    assert counting.inserts == [5] and all(s.new for s in stored)
+    inserts, stored, shop = await _inserts_of_webhooks_a_little_apart(ingest_pool, 0.2)
+    assert inserts == [5] and all(s.new for s in stored)
     assert len(await rows(ingest_pool, shop)) == 5
 
 
 async def test_without_write_wait_a_lone_webhook_is_written_at_once(
     ingest_pool: asyncpg.Pool,
 ) -> None:
-    counting = InsertCountingPool(ingest_pool)
-    intake = Intake(counting, RecordingPublisher(), write_wait=0.0)  # type: ignore[arg-type]
-    shop = new_shop()
-    await _store_a_little_apart(intake, shop, 5)
-    await intake.close()
-    assert sum(counting.inserts) == 5 and len(counting.inserts) > 1
+    inserts, _, _ = await _inserts_of_webhooks_a_little_apart(ingest_pool, 0.0)
+    assert sum(inserts) == 5 and len(inserts) > 1
 
 
-async def test_a_full_batch_is_written_without_waiting(ingest_pool: asyncpg.Pool) -> None:
+async def test_webhooks_arriving_together_are_written_without_waiting(
+    ingest_pool: asyncpg.Pool,
+) -> None:
     counting = InsertCountingPool(ingest_pool)
     intake = Intake(
         counting,
         RecordingPublisher(),  # type: ignore[arg-type]
-        max_batch=2,
         writers=1,
         write_wait=30.0,
     )
