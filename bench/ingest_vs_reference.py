@@ -154,16 +154,20 @@ async def endpoint(
         **extra_env,
     }
     module = "services.ingest" if target == "ingest" else "bench.reference_ingest"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.server_timing",
-        module,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    # stderr to a file beside the times, not a pipe nobody reads while the load runs (a full
+    # pipe would stall the endpoint); its tail explains an endpoint that exits before ready.
+    errors = times.with_suffix(".stderr")
+    with errors.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.server_timing",
+            module,
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=stderr,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
@@ -175,7 +179,10 @@ async def endpoint(
                 except aiohttp.ClientError:
                     pass
                 if process.returncode is not None:
-                    raise SystemExit(f"{target} exited with {process.returncode} before ready")
+                    tail = errors.read_text(errors="replace")[-2000:]
+                    raise SystemExit(
+                        f"{target} exited with {process.returncode} before ready:\n{tail}"
+                    )
                 await asyncio.sleep(0.1)
             else:
                 raise SystemExit(f"{target} was not ready within 30 s")
