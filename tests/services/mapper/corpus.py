@@ -52,6 +52,8 @@ def summary(command: FortnoxCommand, round_to_whole: bool = False) -> dict[str, 
         out["expected_total"] = str(command.expected_total)
     if command.action == "reverse_document":
         out["allow_cancel"] = command.allow_cancel
+        if command.credit_date is not None:
+            out["credit_date"] = command.credit_date
     if command.customer:
         c = command.customer
         out["customer"] = {
@@ -63,6 +65,7 @@ def summary(command: FortnoxCommand, round_to_whole: bool = False) -> dict[str, 
         d = command.document
         out["document"] = {
             "reference": d.external_reference,
+            "date": d.document_date,
             "currency": d.currency,
             "vat_included": d.vat_included,
             "fields": {k: str(v) for k, v in sorted(d.fields.items())},

@@ -1,5 +1,6 @@
 """Every payload under tests/fixtures through the pure planner, against its reviewed
-expectation (*.expected.json): the commands, rows, accounts, VAT and totals."""
+expectation (*.expected.json): the commands, rows, accounts, VAT and totals, each document's
+date and each full credit's day."""
 
 from __future__ import annotations
 
