@@ -34,7 +34,7 @@ from libs.common.service import runtime_of
 from libs.common.shopify_scopes import access, features_on, granted_scopes
 from services.mapper.accounting import ShopSettings
 from services.mapper.problems import path, plain
-from services.mapper.rules.model import AccountsPatch
+from services.mapper.rules.model import AccountsPatch, code_field
 from services.mapper.rules.preview import preview
 from services.mapper.rules.store import current_rule_set, load_order_payload
 from services.mapper.store import (
@@ -56,16 +56,6 @@ MAX_CHANGES = 100
 MAX_GATEWAYS = 50  # payment methods a shop maps
 MAX_VAT_RATES = 20  # Swedish VAT rates with an account
 MAX_LOCATIONS = 50  # Shopify locations mapped to Fortnox stock points
-
-
-def _code(description: str) -> Any:
-    return Field(
-        default=None,
-        min_length=1,
-        max_length=50,
-        pattern=r"^[^\x00-\x1f]+$",
-        description=description,
-    )
 
 
 class PayoutsPatch(BaseModel):
@@ -96,8 +86,8 @@ class SettingsPatch(BaseModel):
     send_email: bool | None = None
     accounts: AccountsPatch | None = None
     payment_modes: dict[str, str] | None = Field(default=None, max_length=MAX_GATEWAYS)
-    default_payment_mode: str | None = _code("ModeOfPayment for gateways not listed.")
-    gift_card_payment_mode: str | None = _code("ModeOfPayment for gift card payments.")
+    default_payment_mode: str | None = code_field("ModeOfPayment for gateways not listed.")
+    gift_card_payment_mode: str | None = code_field("ModeOfPayment for gift card payments.")
     customer_match: Literal["email", "organisation_number"] | None = None
     guest_customer_name: str | None = Field(default=None, min_length=1, max_length=1024)
     article_number_source: Literal["sku", "barcode", "variant_id", "metafield"] | None = None

@@ -39,7 +39,10 @@ def _stored(info: ValidationInfo) -> bool:
     return bool(isinstance(info.context, dict) and info.context.get("stored"))
 
 
-def _code(description: str) -> Any:
+def code_field(description: str) -> Any:
+    """A Fortnox code (price list, project, cost centre, way of delivery, ...): 1 to 50
+    characters, none of them a control character; absent when not given. The rules' patches
+    and the settings' (services/mapper/settings_api.py) declare theirs with it."""
     return Field(
         default=None,
         min_length=1,
@@ -95,11 +98,11 @@ class Actions(BaseModel):
     article_metafield: str | None = Field(default=None, min_length=1, max_length=100)
     customer_match: Literal["email", "organisation_number"] | None = None
     guest_customer_name: str | None = Field(default=None, min_length=1, max_length=1024)
-    terms_of_payment: str | None = _code("Fortnox TermsOfPayment code, e.g. 30.")
+    terms_of_payment: str | None = code_field("Fortnox TermsOfPayment code, e.g. 30.")
     our_reference: str | None = Field(default=None, min_length=1, max_length=50)
-    cost_center: str | None = _code("Fortnox CostCenter code.")
-    project: str | None = _code("Fortnox Project number.")
-    price_list: str | None = _code("Fortnox PriceList code.")
+    cost_center: str | None = code_field("Fortnox CostCenter code.")
+    project: str | None = code_field("Fortnox Project number.")
+    price_list: str | None = code_field("Fortnox PriceList code.")
     language: Literal["SV", "EN"] | None = None
     shipping_as: Literal["row", "freight"] | None = None
     document_currency: Literal["presentment", "shop"] | None = None
