@@ -222,6 +222,19 @@ async def test_a_month_ties_out_to_the_ore(stack: Stack) -> None:
     assert lines[0].startswith("date,order_id") and len(lines) == 1 + len(orders)
 
 
+async def test_a_report_reads_on_through_a_429_and_a_5xx(stack: Stack) -> None:
+    """Fortnox may answer 429 or 5xx to any read; the report (read in process, with nothing
+    to redeliver it) tries the read again instead of failing."""
+    orders = await month_of_orders(stack)
+    stack.fortnox.faults.add(method="GET", path_regex="^/3/invoices", status=429, times=1)
+    stack.fortnox.faults.add(method="GET", path_regex="^/3/", status=503, times=1)
+    report = await report_of(stack, "2026-11-01", "2026-11-30")  # asserts it finished
+    assert report["differences"] == []
+    assert report["totals"]["fortnox"]["invoices"] == len(orders)
+    statuses = [r.status for r in stack.fortnox.requests_for(stack.tenant_id) if r.fault]
+    assert statuses == [429, 503]
+
+
 async def test_a_document_edited_by_hand_and_an_extra_invoice_show(stack: Stack) -> None:
     orders = await month_of_orders(stack)
     tenant = stack.fortnox.tenant(stack.tenant_id)

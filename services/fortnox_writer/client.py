@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -12,10 +13,12 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from libs.common import jsonutil, tracing
 from libs.common.errors import NeedsReconnection, PermanentError, TransientError
 from libs.common.fortnox_errors import explain
+from libs.common.logs import get_logger
 from libs.common.metrics import FORTNOX_429, FORTNOX_REQUESTS
 from services.fortnox_writer.ratelimit import RateLimiter
 
 _tracer = tracing.get_tracer(__name__)
+log = get_logger(__name__)
 
 
 class FortnoxApiError(PermanentError):
@@ -50,13 +53,23 @@ def path_segment(value: str) -> str:
     return quote(value, safe="")
 
 
+# A GET's attempts in the jobs that read Fortnox in process (FortnoxClient's read_attempts).
+IN_PROCESS_READ_ATTEMPTS = 5
+
 # ``token(None)``: a valid access token; ``token(refused)``: a new one, since Fortnox answered 401
 # to ``refused`` (refreshed once however many requests saw it refused, see connections.py).
 TokenProvider = Callable[[str | None], Awaitable[str]]
 
 
 class FortnoxClient:
-    """Calls Fortnox for one tenant. ``token(refused)`` returns a valid access token."""
+    """Calls Fortnox for one tenant. ``token(refused)`` returns a valid access token.
+
+    ``read_attempts``: how often a GET that Fortnox answered 429 or 5xx, or did not answer, is
+    tried before its TransientError is raised. 1 (the default) for the consumers, whose
+    messages are redelivered with a delay; the jobs that read Fortnox in process (the
+    reconciliation report, the preflight check) pass more, since nothing would retry them: a
+    429 already holds the tenant's next call a window back (the limiter), other errors wait
+    0.5, 1, 2 s. Writes are never retried here (their ledger decides, by redelivery)."""
 
     def __init__(
         self,
@@ -67,6 +80,7 @@ class FortnoxClient:
         token: TokenProvider,
         limiter: RateLimiter,
         timeout: float = 20.0,
+        read_attempts: int = 1,
     ) -> None:
         self._http = http
         self._base_url = base_url.rstrip("/")
@@ -78,6 +92,7 @@ class FortnoxClient:
         self._token = token
         self._limiter = limiter
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._read_attempts = max(1, read_attempts)
         self.calls = 0
 
     async def request(
@@ -88,6 +103,26 @@ class FortnoxClient:
         body: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
+        attempts = self._read_attempts if method == "GET" else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self._authorized(method, path, body, params)
+            except TransientError as exc:
+                if attempt == attempts:
+                    raise
+                log.info("Fortnox read tried again", path=path, error=exc.code, attempt=attempt)
+                if exc.code != "429":  # a 429 has pushed the tenant's next slot a window out
+                    await asyncio.sleep(min(0.5 * 2 ** (attempt - 1), 2.0))
+        raise AssertionError("unreachable")
+
+    async def _authorized(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, str] | None,
+    ) -> dict[str, Any]:
+        """One request, with a new access token once when Fortnox refused the one it had."""
         refused: str | None = None
         for _ in range(2):
             token = await self._token(refused)

@@ -25,7 +25,7 @@ import asyncpg
 from libs.common.errors import HandlerError, NeedsReconnection
 from libs.common.logs import get_logger
 from libs.common.settings import Settings
-from services.fortnox_writer.client import FortnoxClient
+from services.fortnox_writer.client import IN_PROCESS_READ_ATTEMPTS, FortnoxClient
 from services.fortnox_writer.connections import ConnectionStore
 from services.fortnox_writer.preflight.findings import (
     Finding,
@@ -92,6 +92,7 @@ class PreflightCheck:
             token=token,
             limiter=self._limiter,
             timeout=self._settings.fortnox_timeout_seconds,
+            read_attempts=IN_PROCESS_READ_ATTEMPTS,
         )
 
     async def run(self, shop: str) -> RunResult:

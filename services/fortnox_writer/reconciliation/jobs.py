@@ -23,7 +23,7 @@ from libs.common.logs import get_logger
 from libs.common.service import Runtime
 from libs.common.shopify_admin import ShopifyAdmin
 from libs.common.shops import ShopRegistry
-from services.fortnox_writer.client import FortnoxClient
+from services.fortnox_writer.client import IN_PROCESS_READ_ATTEMPTS, FortnoxClient
 from services.fortnox_writer.connections import ConnectionStore
 from services.fortnox_writer.deferred import DeferredStore
 from services.fortnox_writer.ratelimit import RateLimiter
@@ -259,4 +259,5 @@ class ReportRunner:
             token=token,
             limiter=self._limiter,
             timeout=settings.fortnox_timeout_seconds,
+            read_attempts=IN_PROCESS_READ_ATTEMPTS,
         )
