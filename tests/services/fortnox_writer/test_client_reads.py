@@ -5,34 +5,22 @@ report, while a write is never repeated by the client. Against the Fortnox simul
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import asyncpg
 import pytest
 
-from fortbridge.localstack import migrate_all
 from libs.common.errors import TransientError
 from services.fortnox_writer.client import FortnoxClient
 from services.fortnox_writer.ratelimit import RateLimiter
 from simulators.fortnox import FortnoxSimulator
+from tests.services.fortnox_writer.test_registers import fortnox
+
+__all__ = ["fortnox"]  # the fixture, shared with test_registers.py
 
 Factory = Callable[..., FortnoxClient]
 WINDOW = 1.0  # the test limiter's window: what a 429 holds the tenant back
-
-
-@pytest.fixture
-async def fortnox(
-    database_url: str, pool: asyncpg.Pool
-) -> AsyncIterator[tuple[FortnoxSimulator, str, str]]:
-    await migrate_all(database_url)
-    sim = FortnoxSimulator(rate_limit=None)
-    sim.add_client("cid", "secret")
-    tenant = str(4_000_000 + uuid.uuid4().int % 1_000_000)
-    sim.add_tenant(tenant)
-    async with sim.serve() as url:
-        yield sim, tenant, url
 
 
 @pytest.fixture
