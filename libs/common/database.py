@@ -159,6 +159,21 @@ async def release_as_is(_connection: asyncpg.Connection) -> None:
     clean-up still runs before this (an open transaction is rolled back, listeners dropped)."""
 
 
+async def insert_or_read(pool: asyncpg.Pool, query: str, *args: Any) -> asyncpg.Record:
+    """The row of ``query``, an ``INSERT ... ON CONFLICT DO NOTHING RETURNING *`` in a CTE
+    followed by ``UNION ALL SELECT`` of the existing row: the one row, inserted or found.
+
+    Run once, that statement can return nothing: when another transaction inserted the same key
+    and commits while ours waits on it, our INSERT does nothing and our SELECT's snapshot,
+    taken before that commit, does not see the row. Run again, it finds it (the second run's
+    snapshot does)."""
+    for _ in range(3):
+        row = await pool.fetchrow(query, *args)
+        if row is not None:
+            return row
+    raise RuntimeError("a row inserted concurrently was neither inserted nor found")
+
+
 _MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 

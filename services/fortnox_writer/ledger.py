@@ -19,6 +19,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from libs.common import database
 from libs.common.messages import FortnoxCommand
 
 
@@ -65,7 +66,8 @@ class DocumentLedger:
         external_reference: str | None = None,
     ) -> DocumentRecord:
         """The document's record, created as pending on first sight."""
-        row = await self._pool.fetchrow(
+        row = await database.insert_or_read(
+            self._pool,
             """
             WITH inserted AS (
                 INSERT INTO fortnox_writer.documents

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from libs.common import database
+
 
 @dataclass(frozen=True)
 class Current:
@@ -104,7 +106,8 @@ class DocumentLinks:
         version now (a version not used in the end is a harmless gap). The caller holds the
         target's lease, so two commands never take the same version.
         """
-        row = await self._pool.fetchrow(
+        row = await database.insert_or_read(
+            self._pool,
             """
             WITH inserted AS (
                 INSERT INTO fortnox_writer.document_links

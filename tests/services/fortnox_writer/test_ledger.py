@@ -66,6 +66,32 @@ async def test_a_key_is_opened_once_as_pending_and_then_found(ledger: DocumentLe
     assert await ledger.get("no-such-key") is None
 
 
+async def test_a_key_committed_by_another_replica_while_opening_waits_is_found(
+    ledger: DocumentLedger,
+) -> None:
+    """The race behind a flaky CI run: our INSERT waits on another replica's uncommitted row
+    for the same key, that replica commits, our INSERT does nothing and the statement's own
+    SELECT (its snapshot older than the commit) sees nothing. The ledger reads it again."""
+    command = _command()
+    async with ledger._pool.acquire() as other:
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute(
+            "INSERT INTO fortnox_writer.documents (document_key, shop, command_id, kind,"
+            " external_reference, action) VALUES ($1, $2, $3, 'invoice', 'by-the-other', $4)",
+            command.document_key,
+            command.shop,
+            command.command_id,
+            command.action,
+        )
+        opening = asyncio.create_task(ledger.open(command))
+        await asyncio.sleep(0.3)
+        assert not opening.done()  # waiting on the other replica's row
+        await transaction.commit()
+    record = await asyncio.wait_for(opening, 5)
+    assert record.key == command.document_key and record.external_reference == "by-the-other"
+
+
 async def test_two_replicas_opening_one_key_at_once_share_one_row(ledger: DocumentLedger) -> None:
     command = _command()
     records = await asyncio.gather(*(ledger.open(command) for _ in range(6)))
